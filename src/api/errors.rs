@@ -1,0 +1,41 @@
+//! Turns library errors into GraphQL errors with a stable `extensions.code`.
+
+use async_graphql::ErrorExtensions;
+
+use crate::error::Error;
+
+pub fn graphql_error(error: &Error) -> async_graphql::Error {
+    let message = match error {
+        // The cause may name tables or hosts: it goes to the log, not to the caller.
+        Error::Database(_) | Error::Corrupt(_) => {
+            tracing::error!(error = ?error, "internal error while serving a request");
+            "internal error; the server log has the details".to_owned()
+        }
+        other => other.to_string(),
+    };
+    async_graphql::Error::new(message).extend_with(|_, extensions| {
+        extensions.set("code", error.code());
+        if let Error::BadUserInput {
+            field: Some(field), ..
+        } = error
+        {
+            extensions.set("field", *field);
+        }
+    })
+}
+
+pub fn unauthenticated() -> async_graphql::Error {
+    async_graphql::Error::new("missing or invalid bearer token")
+        .extend_with(|_, extensions| extensions.set("code", "UNAUTHENTICATED"))
+}
+
+/// `result.api()?` in a resolver.
+pub trait ResultExt<T> {
+    fn api(self) -> async_graphql::Result<T>;
+}
+
+impl<T> ResultExt<T> for Result<T, Error> {
+    fn api(self) -> async_graphql::Result<T> {
+        self.map_err(|error| graphql_error(&error))
+    }
+}

@@ -1,0 +1,48 @@
+//! The GraphQL schema. GraphQL types live here and only here; resolvers call `domain/`.
+
+mod errors;
+mod loaders;
+mod query;
+mod types;
+
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{EmptyMutation, EmptySubscription, Schema};
+use sea_orm::DatabaseConnection;
+
+use crate::auth::Claims;
+
+pub use query::Query;
+
+pub type ApiSchema = Schema<Query, EmptyMutation, EmptySubscription>;
+
+/// Deep enough for every query API.md describes, shallow enough to stop abusive nesting.
+const MAX_DEPTH: usize = 12;
+const MAX_COMPLEXITY: usize = 50_000;
+
+fn builder() -> async_graphql::SchemaBuilder<Query, EmptyMutation, EmptySubscription> {
+    Schema::build(Query, EmptyMutation, EmptySubscription)
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY)
+}
+
+pub fn build_schema(db: DatabaseConnection) -> ApiSchema {
+    builder().data(db).finish()
+}
+
+/// The SDL checked in as `schema.graphql`; needs no database.
+pub fn sdl() -> String {
+    builder().finish().sdl()
+}
+
+/// Attaches what one request needs: the caller's claims and fresh DataLoaders, so that nothing
+/// cached for one caller is ever served to another.
+pub fn with_request_data(
+    request: async_graphql::Request,
+    claims: Claims,
+    db: &DatabaseConnection,
+) -> async_graphql::Request {
+    request.data(claims).data(DataLoader::new(
+        loaders::ProviderUserCounts::new(db.clone()),
+        tokio::spawn,
+    ))
+}

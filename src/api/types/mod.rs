@@ -1,0 +1,5 @@
+mod provider;
+mod viewer;
+
+pub use provider::Provider;
+pub use viewer::Viewer;

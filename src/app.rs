@@ -1,0 +1,119 @@
+//! Builds the shared state and the router, and runs the server until told to stop.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use sea_orm::{DatabaseConnection, DbErr};
+use tokio::net::TcpListener;
+
+use crate::api::{self, ApiSchema};
+use crate::auth::{AuthError, JwtKeys};
+use crate::config::Settings;
+use crate::keyfile::{self, KeyFileError};
+use crate::{db, http};
+
+pub const JWT_SECRET_FILE: &str = "jwt-secret";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("LM_JWT_SECRET: {0}")]
+    JwtSecret(#[from] AuthError),
+    #[error(transparent)]
+    KeyFile(#[from] KeyFileError),
+    #[error("database: {0}")]
+    Database(#[from] DbErr),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: io::Error },
+}
+
+/// What every request handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub jwt: JwtKeys,
+    pub schema: ApiSchema,
+}
+
+/// The signing keys for tokens: `LM_JWT_SECRET` when given, otherwise the key generated into the
+/// data folder on the first start. The second value is true when that key was just created.
+pub fn load_jwt_keys(
+    secret: Option<&str>,
+    data_dir: &Path,
+) -> Result<(JwtKeys, bool), StartupError> {
+    if let Some(secret) = secret {
+        return Ok((JwtKeys::new(secret.as_bytes())?, false));
+    }
+    let file = keyfile::load_or_create(data_dir, JWT_SECRET_FILE)?;
+    if file.created {
+        tracing::info!(path = %file.path.display(), "generated a new JWT signing key");
+    }
+    Ok((JwtKeys::new(&file.key)?, file.created))
+}
+
+/// The command that mints an admin token against the same key as this server.
+pub fn mint_command(data_dir: &Path) -> String {
+    let command = "license-manager token --role admin --subject admin";
+    if data_dir == Path::new(".") {
+        return command.to_owned();
+    }
+    let data_dir = data_dir
+        .canonicalize()
+        .unwrap_or_else(|_| data_dir.to_owned());
+    format!("LM_DATA_DIR={} {command}", data_dir.display())
+}
+
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    /// Opens the database, applies migrations, loads keys and binds the listening socket, so
+    /// that every start-up failure surfaces here, before anything is served.
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let (jwt, _) = load_jwt_keys(settings.jwt_secret.as_deref(), &settings.data_dir)?;
+        if settings.jwt_secret.is_none() {
+            tracing::info!(
+                "mint an admin token with: {}",
+                mint_command(&settings.data_dir)
+            );
+        }
+        let db = db::connect(&settings.database_url).await?;
+        db::migrate(&db).await?;
+        let listener =
+            TcpListener::bind(settings.listen)
+                .await
+                .map_err(|source| StartupError::Bind {
+                    addr: settings.listen,
+                    source,
+                })?;
+        let schema = api::build_schema(db.clone());
+        Ok(Self {
+            listener,
+            state: AppState { db, jwt, schema },
+        })
+    }
+
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.state.db
+    }
+
+    /// Serves until `shutdown` completes, then lets requests in flight finish.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> io::Result<()> {
+        let addr = self.listener.local_addr()?;
+        tracing::info!(%addr, "serving GraphQL at http://{addr}/graphql");
+        let router = http::router(self.state.clone());
+        axum::serve(self.listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await?;
+        self.state.db.close_by_ref().await.ok();
+        tracing::info!("stopped");
+        Ok(())
+    }
+}

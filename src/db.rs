@@ -1,0 +1,76 @@
+//! Opening the database (SQLite or PostgreSQL) and applying migrations.
+
+use std::path::Path;
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr,
+    TransactionTrait,
+};
+
+/// SQLite keeps one writer at a time whatever the pool size; the extra connections let reads
+/// (GraphQL, readiness probes) proceed while a sync writes, which WAL allows.
+const SQLITE_POOL_SIZE: u32 = 8;
+const POSTGRES_POOL_SIZE: u32 = 16;
+/// A sync's page write holds the write lock for a moment; readers and a second writer wait for it
+/// rather than failing with SQLITE_BUSY.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Any constant works, as long as every process of this product uses the same one.
+const MIGRATION_LOCK_KEY: i64 = 0x6c69_6365_6e73_6573; // "licenses"
+
+/// The embedded default: a SQLite file in the data folder, created on first use.
+pub fn default_sqlite_url(data_dir: &Path) -> String {
+    format!(
+        "sqlite://{}?mode=rwc",
+        data_dir.join("license-manager.db").display()
+    )
+}
+
+/// Connects with the settings each engine needs. On SQLite: WAL with `synchronous=NORMAL`
+/// (durable across application crashes; a power loss may lose the last commits, which the next
+/// sync restores), a busy timeout, foreign keys on, and a pool of several connections.
+pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .sqlx_logging(true)
+        .sqlx_logging_level(tracing::log::LevelFilter::Trace)
+        .acquire_timeout(Duration::from_secs(30));
+    if url.starts_with("sqlite:") {
+        options
+            .max_connections(SQLITE_POOL_SIZE)
+            .min_connections(1)
+            .map_sqlx_sqlite_opts(|sqlite| {
+                sqlite
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                    .foreign_keys(true)
+            });
+    } else {
+        options.max_connections(POSTGRES_POOL_SIZE);
+    }
+    Database::connect(options).await
+}
+
+/// Applies every pending migration. On PostgreSQL the run holds a transaction-scoped advisory
+/// lock, so replicas starting together migrate once instead of racing on `CREATE TABLE`.
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return Migrator::up(db, None).await;
+    }
+    let transaction = db.begin().await?;
+    transaction
+        .execute_unprepared(&format!(
+            "SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})"
+        ))
+        .await?;
+    Migrator::up(&transaction, None).await?;
+    transaction.commit().await
+}
+
+/// How many migrations this binary knows that the database has not applied.
+pub async fn pending_migrations(db: &DatabaseConnection) -> Result<usize, DbErr> {
+    Ok(Migrator::get_pending_migrations(db).await?.len())
+}

@@ -1,0 +1,10 @@
+//! SeaORM entities, one file per table. They stay below `domain/`: the API sees domain types only.
+
+pub mod audit_events;
+pub mod directory_users;
+pub mod license_assignments;
+pub mod license_skus;
+pub mod license_snapshots;
+pub mod providers;
+pub mod subscriptions;
+pub mod sync_runs;

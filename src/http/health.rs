@@ -1,0 +1,34 @@
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+use crate::app::AppState;
+use crate::db;
+
+/// The process is up and answering.
+pub async fn healthz() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// Ready for traffic: the database answers and this binary's migrations are all applied.
+pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    let unavailable = |reason: String| {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "unavailable", "reason": reason })),
+        )
+    };
+    if let Err(error) = state.db.ping().await {
+        tracing::warn!(%error, "readiness: database unreachable");
+        return unavailable("database unreachable".into());
+    }
+    match db::pending_migrations(&state.db).await {
+        Ok(0) => (StatusCode::OK, Json(json!({ "status": "ready" }))),
+        Ok(pending) => unavailable(format!("{pending} migrations pending")),
+        Err(error) => {
+            tracing::warn!(%error, "readiness: cannot read migration state");
+            unavailable("cannot read migration state".into())
+        }
+    }
+}

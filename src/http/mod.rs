@@ -1,0 +1,24 @@
+//! The HTTP surface: GraphQL, GraphiQL and the health probes.
+
+mod graphql;
+mod health;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use tower_http::trace::TraceLayer;
+
+use crate::app::AppState;
+
+/// GraphQL documents are small; anything bigger is a mistake or an attack.
+const MAX_REQUEST_BYTES: usize = 1024 * 1024;
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/graphql", get(graphql::graphiql).post(graphql::execute))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

@@ -1,0 +1,15 @@
+//! license-manager: a self-hosted GraphQL API that tracks the software licenses an organization
+//! pays for and who holds them. See DESIGN.md for the shape of the whole.
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod entities;
+pub mod error;
+pub mod http;
+pub mod keyfile;
+
+pub use error::{Error, Result};

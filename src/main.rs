@@ -1,0 +1,81 @@
+use anyhow::Context;
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use license_manager::app::{self, Application};
+use license_manager::config::{Cli, Command, Settings, StorageArgs, TokenArgs};
+use license_manager::db;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    // Logs go to stderr, so that `token` prints nothing but the token on stdout.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match cli.command {
+        Command::Serve(args) => serve(args.into()).await,
+        Command::Migrate(args) => migrate(args).await,
+        Command::Token(args) => token(args),
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let application = Application::build(settings)
+        .await
+        .context("cannot start the server")?;
+    application.run(shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn migrate(args: StorageArgs) -> anyhow::Result<()> {
+    let database = db::connect(&args.database_url())
+        .await
+        .context("cannot open the database")?;
+    db::migrate(&database).await.context("migration failed")?;
+    tracing::info!("database schema is up to date");
+    Ok(())
+}
+
+fn token(args: TokenArgs) -> anyhow::Result<()> {
+    let subject = args.subject.trim();
+    anyhow::ensure!(!subject.is_empty(), "--subject must not be empty");
+    let (keys, created) = app::load_jwt_keys(args.jwt.jwt_secret.as_deref(), &args.data.data_dir)?;
+    if created {
+        eprintln!(
+            "note: generated a new signing key in {}; start the server with the same data folder",
+            args.data.data_dir.display()
+        );
+    }
+    println!("{}", keys.issue(subject, args.role, args.ttl)?);
+    Ok(())
+}
+
+/// Ctrl-C or SIGTERM (what `docker stop` and systemd send) ends the server gracefully.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}
