@@ -1,0 +1,235 @@
+//! The test harness: starts the real server on an ephemeral port, on a fresh database of the
+//! engine under test, and talks HTTP to it as a frontend or a script would.
+
+#![allow(dead_code)] // each test binary uses its own part of the harness
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use license_manager::app::{self, Application};
+use license_manager::auth::Role;
+use license_manager::config::Settings;
+use license_manager::db;
+use reqwest::{StatusCode, Url};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// Runs a test once per engine: `engine_tests!(name, …)` expects `async fn name(engine: Engine)`.
+/// The PostgreSQL variant is ignored, with its reason in the report, unless `TEST_DATABASE_URL`
+/// was set when the tests were built.
+#[macro_export]
+macro_rules! engine_tests {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$name($crate::common::Engine::Sqlite).await
+            }
+
+            #[tokio::test]
+            #[cfg_attr(
+                not(lm_postgres_tests),
+                ignore = "PostgreSQL suite skipped: TEST_DATABASE_URL is not set"
+            )]
+            async fn postgres() {
+                super::$name($crate::common::Engine::Postgres).await
+            }
+        }
+    )*};
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+/// A database that exists for one test only.
+pub struct TestDatabase {
+    pub url: String,
+    pub engine: Engine,
+    /// For PostgreSQL: the server to drop the database from, and its name.
+    postgres: Option<(String, String)>,
+}
+
+static DATABASE_COUNTER: AtomicU32 = AtomicU32::new(0);
+
+impl TestDatabase {
+    pub async fn create(engine: Engine, data_dir: &Path) -> Self {
+        match engine {
+            Engine::Sqlite => Self {
+                url: db::default_sqlite_url(data_dir),
+                engine,
+                postgres: None,
+            },
+            Engine::Postgres => Self::create_postgres().await,
+        }
+    }
+
+    async fn create_postgres() -> Self {
+        let admin_url = std::env::var("TEST_DATABASE_URL")
+            .expect("the PostgreSQL suites need TEST_DATABASE_URL at run time too");
+        let name = format!(
+            "lm_test_{}_{}_{}",
+            std::process::id(),
+            DATABASE_COUNTER.fetch_add(1, Ordering::Relaxed),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|elapsed| elapsed.subsec_nanos())
+                .unwrap_or_default()
+        );
+        let admin = Database::connect(&admin_url)
+            .await
+            .expect("TEST_DATABASE_URL accepts connections");
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("a test database can be created");
+        admin.close().await.ok();
+        let mut url = Url::parse(&admin_url).expect("TEST_DATABASE_URL is a URL");
+        url.set_path(&format!("/{name}"));
+        Self {
+            url: url.to_string(),
+            engine: Engine::Postgres,
+            postgres: Some((admin_url, name)),
+        }
+    }
+
+    pub async fn connect(&self) -> DatabaseConnection {
+        Database::connect(&self.url)
+            .await
+            .expect("the test database accepts connections")
+    }
+
+    pub async fn drop_database(self) {
+        if let Some((admin_url, name)) = self.postgres {
+            let admin = Database::connect(&admin_url)
+                .await
+                .expect("TEST_DATABASE_URL accepts connections");
+            admin
+                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .await
+                .expect("the test database can be dropped");
+        }
+    }
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub data_dir: TempDir,
+    pub database: TestDatabase,
+    pub http: reqwest::Client,
+    shutdown: CancellationToken,
+    server: JoinHandle<std::io::Result<()>>,
+}
+
+impl TestApp {
+    /// A server on a fresh database of `engine`, with a fresh data folder.
+    pub async fn spawn(engine: Engine) -> Self {
+        let data_dir = tempfile::tempdir().expect("temporary data folder");
+        let database = TestDatabase::create(engine, data_dir.path()).await;
+        Self::start(data_dir, database).await
+    }
+
+    /// Starts a server on an existing data folder and database, as a restart would.
+    pub async fn start(data_dir: TempDir, database: TestDatabase) -> Self {
+        let settings = Settings {
+            listen: "127.0.0.1:0".parse().expect("valid address"),
+            database_url: database.url.clone(),
+            data_dir: data_dir.path().to_owned(),
+            jwt_secret: None,
+        };
+        let application = Application::build(settings)
+            .await
+            .expect("the server starts");
+        let addr = application.local_addr().expect("bound address");
+        let shutdown = CancellationToken::new();
+        let stop = shutdown.clone();
+        let server = tokio::spawn(application.run(async move { stop.cancelled().await }));
+        Self {
+            addr,
+            data_dir,
+            database,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("HTTP client"),
+            shutdown,
+            server,
+        }
+    }
+
+    /// Stops the server gracefully and hands back its data folder and database.
+    pub async fn stop(self) -> (TempDir, TestDatabase) {
+        self.shutdown.cancel();
+        self.server
+            .await
+            .expect("the server task ends without panicking")
+            .expect("the server stops cleanly");
+        (self.data_dir, self.database)
+    }
+
+    /// Stops the server and removes its database.
+    pub async fn finish(self) {
+        let (_data_dir, database) = self.stop().await;
+        database.drop_database().await;
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn data_path(&self) -> PathBuf {
+        self.data_dir.path().to_owned()
+    }
+
+    /// A token signed with the key this server uses, as `license-manager token` would mint it.
+    pub fn token(&self, role: Role, subject: &str) -> String {
+        let (keys, _) =
+            app::load_jwt_keys(None, self.data_dir.path()).expect("the server's signing key");
+        keys.issue(subject, role, Duration::from_secs(3600))
+            .expect("token signed")
+    }
+
+    /// POSTs a GraphQL operation with an optional `Authorization` header value.
+    pub async fn graphql_with_header(
+        &self,
+        authorization: Option<&str>,
+        query: &str,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .http
+            .post(self.url("/graphql"))
+            .json(&json!({ "query": query }));
+        if let Some(value) = authorization {
+            request = request.header("authorization", value);
+        }
+        let response = request.send().await.expect("the server answers");
+        let status = response.status();
+        let body = response.json().await.expect("a JSON body");
+        (status, body)
+    }
+
+    /// Runs `query` as a caller holding a token of `role`; expects no GraphQL error.
+    pub async fn query(&self, role: Role, query: &str) -> Value {
+        let token = self.token(role, "test");
+        let (status, body) = self
+            .graphql_with_header(Some(&format!("Bearer {token}")), query)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert!(body.get("errors").is_none(), "unexpected errors: {body}");
+        body["data"].clone()
+    }
+}
+
+/// The `extensions.code` of the first GraphQL error in `body`.
+pub fn error_code(body: &Value) -> &str {
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("expected a GraphQL error with a code, got {body}"))
+}
