@@ -5,12 +5,16 @@ use std::io;
 use std::net::SocketAddr;
 use std::path::Path;
 
+use std::sync::Arc;
+
 use sea_orm::{DatabaseConnection, DbErr};
+use secrecy::{ExposeSecret, SecretString};
 use tokio::net::TcpListener;
 
 use crate::api::{self, ApiSchema};
 use crate::auth::{AuthError, JwtKeys};
 use crate::config::Settings;
+use crate::crypto::{CryptoError, SecretKeyring};
 use crate::keyfile::{self, KeyFileError};
 use crate::{db, http};
 
@@ -22,6 +26,8 @@ pub enum StartupError {
     JwtSecret(#[from] AuthError),
     #[error(transparent)]
     KeyFile(#[from] KeyFileError),
+    #[error(transparent)]
+    SecretKey(#[from] CryptoError),
     #[error("database: {0}")]
     Database(#[from] DbErr),
     #[error("cannot listen on {addr}: {source}")]
@@ -33,17 +39,18 @@ pub enum StartupError {
 pub struct AppState {
     pub db: DatabaseConnection,
     pub jwt: JwtKeys,
+    pub keyring: Arc<SecretKeyring>,
     pub schema: ApiSchema,
 }
 
 /// The signing keys for tokens: `LM_JWT_SECRET` when given, otherwise the key generated into the
 /// data folder on the first start. The second value is true when that key was just created.
 pub fn load_jwt_keys(
-    secret: Option<&str>,
+    secret: Option<&SecretString>,
     data_dir: &Path,
 ) -> Result<(JwtKeys, bool), StartupError> {
     if let Some(secret) = secret {
-        return Ok((JwtKeys::new(secret.as_bytes())?, false));
+        return Ok((JwtKeys::new(secret.expose_secret().as_bytes())?, false));
     }
     let file = keyfile::load_or_create(data_dir, JWT_SECRET_FILE)?;
     if file.created {
@@ -73,7 +80,11 @@ impl Application {
     /// Opens the database, applies migrations, loads keys and binds the listening socket, so
     /// that every start-up failure surfaces here, before anything is served.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
-        let (jwt, _) = load_jwt_keys(settings.jwt_secret.as_deref(), &settings.data_dir)?;
+        let (jwt, _) = load_jwt_keys(settings.jwt_secret.as_ref(), &settings.data_dir)?;
+        let keyring = Arc::new(SecretKeyring::load(
+            settings.secret_key.as_ref(),
+            &settings.data_dir,
+        )?);
         if settings.jwt_secret.is_none() {
             tracing::info!(
                 "mint an admin token with: {}",
@@ -89,10 +100,15 @@ impl Application {
                     addr: settings.listen,
                     source,
                 })?;
-        let schema = api::build_schema(db.clone());
+        let schema = api::build_schema(db.clone(), keyring.clone());
         Ok(Self {
             listener,
-            state: AppState { db, jwt, schema },
+            state: AppState {
+                db,
+                jwt,
+                keyring,
+                schema,
+            },
         })
     }
 

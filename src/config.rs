@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use secrecy::SecretString;
 
 use crate::auth::Role;
 use crate::db;
@@ -58,7 +59,15 @@ impl StorageArgs {
 pub struct JwtArgs {
     /// HS256 signing key, at least 32 bytes; default: generated once into the data folder.
     #[arg(long, env = "LM_JWT_SECRET", hide_env_values = true)]
-    pub jwt_secret: Option<String>,
+    pub jwt_secret: Option<SecretString>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SecretKeyArgs {
+    /// Base64 of 32 bytes sealing provider secrets; comma-separated to rotate (new key first);
+    /// default: generated once into the data folder.
+    #[arg(long, env = "LM_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<SecretString>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -70,6 +79,8 @@ pub struct ServeArgs {
     pub storage: StorageArgs,
     #[command(flatten)]
     pub jwt: JwtArgs,
+    #[command(flatten)]
+    pub secret_key: SecretKeyArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -95,7 +106,8 @@ pub struct Settings {
     pub listen: SocketAddr,
     pub database_url: String,
     pub data_dir: PathBuf,
-    pub jwt_secret: Option<String>,
+    pub jwt_secret: Option<SecretString>,
+    pub secret_key: Option<SecretString>,
 }
 
 impl From<ServeArgs> for Settings {
@@ -105,6 +117,7 @@ impl From<ServeArgs> for Settings {
             database_url: args.storage.database_url(),
             data_dir: args.storage.data.data_dir,
             jwt_secret: args.jwt.jwt_secret,
+            secret_key: args.secret_key.secret_key,
         }
     }
 }

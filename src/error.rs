@@ -1,15 +1,29 @@
 //! The library's error type. Every variant carries a stable code that the API exposes as
 //! `extensions.code`; details of internal failures are logged, never sent to a client.
 
+use std::fmt;
+
 use sea_orm::DbErr;
+
+use crate::crypto::CryptoError;
+
+/// One rejected input field and why, in words the caller can act on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{message}")]
-    BadUserInput {
-        field: Option<&'static str>,
-        message: String,
-    },
+    #[error("invalid input: {}", join(.0))]
+    InvalidInput(Vec<FieldError>),
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -19,16 +33,33 @@ pub enum Error {
     /// A stored value this binary cannot read: written by a newer version, or edited by hand.
     #[error("unreadable stored data: {0}")]
     Corrupt(String),
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+}
+
+fn join(errors: &[FieldError]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 impl Error {
     pub fn code(&self) -> &'static str {
         match self {
-            Error::BadUserInput { .. } => "BAD_USER_INPUT",
+            Error::InvalidInput(_) => "BAD_USER_INPUT",
             Error::NotFound(_) => "NOT_FOUND",
             Error::Conflict(_) => "CONFLICT",
-            Error::Database(_) | Error::Corrupt(_) => "INTERNAL",
+            Error::Database(_) | Error::Corrupt(_) | Error::Crypto(_) => "INTERNAL",
         }
+    }
+
+    pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+        Error::InvalidInput(vec![FieldError {
+            field,
+            message: message.into(),
+        }])
     }
 }
 

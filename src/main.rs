@@ -43,7 +43,7 @@ async fn migrate(args: StorageArgs) -> anyhow::Result<()> {
 fn token(args: TokenArgs) -> anyhow::Result<()> {
     let subject = args.subject.trim();
     anyhow::ensure!(!subject.is_empty(), "--subject must not be empty");
-    let (keys, created) = app::load_jwt_keys(args.jwt.jwt_secret.as_deref(), &args.data.data_dir)?;
+    let (keys, created) = app::load_jwt_keys(args.jwt.jwt_secret.as_ref(), &args.data.data_dir)?;
     if created {
         eprintln!(
             "note: generated a new signing key in {}; start the server with the same data folder",

@@ -15,13 +15,30 @@ pub fn graphql_error(error: &Error) -> async_graphql::Error {
     };
     async_graphql::Error::new(message).extend_with(|_, extensions| {
         extensions.set("code", error.code());
-        if let Error::BadUserInput {
-            field: Some(field), ..
-        } = error
-        {
-            extensions.set("field", *field);
+        if let Error::InvalidInput(fields) = error {
+            // A form shows each message beside its field.
+            let fields: Vec<async_graphql::Value> = fields
+                .iter()
+                .map(|field| {
+                    async_graphql::Value::from_json(serde_json::json!({
+                        "field": field.field,
+                        "message": field.message,
+                    }))
+                    .unwrap_or_default()
+                })
+                .collect();
+            extensions.set("fields", fields);
         }
     })
+}
+
+pub fn forbidden(message: &str) -> async_graphql::Error {
+    async_graphql::Error::new(message)
+        .extend_with(|_, extensions| extensions.set("code", "FORBIDDEN"))
+}
+
+pub fn bad_user_input(field: &'static str, message: impl Into<String>) -> async_graphql::Error {
+    graphql_error(&Error::invalid(field, message))
 }
 
 pub fn unauthenticated() -> async_graphql::Error {

@@ -1,32 +1,40 @@
 //! The GraphQL schema. GraphQL types live here and only here; resolvers call `domain/`.
 
+mod context;
+mod cursor;
 mod errors;
+mod guard;
 mod loaders;
+mod mutation;
 mod query;
 mod types;
 
+use std::sync::Arc;
+
 use async_graphql::dataloader::DataLoader;
-use async_graphql::{EmptyMutation, EmptySubscription, Schema};
+use async_graphql::{EmptySubscription, Schema};
 use sea_orm::DatabaseConnection;
 
 use crate::auth::Claims;
+use crate::crypto::SecretKeyring;
 
+pub use mutation::Mutation;
 pub use query::Query;
 
-pub type ApiSchema = Schema<Query, EmptyMutation, EmptySubscription>;
+pub type ApiSchema = Schema<Query, Mutation, EmptySubscription>;
 
 /// Deep enough for every query API.md describes, shallow enough to stop abusive nesting.
 const MAX_DEPTH: usize = 12;
 const MAX_COMPLEXITY: usize = 50_000;
 
-fn builder() -> async_graphql::SchemaBuilder<Query, EmptyMutation, EmptySubscription> {
-    Schema::build(Query, EmptyMutation, EmptySubscription)
+fn builder() -> async_graphql::SchemaBuilder<Query, Mutation, EmptySubscription> {
+    Schema::build(Query, Mutation, EmptySubscription)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
 }
 
-pub fn build_schema(db: DatabaseConnection) -> ApiSchema {
-    builder().data(db).finish()
+pub fn build_schema(db: DatabaseConnection, keyring: Arc<SecretKeyring>) -> ApiSchema {
+    builder().data(db).data(keyring).finish()
 }
 
 /// The SDL checked in as `schema.graphql`; needs no database.

@@ -1,13 +1,32 @@
+//! Providers: the Microsoft 365 tenants license-manager reads, and their sealed credentials.
+
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
-    QuerySelect,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, FromQueryResult,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr, TransactionTrait,
 };
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::json;
 
+use super::audit::{self, Actor, Target};
+use super::validation::{self as valid, Validator};
+use crate::crypto::{Sealed, SecretKeyring};
 use crate::entities::{directory_users, providers};
 use crate::error::{Error, Result};
+
+const NAME_MAX: usize = 200;
+/// Entra client secrets are 40 characters; anything far longer is a paste accident.
+const SECRET_MAX: usize = 1024;
+/// Below this, a scheduled sync would spend the tenant's Graph budget for little news; above
+/// it, data goes stale for more than a week.
+pub const SYNC_INTERVAL_MINUTES: (i32, i32) = (15, 10_080);
+/// A secret expiring within this many days is flagged so an admin can rotate it in time.
+pub const SECRET_EXPIRY_WARNING_DAYS: i64 = 30;
+/// The hint shows the last characters only when the secret is long enough to keep its strength.
+const SECRET_HINT_CHARS: usize = 4;
+const SECRET_HINT_MIN_LENGTH: usize = 16;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProviderKind {
@@ -48,7 +67,7 @@ impl Cloud {
         }
     }
 
-    fn parse(value: &str) -> Result<Self> {
+    pub fn parse(value: &str) -> Result<Self> {
         match value {
             "GLOBAL" => Ok(Cloud::Global),
             "US_GOV" => Ok(Cloud::UsGov),
@@ -71,8 +90,32 @@ pub struct Provider {
     pub client_secret_hint: String,
     pub client_secret_expires_at: Option<DateTime<Utc>>,
     pub sync_interval_minutes: Option<i32>,
+    pub enabled: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// Whether the client secret needs the admin's attention.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SecretStatus {
+    /// No expiry was entered.
+    Unknown,
+    Valid,
+    ExpiringSoon,
+    Expired,
+}
+
+impl Provider {
+    pub fn secret_status(&self, now: DateTime<Utc>) -> SecretStatus {
+        match self.client_secret_expires_at {
+            None => SecretStatus::Unknown,
+            Some(expiry) if expiry <= now => SecretStatus::Expired,
+            Some(expiry) if expiry - now <= Duration::days(SECRET_EXPIRY_WARNING_DAYS) => {
+                SecretStatus::ExpiringSoon
+            }
+            Some(_) => SecretStatus::Valid,
+        }
+    }
 }
 
 impl TryFrom<providers::Model> for Provider {
@@ -89,10 +132,19 @@ impl TryFrom<providers::Model> for Provider {
             client_secret_hint: row.client_secret_hint,
             client_secret_expires_at: row.client_secret_expires_at,
             sync_interval_minutes: row.sync_interval_minutes,
+            enabled: row.enabled,
             created_at: row.created_at,
             updated_at: row.updated_at,
         })
     }
+}
+
+pub async fn get(db: &DatabaseConnection, id: i64) -> Result<Option<Provider>> {
+    providers::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .map(Provider::try_from)
+        .transpose()
 }
 
 pub async fn list(db: &DatabaseConnection) -> Result<Vec<Provider>> {
@@ -130,4 +182,292 @@ pub async fn current_user_counts(
         .into_iter()
         .map(|count| (count.provider_id, count.users))
         .collect())
+}
+
+/// What an admin enters to connect a Microsoft 365 tenant.
+pub struct NewMicrosoftProvider {
+    pub name: String,
+    pub tenant_id: String,
+    pub client_id: String,
+    pub client_secret: SecretString,
+    pub cloud: Cloud,
+    pub client_secret_expires_at: Option<DateTime<Utc>>,
+    pub sync_interval_minutes: Option<i32>,
+}
+
+/// A partial update: `None` leaves a field as it is; `Some(None)` clears a nullable one.
+#[derive(Default)]
+pub struct MicrosoftProviderChanges {
+    pub name: Option<String>,
+    pub client_secret: Option<SecretString>,
+    pub cloud: Option<Cloud>,
+    pub client_secret_expires_at: Option<Option<DateTime<Utc>>>,
+    pub sync_interval_minutes: Option<Option<i32>>,
+    pub enabled: Option<bool>,
+}
+
+/// The associated data that binds a sealed secret to its provider's tenant and app.
+fn secret_context(tenant_id: &str, client_id: &str) -> String {
+    format!("provider-client-secret:{tenant_id}:{client_id}")
+}
+
+fn secret(value: &SecretString) -> std::result::Result<SecretString, String> {
+    // Copying from the portal often brings a trailing space or newline along.
+    let trimmed = value.expose_secret().trim();
+    if trimmed.is_empty() {
+        return Err(
+            "must not be empty: paste the secret's Value from Certificates & secrets".into(),
+        );
+    }
+    if trimmed.chars().count() > SECRET_MAX {
+        return Err(format!("must be at most {SECRET_MAX} characters"));
+    }
+    Ok(SecretString::from(trimmed.to_owned()))
+}
+
+fn secret_hint(secret: &SecretString) -> String {
+    let characters: Vec<char> = secret.expose_secret().chars().collect();
+    if characters.len() < SECRET_HINT_MIN_LENGTH {
+        return String::new();
+    }
+    characters[characters.len() - SECRET_HINT_CHARS..]
+        .iter()
+        .collect()
+}
+
+fn sync_interval(value: Option<i32>) -> std::result::Result<Option<i32>, String> {
+    let (min, max) = SYNC_INTERVAL_MINUTES;
+    value
+        .map(|minutes| valid::int_in_range(minutes, min, max))
+        .transpose()
+}
+
+fn conflict_on_unique(error: sea_orm::DbErr) -> Error {
+    match error.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(_)) => {
+            Error::Conflict("a provider for this tenant and client ID already exists".into())
+        }
+        _ => Error::Database(error),
+    }
+}
+
+pub async fn create_microsoft(
+    db: &DatabaseConnection,
+    keyring: &SecretKeyring,
+    actor: &Actor,
+    input: NewMicrosoftProvider,
+) -> Result<Provider> {
+    let result = create_microsoft_checked(db, keyring, actor, input).await;
+    audit::on_failure(db, actor, "provider.create", Target::provider(None), result).await
+}
+
+async fn create_microsoft_checked(
+    db: &DatabaseConnection,
+    keyring: &SecretKeyring,
+    actor: &Actor,
+    input: NewMicrosoftProvider,
+) -> Result<Provider> {
+    let mut validator = Validator::default();
+    let name = validator.check("name", valid::text(&input.name, NAME_MAX));
+    let tenant_id = validator.check("tenantId", valid::tenant(&input.tenant_id));
+    let client_id = validator.check("clientId", valid::guid(&input.client_id));
+    let client_secret = validator.check("clientSecret", secret(&input.client_secret));
+    let interval = validator.check(
+        "syncIntervalMinutes",
+        sync_interval(input.sync_interval_minutes),
+    );
+    validator.finish()?;
+    let (Some(name), Some(tenant_id), Some(client_id), Some(client_secret), Some(interval)) =
+        (name, tenant_id, client_id, client_secret, interval)
+    else {
+        unreachable!("the validator refuses missing fields");
+    };
+
+    let sealed = keyring.seal(&client_secret, &secret_context(&tenant_id, &client_id))?;
+    let now = Utc::now();
+    let transaction = db.begin().await?;
+    let row = providers::ActiveModel {
+        kind: Set(ProviderKind::Microsoft365.as_str().into()),
+        name: Set(name),
+        tenant_id: Set(tenant_id),
+        client_id: Set(client_id),
+        client_secret_sealed: Set(sealed.ciphertext),
+        client_secret_key_id: Set(sealed.key_id),
+        client_secret_hint: Set(secret_hint(&client_secret)),
+        client_secret_expires_at: Set(input.client_secret_expires_at),
+        cloud: Set(input.cloud.as_str().into()),
+        sync_interval_minutes: Set(interval),
+        enabled: Set(true),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&transaction)
+    .await
+    .map_err(conflict_on_unique)?;
+    audit::record(
+        &transaction,
+        actor,
+        "provider.create",
+        &Target::provider(Some(row.id)),
+        audit::SUCCEEDED,
+        Some(json!({ "name": row.name, "tenantId": row.tenant_id, "clientId": row.client_id })),
+    )
+    .await?;
+    transaction.commit().await?;
+    Provider::try_from(row)
+}
+
+pub async fn update_microsoft(
+    db: &DatabaseConnection,
+    keyring: &SecretKeyring,
+    actor: &Actor,
+    id: i64,
+    changes: MicrosoftProviderChanges,
+) -> Result<Provider> {
+    let result = update_microsoft_checked(db, keyring, actor, id, changes).await;
+    audit::on_failure(
+        db,
+        actor,
+        "provider.update",
+        Target::provider(Some(id)),
+        result,
+    )
+    .await
+}
+
+async fn update_microsoft_checked(
+    db: &DatabaseConnection,
+    keyring: &SecretKeyring,
+    actor: &Actor,
+    id: i64,
+    changes: MicrosoftProviderChanges,
+) -> Result<Provider> {
+    let mut validator = Validator::default();
+    let name = changes
+        .name
+        .as_deref()
+        .and_then(|name| validator.check("name", valid::text(name, NAME_MAX)));
+    let client_secret = changes
+        .client_secret
+        .as_ref()
+        .and_then(|value| validator.check("clientSecret", secret(value)));
+    let interval = changes
+        .sync_interval_minutes
+        .and_then(|minutes| validator.check("syncIntervalMinutes", sync_interval(minutes)));
+    validator.finish()?;
+
+    let transaction = db.begin().await?;
+    let current = providers::Entity::find_by_id(id)
+        .one(&transaction)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no provider with id {id}")))?;
+    let mut changed_fields = Vec::new();
+    let mut row = current.clone().into_active_model();
+    if let Some(name) = name {
+        row.name = Set(name);
+        changed_fields.push("name");
+    }
+    if let Some(client_secret) = client_secret {
+        let Sealed { key_id, ciphertext } = keyring.seal(
+            &client_secret,
+            &secret_context(&current.tenant_id, &current.client_id),
+        )?;
+        row.client_secret_sealed = Set(ciphertext);
+        row.client_secret_key_id = Set(key_id);
+        row.client_secret_hint = Set(secret_hint(&client_secret));
+        changed_fields.push("clientSecret");
+    }
+    if let Some(cloud) = changes.cloud {
+        row.cloud = Set(cloud.as_str().into());
+        // A delta link of one cloud means nothing to another: start over with a full sync.
+        row.delta_link = Set(None);
+        changed_fields.push("cloud");
+    }
+    if let Some(expiry) = changes.client_secret_expires_at {
+        row.client_secret_expires_at = Set(expiry);
+        changed_fields.push("clientSecretExpiresAt");
+    }
+    if let Some(interval) = interval {
+        row.sync_interval_minutes = Set(interval);
+        changed_fields.push("syncIntervalMinutes");
+    }
+    if let Some(enabled) = changes.enabled {
+        row.enabled = Set(enabled);
+        changed_fields.push("enabled");
+    }
+    row.updated_at = Set(Utc::now());
+    let updated = row.update(&transaction).await?;
+    audit::record(
+        &transaction,
+        actor,
+        "provider.update",
+        &Target::provider(Some(id)),
+        audit::SUCCEEDED,
+        Some(json!({ "changed": changed_fields })),
+    )
+    .await?;
+    transaction.commit().await?;
+    Provider::try_from(updated)
+}
+
+/// Deletes the provider and, through the schema's cascades, everything synced from it.
+pub async fn delete(db: &DatabaseConnection, actor: &Actor, id: i64) -> Result<i64> {
+    let result = delete_checked(db, actor, id).await;
+    audit::on_failure(
+        db,
+        actor,
+        "provider.delete",
+        Target::provider(Some(id)),
+        result,
+    )
+    .await
+}
+
+async fn delete_checked(db: &DatabaseConnection, actor: &Actor, id: i64) -> Result<i64> {
+    let transaction = db.begin().await?;
+    let current = providers::Entity::find_by_id(id)
+        .one(&transaction)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no provider with id {id}")))?;
+    providers::Entity::delete_by_id(id)
+        .exec(&transaction)
+        .await?;
+    audit::record(
+        &transaction,
+        actor,
+        "provider.delete",
+        &Target::provider(Some(id)),
+        audit::SUCCEEDED,
+        Some(json!({ "name": current.name, "tenantId": current.tenant_id })),
+    )
+    .await?;
+    transaction.commit().await?;
+    Ok(id)
+}
+
+/// Everything needed to sign in to a provider's tenant, with the secret opened.
+pub struct ProviderCredentials {
+    pub provider: Provider,
+    pub client_secret: SecretString,
+}
+
+pub async fn credentials(
+    db: &DatabaseConnection,
+    keyring: &SecretKeyring,
+    id: i64,
+) -> Result<ProviderCredentials> {
+    let row = providers::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no provider with id {id}")))?;
+    let sealed = Sealed {
+        key_id: row.client_secret_key_id.clone(),
+        ciphertext: row.client_secret_sealed.clone(),
+    };
+    let client_secret = keyring.open(&sealed, &secret_context(&row.tenant_id, &row.client_id))?;
+    Ok(ProviderCredentials {
+        provider: Provider::try_from(row)?,
+        client_secret,
+    })
 }

@@ -143,6 +143,7 @@ impl TestApp {
             database_url: database.url.clone(),
             data_dir: data_dir.path().to_owned(),
             jwt_secret: None,
+            secret_key: None,
         };
         let application = Application::build(settings)
             .await

@@ -1,5 +1,7 @@
+mod audit;
 mod provider;
 mod viewer;
 
-pub use provider::Provider;
+pub use audit::AuditEvent;
+pub use provider::{CreateMicrosoftProviderInput, Provider, UpdateMicrosoftProviderInput};
 pub use viewer::Viewer;

@@ -1,9 +1,14 @@
 use async_graphql::dataloader::DataLoader;
-use async_graphql::{Context, Enum, ID, Object, Result};
+use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Result};
 use chrono::{DateTime, Utc};
+use secrecy::SecretString;
 
+use crate::api::errors::graphql_error;
 use crate::api::loaders::ProviderUserCounts;
-use crate::domain::providers::{self as domain, Cloud, ProviderKind as DomainKind};
+use crate::domain::providers::{
+    self as domain, Cloud, MicrosoftProviderChanges, NewMicrosoftProvider,
+    ProviderKind as DomainKind, SecretStatus,
+};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
 pub enum ProviderKind {
@@ -26,6 +31,41 @@ impl From<Cloud> for MicrosoftCloud {
             Cloud::UsGov => MicrosoftCloud::UsGov,
             Cloud::UsGovDod => MicrosoftCloud::UsGovDod,
             Cloud::China => MicrosoftCloud::China,
+        }
+    }
+}
+
+impl From<MicrosoftCloud> for Cloud {
+    fn from(cloud: MicrosoftCloud) -> Self {
+        match cloud {
+            MicrosoftCloud::Global => Cloud::Global,
+            MicrosoftCloud::UsGov => Cloud::UsGov,
+            MicrosoftCloud::UsGovDod => Cloud::UsGovDod,
+            MicrosoftCloud::China => Cloud::China,
+        }
+    }
+}
+
+/// Whether the client secret needs attention, judged on the expiry the admin entered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[graphql(name = "ClientSecretStatus")]
+pub enum ApiSecretStatus {
+    /// No expiry date was entered.
+    Unknown,
+    Valid,
+    /// Expires within 30 days: create a new secret under Certificates & secrets.
+    ExpiringSoon,
+    /// Expired: syncs fail until a new secret is entered.
+    Expired,
+}
+
+impl From<SecretStatus> for ApiSecretStatus {
+    fn from(status: SecretStatus) -> Self {
+        match status {
+            SecretStatus::Unknown => ApiSecretStatus::Unknown,
+            SecretStatus::Valid => ApiSecretStatus::Valid,
+            SecretStatus::ExpiringSoon => ApiSecretStatus::ExpiringSoon,
+            SecretStatus::Expired => ApiSecretStatus::Expired,
         }
     }
 }
@@ -78,6 +118,15 @@ impl Provider {
         self.0.client_secret_expires_at
     }
 
+    async fn client_secret_status(&self) -> ApiSecretStatus {
+        self.0.secret_status(Utc::now()).into()
+    }
+
+    /// Scheduled syncs run only for enabled providers.
+    async fn enabled(&self) -> bool {
+        self.0.enabled
+    }
+
     /// Minutes between scheduled syncs; null when syncs are only started by hand.
     async fn sync_interval_minutes(&self) -> Option<i32> {
         self.0.sync_interval_minutes
@@ -89,7 +138,7 @@ impl Provider {
         let count = loader
             .load_one(self.0.id)
             .await
-            .map_err(|error| crate::api::errors::graphql_error(&error))?;
+            .map_err(|error| graphql_error(&error))?;
         Ok(count.unwrap_or(0))
     }
 
@@ -99,5 +148,69 @@ impl Provider {
 
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
+    }
+}
+
+#[derive(InputObject)]
+pub struct CreateMicrosoftProviderInput {
+    pub name: String,
+    /// The Directory (tenant) ID, or a verified domain such as contoso.onmicrosoft.com.
+    pub tenant_id: String,
+    /// The Application (client) ID of the app registration.
+    pub client_id: String,
+    /// The secret's Value (not its Secret ID). Write-only: no query returns it.
+    pub client_secret: String,
+    #[graphql(default_with = "MicrosoftCloud::Global")]
+    pub cloud: MicrosoftCloud,
+    /// When the secret expires, as shown under Certificates & secrets.
+    pub client_secret_expires_at: Option<DateTime<Utc>>,
+    /// Minutes between scheduled syncs (15 to 10080); null for manual syncs only.
+    pub sync_interval_minutes: Option<i32>,
+}
+
+impl From<CreateMicrosoftProviderInput> for NewMicrosoftProvider {
+    fn from(input: CreateMicrosoftProviderInput) -> Self {
+        Self {
+            name: input.name,
+            tenant_id: input.tenant_id,
+            client_id: input.client_id,
+            client_secret: SecretString::from(input.client_secret),
+            cloud: input.cloud.into(),
+            client_secret_expires_at: input.client_secret_expires_at,
+            sync_interval_minutes: input.sync_interval_minutes,
+        }
+    }
+}
+
+/// Only the fields given change; `null` clears the expiry or the sync interval.
+#[derive(InputObject)]
+pub struct UpdateMicrosoftProviderInput {
+    pub name: Option<String>,
+    /// A new secret's Value, to rotate it. Write-only.
+    pub client_secret: Option<String>,
+    pub cloud: Option<MicrosoftCloud>,
+    pub client_secret_expires_at: MaybeUndefined<DateTime<Utc>>,
+    pub sync_interval_minutes: MaybeUndefined<i32>,
+    pub enabled: Option<bool>,
+}
+
+fn change<T>(value: MaybeUndefined<T>) -> Option<Option<T>> {
+    match value {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => Some(None),
+        MaybeUndefined::Value(value) => Some(Some(value)),
+    }
+}
+
+impl From<UpdateMicrosoftProviderInput> for MicrosoftProviderChanges {
+    fn from(input: UpdateMicrosoftProviderInput) -> Self {
+        Self {
+            name: input.name,
+            client_secret: input.client_secret.map(SecretString::from),
+            cloud: input.cloud.map(Cloud::from),
+            client_secret_expires_at: change(input.client_secret_expires_at),
+            sync_interval_minutes: change(input.sync_interval_minutes),
+            enabled: input.enabled,
+        }
     }
 }

@@ -1,0 +1,44 @@
+//! What resolvers read from the request context, each with the error a caller should see when
+//! it is missing or malformed.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, ID, Result};
+use sea_orm::DatabaseConnection;
+
+use super::errors::{bad_user_input, unauthenticated};
+use crate::auth::Claims;
+use crate::crypto::SecretKeyring;
+use crate::domain::audit::Actor;
+
+/// The caller's claims; the HTTP layer attaches them, and an operation that arrives any other
+/// way without them is refused.
+pub fn claims<'a>(ctx: &Context<'a>) -> Result<&'a Claims> {
+    ctx.data_opt::<Claims>().ok_or_else(unauthenticated)
+}
+
+pub fn actor(ctx: &Context<'_>) -> Result<Actor> {
+    let claims = claims(ctx)?;
+    Ok(Actor {
+        subject: claims.sub.clone(),
+        role: claims.role.to_string(),
+    })
+}
+
+pub fn database<'a>(ctx: &Context<'a>) -> Result<&'a DatabaseConnection> {
+    ctx.data::<DatabaseConnection>()
+}
+
+pub fn keyring<'a>(ctx: &Context<'a>) -> Result<&'a SecretKeyring> {
+    Ok(ctx.data::<Arc<SecretKeyring>>()?.as_ref())
+}
+
+/// Row ids travel as GraphQL `ID`s; anything but a positive integer is the caller's mistake.
+pub fn row_id(field: &'static str, id: &ID) -> Result<i64> {
+    id.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(|| {
+        bad_user_input(
+            field,
+            format!("{:?} is not an id this API returned", id.as_str()),
+        )
+    })
+}

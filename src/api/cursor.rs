@@ -1,0 +1,38 @@
+//! Opaque connection cursors: base64 of a small JSON value, so their inside can change without
+//! breaking clients that only pass them back.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::errors::bad_user_input;
+
+pub fn encode(position: &impl Serialize) -> String {
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(position).unwrap_or_default())
+}
+
+pub fn decode<T: DeserializeOwned>(field: &'static str, cursor: &str) -> async_graphql::Result<T> {
+    URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .ok_or_else(|| {
+            bad_user_input(
+                field,
+                "not a cursor this API returned; pass back an endCursor or startCursor",
+            )
+        })
+}
+
+/// The page size a connection serves: `first` when given, within bounds.
+pub fn page_size(first: Option<i32>, default: u64, max: u64) -> async_graphql::Result<u64> {
+    match first {
+        None => Ok(default),
+        Some(first) if first >= 1 && (first as u64) <= max => Ok(first as u64),
+        Some(_) => Err(bad_user_input(
+            "first",
+            format!("first must be between 1 and {max}"),
+        )),
+    }
+}

@@ -1,0 +1,58 @@
+use async_graphql::{Context, ID, Object, Result};
+
+use super::context::{actor, database, keyring, row_id};
+use super::errors::ResultExt;
+use super::guard::RoleGuard;
+use super::types::{CreateMicrosoftProviderInput, Provider, UpdateMicrosoftProviderInput};
+use crate::domain::providers;
+
+pub struct Mutation;
+
+/// Every mutation needs the admin role and leaves an audit event, whether it succeeds or not.
+#[Object(name = "Mutation")]
+impl Mutation {
+    /// Connects a Microsoft 365 tenant through an Entra ID app registration.
+    #[graphql(guard = "RoleGuard::admin()")]
+    async fn create_microsoft_provider(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateMicrosoftProviderInput,
+    ) -> Result<Provider> {
+        let provider =
+            providers::create_microsoft(database(ctx)?, keyring(ctx)?, &actor(ctx)?, input.into())
+                .await
+                .api()?;
+        Ok(provider.into())
+    }
+
+    /// Renames a provider, rotates its client secret, or changes its cloud or sync interval.
+    #[graphql(guard = "RoleGuard::admin()")]
+    async fn update_microsoft_provider(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateMicrosoftProviderInput,
+    ) -> Result<Provider> {
+        let id = row_id("id", &id)?;
+        let provider = providers::update_microsoft(
+            database(ctx)?,
+            keyring(ctx)?,
+            &actor(ctx)?,
+            id,
+            input.into(),
+        )
+        .await
+        .api()?;
+        Ok(provider.into())
+    }
+
+    /// Deletes a provider and everything synced from it; returns its id.
+    #[graphql(guard = "RoleGuard::admin()")]
+    async fn delete_provider(&self, ctx: &Context<'_>, id: ID) -> Result<ID> {
+        let id = row_id("id", &id)?;
+        let deleted = providers::delete(database(ctx)?, &actor(ctx)?, id)
+            .await
+            .api()?;
+        Ok(ID(deleted.to_string()))
+    }
+}

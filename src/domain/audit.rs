@@ -1,0 +1,132 @@
+//! The audit log: who (the token's subject) changed what, when, and how it ended. Secrets never
+//! enter it: callers pass only names, ids and outcomes.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
+};
+use serde_json::Value;
+
+use crate::entities::audit_events;
+use crate::error::{Error, Result};
+
+/// The caller of a mutation, as its token names it.
+#[derive(Clone, Debug)]
+pub struct Actor {
+    pub subject: String,
+    pub role: String,
+}
+
+/// What a mutation acted on.
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub kind: &'static str,
+    pub id: Option<String>,
+    pub provider_id: Option<i64>,
+}
+
+impl Target {
+    pub fn provider(id: Option<i64>) -> Self {
+        Self {
+            kind: "provider",
+            id: id.map(|id| id.to_string()),
+            provider_id: id,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct AuditEvent {
+    pub id: i64,
+    pub subject: String,
+    pub role: String,
+    pub action: String,
+    pub target_type: String,
+    pub target_id: Option<String>,
+    pub outcome: String,
+    pub detail: Option<Value>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<audit_events::Model> for AuditEvent {
+    fn from(row: audit_events::Model) -> Self {
+        Self {
+            id: row.id,
+            subject: row.subject,
+            role: row.role,
+            action: row.action,
+            target_type: row.target_type,
+            target_id: row.target_id,
+            outcome: row.outcome,
+            detail: row.detail,
+            created_at: row.created_at,
+        }
+    }
+}
+
+pub const SUCCEEDED: &str = "SUCCEEDED";
+
+/// Writes one event; inside the caller's transaction when given one, so that a change and its
+/// record commit together.
+pub async fn record(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    action: &str,
+    target: &Target,
+    outcome: &str,
+    detail: Option<Value>,
+) -> Result<()> {
+    audit_events::ActiveModel {
+        subject: Set(actor.subject.clone()),
+        role: Set(actor.role.clone()),
+        action: Set(action.to_owned()),
+        target_type: Set(target.kind.to_owned()),
+        target_id: Set(target.id.clone()),
+        provider_id: Set(target.provider_id),
+        outcome: Set(outcome.to_owned()),
+        detail: Set(detail),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await?;
+    Ok(())
+}
+
+/// Passes `result` through, recording a failed attempt first. Successes are recorded by the
+/// operation itself, in its own transaction.
+pub async fn on_failure<T>(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    action: &str,
+    target: Target,
+    result: Result<T>,
+) -> Result<T> {
+    if let Err(error) = &result {
+        let detail = serde_json::json!({ "code": error.code(), "message": error.to_string() });
+        if let Err(audit_error) = record(db, actor, action, &target, "FAILED", Some(detail)).await {
+            tracing::error!(error = ?audit_error, action, "could not record a failed mutation");
+        }
+    }
+    result
+}
+
+/// Newest first; `before_id` continues a page.
+pub async fn list(
+    db: &DatabaseConnection,
+    limit: u64,
+    before_id: Option<i64>,
+) -> Result<Vec<AuditEvent>, Error> {
+    let mut query = audit_events::Entity::find().order_by_desc(audit_events::Column::Id);
+    if let Some(id) = before_id {
+        query = query.filter(audit_events::Column::Id.lt(id));
+    }
+    Ok(query
+        .limit(limit)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(AuditEvent::from)
+        .collect())
+}

@@ -1,0 +1,300 @@
+//! Configuring Microsoft 365 providers through the API, as a Settings page or a script does.
+
+mod common;
+
+use chrono::{Duration, Utc};
+use common::{Engine, TestApp, error_code};
+use license_manager::auth::Role;
+use reqwest::StatusCode;
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use serde_json::{Value, json};
+
+const SECRET: &str = "Qx8~vN2pL.dR7sT-Wk4yZb9cFh3mJ6gA1eU5oIq0";
+const SECRET_HINT: &str = "oIq0";
+const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+const CLIENT: &str = "535fb089-9ff3-47b6-9bfb-4f1264799865";
+
+const CREATE: &str = "mutation($input: CreateMicrosoftProviderInput!) {
+    createMicrosoftProvider(input: $input) {
+        id name tenantId clientId cloud clientSecretHint clientSecretExpiresAt
+        clientSecretStatus syncIntervalMinutes enabled userCount
+    }
+}";
+
+fn create_input(name: &str, tenant: &str) -> Value {
+    json!({ "input": {
+        "name": name, "tenantId": tenant, "clientId": CLIENT,
+        "clientSecret": format!("  {SECRET}\n"), "syncIntervalMinutes": 60,
+    }})
+}
+
+async fn graphql(app: &TestApp, role: Role, query: &str, variables: Value) -> Value {
+    let token = app.token(role, "settings-page");
+    let response = app
+        .http
+        .post(app.url("/graphql"))
+        .bearer_auth(token)
+        .json(&json!({ "query": query, "variables": variables }))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json().await.expect("JSON")
+}
+
+async fn create(app: &TestApp, name: &str, tenant: &str) -> Value {
+    let body = graphql(app, Role::Admin, CREATE, create_input(name, tenant)).await;
+    assert!(body.get("errors").is_none(), "{body}");
+    body["data"]["createMicrosoftProvider"].clone()
+}
+
+async fn an_admin_creates_a_provider_and_sees_only_the_secret_hint(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let provider = create(&app, "Contoso", TENANT).await;
+    assert_eq!(
+        provider,
+        json!({
+            "id": provider["id"], "name": "Contoso", "tenantId": TENANT, "clientId": CLIENT,
+            "cloud": "GLOBAL", "clientSecretHint": SECRET_HINT,
+            "clientSecretExpiresAt": null, "clientSecretStatus": "UNKNOWN",
+            "syncIntervalMinutes": 60, "enabled": true, "userCount": 0,
+        })
+    );
+    let listed = app
+        .query(Role::Viewer, "{ providers { name clientSecretHint } }")
+        .await;
+    assert_eq!(
+        listed["providers"],
+        json!([{ "name": "Contoso", "clientSecretHint": SECRET_HINT }])
+    );
+    app.finish().await;
+}
+
+async fn viewers_cannot_change_providers(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let body = graphql(&app, Role::Viewer, CREATE, create_input("Contoso", TENANT)).await;
+    assert_eq!(error_code(&body), "FORBIDDEN");
+    assert_eq!(
+        app.query(Role::Admin, "{ providers { id } }").await["providers"],
+        json!([])
+    );
+    app.finish().await;
+}
+
+async fn invalid_input_names_every_bad_field(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let body = graphql(
+        &app,
+        Role::Admin,
+        CREATE,
+        json!({ "input": {
+            "name": "  ", "tenantId": "not a tenant", "clientId": "1234",
+            "clientSecret": "   ", "syncIntervalMinutes": 1,
+        }}),
+    )
+    .await;
+    assert_eq!(error_code(&body), "BAD_USER_INPUT");
+    let fields: Vec<&str> = body["errors"][0]["extensions"]["fields"]
+        .as_array()
+        .expect("a list of fields")
+        .iter()
+        .map(|field| field["field"].as_str().expect("a name"))
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "name",
+            "tenantId",
+            "clientId",
+            "clientSecret",
+            "syncIntervalMinutes"
+        ]
+    );
+    assert_eq!(
+        app.query(Role::Admin, "{ providers { id } }").await["providers"],
+        json!([])
+    );
+    app.finish().await;
+}
+
+async fn the_same_tenant_and_client_twice_is_a_conflict(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    create(&app, "Contoso", TENANT).await;
+    // Same tenant, typed in upper case: still the same tenant.
+    let body = graphql(
+        &app,
+        Role::Admin,
+        CREATE,
+        create_input("Contoso again", &TENANT.to_uppercase()),
+    )
+    .await;
+    assert_eq!(error_code(&body), "CONFLICT");
+    app.finish().await;
+}
+
+async fn updates_rename_rotate_and_clear(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let id = create(&app, "Contoso", "contoso.onmicrosoft.com").await["id"].clone();
+    let expiry = (Utc::now() + Duration::days(10)).to_rfc3339();
+    let body = graphql(
+        &app,
+        Role::Admin,
+        "mutation($id: ID!, $input: UpdateMicrosoftProviderInput!) {
+            updateMicrosoftProvider(id: $id, input: $input) {
+                name cloud clientSecretHint clientSecretStatus syncIntervalMinutes
+            }
+        }",
+        json!({ "id": id, "input": {
+            "name": "Contoso EU", "clientSecret": "new-secret-value-000000000WXYZ",
+            "cloud": "US_GOV", "clientSecretExpiresAt": expiry, "syncIntervalMinutes": null,
+        }}),
+    )
+    .await;
+    assert!(body.get("errors").is_none(), "{body}");
+    assert_eq!(
+        body["data"]["updateMicrosoftProvider"],
+        json!({
+            "name": "Contoso EU", "cloud": "US_GOV", "clientSecretHint": "WXYZ",
+            "clientSecretStatus": "EXPIRING_SOON", "syncIntervalMinutes": null,
+        })
+    );
+
+    let missing = graphql(
+        &app,
+        Role::Admin,
+        "mutation { updateMicrosoftProvider(id: \"999999\", input: { name: \"x\" }) { id } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(error_code(&missing), "NOT_FOUND");
+    app.finish().await;
+}
+
+async fn deleting_a_provider_leaves_an_audit_trail(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let id = create(&app, "Contoso", TENANT).await["id"].clone();
+    let body = graphql(
+        &app,
+        Role::Admin,
+        "mutation($id: ID!) { deleteProvider(id: $id) }",
+        json!({ "id": id }),
+    )
+    .await;
+    assert_eq!(body["data"]["deleteProvider"], id);
+    let data = app
+        .query(
+            Role::Admin,
+            &format!("{{ provider(id: {id}) {{ id }} providers {{ id }} }}"),
+        )
+        .await;
+    assert_eq!(data, json!({ "provider": null, "providers": [] }));
+
+    // A failed attempt is recorded too.
+    let again = graphql(
+        &app,
+        Role::Admin,
+        "mutation($id: ID!) { deleteProvider(id: $id) }",
+        json!({ "id": id }),
+    )
+    .await;
+    assert_eq!(error_code(&again), "NOT_FOUND");
+
+    let events = app
+        .query(
+            Role::Admin,
+            "{ auditEvents(first: 10) { edges { node { subject action targetId outcome detail } } } }",
+        )
+        .await;
+    let events: Vec<Value> = events["auditEvents"]["edges"]
+        .as_array()
+        .expect("edges")
+        .iter()
+        .map(|edge| edge["node"].clone())
+        .collect();
+    let summary: Vec<(String, String)> = events
+        .iter()
+        .map(|event| {
+            (
+                event["action"].as_str().unwrap_or_default().to_owned(),
+                event["outcome"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("provider.delete".to_owned(), "FAILED".to_owned()),
+            ("provider.delete".to_owned(), "SUCCEEDED".to_owned()),
+            ("provider.create".to_owned(), "SUCCEEDED".to_owned()),
+        ]
+    );
+    assert!(
+        events
+            .iter()
+            .all(|event| event["subject"] == "settings-page")
+    );
+    assert!(
+        !events
+            .iter()
+            .any(|event| event.to_string().contains(SECRET))
+    );
+
+    let denied = graphql(
+        &app,
+        Role::Viewer,
+        "{ auditEvents { edges { cursor } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(error_code(&denied), "FORBIDDEN");
+    app.finish().await;
+}
+
+async fn the_secret_is_stored_sealed(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    create(&app, "Contoso", TENANT).await;
+    let db = app.database.connect().await;
+    // Every column of every row of the providers and audit tables, as text.
+    let dump = match engine {
+        Engine::Postgres => {
+            "SELECT CAST(p.* AS text) AS row_text FROM providers p UNION ALL SELECT CAST(a.* AS text) FROM audit_events a"
+        }
+        Engine::Sqlite => {
+            "SELECT quote(client_secret_sealed) || name || tenant_id || client_id || client_secret_hint AS row_text FROM providers UNION ALL SELECT coalesce(detail, '') FROM audit_events"
+        }
+    };
+    let rows = db
+        .query_all_raw(Statement::from_string(db.get_database_backend(), dump))
+        .await
+        .expect("dump");
+    assert!(!rows.is_empty());
+    for row in rows {
+        let text: String = row.try_get("", "row_text").expect("text");
+        assert!(!text.contains(SECRET), "plaintext secret stored: {text}");
+    }
+    if db.get_database_backend() == DbBackend::Sqlite {
+        db.execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)")
+            .await
+            .expect("checkpoint");
+        let file =
+            std::fs::read(app.data_path().join("license-manager.db")).expect("database file");
+        assert!(
+            !file
+                .windows(SECRET.len())
+                .any(|window| window == SECRET.as_bytes()),
+            "plaintext secret in the database file"
+        );
+    }
+    db.close().await.ok();
+    app.finish().await;
+}
+
+engine_tests!(
+    an_admin_creates_a_provider_and_sees_only_the_secret_hint,
+    viewers_cannot_change_providers,
+    invalid_input_names_every_bad_field,
+    the_same_tenant_and_client_twice_is_a_conflict,
+    updates_rename_rotate_and_clear,
+    deleting_a_provider_leaves_an_audit_trail,
+    the_secret_is_stored_sealed,
+);
