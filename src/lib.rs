@@ -12,5 +12,6 @@ pub mod entities;
 pub mod error;
 pub mod http;
 pub mod keyfile;
+pub mod sync;
 
 pub use error::{Error, Result};

@@ -49,8 +49,14 @@ pub fn with_request_data(
     claims: Claims,
     db: &DatabaseConnection,
 ) -> async_graphql::Request {
-    request.data(claims).data(DataLoader::new(
-        loaders::ProviderUserCounts::new(db.clone()),
-        tokio::spawn,
-    ))
+    request
+        .data(claims)
+        .data(DataLoader::new(
+            loaders::ProviderUserCounts::new(db.clone()),
+            tokio::spawn,
+        ))
+        .data(DataLoader::new(
+            loaders::LatestSyncRuns::new(db.clone()),
+            tokio::spawn,
+        ))
 }

@@ -3,8 +3,10 @@ use async_graphql::{Context, ID, Object, Result};
 use super::context::{actor, database, keyring, row_id};
 use super::errors::ResultExt;
 use super::guard::RoleGuard;
-use super::types::{CreateMicrosoftProviderInput, Provider, UpdateMicrosoftProviderInput};
-use crate::domain::providers;
+use super::types::{
+    ApiSyncMode, CreateMicrosoftProviderInput, Provider, SyncRun, UpdateMicrosoftProviderInput,
+};
+use crate::domain::{providers, sync_runs};
 
 pub struct Mutation;
 
@@ -54,5 +56,31 @@ impl Mutation {
             .await
             .api()?;
         Ok(ID(deleted.to_string()))
+    }
+
+    /// Queues a sync and returns it at once; follow it with `syncRun` or `syncRunUpdated`.
+    /// CONFLICT when the provider already has a sync queued or running.
+    #[graphql(guard = "RoleGuard::admin()")]
+    async fn start_sync(
+        &self,
+        ctx: &Context<'_>,
+        provider_id: ID,
+        #[graphql(default_with = "ApiSyncMode::Auto")] mode: ApiSyncMode,
+    ) -> Result<SyncRun> {
+        let provider_id = row_id("providerId", &provider_id)?;
+        let run = sync_runs::start(database(ctx)?, &actor(ctx)?, provider_id, mode.into())
+            .await
+            .api()?;
+        Ok(run.into())
+    }
+
+    /// Cancels a queued sync at once, or asks a running one to stop at its next page.
+    #[graphql(guard = "RoleGuard::admin()")]
+    async fn cancel_sync(&self, ctx: &Context<'_>, id: ID) -> Result<SyncRun> {
+        let id = row_id("id", &id)?;
+        let run = sync_runs::cancel(database(ctx)?, &actor(ctx)?, id)
+            .await
+            .api()?;
+        Ok(run.into())
     }
 }

@@ -5,11 +5,43 @@ use super::context::{claims, database, row_id};
 use super::cursor;
 use super::errors::ResultExt;
 use super::guard::RoleGuard;
-use super::types::{AuditEvent, Provider, Viewer};
-use crate::domain::{audit, providers};
+use super::types::{AuditEvent, Provider, SyncRun, Viewer};
+use crate::domain::{audit, providers, sync_runs};
 
-const AUDIT_PAGE_DEFAULT: u64 = 50;
-const AUDIT_PAGE_MAX: u64 = 500;
+const PAGE_DEFAULT: u64 = 50;
+const PAGE_MAX: u64 = 500;
+
+type IdConnection<T> = Connection<String, T, EmptyFields, EmptyFields>;
+
+/// A newest-first page keyed by row id: fetches one row more than asked to learn whether
+/// another page follows.
+async fn id_page<T, N, F, Fut>(
+    first: Option<i32>,
+    after: Option<String>,
+    fetch: F,
+    id_of: fn(&T) -> i64,
+) -> Result<IdConnection<N>>
+where
+    N: async_graphql::OutputType,
+    T: Into<N>,
+    F: FnOnce(u64, Option<i64>) -> Fut,
+    Fut: std::future::Future<Output = crate::Result<Vec<T>>>,
+{
+    let limit = cursor::page_size(first, PAGE_DEFAULT, PAGE_MAX)?;
+    let before_id = after
+        .as_deref()
+        .map(|after| cursor::decode::<i64>("after", after))
+        .transpose()?;
+    let mut rows = fetch(limit + 1, before_id).await.api()?;
+    let has_next = rows.len() as u64 > limit;
+    rows.truncate(limit as usize);
+    let mut connection = Connection::new(before_id.is_some(), has_next);
+    connection.edges.extend(
+        rows.into_iter()
+            .map(|row| Edge::new(cursor::encode(&id_of(&row)), row.into())),
+    );
+    Ok(connection)
+}
 
 pub struct Query;
 
@@ -44,23 +76,45 @@ impl Query {
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> Result<Connection<String, AuditEvent, EmptyFields, EmptyFields>> {
-        let limit = cursor::page_size(first, AUDIT_PAGE_DEFAULT, AUDIT_PAGE_MAX)?;
-        let before_id = after
-            .as_deref()
-            .map(|after| cursor::decode::<i64>("after", after))
+    ) -> Result<IdConnection<AuditEvent>> {
+        let db = database(ctx)?;
+        id_page(
+            first,
+            after,
+            |limit, before| audit::list(db, limit, before),
+            |event| event.id,
+        )
+        .await
+    }
+
+    /// Sync history, newest first, of one provider or of all.
+    async fn sync_runs(
+        &self,
+        ctx: &Context<'_>,
+        provider_id: Option<ID>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<IdConnection<SyncRun>> {
+        claims(ctx)?;
+        let db = database(ctx)?;
+        let provider_id = provider_id
+            .map(|id| row_id("providerId", &id))
             .transpose()?;
-        let mut events = audit::list(database(ctx)?, limit + 1, before_id)
+        id_page(
+            first,
+            after,
+            |limit, before| sync_runs::list(db, provider_id, limit, before),
+            |run| run.id,
+        )
+        .await
+    }
+
+    async fn sync_run(&self, ctx: &Context<'_>, id: ID) -> Result<Option<SyncRun>> {
+        claims(ctx)?;
+        let id = row_id("id", &id)?;
+        Ok(sync_runs::get(database(ctx)?, id)
             .await
-            .api()?;
-        let has_next = events.len() as u64 > limit;
-        events.truncate(limit as usize);
-        let mut connection = Connection::new(before_id.is_some(), has_next);
-        connection.edges.extend(
-            events
-                .into_iter()
-                .map(|event| Edge::new(cursor::encode(&event.id), AuditEvent::from(event))),
-        );
-        Ok(connection)
+            .api()?
+            .map(SyncRun::from))
     }
 }

@@ -3,4 +3,5 @@
 
 pub mod audit;
 pub mod providers;
+pub mod sync_runs;
 pub mod validation;

@@ -4,7 +4,8 @@ use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 
 use crate::api::errors::graphql_error;
-use crate::api::loaders::ProviderUserCounts;
+use crate::api::loaders::{LatestSyncRuns, ProviderUserCounts};
+use crate::api::types::SyncRun;
 use crate::domain::providers::{
     self as domain, Cloud, MicrosoftProviderChanges, NewMicrosoftProvider,
     ProviderKind as DomainKind, SecretStatus,
@@ -140,6 +141,16 @@ impl Provider {
             .await
             .map_err(|error| graphql_error(&error))?;
         Ok(count.unwrap_or(0))
+    }
+
+    /// The newest sync run, whatever its status; null before the first sync.
+    async fn last_sync_run(&self, ctx: &Context<'_>) -> Result<Option<SyncRun>> {
+        let loader = ctx.data::<DataLoader<LatestSyncRuns>>()?;
+        let run = loader
+            .load_one(self.0.id)
+            .await
+            .map_err(|error| graphql_error(&error))?;
+        Ok(run.map(SyncRun::from))
     }
 
     async fn created_at(&self) -> DateTime<Utc> {

@@ -1,0 +1,4 @@
+//! Syncs as durable jobs: the queue of runs with leases, and (with the Graph client) the runner
+//! that turns a tenant into rows. Knows nothing of GraphQL.
+
+pub mod queue;
