@@ -176,10 +176,7 @@ pub async fn claim(
         .col_expr(Column::HeartbeatAt, Expr::value(now))
         .col_expr(Column::StartedAt, Expr::value(now))
         .col_expr(Column::Attempt, Expr::col(Column::Attempt).add(1))
-        .filter(Expr::col(Column::Id).eq(Expr::SubQuery(
-            None,
-            Box::new(oldest_queued.into()),
-        )))
+        .filter(Expr::col(Column::Id).eq(Expr::SubQuery(None, Box::new(oldest_queued.into()))))
         // Re-checked here: on SQLite there is no lock, and a cancel may have come in between.
         .filter(Column::Status.eq(RunStatus::Queued.as_str()))
         .exec_with_returning(db)

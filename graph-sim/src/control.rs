@@ -1,0 +1,291 @@
+//! `/_sim/...`: JSON control endpoints for changing the tenant between syncs, tuning faults
+//! and reading statistics from outside the process (CLI mode). Not part of Graph, so these
+//! routes bypass latency, faults and statistics.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, patch, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::errors::SimError;
+use crate::faults::FaultOptions;
+use crate::handle::{NewUser, SimHandle, UserPatch};
+use crate::server::SimState;
+use crate::tenant::{AssignedLicense, Permissions};
+
+type Shared = State<Arc<SimState>>;
+
+fn handle(state: Arc<SimState>) -> SimHandle {
+    SimHandle::new(state)
+}
+
+fn parse_id(id: &str) -> Result<Uuid, SimError> {
+    Uuid::parse_str(id).map_err(|_| SimError::InvalidInput(format!("'{id}' is not a GUID")))
+}
+
+type Reply = Result<Response, SimError>;
+
+fn ok(v: impl serde::Serialize) -> Reply {
+    Ok(Json(v).into_response())
+}
+
+pub(crate) fn router() -> Router<Arc<SimState>> {
+    Router::new()
+        .route("/_sim/tenant", get(tenant_info).patch(patch_tenant))
+        .route("/_sim/tenant/export", get(export))
+        .route("/_sim/users", get(list_users).post(add_user))
+        .route(
+            "/_sim/users/{id}",
+            get(get_user).patch(update_user).delete(delete_user),
+        )
+        .route("/_sim/users/{id}/rename", post(rename_user))
+        .route("/_sim/users/{id}/licenses", post(licenses))
+        .route("/_sim/users/{id}/disable", post(disable_user))
+        .route("/_sim/users/{id}/enable", post(enable_user))
+        .route("/_sim/users/{id}/restore", post(restore_user))
+        .route("/_sim/users/{id}/purge", post(purge_user))
+        .route("/_sim/skus", get(list_skus))
+        .route("/_sim/skus/{sku_id}", patch(patch_sku))
+        .route("/_sim/faults", get(get_faults).put(put_faults))
+        .route("/_sim/tokens/expire", post(expire_tokens))
+        .route("/_sim/delta/invalidate", post(invalidate_delta))
+        .route("/_sim/stats", get(stats))
+        .route("/_sim/stats/reset", post(reset_stats))
+        .route("/_sim/requests", get(requests))
+}
+
+async fn tenant_info(State(s): Shared) -> Reply {
+    let (domains, premium, permissions, secret_expired) = {
+        let d = s.dir();
+        (
+            d.meta.domains.clone(),
+            d.meta.premium,
+            d.meta.app.permissions,
+            d.meta.app.secret_expired,
+        )
+    };
+    let h = handle(s.clone());
+    ok(json!({
+        "tenantId": h.tenant_id(),
+        "domain": h.domain(),
+        "domains": domains,
+        "clientId": h.client_id(),
+        "clientSecret": h.client_secret(),
+        "secretExpired": secret_expired,
+        "baseUrl": h.base_url(),
+        "premium": premium,
+        "permissions": permissions,
+        "tokenTtlSecs": s.token_ttl_secs(),
+        "userCount": h.user_count(),
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TenantPatch {
+    premium: Option<bool>,
+    permissions: Option<Permissions>,
+    secret_expired: Option<bool>,
+    token_ttl_secs: Option<u64>,
+}
+
+async fn patch_tenant(State(s): Shared, Json(p): Json<TenantPatch>) -> Reply {
+    let h = handle(s.clone());
+    if let Some(v) = p.premium {
+        h.set_premium(v);
+    }
+    if let Some(v) = p.permissions {
+        h.set_permissions(v);
+    }
+    if let Some(v) = p.secret_expired {
+        h.set_secret_expired(v);
+    }
+    if let Some(v) = p.token_ttl_secs {
+        h.set_token_ttl_secs(v);
+    }
+    tenant_info(State(s)).await
+}
+
+async fn export(State(s): Shared) -> Reply {
+    ok(handle(s).snapshot())
+}
+
+#[derive(Deserialize)]
+struct ListParams {
+    #[serde(default)]
+    deleted: bool,
+}
+
+async fn list_users(State(s): Shared, Query(q): Query<ListParams>) -> Reply {
+    let h = handle(s);
+    ok(if q.deleted {
+        h.deleted_users()
+    } else {
+        h.users()
+    })
+}
+
+async fn add_user(State(s): Shared, Json(new): Json<NewUser>) -> Reply {
+    let user = handle(s).add_user(new)?;
+    Ok((StatusCode::CREATED, Json(user)).into_response())
+}
+
+async fn get_user(State(s): Shared, Path(id): Path<String>) -> Reply {
+    let id = parse_id(&id)?;
+    ok(handle(s)
+        .user(id)
+        .ok_or_else(|| SimError::UserNotFound(id.to_string()))?)
+}
+
+async fn update_user(State(s): Shared, Path(id): Path<String>, Json(p): Json<UserPatch>) -> Reply {
+    ok(handle(s).update_user(parse_id(&id)?, p)?)
+}
+
+#[derive(Deserialize)]
+struct DeleteParams {
+    #[serde(default)]
+    permanent: bool,
+}
+
+async fn delete_user(
+    State(s): Shared,
+    Path(id): Path<String>,
+    Query(q): Query<DeleteParams>,
+) -> Reply {
+    let id = parse_id(&id)?;
+    let h = handle(s);
+    ok(if q.permanent {
+        h.hard_delete_user(id)?
+    } else {
+        h.soft_delete_user(id)?
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Rename {
+    display_name: String,
+    user_principal_name: Option<String>,
+}
+
+async fn rename_user(State(s): Shared, Path(id): Path<String>, Json(r): Json<Rename>) -> Reply {
+    ok(handle(s).rename_user(
+        parse_id(&id)?,
+        &r.display_name,
+        r.user_principal_name.as_deref(),
+    )?)
+}
+
+/// Mirrors Graph's assignLicense body.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LicenseChange {
+    #[serde(default)]
+    add_licenses: Vec<AssignedLicense>,
+    #[serde(default)]
+    remove_licenses: Vec<Uuid>,
+}
+
+async fn licenses(State(s): Shared, Path(id): Path<String>, Json(c): Json<LicenseChange>) -> Reply {
+    let id = parse_id(&id)?;
+    let h = handle(s);
+    let mut user = h
+        .user(id)
+        .ok_or_else(|| SimError::UserNotFound(id.to_string()))?;
+    for sku in c.remove_licenses {
+        user = h.remove_license(id, sku)?;
+    }
+    for l in c.add_licenses {
+        user = h.assign_license(id, l.sku_id, l.disabled_plans)?;
+    }
+    ok(user)
+}
+
+async fn disable_user(State(s): Shared, Path(id): Path<String>) -> Reply {
+    ok(handle(s).set_account_enabled(parse_id(&id)?, false)?)
+}
+
+async fn enable_user(State(s): Shared, Path(id): Path<String>) -> Reply {
+    ok(handle(s).set_account_enabled(parse_id(&id)?, true)?)
+}
+
+async fn restore_user(State(s): Shared, Path(id): Path<String>) -> Reply {
+    ok(handle(s).restore_user(parse_id(&id)?)?)
+}
+
+async fn purge_user(State(s): Shared, Path(id): Path<String>) -> Reply {
+    ok(handle(s).hard_delete_user(parse_id(&id)?)?)
+}
+
+async fn list_skus(State(s): Shared) -> Reply {
+    let h = handle(s);
+    ok(json!({ "subscribedSkus": h.subscribed_skus(), "subscriptions": h.subscriptions() }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SkuPatch {
+    enabled: Option<i32>,
+    suspended: Option<i32>,
+    warning: Option<i32>,
+    locked_out: Option<i32>,
+    capability_status: Option<String>,
+}
+
+async fn patch_sku(State(s): Shared, Path(sku_id): Path<String>, Json(p): Json<SkuPatch>) -> Reply {
+    let sku_id = parse_id(&sku_id)?;
+    let h = handle(s);
+    let current = h
+        .skus()
+        .into_iter()
+        .find(|k| k.sku_id == sku_id)
+        .ok_or_else(|| SimError::SkuNotFound(sku_id.to_string()))?;
+    let mut units = current.prepaid_units;
+    units.enabled = p.enabled.unwrap_or(units.enabled);
+    units.suspended = p.suspended.unwrap_or(units.suspended);
+    units.warning = p.warning.unwrap_or(units.warning);
+    units.locked_out = p.locked_out.unwrap_or(units.locked_out);
+    let mut sku = h.set_sku_units(sku_id, units)?;
+    if let Some(status) = p.capability_status {
+        sku = h.set_sku_status(sku_id, &status)?;
+    }
+    ok(sku)
+}
+
+async fn get_faults(State(s): Shared) -> Reply {
+    ok(s.faults())
+}
+
+async fn put_faults(State(s): Shared, Json(f): Json<FaultOptions>) -> Reply {
+    s.set_faults(f.clone());
+    ok(f)
+}
+
+async fn expire_tokens(State(s): Shared) -> Reply {
+    handle(s).expire_tokens();
+    ok(json!({ "expired": true }))
+}
+
+async fn invalidate_delta(State(s): Shared) -> Reply {
+    handle(s).invalidate_delta_tokens();
+    ok(json!({ "invalidated": true }))
+}
+
+async fn stats(State(s): Shared) -> Reply {
+    ok(s.stats.snapshot())
+}
+
+async fn reset_stats(State(s): Shared) -> Reply {
+    s.stats.reset();
+    ok(s.stats.snapshot())
+}
+
+async fn requests(State(s): Shared) -> Reply {
+    ok(s.stats.log())
+}

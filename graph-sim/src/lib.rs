@@ -1,0 +1,58 @@
+//! graph-sim: a Microsoft Graph v1.0 + Entra ID token-endpoint simulator.
+//!
+//! It serves a deterministic tenant (users, licences, SKUs, subscriptions) with the status
+//! codes, JSON bodies, paging, delta rounds and failures documented in
+//! `shared/reference/microsoft-graph-contract.md`, so license-manager can be tested and
+//! benchmarked without Microsoft.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), graph_sim::SimError> {
+//! use graph_sim::{SimOptions, SimServer, TenantSpec};
+//! let sim = SimServer::start(TenantSpec { users: 500, seed: 7, ..Default::default() }, SimOptions::default()).await?;
+//! println!("{} {} {}", sim.base_url(), sim.tenant_id(), sim.client_id());
+//! let someone = sim.users()[0].id;
+//! sim.disable_user(someone)?;          // shows up in the next users/delta round
+//! println!("{:?}", sim.stats());
+//! # Ok(()) }
+//! ```
+
+mod catalog;
+mod control;
+mod delta;
+mod errors;
+mod faults;
+mod filter;
+mod generate;
+mod handle;
+mod props;
+mod rng;
+mod server;
+mod skus;
+mod stats;
+mod store;
+mod tenant;
+mod token;
+mod users;
+
+pub use catalog::{CatalogPlan, CatalogSku};
+pub use errors::SimError;
+pub use faults::FaultOptions;
+pub use generate::{TenantSpec, generate};
+pub use handle::{NewUser, SimHandle, UserPatch};
+pub use server::{SimOptions, SimServer};
+pub use skus::SubscribedSku;
+pub use stats::{RequestLogEntry, Stats};
+pub use tenant::{
+    App, AssignedLicense, Group, LicenseAssignmentState, Permissions, PrepaidUnits,
+    ServicePlanInfo, SignInActivity, Sku, Subscription, Tenant, User, UserType,
+};
+
+/// Microsoft's SKU table as embedded in the crate (skuId, skuPartNumber, product name, plans).
+pub fn sku_catalog() -> &'static [CatalogSku] {
+    catalog::skus()
+}
+
+/// Looks a SKU up in the embedded table by skuId.
+pub fn catalog_sku(sku_id: uuid::Uuid) -> Option<&'static CatalogSku> {
+    catalog::by_id(sku_id)
+}

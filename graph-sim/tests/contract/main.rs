@@ -1,0 +1,14 @@
+//! Contract tests: every documented behaviour over real HTTP, comparing bodies to the shapes in
+//! shared/reference/microsoft-graph-contract.md. One test binary (modules below) keeps link
+//! time down.
+
+mod common;
+
+mod cli;
+mod control;
+mod delta;
+mod faults;
+mod permissions;
+mod skus;
+mod token;
+mod users;
