@@ -13,6 +13,8 @@ pub mod entities;
 pub mod error;
 pub mod http;
 pub mod keyfile;
+pub mod microsoft;
+pub mod providers;
 pub mod sync;
 
 pub use error::{Error, Result};

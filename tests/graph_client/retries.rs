@@ -1,0 +1,257 @@
+//! Throttling and outages: Retry-After honoured, backoff, bounded attempts, timeouts.
+
+use std::time::Duration;
+
+use graph_sim::{FaultOptions, SimOptions};
+use license_manager::microsoft::{
+    ClientConfig, EndpointOverrides, GraphClient, RetryConfig, UserQuery,
+};
+
+use crate::common::*;
+
+fn faulty(faults: FaultOptions) -> SimOptions {
+    SimOptions {
+        faults,
+        fault_seed: Some(7),
+        ..Default::default()
+    }
+}
+
+fn with_attempts(max_attempts: u32) -> ClientConfig {
+    let mut config = fast_config();
+    config.retry.max_attempts = max_attempts;
+    config
+}
+
+async fn list_all_ids(client: &GraphClient, page_size: u32) -> Vec<String> {
+    let pages = all_pages(client.users(UserQuery {
+        page_size: Some(page_size),
+        ..Default::default()
+    }))
+    .await
+    .unwrap();
+    pages
+        .into_iter()
+        .flat_map(|p| p.items)
+        .map(|u| u.id)
+        .collect()
+}
+
+#[tokio::test]
+async fn throttled_listing_waits_for_retry_after_and_returns_every_user() {
+    // Fractional Retry-After ("0.25"), as Graph has sent.
+    let sim = start(
+        600,
+        faulty(FaultOptions {
+            throttle_rate: 0.3,
+            retry_after_secs: 0.25,
+            ..Default::default()
+        }),
+    )
+    .await;
+    let client = client(&sim);
+    let ids = list_all_ids(&client, 50).await;
+    assert_exactly_once(
+        ids.iter().map(String::as_str),
+        sim.users().iter().map(|u| u.id.to_string()),
+    );
+    let stats = sim.stats();
+    assert!(
+        stats.throttled > 0,
+        "the fault injection throttled some requests"
+    );
+    assert_eq!(
+        stats.early_retries, 0,
+        "no request came before its Retry-After elapsed"
+    );
+}
+
+#[tokio::test]
+async fn whole_second_retry_after_is_honoured() {
+    let sim = start(
+        20,
+        faulty(FaultOptions {
+            throttle_rate: 0.5,
+            retry_after_secs: 1.0,
+            ..Default::default()
+        }),
+    )
+    .await;
+    let client = client(&sim);
+    for _ in 0..3 {
+        client.organization().await.unwrap();
+    }
+    let stats = sim.stats();
+    assert!(stats.throttled > 0);
+    assert_eq!(stats.early_retries, 0);
+}
+
+#[tokio::test]
+async fn unavailable_answers_are_retried_with_backoff() {
+    let sim = start(
+        400,
+        faulty(FaultOptions {
+            unavailable_rate: 0.3,
+            ..Default::default()
+        }),
+    )
+    .await;
+    let client = client(&sim);
+    let ids = list_all_ids(&client, 40).await;
+    assert_exactly_once(
+        ids.iter().map(String::as_str),
+        sim.users().iter().map(|u| u.id.to_string()),
+    );
+    let stats = sim.stats();
+    assert!(stats.unavailable > 0, "503/504 were injected");
+    assert!(stats.count("/v1.0/users", 503) + stats.count("/v1.0/users", 504) > 0);
+}
+
+#[tokio::test]
+async fn exhausted_retries_on_429_give_throttled() {
+    let sim = start(
+        5,
+        faulty(FaultOptions {
+            throttle_rate: 1.0,
+            retry_after_secs: 0.05,
+            ..Default::default()
+        }),
+    )
+    .await;
+    let client = client_with(&sim, credentials(&sim), with_attempts(3));
+    let e = client
+        .subscribed_skus()
+        .await
+        .expect_err("always throttled");
+    assert_eq!(e.code(), "THROTTLED");
+    assert_eq!(e.status(), Some(429));
+    assert!(e.request_id().is_some(), "Graph's request-id is reported");
+    assert_eq!(
+        sim.stats().count("/v1.0/subscribedSkus", 429),
+        3,
+        "bounded attempts"
+    );
+    assert_eq!(sim.stats().early_retries, 0);
+}
+
+#[tokio::test]
+async fn exhausted_retries_on_503_504_give_graph_unavailable() {
+    let sim = start(
+        5,
+        faulty(FaultOptions {
+            unavailable_rate: 1.0,
+            ..Default::default()
+        }),
+    )
+    .await;
+    let client = client_with(&sim, credentials(&sim), with_attempts(4));
+    let e = client.organization().await.expect_err("always down");
+    assert_eq!(e.code(), "GRAPH_UNAVAILABLE");
+    assert!(matches!(e.status(), Some(503 | 504)));
+    let stats = sim.stats();
+    assert_eq!(
+        stats.count("/v1.0/organization", 503) + stats.count("/v1.0/organization", 504),
+        4
+    );
+}
+
+#[tokio::test]
+async fn a_retry_after_longer_than_the_budget_gives_up_at_once() {
+    let sim = start(
+        5,
+        faulty(FaultOptions {
+            throttle_rate: 1.0,
+            retry_after_secs: 30.0,
+            ..Default::default()
+        }),
+    )
+    .await;
+    let mut config = fast_config();
+    config.retry = RetryConfig {
+        max_wait: Duration::from_secs(60),
+        total_budget: Duration::from_secs(5),
+        ..config.retry
+    };
+    let client = client_with(&sim, credentials(&sim), config);
+    let e = client
+        .organization()
+        .await
+        .expect_err("throttled beyond the budget");
+    assert_eq!(e.code(), "THROTTLED");
+    assert_eq!(
+        sim.stats().count("/v1.0/organization", 429),
+        1,
+        "no early retry, no pointless wait"
+    );
+}
+
+#[tokio::test]
+async fn a_page_that_keeps_failing_ends_the_stream_after_the_pages_before_it() {
+    let sim = start(
+        300,
+        faulty(FaultOptions {
+            fail_users_page: Some(3),
+            ..Default::default()
+        }),
+    )
+    .await;
+    let client = client(&sim);
+    let mut stream = client.users(UserQuery {
+        page_size: Some(100),
+        ..Default::default()
+    });
+    use futures::StreamExt;
+    let mut got = Vec::new();
+    while let Some(page) = stream.next().await {
+        got.push(page);
+    }
+    assert_eq!(got.len(), 3);
+    assert!(got[0].is_ok() && got[1].is_ok());
+    let e = got[2].as_ref().expect_err("page 3 fails");
+    assert_eq!(e.code(), "GRAPH_UNAVAILABLE");
+    assert_eq!(e.status(), Some(500));
+    assert_eq!(
+        sim.stats().count("/v1.0/users", 500),
+        1,
+        "500 is not in Graph's retry set"
+    );
+}
+
+#[tokio::test]
+async fn slow_responses_time_out_and_report_graph_unavailable() {
+    let sim = start(5, SimOptions::default()).await;
+    let client = client(&sim);
+    client.verify_credentials().await.unwrap();
+    sim.set_faults(FaultOptions {
+        latency: Duration::from_millis(400),
+        ..Default::default()
+    });
+    let mut config = with_attempts(2);
+    config.request_timeout = Duration::from_millis(100);
+    let slow_client = client_with(&sim, credentials(&sim), config);
+    let e = slow_client.organization().await.expect_err("times out");
+    assert_eq!(e.code(), "GRAPH_UNAVAILABLE");
+    assert!(e.message().contains("timed out"), "{e}");
+}
+
+#[tokio::test]
+async fn an_unreachable_endpoint_reports_graph_unavailable() {
+    let sim = start(5, SimOptions::default()).await;
+    // A port that was free a moment ago: connections are refused.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let overrides = EndpointOverrides {
+        login_url: Some(format!("http://127.0.0.1:{port}")),
+        graph_url: Some(sim.base_url().to_string()),
+    };
+    let client = GraphClient::new(credentials(&sim), &overrides, with_attempts(2)).unwrap();
+    let e = client
+        .verify_credentials()
+        .await
+        .expect_err("nothing listens");
+    assert_eq!(e.code(), "GRAPH_UNAVAILABLE");
+    assert_eq!(e.status(), None);
+}
