@@ -2,3 +2,4 @@
 //! that turns a tenant into rows. Knows nothing of GraphQL.
 
 pub mod queue;
+pub mod writer;
