@@ -1,21 +1,27 @@
-//! Builds the shared state and the router, and runs the server until told to stop.
+//! Builds the shared state and the router, and runs the server (and its sync workers) until
+//! told to stop.
 
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::path::Path;
-
 use std::sync::Arc;
 
 use sea_orm::{DatabaseConnection, DbErr};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, ApiSchema};
 use crate::auth::{AuthError, JwtKeys};
-use crate::config::Settings;
+use crate::config::{EngineSettings, Settings};
 use crate::crypto::{CryptoError, SecretKeyring};
 use crate::keyfile::{self, KeyFileError};
+use crate::microsoft::ClientConfig;
+use crate::providers::ProviderError;
+use crate::providers::registry::ProviderRegistry;
+use crate::sync::worker::SyncEngine;
 use crate::{db, http};
 
 pub const JWT_SECRET_FILE: &str = "jwt-secret";
@@ -30,6 +36,8 @@ pub enum StartupError {
     SecretKey(#[from] CryptoError),
     #[error("database: {0}")]
     Database(#[from] DbErr),
+    #[error("Microsoft endpoints: {0}")]
+    Provider(#[from] ProviderError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: io::Error },
 }
@@ -39,7 +47,6 @@ pub enum StartupError {
 pub struct AppState {
     pub db: DatabaseConnection,
     pub jwt: JwtKeys,
-    pub keyring: Arc<SecretKeyring>,
     pub schema: ApiSchema,
 }
 
@@ -71,28 +78,47 @@ pub fn mint_command(data_dir: &Path) -> String {
     format!("LM_DATA_DIR={} {command}", data_dir.display())
 }
 
+/// Opens the database (applying migrations), the secret keyring and the provider registry:
+/// what `serve`, `worker` and `sync` share.
+pub async fn open_engine(settings: &EngineSettings) -> Result<SyncEngine, StartupError> {
+    let keyring = Arc::new(SecretKeyring::load(
+        settings.secret_key.as_ref(),
+        &settings.data_dir,
+    )?);
+    let db = db::connect(&settings.database_url).await?;
+    db::migrate(&db).await?;
+    let registry = Arc::new(ProviderRegistry::new(
+        settings.microsoft.clone(),
+        ClientConfig::default(),
+    )?);
+    Ok(SyncEngine {
+        db,
+        keyring,
+        registry,
+        settings: settings.sync.clone(),
+        wake: Arc::new(Notify::new()),
+    })
+}
+
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    engine: SyncEngine,
+    workers: usize,
 }
 
 impl Application {
     /// Opens the database, applies migrations, loads keys and binds the listening socket, so
     /// that every start-up failure surfaces here, before anything is served.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
-        let (jwt, _) = load_jwt_keys(settings.jwt_secret.as_ref(), &settings.data_dir)?;
-        let keyring = Arc::new(SecretKeyring::load(
-            settings.secret_key.as_ref(),
-            &settings.data_dir,
-        )?);
+        let (jwt, _) = load_jwt_keys(settings.jwt_secret.as_ref(), &settings.engine.data_dir)?;
         if settings.jwt_secret.is_none() {
             tracing::info!(
                 "mint an admin token with: {}",
-                mint_command(&settings.data_dir)
+                mint_command(&settings.engine.data_dir)
             );
         }
-        let db = db::connect(&settings.database_url).await?;
-        db::migrate(&db).await?;
+        let engine = open_engine(&settings.engine).await?;
         let listener =
             TcpListener::bind(settings.listen)
                 .await
@@ -100,15 +126,16 @@ impl Application {
                     addr: settings.listen,
                     source,
                 })?;
-        let schema = api::build_schema(db.clone(), keyring.clone());
+        let schema = api::build_schema(&engine);
         Ok(Self {
             listener,
             state: AppState {
-                db,
+                db: engine.db.clone(),
                 jwt,
-                keyring,
                 schema,
             },
+            engine,
+            workers: settings.workers,
         })
     }
 
@@ -120,16 +147,37 @@ impl Application {
         &self.state.db
     }
 
-    /// Serves until `shutdown` completes, then lets requests in flight finish.
+    /// Serves until `shutdown` completes, then lets requests in flight finish and stops the
+    /// workers (a sync in flight ends as INTERRUPTED at its next page).
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> io::Result<()> {
         let addr = self.listener.local_addr()?;
-        tracing::info!(%addr, "serving GraphQL at http://{addr}/graphql");
+        let stop_workers = CancellationToken::new();
+        let background = (self.workers > 0).then(|| {
+            tokio::spawn(run_background(
+                self.engine.clone(),
+                self.workers,
+                stop_workers.clone(),
+            ))
+        });
+        tracing::info!(%addr, workers = self.workers, "serving GraphQL at http://{addr}/graphql");
         let router = http::router(self.state.clone());
-        axum::serve(self.listener, router)
+        let served = axum::serve(self.listener, router)
             .with_graceful_shutdown(shutdown)
-            .await?;
+            .await;
+        stop_workers.cancel();
+        if let Some(background) = background {
+            background.await.ok();
+        }
         self.state.db.close_by_ref().await.ok();
         tracing::info!("stopped");
-        Ok(())
+        served
     }
+}
+
+/// Sync workers and the scheduler, until `shutdown`.
+pub async fn run_background(engine: SyncEngine, workers: usize, shutdown: CancellationToken) {
+    tokio::join!(
+        engine.clone().run_workers(workers, shutdown.clone()),
+        engine.run_scheduler(shutdown),
+    );
 }

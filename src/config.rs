@@ -4,11 +4,14 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use secrecy::SecretString;
 
 use crate::auth::Role;
 use crate::db;
+use crate::microsoft::EndpointOverrides;
+use crate::sync::queue::SyncMode;
+use crate::sync::runner::SyncSettings;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -23,12 +26,17 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve the GraphQL API, GraphiQL and the health endpoints.
+    /// Serve the GraphQL API, GraphiQL and the health endpoints, with sync workers and the
+    /// scheduler.
     Serve(ServeArgs),
+    /// Run sync workers and the scheduler only, without HTTP.
+    Worker(WorkerArgs),
     /// Apply pending database migrations and exit.
     Migrate(StorageArgs),
     /// Print a signed JWT for a script or a person.
     Token(TokenArgs),
+    /// Run one sync of one provider in the foreground; exit non-zero if it fails (for cron).
+    Sync(SyncArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -62,12 +70,28 @@ pub struct JwtArgs {
     pub jwt_secret: Option<SecretString>,
 }
 
+/// Everything that reads providers and syncs them: storage, the key for their secrets, where
+/// Microsoft is, and how syncs behave.
 #[derive(Debug, Clone, Args)]
-pub struct SecretKeyArgs {
+pub struct EngineArgs {
+    #[command(flatten)]
+    pub storage: StorageArgs,
     /// Base64 of 32 bytes sealing provider secrets; comma-separated to rotate (new key first);
     /// default: generated once into the data folder.
     #[arg(long, env = "LM_SECRET_KEY", hide_env_values = true)]
     pub secret_key: Option<SecretString>,
+    /// Replaces the Entra ID sign-in authority of every provider (a proxy, or graph-sim).
+    #[arg(long, env = "LM_MICROSOFT_LOGIN_URL")]
+    pub microsoft_login_url: Option<String>,
+    /// Replaces the Microsoft Graph root of every provider (a proxy, or graph-sim).
+    #[arg(long, env = "LM_MICROSOFT_GRAPH_URL")]
+    pub microsoft_graph_url: Option<String>,
+    /// AUTO runs a full sync when the last one is older than this (e.g. 24h, 7d).
+    #[arg(long, env = "LM_FULL_SYNC_MAX_AGE", default_value = "24h", value_parser = humantime::parse_duration)]
+    pub full_sync_max_age: Duration,
+    /// Incremental syncs refresh sign-in dates at most this often.
+    #[arg(long, env = "LM_SIGN_IN_REFRESH_INTERVAL", default_value = "12h", value_parser = humantime::parse_duration)]
+    pub sign_in_refresh_interval: Duration,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -75,12 +99,50 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "LM_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+    /// Syncs this process runs at once; 0 makes an API-only replica.
+    #[arg(long, default_value_t = 2)]
+    pub workers: usize,
     #[command(flatten)]
-    pub storage: StorageArgs,
+    pub engine: EngineArgs,
     #[command(flatten)]
     pub jwt: JwtArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct WorkerArgs {
+    /// Syncs this process runs at once.
+    #[arg(long, default_value_t = 2)]
+    pub workers: usize,
     #[command(flatten)]
-    pub secret_key: SecretKeyArgs,
+    pub engine: EngineArgs,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ModeArg {
+    Auto,
+    Full,
+    Delta,
+}
+
+impl From<ModeArg> for SyncMode {
+    fn from(mode: ModeArg) -> Self {
+        match mode {
+            ModeArg::Auto => SyncMode::Auto,
+            ModeArg::Full => SyncMode::Full,
+            ModeArg::Delta => SyncMode::Delta,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SyncArgs {
+    /// The provider's id, as `providers { id }` shows it.
+    #[arg(long)]
+    pub provider: i64,
+    #[arg(long, value_enum, default_value = "auto")]
+    pub mode: ModeArg,
+    #[command(flatten)]
+    pub engine: EngineArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -99,25 +161,67 @@ pub struct TokenArgs {
     pub jwt: JwtArgs,
 }
 
-/// Everything the server needs to start, resolved from flags and environment. Tests build it
-/// directly.
+/// What the sync engine needs, resolved from flags and environment. Tests build it directly.
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    pub database_url: String,
+    pub data_dir: PathBuf,
+    pub secret_key: Option<SecretString>,
+    pub microsoft: EndpointOverrides,
+    pub sync: SyncSettings,
+}
+
+impl EngineSettings {
+    /// Defaults for everything but where the data lives.
+    pub fn new(database_url: String, data_dir: PathBuf) -> Self {
+        Self {
+            database_url,
+            data_dir,
+            secret_key: None,
+            microsoft: EndpointOverrides::default(),
+            sync: SyncSettings::default(),
+        }
+    }
+}
+
+impl From<EngineArgs> for EngineSettings {
+    fn from(args: EngineArgs) -> Self {
+        let to_chrono = |duration: Duration| {
+            chrono::Duration::from_std(duration).unwrap_or(chrono::TimeDelta::MAX)
+        };
+        Self {
+            database_url: args.storage.database_url(),
+            data_dir: args.storage.data.data_dir,
+            secret_key: args.secret_key,
+            microsoft: EndpointOverrides {
+                login_url: args.microsoft_login_url,
+                graph_url: args.microsoft_graph_url,
+            },
+            sync: SyncSettings {
+                full_sync_max_age: to_chrono(args.full_sync_max_age),
+                sign_in_refresh_interval: to_chrono(args.sign_in_refresh_interval),
+                ..SyncSettings::default()
+            },
+        }
+    }
+}
+
+/// Everything the server needs to start.
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub listen: SocketAddr,
-    pub database_url: String,
-    pub data_dir: PathBuf,
     pub jwt_secret: Option<SecretString>,
-    pub secret_key: Option<SecretString>,
+    pub workers: usize,
+    pub engine: EngineSettings,
 }
 
 impl From<ServeArgs> for Settings {
     fn from(args: ServeArgs) -> Self {
         Self {
             listen: args.listen,
-            database_url: args.storage.database_url(),
-            data_dir: args.storage.data.data_dir,
             jwt_secret: args.jwt.jwt_secret,
-            secret_key: args.secret_key.secret_key,
+            workers: args.workers,
+            engine: args.engine.into(),
         }
     }
 }

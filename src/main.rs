@@ -3,8 +3,12 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 use license_manager::app::{self, Application};
-use license_manager::config::{Cli, Command, Settings, StorageArgs, TokenArgs};
+use license_manager::config::{
+    Cli, Command, Settings, StorageArgs, SyncArgs, TokenArgs, WorkerArgs,
+};
 use license_manager::db;
+use license_manager::sync::queue::RunStatus;
+use tokio_util::sync::CancellationToken;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -18,6 +22,8 @@ async fn main() -> anyhow::Result<()> {
         .init();
     match cli.command {
         Command::Serve(args) => serve(args.into()).await,
+        Command::Worker(args) => worker(args).await,
+        Command::Sync(args) => sync_once(args).await,
         Command::Migrate(args) => migrate(args).await,
         Command::Token(args) => token(args),
     }
@@ -29,6 +35,58 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         .context("cannot start the server")?;
     application.run(shutdown_signal()).await?;
     Ok(())
+}
+
+async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
+    let engine = app::open_engine(&args.engine.into())
+        .await
+        .context("cannot start the workers")?;
+    let shutdown = CancellationToken::new();
+    let stop = shutdown.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        stop.cancel();
+    });
+    app::run_background(engine, args.workers, shutdown).await;
+    Ok(())
+}
+
+async fn sync_once(args: SyncArgs) -> anyhow::Result<()> {
+    let engine = app::open_engine(&args.engine.into())
+        .await
+        .context("cannot open the database")?;
+    let shutdown = CancellationToken::new();
+    let stop = shutdown.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        stop.cancel();
+    });
+    let run = engine
+        .run_once(args.provider, args.mode.into(), shutdown)
+        .await
+        .with_context(|| format!("cannot sync provider {}", args.provider))?;
+    println!(
+        "sync run {}: {} ({} pages, {} users seen, {} created, {} updated, {} removed, {} SKUs)",
+        run.id,
+        run.status.as_str(),
+        run.pages_fetched,
+        run.users_seen,
+        run.users_created,
+        run.users_updated,
+        run.users_removed,
+        run.skus_synced
+    );
+    for warning in &run.warnings {
+        println!(
+            "warning {}: {} — {}",
+            warning.code, warning.message, warning.hint
+        );
+    }
+    match (&run.status, &run.error) {
+        (RunStatus::Succeeded, _) => Ok(()),
+        (_, Some(error)) => anyhow::bail!("{}: {} — {}", error.code, error.message, error.hint),
+        (status, None) => anyhow::bail!("the sync ended {}", status.as_str()),
+    }
 }
 
 async fn migrate(args: StorageArgs) -> anyhow::Result<()> {

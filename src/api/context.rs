@@ -10,6 +10,7 @@ use super::errors::{bad_user_input, unauthenticated};
 use crate::auth::Claims;
 use crate::crypto::SecretKeyring;
 use crate::domain::audit::Actor;
+use crate::providers::registry::ProviderRegistry;
 
 /// The caller's claims; the HTTP layer attaches them, and an operation that arrives any other
 /// way without them is refused.
@@ -31,6 +32,17 @@ pub fn database<'a>(ctx: &Context<'a>) -> Result<&'a DatabaseConnection> {
 
 pub fn keyring<'a>(ctx: &Context<'a>) -> Result<&'a SecretKeyring> {
     Ok(ctx.data::<Arc<SecretKeyring>>()?.as_ref())
+}
+
+pub fn registry<'a>(ctx: &Context<'a>) -> Result<&'a ProviderRegistry> {
+    Ok(ctx.data::<Arc<ProviderRegistry>>()?.as_ref())
+}
+
+/// Wakes this process's sync workers, so a queued run starts at once.
+pub fn wake_workers(ctx: &Context<'_>) {
+    if let Ok(wake) = ctx.data::<Arc<tokio::sync::Notify>>() {
+        wake.notify_one();
+    }
 }
 
 /// Row ids travel as GraphQL `ID`s; anything but a positive integer is the caller's mistake.

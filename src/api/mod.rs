@@ -9,14 +9,12 @@ mod mutation;
 mod query;
 mod types;
 
-use std::sync::Arc;
-
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{EmptySubscription, Schema};
 use sea_orm::DatabaseConnection;
 
 use crate::auth::Claims;
-use crate::crypto::SecretKeyring;
+use crate::sync::worker::SyncEngine;
 
 pub use mutation::Mutation;
 pub use query::Query;
@@ -33,8 +31,13 @@ fn builder() -> async_graphql::SchemaBuilder<Query, Mutation, EmptySubscription>
         .limit_complexity(MAX_COMPLEXITY)
 }
 
-pub fn build_schema(db: DatabaseConnection, keyring: Arc<SecretKeyring>) -> ApiSchema {
-    builder().data(db).data(keyring).finish()
+pub fn build_schema(engine: &SyncEngine) -> ApiSchema {
+    builder()
+        .data(engine.db.clone())
+        .data(engine.keyring.clone())
+        .data(engine.registry.clone())
+        .data(engine.wake.clone())
+        .finish()
 }
 
 /// The SDL checked in as `schema.graphql`; needs no database.

@@ -1,10 +1,11 @@
 use async_graphql::{Context, ID, Object, Result};
 
-use super::context::{actor, database, keyring, row_id};
+use super::context::{actor, database, keyring, registry, row_id, wake_workers};
 use super::errors::ResultExt;
 use super::guard::RoleGuard;
 use super::types::{
-    ApiSyncMode, CreateMicrosoftProviderInput, Provider, SyncRun, UpdateMicrosoftProviderInput,
+    ApiSyncMode, ConnectionTest, CreateMicrosoftProviderInput, Provider, SyncRun,
+    UpdateMicrosoftProviderInput,
 };
 use crate::domain::{providers, sync_runs};
 
@@ -58,6 +59,23 @@ impl Mutation {
         Ok(ID(deleted.to_string()))
     }
 
+    /// Signs in to the tenant and tries each read a sync needs: token, organization, users,
+    /// subscriptions, sign-in activity. A failing check does not hide the others.
+    #[graphql(guard = "RoleGuard::admin()")]
+    async fn test_provider_connection(&self, ctx: &Context<'_>, id: ID) -> Result<ConnectionTest> {
+        let id = row_id("id", &id)?;
+        let checks = providers::test_connection(
+            database(ctx)?,
+            keyring(ctx)?,
+            registry(ctx)?,
+            &actor(ctx)?,
+            id,
+        )
+        .await
+        .api()?;
+        Ok(ConnectionTest::from(checks))
+    }
+
     /// Queues a sync and returns it at once; follow it with `syncRun` or `syncRunUpdated`.
     /// CONFLICT when the provider already has a sync queued or running.
     #[graphql(guard = "RoleGuard::admin()")]
@@ -71,6 +89,7 @@ impl Mutation {
         let run = sync_runs::start(database(ctx)?, &actor(ctx)?, provider_id, mode.into())
             .await
             .api()?;
+        wake_workers(ctx);
         Ok(run.into())
     }
 

@@ -1,6 +1,7 @@
 //! Providers: the Microsoft 365 tenants license-manager reads, and their sealed credentials.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
@@ -15,6 +16,8 @@ use super::validation::{self as valid, Validator};
 use crate::crypto::{Sealed, SecretKeyring};
 use crate::entities::{directory_users, providers};
 use crate::error::{Error, Result};
+use crate::providers::registry::{MicrosoftTenant, ProviderRegistry};
+use crate::providers::{ConnectionCheck, LicenseProvider};
 
 const NAME_MAX: usize = 200;
 /// Entra client secrets are 40 characters; anything far longer is a paste accident.
@@ -48,34 +51,11 @@ impl ProviderKind {
     }
 }
 
-/// The national cloud of a Microsoft 365 tenant.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Cloud {
-    Global,
-    UsGov,
-    UsGovDod,
-    China,
-}
+/// The national cloud of a Microsoft 365 tenant (stored by its API name, e.g. `US_GOV`).
+pub use crate::microsoft::Cloud;
 
-impl Cloud {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Cloud::Global => "GLOBAL",
-            Cloud::UsGov => "US_GOV",
-            Cloud::UsGovDod => "US_GOV_DOD",
-            Cloud::China => "CHINA",
-        }
-    }
-
-    pub fn parse(value: &str) -> Result<Self> {
-        match value {
-            "GLOBAL" => Ok(Cloud::Global),
-            "US_GOV" => Ok(Cloud::UsGov),
-            "US_GOV_DOD" => Ok(Cloud::UsGovDod),
-            "CHINA" => Ok(Cloud::China),
-            other => Err(Error::Corrupt(format!("unknown cloud {other:?}"))),
-        }
-    }
+fn parse_cloud(value: &str) -> Result<Cloud> {
+    Cloud::parse(value).ok_or_else(|| Error::Corrupt(format!("unknown cloud {value:?}")))
 }
 
 /// A configured provider as readers see it: no secret, only its hint and expiry.
@@ -128,7 +108,7 @@ impl TryFrom<providers::Model> for Provider {
             name: row.name,
             tenant_id: row.tenant_id,
             client_id: row.client_id,
-            cloud: Cloud::parse(&row.cloud)?,
+            cloud: parse_cloud(&row.cloud)?,
             client_secret_hint: row.client_secret_hint,
             client_secret_expires_at: row.client_secret_expires_at,
             sync_interval_minutes: row.sync_interval_minutes,
@@ -470,4 +450,70 @@ pub async fn credentials(
         provider: Provider::try_from(row)?,
         client_secret,
     })
+}
+
+/// A client for the provider's service, built from its stored (and unsealed) configuration.
+pub async fn connect(
+    db: &DatabaseConnection,
+    keyring: &SecretKeyring,
+    registry: &ProviderRegistry,
+    id: i64,
+) -> Result<Arc<dyn LicenseProvider>> {
+    let ProviderCredentials {
+        provider,
+        client_secret,
+    } = credentials(db, keyring, id).await?;
+    let tenant = MicrosoftTenant {
+        provider_id: provider.id,
+        version: provider.updated_at,
+        tenant_id: provider.tenant_id,
+        client_id: provider.client_id,
+        client_secret,
+        cloud: provider.cloud,
+    };
+    registry
+        .microsoft(tenant)
+        .map_err(|error| Error::Corrupt(format!("provider {id}: {error}")))
+}
+
+/// Runs every check of the provider's connection and records that it was tested.
+pub async fn test_connection(
+    db: &DatabaseConnection,
+    keyring: &SecretKeyring,
+    registry: &ProviderRegistry,
+    actor: &Actor,
+    id: i64,
+) -> Result<Vec<ConnectionCheck>> {
+    let result = async {
+        let client = connect(db, keyring, registry, id).await?;
+        let checks = client.test_connection().await;
+        let failed: Vec<&str> = checks
+            .iter()
+            .filter(|check| !check.ok)
+            .map(|check| check.name)
+            .collect();
+        audit::record(
+            db,
+            actor,
+            "provider.test_connection",
+            &Target::provider(Some(id)),
+            if failed.is_empty() {
+                audit::SUCCEEDED
+            } else {
+                "FAILED"
+            },
+            Some(json!({ "failedChecks": failed })),
+        )
+        .await?;
+        Ok(checks)
+    }
+    .await;
+    audit::on_failure(
+        db,
+        actor,
+        "provider.test_connection",
+        Target::provider(Some(id)),
+        result,
+    )
+    .await
 }

@@ -2,4 +2,6 @@
 //! that turns a tenant into rows. Knows nothing of GraphQL.
 
 pub mod queue;
+pub mod runner;
+pub mod worker;
 pub mod writer;

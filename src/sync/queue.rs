@@ -160,7 +160,6 @@ pub async fn claim(
     worker: &str,
     lease: Duration,
 ) -> Result<Option<sync_runs::Model>> {
-    let now = Utc::now();
     let oldest_queued = Query::select()
         .column(Column::Id)
         .from(SyncRuns)
@@ -169,6 +168,32 @@ pub async fn claim(
         .limit(1)
         .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
         .to_owned();
+    claim_where(
+        db,
+        worker,
+        lease,
+        Expr::col(Column::Id).eq(Expr::SubQuery(None, Box::new(oldest_queued.into()))),
+    )
+    .await
+}
+
+/// Takes one given run if it is still queued (the `sync` command runs the run it queued).
+pub async fn claim_run(
+    db: &DatabaseConnection,
+    run_id: i64,
+    worker: &str,
+    lease: Duration,
+) -> Result<Option<sync_runs::Model>> {
+    claim_where(db, worker, lease, Expr::col(Column::Id).eq(run_id)).await
+}
+
+async fn claim_where(
+    db: &DatabaseConnection,
+    worker: &str,
+    lease: Duration,
+    which: Expr,
+) -> Result<Option<sync_runs::Model>> {
+    let now = Utc::now();
     let claimed = SyncRuns::update_many()
         .col_expr(Column::Status, Expr::value(RunStatus::Running.as_str()))
         .col_expr(Column::LeaseOwner, Expr::value(worker))
@@ -176,7 +201,7 @@ pub async fn claim(
         .col_expr(Column::HeartbeatAt, Expr::value(now))
         .col_expr(Column::StartedAt, Expr::value(now))
         .col_expr(Column::Attempt, Expr::col(Column::Attempt).add(1))
-        .filter(Expr::col(Column::Id).eq(Expr::SubQuery(None, Box::new(oldest_queued.into()))))
+        .filter(which)
         // Re-checked here: on SQLite there is no lock, and a cancel may have come in between.
         .filter(Column::Status.eq(RunStatus::Queued.as_str()))
         .exec_with_returning(db)

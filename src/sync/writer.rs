@@ -75,13 +75,17 @@ impl SkuIndex {
 
     /// Creates rows for SKUs users hold but the tenant no longer subscribes to: they keep their
     /// name from Microsoft's table (or their GUID when it does not know them), with no seats.
-    async fn ensure<'a>(
+    async fn ensure(
         &mut self,
         db: &impl ConnectionTrait,
-        sku_ids: impl Iterator<Item = &'a str>,
+        sku_ids: HashSet<String>,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        let missing: HashSet<&str> = sku_ids.filter(|id| !self.ids.contains_key(*id)).collect();
+        let missing: Vec<&str> = sku_ids
+            .iter()
+            .map(String::as_str)
+            .filter(|id| !self.ids.contains_key(*id))
+            .collect();
         if missing.is_empty() {
             return Ok(());
         }
@@ -576,17 +580,11 @@ pub async fn write_user_page(
 ) -> Result<(PageCounts, Vec<i64>)> {
     let records = dedupe_by(records, |record| &record.external_id);
     let transaction = db.begin().await?;
-    skus.ensure(
-        &transaction,
-        records.iter().flat_map(|record| {
-            record
-                .licenses
-                .iter()
-                .map(|license| license.sku_id.as_str())
-        }),
-        now,
-    )
-    .await?;
+    let held: HashSet<String> = records
+        .iter()
+        .flat_map(|record| record.licenses.iter().map(|license| license.sku_id.clone()))
+        .collect();
+    skus.ensure(&transaction, held, now).await?;
     let stored = stored_users(
         &transaction,
         provider_id,
@@ -745,21 +743,18 @@ pub async fn apply_changes(
         UserChange::Removed { external_id, .. } => external_id,
     });
     let transaction = db.begin().await?;
-    skus.ensure(
-        &transaction,
-        changes.iter().flat_map(|change| match change {
+    let held: HashSet<String> = changes
+        .iter()
+        .filter_map(|change| match change {
             UserChange::Upsert(UserPatch {
                 licenses: Some(licenses),
                 ..
-            }) => licenses
-                .iter()
-                .map(|l| l.sku_id.as_str())
-                .collect::<Vec<_>>(),
-            _ => Vec::new(),
-        }),
-        now,
-    )
-    .await?;
+            }) => Some(licenses.iter().map(|license| license.sku_id.clone())),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    skus.ensure(&transaction, held, now).await?;
     let stored = stored_users(
         &transaction,
         provider_id,

@@ -10,8 +10,10 @@ use std::time::Duration;
 
 use license_manager::app::{self, Application};
 use license_manager::auth::Role;
-use license_manager::config::Settings;
+use license_manager::config::{EngineSettings, Settings};
 use license_manager::db;
+use license_manager::microsoft::EndpointOverrides;
+use license_manager::sync::runner::SyncSettings;
 use reqwest::{StatusCode, Url};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use serde_json::{Value, json};
@@ -119,11 +121,39 @@ impl TestDatabase {
     }
 }
 
+/// How a test's server differs from the defaults.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Sync workers in the server; 0 (the default) leaves queued runs alone.
+    pub workers: usize,
+    /// Where Microsoft is: a graph-sim's base URL for both.
+    pub microsoft: EndpointOverrides,
+    pub sync: Option<SyncSettings>,
+}
+
+impl Options {
+    /// A server with one worker, reading Microsoft 365 from the simulator at `base_url`.
+    pub fn with_graph(base_url: &str) -> Self {
+        Self {
+            workers: 1,
+            microsoft: EndpointOverrides {
+                login_url: Some(base_url.to_owned()),
+                graph_url: Some(base_url.to_owned()),
+            },
+            sync: Some(SyncSettings {
+                heartbeat_every: Duration::from_millis(200),
+                ..SyncSettings::default()
+            }),
+        }
+    }
+}
+
 pub struct TestApp {
     pub addr: SocketAddr,
     pub data_dir: TempDir,
     pub database: TestDatabase,
     pub http: reqwest::Client,
+    pub options: Options,
     shutdown: CancellationToken,
     server: JoinHandle<std::io::Result<()>>,
 }
@@ -131,19 +161,30 @@ pub struct TestApp {
 impl TestApp {
     /// A server on a fresh database of `engine`, with a fresh data folder.
     pub async fn spawn(engine: Engine) -> Self {
+        Self::spawn_with(engine, Options::default()).await
+    }
+
+    pub async fn spawn_with(engine: Engine, options: Options) -> Self {
         let data_dir = tempfile::tempdir().expect("temporary data folder");
         let database = TestDatabase::create(engine, data_dir.path()).await;
-        Self::start(data_dir, database).await
+        Self::start_with(data_dir, database, options).await
     }
 
     /// Starts a server on an existing data folder and database, as a restart would.
     pub async fn start(data_dir: TempDir, database: TestDatabase) -> Self {
+        Self::start_with(data_dir, database, Options::default()).await
+    }
+
+    pub async fn start_with(data_dir: TempDir, database: TestDatabase, options: Options) -> Self {
         let settings = Settings {
             listen: "127.0.0.1:0".parse().expect("valid address"),
-            database_url: database.url.clone(),
-            data_dir: data_dir.path().to_owned(),
             jwt_secret: None,
-            secret_key: None,
+            workers: options.workers,
+            engine: EngineSettings {
+                microsoft: options.microsoft.clone(),
+                sync: options.sync.clone().unwrap_or_default(),
+                ..EngineSettings::new(database.url.clone(), data_dir.path().to_owned())
+            },
         };
         let application = Application::build(settings)
             .await
@@ -160,6 +201,7 @@ impl TestApp {
                 .timeout(Duration::from_secs(30))
                 .build()
                 .expect("HTTP client"),
+            options,
             shutdown,
             server,
         }

@@ -1,0 +1,436 @@
+//! Runs one claimed sync: reads the provider, writes through `writer`, keeps the lease alive,
+//! reports progress, and ends the run with its outcome.
+//!
+//! Full sync: take a delta link first (so changes made during the listing are replayed by the
+//! next incremental round), then SKUs and subscriptions, then every user page by page (the
+//! provider fetches page k+1 while page k is written), then mark who was not listed as removed.
+//! A failure half-way removes nothing and keeps every page already written.
+//!
+//! Incremental sync: SKUs and subscriptions again (seat counts move often), then the changes
+//! since the stored delta link, then sign-in dates if they are due (deltas do not carry them).
+//! An expired delta link falls back to a full sync, recorded as a warning.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures::{Stream, StreamExt};
+use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, IntoActiveModel, Set};
+use tokio_util::sync::CancellationToken;
+
+use super::queue::{self, Heartbeat, Notice, Outcome, Progress, SyncMode};
+use super::writer::{self, PageCounts, SkuIndex};
+use crate::entities::{providers, sync_runs};
+use crate::providers::{LicenseProvider, ProviderError, ProviderErrorKind, SignInGap};
+
+/// Tuning of the sync engine; the defaults suit a production tenant.
+#[derive(Clone, Debug)]
+pub struct SyncSettings {
+    /// AUTO runs a full sync when the last one is older: deltas do not track how licenses are
+    /// assigned (`licenseAssignmentStates`), so a periodic full listing keeps that true.
+    pub full_sync_max_age: chrono::Duration,
+    /// Sign-in dates are refreshed by a light listing no more often than this.
+    pub sign_in_refresh_interval: chrono::Duration,
+    /// How long a claimed run stays ours without a heartbeat.
+    pub lease: chrono::Duration,
+    pub heartbeat_every: Duration,
+}
+
+impl Default for SyncSettings {
+    fn default() -> Self {
+        Self {
+            full_sync_max_age: chrono::Duration::hours(24),
+            sign_in_refresh_interval: chrono::Duration::hours(12),
+            lease: chrono::Duration::seconds(60),
+            heartbeat_every: Duration::from_secs(15),
+        }
+    }
+}
+
+/// Why a run stopped before its end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stop {
+    Cancelled,
+    LeaseLost,
+    Shutdown,
+}
+
+enum Halt {
+    Provider(ProviderError),
+    Database(crate::Error),
+    Stopped(Stop),
+}
+
+impl From<ProviderError> for Halt {
+    fn from(error: ProviderError) -> Self {
+        Halt::Provider(error)
+    }
+}
+
+impl From<crate::Error> for Halt {
+    fn from(error: crate::Error) -> Self {
+        Halt::Database(error)
+    }
+}
+
+impl From<sea_orm::DbErr> for Halt {
+    fn from(error: sea_orm::DbErr) -> Self {
+        Halt::Database(error.into())
+    }
+}
+
+/// Signals the body of a run that it must stop, and why.
+#[derive(Clone)]
+struct StopSignal {
+    token: CancellationToken,
+    reason: Arc<std::sync::Mutex<Option<Stop>>>,
+}
+
+impl StopSignal {
+    fn new() -> Self {
+        Self {
+            token: CancellationToken::new(),
+            reason: Arc::new(std::sync::Mutex::new(None)),
+        }
+    }
+
+    fn raise(&self, stop: Stop) {
+        if let Ok(mut reason) = self.reason.lock() {
+            reason.get_or_insert(stop);
+        }
+        self.token.cancel();
+    }
+
+    fn check(&self) -> Result<(), Halt> {
+        if self.token.is_cancelled() {
+            let reason = self
+                .reason
+                .lock()
+                .ok()
+                .and_then(|r| *r)
+                .unwrap_or(Stop::Shutdown);
+            return Err(Halt::Stopped(reason));
+        }
+        Ok(())
+    }
+
+    /// The next item of `stream`, unless the run is told to stop first.
+    async fn next<S: Stream + Unpin>(&self, stream: &mut S) -> Result<Option<S::Item>, Halt> {
+        tokio::select! {
+            item = stream.next() => Ok(item),
+            () = self.token.cancelled() => self.check().map(|()| None),
+        }
+    }
+}
+
+struct Run<'a> {
+    db: &'a DatabaseConnection,
+    run_id: i64,
+    worker: &'a str,
+    provider: Arc<dyn LicenseProvider>,
+    settings: &'a SyncSettings,
+    stop: StopSignal,
+    progress: Progress,
+}
+
+/// Runs `run` (already claimed by `worker`) to its end and records the outcome. `shutdown`
+/// stops it early, failed as INTERRUPTED. It takes its arguments by value so that the future
+/// borrows nothing and can be spawned.
+pub async fn execute(
+    db: DatabaseConnection,
+    run: sync_runs::Model,
+    worker: String,
+    provider: Arc<dyn LicenseProvider>,
+    settings: SyncSettings,
+    shutdown: CancellationToken,
+) -> Result<(), crate::Error> {
+    let (db, worker, settings) = (&db, worker.as_str(), &settings);
+    let stop = StopSignal::new();
+    let heartbeat = tokio::spawn(keep_lease(
+        db.clone(),
+        run.id,
+        worker.to_owned(),
+        settings.clone(),
+        stop.clone(),
+        shutdown,
+    ));
+    let mut job = Run {
+        db,
+        run_id: run.id,
+        worker,
+        provider,
+        settings,
+        stop: stop.clone(),
+        progress: Progress::default(),
+    };
+    let result = job.body(&run).await;
+    heartbeat.abort();
+    let outcome = match result {
+        Ok(()) => Outcome::Succeeded,
+        Err(Halt::Stopped(Stop::Cancelled)) => Outcome::Cancelled,
+        Err(Halt::Stopped(Stop::LeaseLost)) => {
+            tracing::warn!(
+                run = run.id,
+                "lease lost; another process has taken over the run"
+            );
+            return Ok(());
+        }
+        Err(Halt::Stopped(Stop::Shutdown)) => Outcome::Failed(Notice {
+            code: "INTERRUPTED".into(),
+            message: "the server shut down during the sync".into(),
+            hint: "nothing to fix: data written so far is kept and the next sync runs normally"
+                .into(),
+        }),
+        Err(Halt::Provider(error)) => {
+            tracing::warn!(run = run.id, code = error.code, %error, "sync failed");
+            Outcome::Failed(Notice {
+                code: error.code.into(),
+                message: error.message,
+                hint: error.hint,
+            })
+        }
+        Err(Halt::Database(error)) => {
+            tracing::error!(run = run.id, error = ?error, "sync failed on the database");
+            Outcome::Failed(Notice {
+                code: "INTERNAL".into(),
+                message: "the sync could not write to the database".into(),
+                hint: "the server log has the details; data written before the error is kept"
+                    .into(),
+            })
+        }
+    };
+    queue::save_progress(db, run.id, worker, &job.progress).await?;
+    queue::finish(db, run.id, worker, outcome).await?;
+    Ok(())
+}
+
+/// Renews the lease until the run ends; raises the stop signal on cancel, lease loss or
+/// shutdown. A database hiccup is retried at the next beat, as long as the lease lasts.
+async fn keep_lease(
+    db: DatabaseConnection,
+    run_id: i64,
+    worker: String,
+    settings: SyncSettings,
+    stop: StopSignal,
+    shutdown: CancellationToken,
+) {
+    let mut beats = tokio::time::interval(settings.heartbeat_every);
+    loop {
+        tokio::select! {
+            _ = beats.tick() => {}
+            () = shutdown.cancelled() => {
+                stop.raise(Stop::Shutdown);
+                return;
+            }
+        }
+        match queue::heartbeat(&db, run_id, &worker, settings.lease).await {
+            Ok(Heartbeat::Continue) => {}
+            Ok(Heartbeat::CancelRequested) => stop.raise(Stop::Cancelled),
+            Ok(Heartbeat::Lost) => {
+                stop.raise(Stop::LeaseLost);
+                return;
+            }
+            Err(error) => tracing::warn!(run = run_id, error = ?error, "heartbeat failed"),
+        }
+    }
+}
+
+fn sign_in_warning(gap: SignInGap, error: &ProviderError) -> Notice {
+    let hint = match gap {
+        SignInGap::MissingPermission => {
+            "Grant the application permission AuditLog.Read.All on Microsoft Graph and press \
+             Grant admin consent; sign-in dates appear at the next sync."
+        }
+        SignInGap::NotPremium => {
+            "Sign-in dates need a Microsoft Entra ID P1 or P2 licence in the tenant; without \
+             it, users and licenses sync completely but inactivity cannot be judged."
+        }
+    };
+    Notice {
+        code: "SIGN_IN_ACTIVITY_UNAVAILABLE".into(),
+        message: format!("synced without sign-in dates: {}", error.message),
+        hint: hint.into(),
+    }
+}
+
+impl Run<'_> {
+    async fn body(&mut self, run: &sync_runs::Model) -> Result<(), Halt> {
+        let provider_row = providers::Entity::find_by_id(run.provider_id)
+            .one(self.db)
+            .await?
+            .ok_or_else(|| {
+                Halt::Database(crate::Error::NotFound("the provider was deleted".into()))
+            })?;
+        let requested = SyncMode::parse(&run.mode)?;
+        let now = Utc::now();
+        let full_is_due = provider_row
+            .last_full_sync_at
+            .is_none_or(|at| now - at > self.settings.full_sync_max_age);
+        match (requested, &provider_row.delta_link) {
+            (SyncMode::Delta, Some(link)) => self.incremental(&provider_row, link.clone()).await,
+            (SyncMode::Auto, Some(link)) if !full_is_due => {
+                self.incremental(&provider_row, link.clone()).await
+            }
+            _ => self.full(&provider_row).await,
+        }
+    }
+
+    async fn save(&mut self) -> Result<(), Halt> {
+        if !queue::save_progress(self.db, self.run_id, self.worker, &self.progress).await? {
+            return Err(Halt::Stopped(Stop::LeaseLost));
+        }
+        Ok(())
+    }
+
+    fn count(&mut self, counts: PageCounts) {
+        self.progress.pages_fetched += 1;
+        self.progress.users_seen += counts.seen;
+        self.progress.users_created += counts.created;
+        self.progress.users_updated += counts.updated;
+        self.progress.users_removed += counts.removed;
+    }
+
+    async fn seats(&mut self, provider_id: i64, now: DateTime<Utc>) -> Result<SkuIndex, Halt> {
+        let (skus, subscriptions) =
+            tokio::join!(self.provider.skus(), self.provider.subscriptions());
+        let skus = skus?;
+        let index = writer::write_skus(self.db, provider_id, &skus, now).await?;
+        writer::write_subscriptions(self.db, provider_id, &subscriptions?, now).await?;
+        self.progress.skus_synced = skus.len() as i64;
+        Ok(index)
+    }
+
+    async fn full(&mut self, provider: &providers::Model) -> Result<(), Halt> {
+        self.progress.effective_mode = Some(SyncMode::Full);
+        self.save().await?;
+        let now = Utc::now();
+        let link = self.provider.start_changes().await?;
+        let mut skus = self.seats(provider.id, now).await?;
+        self.save().await?;
+
+        let mut seen = HashSet::new();
+        let sign_in_status = match self
+            .list_users(provider.id, true, &mut skus, &mut seen, now)
+            .await
+        {
+            Ok(()) => "AVAILABLE",
+            Err(Halt::Provider(error)) => match error.kind {
+                ProviderErrorKind::SignInUnavailable(gap) => {
+                    self.progress.warnings.push(sign_in_warning(gap, &error));
+                    self.list_users(provider.id, false, &mut skus, &mut seen, now)
+                        .await?;
+                    gap.as_str()
+                }
+                _ => return Err(Halt::Provider(error)),
+            },
+            Err(other) => return Err(other),
+        };
+        self.stop.check()?;
+        self.progress.users_removed +=
+            writer::remove_unseen(self.db, provider.id, &seen, now).await?;
+
+        let mut row = provider.clone().into_active_model();
+        row.delta_link = Set(Some(link));
+        row.delta_link_obtained_at = Set(Some(now));
+        row.last_full_sync_at = Set(Some(now));
+        if sign_in_status == "AVAILABLE" {
+            row.sign_in_refreshed_at = Set(Some(now));
+        }
+        row.sign_in_data_status = Set(Some(sign_in_status.to_owned()));
+        row.update(self.db).await?;
+        writer::snapshot_skus(self.db, provider.id, now.date_naive()).await?;
+        Ok(())
+    }
+
+    async fn list_users(
+        &mut self,
+        provider_id: i64,
+        with_sign_in: bool,
+        skus: &mut SkuIndex,
+        seen: &mut HashSet<i64>,
+        now: DateTime<Utc>,
+    ) -> Result<(), Halt> {
+        let mut pages = self.provider.users(with_sign_in);
+        while let Some(page) = self.stop.next(&mut pages).await? {
+            let records = page?;
+            self.stop.check()?;
+            let (counts, ids) =
+                writer::write_user_page(self.db, provider_id, records, skus, now).await?;
+            seen.extend(ids);
+            self.count(counts);
+            self.save().await?;
+        }
+        Ok(())
+    }
+
+    async fn incremental(&mut self, provider: &providers::Model, link: String) -> Result<(), Halt> {
+        self.progress.effective_mode = Some(SyncMode::Delta);
+        self.save().await?;
+        let now = Utc::now();
+        let mut skus = self.seats(provider.id, now).await?;
+        let mut next_round = None;
+        let mut changes = self.provider.changes_since(link);
+        loop {
+            let page = match self.stop.next(&mut changes).await? {
+                None => break,
+                Some(Ok(page)) => page,
+                Some(Err(error)) if error.kind == ProviderErrorKind::DeltaExpired => {
+                    drop(changes);
+                    self.progress.warnings.push(Notice {
+                        code: "DELTA_TOKEN_EXPIRED".into(),
+                        message: "the incremental sync token had expired; a full sync ran instead"
+                            .into(),
+                        hint: "nothing to fix: this happens after about a week without a sync"
+                            .into(),
+                    });
+                    return self.full(provider).await;
+                }
+                Some(Err(error)) => return Err(error.into()),
+            };
+            self.stop.check()?;
+            let counts =
+                writer::apply_changes(self.db, provider.id, page.changes, &mut skus, now).await?;
+            self.count(counts);
+            next_round = page.next_round.or(next_round);
+            self.save().await?;
+        }
+        let mut row = provider.clone().into_active_model();
+        if let Some(link) = next_round {
+            row.delta_link = Set(Some(link));
+            row.delta_link_obtained_at = Set(Some(now));
+        }
+        let refresh_due = provider
+            .sign_in_refreshed_at
+            .is_none_or(|at| now - at > self.settings.sign_in_refresh_interval);
+        if refresh_due {
+            match self.refresh_sign_ins(provider.id, now).await {
+                Ok(()) => {
+                    row.sign_in_refreshed_at = Set(Some(now));
+                    row.sign_in_data_status = Set(Some("AVAILABLE".into()));
+                }
+                Err(Halt::Provider(error)) => match error.kind {
+                    ProviderErrorKind::SignInUnavailable(gap) => {
+                        self.progress.warnings.push(sign_in_warning(gap, &error));
+                        row.sign_in_data_status = Set(Some(gap.as_str().into()));
+                    }
+                    _ => return Err(Halt::Provider(error)),
+                },
+                Err(other) => return Err(other),
+            }
+        }
+        row.update(self.db).await?;
+        writer::snapshot_skus(self.db, provider.id, now.date_naive()).await?;
+        Ok(())
+    }
+
+    async fn refresh_sign_ins(&mut self, provider_id: i64, now: DateTime<Utc>) -> Result<(), Halt> {
+        let mut pages = self.provider.sign_ins();
+        while let Some(page) = self.stop.next(&mut pages).await? {
+            writer::write_sign_ins(self.db, provider_id, page?, now).await?;
+            self.progress.pages_fetched += 1;
+            self.save().await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,208 @@
+//! Workers: claim queued runs and execute them, several providers at once but bounded; and the
+//! scheduler that queues runs for providers with a sync interval.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use tokio::sync::{Notify, Semaphore};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::queue::{self, Notice, Outcome, RunStatus, SyncMode};
+use super::runner::{self, SyncSettings};
+use crate::crypto::SecretKeyring;
+use crate::domain::{providers as provider_service, sync_runs};
+use crate::entities::{providers, sync_runs as run_rows};
+use crate::error::Error;
+use crate::providers::registry::ProviderRegistry;
+
+/// Everything a worker needs to turn a queued run into rows.
+#[derive(Clone)]
+pub struct SyncEngine {
+    pub db: DatabaseConnection,
+    pub keyring: Arc<SecretKeyring>,
+    pub registry: Arc<ProviderRegistry>,
+    pub settings: SyncSettings,
+    /// Woken when a run is queued in this process, so it starts without waiting for a poll.
+    pub wake: Arc<Notify>,
+}
+
+/// How often idle workers look for queued runs another process may have added.
+const POLL_INTERVAL: Duration = Duration::from_secs(2);
+/// How often the scheduler looks for providers whose interval has passed.
+const SCHEDULE_INTERVAL: Duration = Duration::from_secs(30);
+
+/// A name unique to this process, recorded as the lease owner.
+pub fn worker_name() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into());
+    format!(
+        "{host}:{}:{:08x}",
+        std::process::id(),
+        rand::random::<u32>()
+    )
+}
+
+impl SyncEngine {
+    /// Runs one claimed run to its end; a provider that cannot even be reached from its stored
+    /// configuration fails the run with the reason.
+    pub async fn execute(&self, run: run_rows::Model, worker: &str, shutdown: CancellationToken) {
+        let run_id = run.id;
+        let connection =
+            provider_service::connect(&self.db, &self.keyring, &self.registry, run.provider_id);
+        let result = match connection.await {
+            Ok(provider) => {
+                runner::execute(
+                    self.db.clone(),
+                    run,
+                    worker.to_owned(),
+                    provider,
+                    self.settings.clone(),
+                    shutdown,
+                )
+                .await
+            }
+            Err(error) => {
+                tracing::error!(run = run_id, error = ?error, "cannot connect the provider");
+                let notice = Notice {
+                    code: "INTERNAL".into(),
+                    message: format!("the provider's configuration cannot be used: {error}"),
+                    hint: "if LM_SECRET_KEY changed, restore the previous key after the new one, \
+                           or enter the client secret again"
+                        .into(),
+                };
+                queue::finish(&self.db, run_id, worker, Outcome::Failed(notice))
+                    .await
+                    .map(|_| ())
+            }
+        };
+        if let Err(error) = result {
+            tracing::error!(run = run_id, error = ?error, "could not record the sync's outcome");
+        }
+    }
+
+    /// Claims and runs queued syncs, at most `concurrency` at a time, until `shutdown`; runs in
+    /// flight then stop at their next page and end as INTERRUPTED.
+    pub async fn run_workers(self, concurrency: usize, shutdown: CancellationToken) {
+        let worker = worker_name();
+        let permits = Arc::new(Semaphore::new(concurrency.max(1)));
+        let mut running = JoinSet::new();
+        tracing::info!(worker, concurrency, "sync workers started");
+        loop {
+            if let Err(error) = self.reap().await {
+                tracing::warn!(error = ?error, "cannot fail expired sync runs");
+            }
+            while let Ok(permit) = permits.clone().try_acquire_owned() {
+                match queue::claim(&self.db, &worker, self.settings.lease).await {
+                    Ok(Some(run)) => {
+                        tracing::info!(run = run.id, provider = run.provider_id, "sync started");
+                        let engine = self.clone();
+                        let (worker, shutdown) = (worker.clone(), shutdown.clone());
+                        running.spawn(async move {
+                            engine.execute(run, &worker, shutdown).await;
+                            drop(permit);
+                        });
+                    }
+                    Ok(None) => break,
+                    Err(error) => {
+                        tracing::warn!(error = ?error, "cannot claim a sync run");
+                        break;
+                    }
+                }
+            }
+            tokio::select! {
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(POLL_INTERVAL) => {}
+                Some(_) = running.join_next() => {}
+                () = shutdown.cancelled() => break,
+            }
+        }
+        while running.join_next().await.is_some() {}
+        tracing::info!(worker, "sync workers stopped");
+    }
+
+    async fn reap(&self) -> Result<(), Error> {
+        for run in queue::fail_expired(&self.db).await? {
+            tracing::warn!(
+                run,
+                "sync run interrupted: its worker stopped renewing the lease"
+            );
+        }
+        Ok(())
+    }
+
+    /// Queues a run for every enabled provider whose interval has passed since its last run.
+    pub async fn schedule_due(&self) -> Result<usize, Error> {
+        let scheduled: Vec<providers::Model> = providers::Entity::find()
+            .filter(providers::Column::Enabled.eq(true))
+            .filter(providers::Column::SyncIntervalMinutes.is_not_null())
+            .all(&self.db)
+            .await?;
+        let ids: Vec<i64> = scheduled.iter().map(|provider| provider.id).collect();
+        let latest = sync_runs::latest_per_provider(&self.db, &ids).await?;
+        let now = Utc::now();
+        let mut queued = 0;
+        for provider in scheduled {
+            let interval = chrono::Duration::minutes(
+                provider.sync_interval_minutes.unwrap_or_default().into(),
+            );
+            let due = latest
+                .get(&provider.id)
+                .is_none_or(|run| run.queued_at + interval <= now);
+            if !due {
+                continue;
+            }
+            match queue::enqueue(&self.db, provider.id, SyncMode::Auto, "schedule").await {
+                Ok(_) => queued += 1,
+                // Another process queued it first, or a sync is already running: fine.
+                Err(Error::Conflict(_)) => {}
+                Err(error) => return Err(error),
+            }
+        }
+        if queued > 0 {
+            self.wake.notify_waiters();
+        }
+        Ok(queued)
+    }
+
+    /// Queues a run of one provider and runs it here, in the foreground; when another
+    /// process's worker takes it first, waits for that one. Returns the finished run.
+    pub async fn run_once(
+        &self,
+        provider_id: i64,
+        mode: SyncMode,
+        shutdown: CancellationToken,
+    ) -> Result<sync_runs::SyncRun, Error> {
+        let queued = queue::enqueue(&self.db, provider_id, mode, "cli").await?;
+        let worker = worker_name();
+        if let Some(run) =
+            queue::claim_run(&self.db, queued.id, &worker, self.settings.lease).await?
+        {
+            self.execute(run, &worker, shutdown).await;
+        }
+        loop {
+            let run = sync_runs::get(&self.db, queued.id)
+                .await?
+                .ok_or_else(|| Error::NotFound(format!("sync run {} disappeared", queued.id)))?;
+            if !matches!(run.status, RunStatus::Queued | RunStatus::Running) {
+                return Ok(run);
+            }
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+    }
+
+    pub async fn run_scheduler(self, shutdown: CancellationToken) {
+        loop {
+            match self.schedule_due().await {
+                Ok(0) => {}
+                Ok(queued) => tracing::info!(queued, "scheduled syncs queued"),
+                Err(error) => tracing::warn!(error = ?error, "scheduler could not queue syncs"),
+            }
+            tokio::select! {
+                () = tokio::time::sleep(SCHEDULE_INTERVAL) => {}
+                () = shutdown.cancelled() => return,
+            }
+        }
+    }
+}
