@@ -6,7 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, FromQueryResult,
-    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr, TransactionTrait,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
@@ -265,7 +265,7 @@ async fn create_microsoft_checked(
 
     let sealed = keyring.seal(&client_secret, &secret_context(&tenant_id, &client_id))?;
     let now = Utc::now();
-    let transaction = db.begin().await?;
+    let transaction = crate::db::begin_write(db).await?;
     let row = providers::ActiveModel {
         kind: Set(ProviderKind::Microsoft365.as_str().into()),
         name: Set(name),
@@ -337,7 +337,7 @@ async fn update_microsoft_checked(
         .and_then(|minutes| validator.check("syncIntervalMinutes", sync_interval(minutes)));
     validator.finish()?;
 
-    let transaction = db.begin().await?;
+    let transaction = crate::db::begin_write(db).await?;
     let current = providers::Entity::find_by_id(id)
         .one(&transaction)
         .await?
@@ -405,7 +405,7 @@ pub async fn delete(db: &DatabaseConnection, actor: &Actor, id: i64) -> Result<i
 }
 
 async fn delete_checked(db: &DatabaseConnection, actor: &Actor, id: i64) -> Result<i64> {
-    let transaction = db.begin().await?;
+    let transaction = crate::db::begin_write(db).await?;
     let current = providers::Entity::find_by_id(id)
         .one(&transaction)
         .await?

@@ -22,11 +22,14 @@ pub struct MicrosoftTenant {
     pub cloud: Cloud,
 }
 
+/// A client built for one version of a provider's configuration.
+type CachedClient = (DateTime<Utc>, Arc<dyn LicenseProvider>);
+
 pub struct ProviderRegistry {
     http: reqwest::Client,
     overrides: EndpointOverrides,
     config: ClientConfig,
-    clients: Mutex<HashMap<i64, (DateTime<Utc>, Arc<dyn LicenseProvider>)>>,
+    clients: Mutex<HashMap<i64, CachedClient>>,
 }
 
 impl ProviderRegistry {

@@ -13,7 +13,6 @@ use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::{NotSet, Set},
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect,
-    TransactionTrait,
 };
 use serde_json::json;
 
@@ -131,7 +130,7 @@ pub async fn write_skus(
     records: &[SkuRecord],
     now: DateTime<Utc>,
 ) -> Result<SkuIndex> {
-    let transaction = db.begin().await?;
+    let transaction = crate::db::begin_write(db).await?;
     let rows: Vec<skus::ActiveModel> = records
         .iter()
         .map(|record| skus::ActiveModel {
@@ -209,7 +208,7 @@ pub async fn write_subscriptions(
     records: &[SubscriptionRecord],
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let transaction = db.begin().await?;
+    let transaction = crate::db::begin_write(db).await?;
     let listed: Vec<&str> = records.iter().map(|r| r.external_id.as_str()).collect();
     subscriptions::Entity::delete_many()
         .filter(subscriptions::Column::ProviderId.eq(provider_id))
@@ -579,7 +578,7 @@ pub async fn write_user_page(
     now: DateTime<Utc>,
 ) -> Result<(PageCounts, Vec<i64>)> {
     let records = dedupe_by(records, |record| &record.external_id);
-    let transaction = db.begin().await?;
+    let transaction = crate::db::begin_write(db).await?;
     let held: HashSet<String> = records
         .iter()
         .flat_map(|record| record.licenses.iter().map(|license| license.sku_id.clone()))
@@ -680,7 +679,7 @@ pub async fn remove_unseen(
 }
 
 async fn mark_removed(db: &DatabaseConnection, user_ids: &[i64], now: DateTime<Utc>) -> Result<()> {
-    let transaction = db.begin().await?;
+    let transaction = crate::db::begin_write(db).await?;
     for chunk in user_ids.chunks(MAX_IDS_PER_STATEMENT) {
         users::Entity::update_many()
             .col_expr(users::Column::RemovedAt, now.into())
@@ -742,7 +741,7 @@ pub async fn apply_changes(
         UserChange::Upsert(patch) => &patch.external_id,
         UserChange::Removed { external_id, .. } => external_id,
     });
-    let transaction = db.begin().await?;
+    let transaction = crate::db::begin_write(db).await?;
     let held: HashSet<String> = changes
         .iter()
         .filter_map(|change| match change {
@@ -874,7 +873,7 @@ pub async fn write_sign_ins(
     now: DateTime<Utc>,
 ) -> Result<i64> {
     let records = dedupe_by(records, |record| &record.external_id);
-    let transaction = db.begin().await?;
+    let transaction = crate::db::begin_write(db).await?;
     let stored = stored_users(
         &transaction,
         provider_id,

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test binary uses its own part of the harness
 
+pub mod graph;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -176,6 +178,7 @@ impl TestApp {
     }
 
     pub async fn start_with(data_dir: TempDir, database: TestDatabase, options: Options) -> Self {
+        init_logging();
         let settings = Settings {
             listen: "127.0.0.1:0".parse().expect("valid address"),
             jwt_secret: None,
@@ -268,6 +271,20 @@ impl TestApp {
         assert!(body.get("errors").is_none(), "unexpected errors: {body}");
         body["data"].clone()
     }
+}
+
+/// Server logs in the test output, filtered by `RUST_LOG` (shown for failing tests only).
+fn init_logging() {
+    static INIT: std::sync::Once = std::sync::Once::new();
+    INIT.call_once(|| {
+        let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_test_writer()
+            .try_init()
+            .ok();
+    });
 }
 
 /// The `extensions.code` of the first GraphQL error in `body`.

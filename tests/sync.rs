@@ -1,0 +1,418 @@
+//! Syncs against simulated Microsoft 365 tenants, as an admin runs them: exact data after a
+//! full sync, every kind of change applied by an incremental one, and the faults of the real
+//! service handled without losing anything.
+
+mod common;
+
+use std::time::Duration;
+
+use common::graph::{assert_synced, tenant, tenant_with, truth};
+use common::{Engine, Options, TestApp};
+use graph_sim::{FaultOptions, NewUser, SimOptions, TenantSpec, UserPatch};
+use serde_json::json;
+
+async fn app_for(engine: Engine, sim: &graph_sim::SimServer) -> TestApp {
+    TestApp::spawn_with(engine, Options::with_graph(sim.base_url())).await
+}
+
+async fn a_full_sync_stores_exactly_the_tenant(engine: Engine) {
+    let sim = tenant(300, 7).await;
+    let app = app_for(engine, &sim).await;
+    let provider = app.connect_tenant(&sim, &sim.client_secret()).await;
+
+    let run = app.sync(&provider, "FULL").await;
+    assert_eq!(run["status"], "SUCCEEDED", "{run}");
+    assert_eq!(run["effectiveMode"], "FULL");
+    assert_eq!(run["usersSeen"], 300);
+    assert_eq!(run["usersCreated"], 300);
+    assert_eq!(run["usersRemoved"], 0);
+    assert_eq!(run["skusSynced"], sim.subscribed_skus().len());
+    assert_eq!(run["warnings"], json!([]));
+    assert_synced(&app, &sim, &provider, true).await;
+
+    // Nothing changed in the tenant: the second sync reads everything and writes no user.
+    let again = app.sync(&provider, "FULL").await;
+    assert_eq!(again["status"], "SUCCEEDED", "{again}");
+    assert_eq!(
+        (again["usersCreated"].clone(), again["usersUpdated"].clone()),
+        (json!(0), json!(0))
+    );
+    assert_synced(&app, &sim, &provider, true).await;
+    app.finish().await;
+}
+
+async fn an_incremental_sync_applies_every_kind_of_change(engine: Engine) {
+    let sim = tenant(120, 11).await;
+    let app = app_for(engine, &sim).await;
+    let provider = app.connect_tenant(&sim, &sim.client_secret()).await;
+    assert_eq!(app.sync(&provider, "FULL").await["status"], "SUCCEEDED");
+
+    let users = sim.users();
+    let sku = sim.subscribed_skus()[0].sku_id;
+    let mut new_user = NewUser::named("Zoë Ångström");
+    new_user.assigned_licenses = vec![graph_sim::AssignedLicense {
+        disabled_plans: vec![],
+        sku_id: sku,
+    }];
+    sim.add_user(new_user).expect("added");
+    sim.rename_user(users[0].id, "Renamed Person", None)
+        .expect("renamed");
+    sim.disable_user(users[1].id).expect("disabled");
+    // The license changes go to users touched by nothing else, so each counts once.
+    let rest = &users[5..];
+    let unlicensed = rest
+        .iter()
+        .find(|u| u.assigned_licenses.is_empty())
+        .expect("an unlicensed user");
+    sim.assign_license(unlicensed.id, sku, vec![])
+        .expect("licensed");
+    let licensed = rest
+        .iter()
+        .find(|u| {
+            u.id != unlicensed.id
+                && u.license_assignment_states
+                    .iter()
+                    .any(|s| s.assigned_by_group.is_none())
+        })
+        .expect("a directly licensed user");
+    let direct_sku = licensed
+        .license_assignment_states
+        .iter()
+        .find(|s| s.assigned_by_group.is_none())
+        .expect("direct")
+        .sku_id;
+    sim.remove_license(licensed.id, direct_sku)
+        .expect("unlicensed");
+    sim.update_user(
+        users[2].id,
+        UserPatch {
+            mail: Some(None),
+            ..Default::default()
+        },
+    )
+    .expect("mail cleared");
+    sim.soft_delete_user(users[3].id).expect("soft-deleted");
+    sim.hard_delete_user(users[4].id).expect("hard-deleted");
+
+    let run = app.sync(&provider, "DELTA").await;
+    assert_eq!(run["status"], "SUCCEEDED", "{run}");
+    assert_eq!(run["effectiveMode"], "DELTA");
+    assert_eq!(run["usersCreated"], 1);
+    assert_eq!(run["usersRemoved"], 2);
+    assert_eq!(
+        run["usersUpdated"], 5,
+        "renamed, disabled, mail cleared, licensed, unlicensed"
+    );
+    assert_synced(&app, &sim, &provider, true).await;
+
+    // A restored user comes back with the next round.
+    sim.restore_user(users[3].id).expect("restored");
+    let run = app.sync(&provider, "DELTA").await;
+    assert_eq!(run["status"], "SUCCEEDED", "{run}");
+    assert_synced(&app, &sim, &provider, true).await;
+    app.finish().await;
+}
+
+async fn throttling_and_expiring_tokens_cost_time_not_data(engine: Engine) {
+    let options = SimOptions {
+        token_ttl_secs: 1,
+        faults: FaultOptions {
+            throttle_rate: 0.15,
+            retry_after_secs: 0.05,
+            latency: Duration::from_millis(150),
+            ..FaultOptions::default()
+        },
+        ..SimOptions::default()
+    };
+    let sim = tenant_with(
+        TenantSpec {
+            users: 2_000,
+            seed: 3,
+            ..Default::default()
+        },
+        options,
+    )
+    .await;
+    let app = app_for(engine, &sim).await;
+    let provider = app.connect_tenant(&sim, &sim.client_secret()).await;
+
+    let run = app.sync(&provider, "FULL").await;
+    assert_eq!(run["status"], "SUCCEEDED", "{run}");
+    assert_synced(&app, &sim, &provider, true).await;
+    let stats = sim.stats();
+    assert!(stats.throttled > 0, "the simulator throttled some requests");
+    assert_eq!(stats.early_retries, 0, "every Retry-After was honoured");
+    assert!(
+        stats.tokens_issued > 1,
+        "the token expired during the sync and was renewed"
+    );
+    app.finish().await;
+}
+
+async fn a_page_that_keeps_failing_fails_the_sync_and_removes_nothing(engine: Engine) {
+    let sim = tenant(1_200, 5).await;
+    let app = app_for(engine, &sim).await;
+    let provider = app.connect_tenant(&sim, &sim.client_secret()).await;
+    assert_eq!(app.sync(&provider, "FULL").await["status"], "SUCCEEDED");
+    let before = truth(&sim, true);
+
+    // Users leave the tenant, but the listing that would show it never completes.
+    for user in sim.users().iter().take(10) {
+        sim.hard_delete_user(user.id).expect("deleted");
+    }
+    sim.set_faults(FaultOptions {
+        fail_users_page: Some(2),
+        ..FaultOptions::default()
+    });
+    let run = app.sync(&provider, "FULL").await;
+    assert_eq!(run["status"], "FAILED", "{run}");
+    assert_eq!(run["error"]["code"], "GRAPH_UNAVAILABLE");
+    assert_eq!(run["usersRemoved"], 0);
+
+    let db = app.database.connect().await;
+    let stored = common::graph::stored(&db, provider.parse().expect("id")).await;
+    db.close().await.ok();
+    assert_eq!(stored.0.len(), before.0.len(), "nobody was marked removed");
+
+    sim.set_faults(FaultOptions::default());
+    let run = app.sync(&provider, "FULL").await;
+    assert_eq!(run["status"], "SUCCEEDED", "{run}");
+    assert_eq!(run["usersRemoved"], 10);
+    assert_synced(&app, &sim, &provider, true).await;
+    app.finish().await;
+}
+
+async fn a_tenant_without_sign_in_data_syncs_with_a_warning(engine: Engine) {
+    let sim = tenant(200, 9).await;
+    let app = app_for(engine, &sim).await;
+    let provider = app.connect_tenant(&sim, &sim.client_secret()).await;
+    assert_eq!(app.sync(&provider, "FULL").await["status"], "SUCCEEDED");
+
+    sim.set_premium(false);
+    let run = app.sync(&provider, "FULL").await;
+    assert_eq!(run["status"], "SUCCEEDED", "{run}");
+    assert_eq!(run["warnings"][0]["code"], "SIGN_IN_ACTIVITY_UNAVAILABLE");
+    assert!(
+        run["warnings"][0]["hint"]
+            .as_str()
+            .expect("hint")
+            .contains("P1 or P2")
+    );
+    // The dates read while they were available are kept, not nulled.
+    assert_synced(&app, &sim, &provider, true).await;
+
+    let mut permissions = sim.permissions();
+    permissions.audit_log_read_all = false;
+    sim.set_permissions(permissions);
+    sim.set_premium(true);
+    let run = app.sync(&provider, "FULL").await;
+    assert_eq!(run["status"], "SUCCEEDED", "{run}");
+    assert!(
+        run["warnings"][0]["hint"]
+            .as_str()
+            .expect("hint")
+            .contains("AuditLog.Read.All")
+    );
+    app.finish().await;
+}
+
+async fn an_expired_delta_link_falls_back_to_a_full_sync(engine: Engine) {
+    let sim = tenant(150, 13).await;
+    let app = app_for(engine, &sim).await;
+    let provider = app.connect_tenant(&sim, &sim.client_secret()).await;
+    assert_eq!(app.sync(&provider, "FULL").await["status"], "SUCCEEDED");
+    sim.hard_delete_user(sim.users()[0].id).expect("deleted");
+    sim.invalidate_delta_tokens();
+
+    let run = app.sync(&provider, "DELTA").await;
+    assert_eq!(run["status"], "SUCCEEDED", "{run}");
+    assert_eq!(run["effectiveMode"], "FULL");
+    assert_eq!(run["warnings"][0]["code"], "DELTA_TOKEN_EXPIRED");
+    assert_eq!(run["usersRemoved"], 1);
+    assert_synced(&app, &sim, &provider, true).await;
+
+    // The full sync stored a fresh link: the next incremental round works again.
+    let run = app.sync(&provider, "AUTO").await;
+    assert_eq!(run["status"], "SUCCEEDED", "{run}");
+    assert_eq!(run["effectiveMode"], "DELTA");
+    app.finish().await;
+}
+
+async fn a_sync_cut_short_by_shutdown_is_not_left_running(engine: Engine) {
+    let options = SimOptions {
+        faults: FaultOptions {
+            latency: Duration::from_millis(150),
+            ..FaultOptions::default()
+        },
+        ..SimOptions::default()
+    };
+    let sim = tenant_with(
+        TenantSpec {
+            users: 5_000,
+            seed: 21,
+            ..Default::default()
+        },
+        options,
+    )
+    .await;
+    let app = app_for(engine, &sim).await;
+    let provider = app.connect_tenant(&sim, &sim.client_secret()).await;
+    let run = app.start_sync(&provider, "FULL").await;
+    for _ in 0..300 {
+        if app.sync_run(&run).await["pagesFetched"]
+            .as_i64()
+            .unwrap_or_default()
+            >= 1
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let options = app.options.clone();
+    let (data_dir, database) = app.stop().await;
+
+    let app = TestApp::start_with(data_dir, database, options).await;
+    let interrupted = app.sync_run(&run).await;
+    assert_eq!(interrupted["status"], "FAILED", "{interrupted}");
+    assert_eq!(interrupted["error"]["code"], "INTERRUPTED");
+
+    sim.set_faults(FaultOptions::default());
+    let next = app.sync(&provider, "FULL").await;
+    assert_eq!(next["status"], "SUCCEEDED", "{next}");
+    assert_synced(&app, &sim, &provider, true).await;
+    app.finish().await;
+}
+
+async fn a_running_sync_can_be_cancelled(engine: Engine) {
+    let options = SimOptions {
+        faults: FaultOptions {
+            latency: Duration::from_millis(200),
+            ..FaultOptions::default()
+        },
+        ..SimOptions::default()
+    };
+    let sim = tenant_with(
+        TenantSpec {
+            users: 5_000,
+            seed: 2,
+            ..Default::default()
+        },
+        options,
+    )
+    .await;
+    let app = app_for(engine, &sim).await;
+    let provider = app.connect_tenant(&sim, &sim.client_secret()).await;
+    let run = app.start_sync(&provider, "FULL").await;
+    for _ in 0..300 {
+        if app.sync_run(&run).await["status"] == "RUNNING" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let body = app
+        .admin(
+            &format!(r#"mutation {{ cancelSync(id: "{run}") {{ status }} }}"#),
+            json!({}),
+        )
+        .await;
+    assert!(body.get("errors").is_none(), "{body}");
+    let cancelled = app.finished(&run).await;
+    assert_eq!(cancelled["status"], "CANCELLED", "{cancelled}");
+    assert_eq!(cancelled["usersRemoved"], 0);
+    app.finish().await;
+}
+
+async fn the_connection_test_names_what_works_and_what_does_not(engine: Engine) {
+    let sim = tenant(50, 4).await;
+    let app = app_for(engine, &sim).await;
+    let good = app.connect_tenant(&sim, &sim.client_secret()).await;
+    let query = |id: &str| {
+        format!(
+            r#"mutation {{ testProviderConnection(id: "{id}") {{ ok checks {{ name ok code message hint }} }} }}"#
+        )
+    };
+    let body = app.admin(&query(&good), json!({})).await;
+    let test = &body["data"]["testProviderConnection"];
+    assert_eq!(test["ok"], true, "{body}");
+    let names: Vec<&str> = test["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .map(|c| c["name"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "token",
+            "organization",
+            "users",
+            "subscriptions",
+            "signInActivity"
+        ]
+    );
+    assert!(
+        test["checks"][1]["message"]
+            .as_str()
+            .expect("message")
+            .contains(&sim.domain())
+    );
+
+    let mut permissions = sim.permissions();
+    permissions.audit_log_read_all = false;
+    sim.set_permissions(permissions);
+    let body = app.admin(&query(&good), json!({})).await;
+    let checks = &body["data"]["testProviderConnection"]["checks"];
+    assert_eq!(body["data"]["testProviderConnection"]["ok"], false);
+    assert_eq!(checks[2]["ok"], true, "users still readable");
+    assert_eq!(checks[4]["code"], "SIGN_IN_ACTIVITY_UNAVAILABLE");
+
+    let wrong = {
+        let body = app
+            .admin(
+                "mutation($input: CreateMicrosoftProviderInput!) { createMicrosoftProvider(input: $input) { id } }",
+                json!({ "input": { "name": "typo", "tenantId": sim.domain(),
+                    "clientId": "00000000-1111-2222-3333-444444444444", "clientSecret": "wrong" } }),
+            )
+            .await;
+        body["data"]["createMicrosoftProvider"]["id"]
+            .as_str()
+            .expect("created")
+            .to_owned()
+    };
+    let body = app.admin(&query(&wrong), json!({})).await;
+    let token = &body["data"]["testProviderConnection"]["checks"][0];
+    assert_eq!(token["code"], "APPLICATION_NOT_FOUND", "{body}");
+    assert!(
+        token["hint"]
+            .as_str()
+            .expect("hint")
+            .contains("Application (client) ID")
+    );
+
+    let rotate = format!(
+        r#"mutation {{ updateMicrosoftProvider(id: "{good}", input: {{ clientSecret: "not-the-secret" }}) {{ id }} }}"#
+    );
+    assert!(app.admin(&rotate, json!({})).await.get("errors").is_none());
+    let body = app.admin(&query(&good), json!({})).await;
+    let token = &body["data"]["testProviderConnection"]["checks"][0];
+    assert_eq!(token["code"], "INVALID_CLIENT_SECRET", "{body}");
+    assert!(
+        token["hint"]
+            .as_str()
+            .expect("hint")
+            .contains("Value, not its Secret ID")
+    );
+    app.finish().await;
+}
+
+engine_tests!(
+    a_full_sync_stores_exactly_the_tenant,
+    an_incremental_sync_applies_every_kind_of_change,
+    throttling_and_expiring_tokens_cost_time_not_data,
+    a_page_that_keeps_failing_fails_the_sync_and_removes_nothing,
+    a_tenant_without_sign_in_data_syncs_with_a_warning,
+    an_expired_delta_link_falls_back_to_a_full_sync,
+    a_sync_cut_short_by_shutdown_is_not_left_running,
+    a_running_sync_can_be_cancelled,
+    the_connection_test_names_what_works_and_what_does_not,
+);
