@@ -147,6 +147,10 @@ impl Application {
         &self.state.db
     }
 
+    pub fn engine(&self) -> &SyncEngine {
+        &self.engine
+    }
+
     /// Serves until `shutdown` completes, then lets requests in flight finish and stops the
     /// workers (a sync in flight ends as INTERRUPTED at its next page).
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> io::Result<()> {

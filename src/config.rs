@@ -37,6 +37,21 @@ pub enum Command {
     Token(TokenArgs),
     /// Run one sync of one provider in the foreground; exit non-zero if it fails (for cron).
     Sync(SyncArgs),
+    /// Serve with a simulated Microsoft 365 tenant, already connected and syncing: a first look
+    /// without Azure. Nothing is kept.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    #[arg(long, env = "LM_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Users in the simulated tenant.
+    #[arg(long, default_value_t = 300)]
+    pub users: usize,
+    /// Seed of the simulated tenant: the same seed gives the same people and licenses.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod config;
 pub mod crypto;
 pub mod db;
+pub mod demo;
 pub mod domain;
 pub mod entities;
 pub mod error;

@@ -24,6 +24,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve(args) => serve(args.into()).await,
         Command::Worker(args) => worker(args).await,
         Command::Sync(args) => sync_once(args).await,
+        Command::Demo(args) => Ok(license_manager::demo::run(args, shutdown_signal()).await?),
         Command::Migrate(args) => migrate(args).await,
         Command::Token(args) => token(args),
     }

@@ -7,10 +7,11 @@ mod guard;
 mod loaders;
 mod mutation;
 mod query;
+mod subscription;
 mod types;
 
 use async_graphql::dataloader::DataLoader;
-use async_graphql::{EmptySubscription, Schema};
+use async_graphql::{Data, Schema};
 use sea_orm::DatabaseConnection;
 
 use crate::auth::Claims;
@@ -18,15 +19,16 @@ use crate::sync::worker::SyncEngine;
 
 pub use mutation::Mutation;
 pub use query::Query;
+pub use subscription::Subscription;
 
-pub type ApiSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type ApiSchema = Schema<Query, Mutation, Subscription>;
 
 /// Deep enough for every query API.md describes, shallow enough to stop abusive nesting.
 const MAX_DEPTH: usize = 12;
 const MAX_COMPLEXITY: usize = 50_000;
 
-fn builder() -> async_graphql::SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query, Mutation, EmptySubscription)
+fn builder() -> async_graphql::SchemaBuilder<Query, Mutation, Subscription> {
+    Schema::build(Query, Mutation, Subscription)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
 }
@@ -45,21 +47,18 @@ pub fn sdl() -> String {
     builder().finish().sdl()
 }
 
-/// Attaches what one request needs: the caller's claims and fresh DataLoaders, so that nothing
-/// cached for one caller is ever served to another.
-pub fn with_request_data(
-    request: async_graphql::Request,
-    claims: Claims,
-    db: &DatabaseConnection,
-) -> async_graphql::Request {
-    request
-        .data(claims)
-        .data(DataLoader::new(
-            loaders::ProviderUserCounts::new(db.clone()),
-            tokio::spawn,
-        ))
-        .data(DataLoader::new(
-            loaders::LatestSyncRuns::new(db.clone()),
-            tokio::spawn,
-        ))
+/// What one request (or one websocket connection) needs: the caller's claims and fresh
+/// DataLoaders, so that nothing cached for one caller is ever served to another.
+pub fn request_data(claims: Claims, db: &DatabaseConnection) -> Data {
+    let mut data = Data::default();
+    data.insert(claims);
+    data.insert(DataLoader::new(
+        loaders::ProviderUserCounts::new(db.clone()),
+        tokio::spawn,
+    ));
+    data.insert(DataLoader::new(
+        loaders::LatestSyncRuns::new(db.clone()),
+        tokio::spawn,
+    ));
+    data
 }

@@ -1,10 +1,10 @@
-use async_graphql::http::GraphiQLSource;
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource};
+use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
 use axum::Json;
-use axum::extract::{FromRequest, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, Request, State, WebSocketUpgrade};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::api;
 use crate::app::AppState;
@@ -25,7 +25,8 @@ pub async fn execute(State(state): State<AppState>, request: Request) -> Respons
             Ok(graphql_request) => graphql_request.into_inner(),
             Err(rejection) => return rejection.into_response(),
         };
-    let graphql_request = api::with_request_data(graphql_request, claims, &state.db);
+    let mut graphql_request = graphql_request;
+    graphql_request.data = api::request_data(claims, &state.db);
     GraphQLResponse::from(state.schema.execute(graphql_request).await).into_response()
 }
 
@@ -42,12 +43,51 @@ fn unauthenticated(message: &str) -> Response {
         .into_response()
 }
 
+/// `GET /graphql`: a websocket upgrade (graphql-transport-ws, for subscriptions) or GraphiQL.
+pub async fn get(State(state): State<AppState>, request: Request) -> Response {
+    let upgrade_requested = request
+        .headers()
+        .get(header::UPGRADE)
+        .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"websocket"));
+    if !upgrade_requested {
+        return graphiql().await.into_response();
+    }
+    let (mut parts, _body) = request.into_parts();
+    let protocol = match GraphQLProtocol::from_request_parts(&mut parts, &state).await {
+        Ok(protocol) => protocol,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
+        Ok(upgrade) => upgrade,
+        Err(rejection) => return rejection.into_response(),
+    };
+    upgrade
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| {
+            let AppState { db, jwt, schema } = state;
+            GraphQLWebSocket::new(socket, schema, protocol)
+                // The token comes in the connection_init payload, as browsers cannot set
+                // headers on a websocket; a connection without a valid one is closed.
+                .on_connection_init(move |payload: Value| async move {
+                    let authorization = ["Authorization", "authorization"]
+                        .iter()
+                        .find_map(|key| payload.get(*key).and_then(Value::as_str));
+                    let claims = jwt
+                        .verify_header(authorization)
+                        .map_err(|error| async_graphql::Error::new(error.to_string()))?;
+                    Ok(api::request_data(claims, &db))
+                })
+                .serve()
+        })
+}
+
 const TOKEN_HELP: &str = "license-manager token --role admin --subject YOUR-NAME";
 
 /// GraphiQL, with the Headers tab open and pre-filled, since every operation needs a token.
 pub async fn graphiql() -> Html<String> {
     let page = GraphiQLSource::build()
         .endpoint("/graphql")
+        .subscription_endpoint("/graphql")
         .title("license-manager GraphiQL")
         .finish();
     let default_headers =

@@ -15,7 +15,7 @@ const MAX_REQUEST_BYTES: usize = 1024 * 1024;
 
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/graphql", get(graphql::graphiql).post(graphql::execute))
+        .route("/graphql", get(graphql::get).post(graphql::execute))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))

@@ -1,0 +1,127 @@
+//! `license-manager demo`: the server with a simulated Microsoft 365 tenant already connected,
+//! so a newcomer sees licenses within a minute, without Azure. Everything lives in a temporary
+//! folder and is gone when the demo stops.
+
+use std::future::Future;
+
+use graph_sim::{SimOptions, SimServer, TenantSpec};
+use secrecy::SecretString;
+
+use crate::app::{self, Application, StartupError};
+use crate::auth::Role;
+use crate::config::{DemoArgs, EngineSettings, Settings};
+use crate::domain::audit::Actor;
+use crate::domain::{providers, sync_runs};
+use crate::microsoft::{Cloud, EndpointOverrides};
+use crate::sync::queue::SyncMode;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error("cannot start the simulated tenant: {0}")]
+    Simulator(String),
+    #[error("cannot create the demo's data folder: {0}")]
+    DataDir(#[from] std::io::Error),
+    #[error(transparent)]
+    Startup(#[from] StartupError),
+    #[error(transparent)]
+    Setup(#[from] crate::Error),
+    #[error("cannot mint the demo token: {0}")]
+    Token(#[from] crate::auth::AuthError),
+}
+
+fn examples(provider_id: i64) -> [(&'static str, String); 3] {
+    [
+        (
+            "the tenant and its first sync",
+            "{ providers { name userCount lastSyncRun { status usersSeen skusSynced warnings { code hint } } } }".into(),
+        ),
+        (
+            "the sync history",
+            "{ syncRuns(first: 5) { edges { node { id mode status usersSeen usersCreated finishedAt } } } }".into(),
+        ),
+        (
+            "what the app registration can read",
+            format!("mutation {{ testProviderConnection(id: \"{provider_id}\") {{ ok checks {{ name ok message }} }} }}"),
+        ),
+    ]
+}
+
+pub async fn run(
+    args: DemoArgs,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), DemoError> {
+    let spec = TenantSpec {
+        users: args.users,
+        seed: args.seed,
+        ..TenantSpec::default()
+    };
+    let sim = SimServer::start(spec, SimOptions::default())
+        .await
+        .map_err(|error| DemoError::Simulator(error.to_string()))?;
+    let data_dir = tempfile::Builder::new()
+        .prefix("license-manager-demo")
+        .tempdir()?;
+    let engine = EngineSettings {
+        microsoft: EndpointOverrides {
+            login_url: Some(sim.base_url().to_owned()),
+            graph_url: Some(sim.base_url().to_owned()),
+        },
+        ..EngineSettings::new(
+            crate::db::default_sqlite_url(data_dir.path()),
+            data_dir.path().to_owned(),
+        )
+    };
+    let application = Application::build(Settings {
+        listen: args.listen,
+        jwt_secret: None,
+        workers: 2,
+        engine: engine.clone(),
+    })
+    .await?;
+    let addr = application.local_addr().map_err(DemoError::DataDir)?;
+    let actor = Actor {
+        subject: "demo".into(),
+        role: Role::Admin.to_string(),
+    };
+    let provider = providers::create_microsoft(
+        application.db(),
+        &application.engine().keyring,
+        &actor,
+        providers::NewMicrosoftProvider {
+            name: format!("Contoso (simulated, {} users)", args.users),
+            tenant_id: sim.tenant_id().to_string(),
+            client_id: sim.client_id().to_string(),
+            client_secret: SecretString::from(sim.client_secret()),
+            cloud: Cloud::Global,
+            client_secret_expires_at: None,
+            sync_interval_minutes: Some(60),
+        },
+    )
+    .await?;
+    sync_runs::start(application.db(), &actor, provider.id, SyncMode::Full).await?;
+    let (keys, _) = app::load_jwt_keys(None, data_dir.path())?;
+    let token = keys.issue(
+        "demo",
+        Role::Admin,
+        std::time::Duration::from_secs(24 * 3600),
+    )?;
+    print_welcome(&addr.to_string(), &token, sim.base_url(), provider.id);
+    application.run(shutdown).await?;
+    Ok(())
+}
+
+fn print_welcome(addr: &str, token: &str, simulator: &str, provider_id: i64) {
+    println!(
+        "license-manager demo — the Microsoft 365 tenant here is SIMULATED (graph-sim at {simulator})."
+    );
+    println!("Nothing is read from Microsoft and nothing is kept when you stop the demo.\n");
+    println!("GraphiQL:     http://{addr}/graphql");
+    println!("Admin token:  {token}");
+    println!(
+        "Paste this into GraphiQL's Headers tab:\n  {{\"Authorization\": \"Bearer {token}\"}}\n"
+    );
+    println!("Try:");
+    for (what, query) in examples(provider_id) {
+        println!("  # {what}\n  {query}\n");
+    }
+}

@@ -1,0 +1,112 @@
+//! `syncRunUpdated` over graphql-transport-ws, as a dashboard follows a sync live.
+
+mod common;
+
+use common::graph::tenant;
+use common::{Engine, Options, TestApp};
+use futures::{SinkExt, StreamExt};
+use license_manager::auth::Role;
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+async fn connect(
+    app: &TestApp,
+    token: Option<&str>,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    let mut request = format!("ws://{}/graphql", app.addr)
+        .into_client_request()
+        .expect("request");
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().expect("header"),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("websocket");
+    let payload = token.map_or(
+        json!({}),
+        |token| json!({ "Authorization": format!("Bearer {token}") }),
+    );
+    socket
+        .send(Message::text(
+            json!({ "type": "connection_init", "payload": payload }).to_string(),
+        ))
+        .await
+        .expect("sent");
+    socket
+}
+
+async fn next_json(
+    socket: &mut tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+) -> Option<Value> {
+    while let Some(message) = socket.next().await {
+        match message.ok()? {
+            Message::Text(text) => return serde_json::from_str(&text).ok(),
+            Message::Close(_) => return None,
+            _ => continue,
+        }
+    }
+    None
+}
+
+async fn a_dashboard_follows_a_sync_to_its_end(engine: Engine) {
+    let sim = tenant(2_500, 17).await;
+    let app = TestApp::spawn_with(engine, Options::with_graph(sim.base_url())).await;
+    let provider = app.connect_tenant(&sim, &sim.client_secret()).await;
+    let run = app.start_sync(&provider, "FULL").await;
+
+    let mut socket = connect(&app, Some(&app.token(Role::Viewer, "dashboard"))).await;
+    assert_eq!(
+        next_json(&mut socket).await.expect("ack")["type"],
+        "connection_ack"
+    );
+    let subscribe = json!({ "id": "1", "type": "subscribe", "payload": {
+        "query": format!(r#"subscription {{ syncRunUpdated(id: "{run}") {{ status usersSeen }} }}"#) } });
+    socket
+        .send(Message::text(subscribe.to_string()))
+        .await
+        .expect("sent");
+
+    let mut updates = Vec::new();
+    loop {
+        let message = next_json(&mut socket).await.expect("a message");
+        match message["type"].as_str() {
+            Some("next") => updates.push(message["payload"]["data"]["syncRunUpdated"].clone()),
+            Some("complete") => break,
+            other => panic!("unexpected {other:?}: {message}"),
+        }
+    }
+    let last = updates.last().expect("at least one update");
+    assert_eq!(last["status"], "SUCCEEDED");
+    assert_eq!(last["usersSeen"], 2_500);
+    let seen: Vec<i64> = updates
+        .iter()
+        .filter_map(|u| u["usersSeen"].as_i64())
+        .collect();
+    assert!(
+        seen.windows(2).all(|pair| pair[0] <= pair[1]),
+        "progress only grows: {seen:?}"
+    );
+    app.finish().await;
+}
+
+engine_tests!(a_dashboard_follows_a_sync_to_its_end);
+
+#[tokio::test]
+async fn a_websocket_without_a_valid_token_is_closed() {
+    let app = TestApp::spawn(Engine::Sqlite).await;
+    for token in [None, Some("not-a-jwt")] {
+        let mut socket = connect(&app, token).await;
+        let reply = next_json(&mut socket).await;
+        assert!(
+            reply
+                .as_ref()
+                .is_none_or(|message| message["type"] != "connection_ack"),
+            "no ack without a token: {reply:?}"
+        );
+    }
+    app.finish().await;
+}
