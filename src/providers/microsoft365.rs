@@ -312,7 +312,13 @@ impl LicenseProvider for Microsoft365 {
                 "token",
                 token
                     .as_ref()
-                    .map(|info| format!("signed in; the token is valid until {}", info.expires_at))
+                    .map(|info| {
+                        format!(
+                            "signed in; the token is valid until {}",
+                            info.expires_at
+                                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                        )
+                    })
                     .map_err(Clone::clone),
             );
             if let Err(error) = token {

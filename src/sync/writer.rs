@@ -486,6 +486,92 @@ async fn stored_holdings(
     Ok(holdings)
 }
 
+/// The users of one page sorted into rows to insert and rows to rewrite; unchanged users need
+/// no statement at all.
+struct UserWrites<'a> {
+    provider_id: i64,
+    stored: &'a HashMap<String, users::Model>,
+    now: DateTime<Utc>,
+    inserts: Vec<users::ActiveModel>,
+    updates: Vec<users::ActiveModel>,
+}
+
+/// What a page's user rows became: ids by Graph id (new and stored) and who counts as what.
+struct SavedUsers {
+    ids: HashMap<String, i64>,
+    created: i64,
+    updated: HashSet<i64>,
+    new_ids: HashSet<i64>,
+}
+
+impl<'a> UserWrites<'a> {
+    fn new(
+        provider_id: i64,
+        stored: &'a HashMap<String, users::Model>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            provider_id,
+            stored,
+            now,
+            inserts: Vec::new(),
+            updates: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, external_id: &str, fields: UserFields) {
+        match self.stored.get(external_id) {
+            None => {
+                self.inserts
+                    .push(fields.into_row(self.provider_id, external_id, None, self.now))
+            }
+            Some(row) if row.removed_at.is_some() || UserFields::of(row) != fields => self
+                .updates
+                .push(fields.into_row(self.provider_id, external_id, Some(row), self.now)),
+            Some(_) => {}
+        }
+    }
+
+    async fn save(self, db: &impl ConnectionTrait) -> Result<SavedUsers> {
+        let created = self.inserts.len() as i64;
+        let updated: HashSet<i64> = self
+            .updates
+            .iter()
+            .filter_map(|row| match &row.id {
+                Set(id) => Some(*id),
+                _ => None,
+            })
+            .collect();
+        let new_rows = save_users(db, self.inserts, self.updates).await?;
+        let new_ids = new_rows.values().copied().collect();
+        let mut ids = new_rows;
+        ids.extend(
+            self.stored
+                .iter()
+                .map(|(external_id, row)| (external_id.clone(), row.id)),
+        );
+        Ok(SavedUsers {
+            ids,
+            created,
+            updated,
+            new_ids,
+        })
+    }
+}
+
+impl SavedUsers {
+    /// A user whose licenses changed counts as updated, unless it is new.
+    fn counts(mut self, seen: usize, relicensed: HashSet<i64>, removed: i64) -> PageCounts {
+        self.updated.extend(relicensed.difference(&self.new_ids));
+        PageCounts {
+            seen: seen as i64,
+            created: self.created,
+            updated: self.updated.len() as i64,
+            removed,
+        }
+    }
+}
+
 /// Inserts new users and upserts changed ones; returns every written user's id by Graph id.
 async fn save_users(
     db: &impl ConnectionTrait,
@@ -591,36 +677,19 @@ pub async fn write_user_page(
     )
     .await?;
 
-    let mut inserts = Vec::new();
-    let mut updates = Vec::new();
+    let mut writes = UserWrites::new(provider_id, &stored, now);
     for record in &records {
-        let row = stored.get(&record.external_id);
-        let stored_sign_in = row
+        let stored_sign_in = stored
+            .get(&record.external_id)
             .map(|row| UserFields::of(row).sign_in)
             .unwrap_or_default();
-        let fields = UserFields::from_record(record, stored_sign_in);
-        match row {
-            None => inserts.push(fields.into_row(provider_id, &record.external_id, None, now)),
-            Some(row) if row.removed_at.is_some() || UserFields::of(row) != fields => {
-                updates.push(fields.into_row(provider_id, &record.external_id, Some(row), now))
-            }
-            Some(_) => {}
-        }
+        writes.add(
+            &record.external_id,
+            UserFields::from_record(record, stored_sign_in),
+        );
     }
-    let created = inserts.len() as i64;
-    let mut updated: HashSet<i64> = updates
-        .iter()
-        .filter_map(|row| match &row.id {
-            Set(id) => Some(*id),
-            _ => None,
-        })
-        .collect();
-    let mut ids = save_users(&transaction, inserts, updates).await?;
-    ids.extend(
-        stored
-            .iter()
-            .map(|(external_id, row)| (external_id.clone(), row.id)),
-    );
+    let saved = writes.save(&transaction).await?;
+    let ids = &saved.ids;
 
     let wanted: HashMap<i64, Vec<Holding>> = records
         .iter()
@@ -638,20 +707,9 @@ pub async fn write_user_page(
         .collect();
     let relicensed = save_holdings(&transaction, provider_id, wanted, now).await?;
     transaction.commit().await?;
-
-    let new_ids: HashSet<i64> = ids
-        .iter()
-        .filter(|(external_id, _)| !stored.contains_key(*external_id))
-        .map(|(_, id)| *id)
-        .collect();
-    updated.extend(relicensed.difference(&new_ids));
-    let counts = PageCounts {
-        seen: records.len() as i64,
-        created,
-        updated: updated.len() as i64,
-        removed: 0,
-    };
-    Ok((counts, ids.into_values().collect()))
+    let page_ids = saved.ids.values().copied().collect();
+    let counts = saved.counts(records.len(), relicensed, 0);
+    Ok((counts, page_ids))
 }
 
 /// Marks as removed every current user of the provider that a complete listing did not return,
@@ -769,8 +827,7 @@ pub async fn apply_changes(
     let stored_ids: Vec<i64> = stored.values().map(|row| row.id).collect();
     let holdings = stored_holdings(&transaction, &stored_ids).await?;
 
-    let mut inserts = Vec::new();
-    let mut updates = Vec::new();
+    let mut writes = UserWrites::new(provider_id, &stored, now);
     let mut removed = Vec::new();
     let mut patches_with_licenses = Vec::new();
     for change in &changes {
@@ -806,37 +863,12 @@ pub async fn apply_changes(
                 if patch.licenses.is_some() {
                     patches_with_licenses.push(patch);
                 }
-                match row {
-                    None => {
-                        inserts.push(fields.into_row(provider_id, &patch.external_id, None, now))
-                    }
-                    Some(row) if row.removed_at.is_some() || UserFields::of(row) != fields => {
-                        updates.push(fields.into_row(
-                            provider_id,
-                            &patch.external_id,
-                            Some(row),
-                            now,
-                        ))
-                    }
-                    Some(_) => {}
-                }
+                writes.add(&patch.external_id, fields);
             }
         }
     }
-    let created = inserts.len() as i64;
-    let mut updated: HashSet<i64> = updates
-        .iter()
-        .filter_map(|row| match &row.id {
-            Set(id) => Some(*id),
-            _ => None,
-        })
-        .collect();
-    let mut ids = save_users(&transaction, inserts, updates).await?;
-    ids.extend(
-        stored
-            .iter()
-            .map(|(external_id, row)| (external_id.clone(), row.id)),
-    );
+    let saved = writes.save(&transaction).await?;
+    let ids = &saved.ids;
 
     let wanted: HashMap<i64, Vec<Holding>> = patches_with_licenses
         .iter()
@@ -849,20 +881,8 @@ pub async fn apply_changes(
         .collect();
     let relicensed = save_holdings(&transaction, provider_id, wanted, now).await?;
     transaction.commit().await?;
-
-    let new_ids: HashSet<i64> = ids
-        .iter()
-        .filter(|(external_id, _)| !stored.contains_key(*external_id))
-        .map(|(_, id)| *id)
-        .collect();
-    updated.extend(relicensed.difference(&new_ids));
     mark_removed(db, &removed, now).await?;
-    Ok(PageCounts {
-        seen: changes.len() as i64,
-        created,
-        updated: updated.len() as i64,
-        removed: removed.len() as i64,
-    })
+    Ok(saved.counts(changes.len(), relicensed, removed.len() as i64))
 }
 
 /// Refreshes sign-in dates from the light listing; returns how many users changed.
