@@ -264,16 +264,24 @@ pub(crate) fn new_client_request_id() -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn raw(status: u16, body: &str) -> RawResponse {
+impl RawResponse {
+    /// A response as if from the wire, for the unit tests of the modules that read them.
+    pub(crate) fn fake(status: u16, body: &str) -> RawResponse {
         RawResponse {
-            status: StatusCode::from_u16(status).unwrap(),
+            status: StatusCode::from_u16(status).expect("a valid status in a test"),
             request_id: None,
             retry_after: None,
             body: body.as_bytes().to_vec(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(status: u16, body: &str) -> RawResponse {
+        RawResponse::fake(status, body)
     }
 
     fn kind(api: Api, status: u16, body: &str) -> ErrorKind {

@@ -294,12 +294,7 @@ mod tests {
     use super::*;
 
     fn raw(status: u16, body: &str) -> RawResponse {
-        RawResponse {
-            status: StatusCode::from_u16(status).unwrap(),
-            request_id: None,
-            retry_after: None,
-            body: body.as_bytes().to_vec(),
-        }
+        RawResponse::fake(status, body)
     }
 
     #[test]
