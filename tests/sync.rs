@@ -9,6 +9,7 @@ use std::time::Duration;
 use common::graph::{assert_synced, tenant, tenant_with, truth};
 use common::{Engine, Options, TestApp};
 use graph_sim::{FaultOptions, NewUser, SimOptions, TenantSpec, UserPatch};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::json;
 
 async fn app_for(engine: Engine, sim: &graph_sim::SimServer) -> TestApp {
@@ -416,3 +417,75 @@ engine_tests!(
     a_running_sync_can_be_cancelled,
     the_connection_test_names_what_works_and_what_does_not,
 );
+
+async fn replicas_never_run_one_provider_twice_at_once(engine: Engine) {
+    let options = SimOptions {
+        faults: FaultOptions {
+            latency: Duration::from_millis(30),
+            ..FaultOptions::default()
+        },
+        ..SimOptions::default()
+    };
+    let sim = tenant_with(
+        TenantSpec {
+            users: 1_500,
+            seed: 8,
+            ..Default::default()
+        },
+        options,
+    )
+    .await;
+    let first = TestApp::spawn_with(
+        engine,
+        Options {
+            workers: 2,
+            ..Options::with_graph(sim.base_url())
+        },
+    )
+    .await;
+    let second = first
+        .replica(Options {
+            workers: 2,
+            ..Options::with_graph(sim.base_url())
+        })
+        .await;
+    let provider = first.connect_tenant(&sim, &sim.client_secret()).await;
+    let db = first.database.connect().await;
+
+    // Both replicas keep asking for syncs of the one provider while their workers run them.
+    let mut started = 0;
+    let mut most_running = 0;
+    for round in 0..60 {
+        let app = if round % 2 == 0 { &first } else { &second };
+        let body = app
+            .admin(
+                &format!(
+                    r#"mutation {{ startSync(providerId: "{provider}", mode: FULL) {{ id }} }}"#
+                ),
+                json!({}),
+            )
+            .await;
+        if body.get("errors").is_none() {
+            started += 1;
+        } else {
+            assert_eq!(common::error_code(&body), "CONFLICT", "{body}");
+        }
+        let running = license_manager::entities::sync_runs::Entity::find()
+            .filter(license_manager::entities::sync_runs::Column::Status.eq("RUNNING"))
+            .count(&db)
+            .await
+            .expect("count");
+        most_running = most_running.max(running);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        started >= 2,
+        "several syncs ran one after another ({started})"
+    );
+    assert_eq!(most_running, 1, "never two at once");
+    db.close().await.ok();
+    second.stop().await;
+    first.finish().await;
+}
+
+engine_tests!(replicas_never_run_one_provider_twice_at_once);

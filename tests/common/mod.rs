@@ -104,6 +104,15 @@ impl TestDatabase {
         }
     }
 
+    /// The same database, for a second server: dropping it drops nothing.
+    pub fn shared(&self) -> Self {
+        Self {
+            url: self.url.clone(),
+            engine: self.engine,
+            postgres: None,
+        }
+    }
+
     pub async fn connect(&self) -> DatabaseConnection {
         Database::connect(&self.url)
             .await
@@ -208,6 +217,19 @@ impl TestApp {
             shutdown,
             server,
         }
+    }
+
+    /// Another server process on the same database and keys, as a second replica would run.
+    pub async fn replica(&self, options: Options) -> TestApp {
+        let data_dir = tempfile::tempdir().expect("temporary data folder");
+        for key in [
+            app::JWT_SECRET_FILE,
+            license_manager::crypto::SECRET_KEY_FILE,
+        ] {
+            std::fs::copy(self.data_dir.path().join(key), data_dir.path().join(key))
+                .expect("the key files are shared");
+        }
+        Self::start_with(data_dir, self.database.shared(), options).await
     }
 
     /// Stops the server gracefully and hands back its data folder and database.
