@@ -348,5 +348,28 @@ async fn graphiql_loads_without_a_token_and_explains_the_header() {
     );
     assert!(page.contains("license-manager token --role admin"));
     assert!(page.contains("Authorization: Bearer"));
+
+    // Everything the page loads comes from this server, so it works without internet access.
+    let assets: Vec<&str> = page
+        .split(['"', '\''])
+        .filter(|part| part.starts_with("/graphiql/"))
+        .collect();
+    assert_eq!(assets.len(), 4, "{assets:?}");
+    assert!(!page.contains("https://"), "no third-party script or style");
+    for asset in assets {
+        let response = app.http.get(app.url(asset)).send().await.expect("answered");
+        assert_eq!(response.status(), StatusCode::OK, "{asset}");
+        assert!(
+            response.bytes().await.expect("body").len() > 1_000,
+            "{asset}"
+        );
+    }
+    let missing = app
+        .http
+        .get(app.url("/graphiql/0.0.0/graphiql.min.js"))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
     app.finish().await;
 }

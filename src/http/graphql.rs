@@ -1,9 +1,9 @@
-use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource};
+use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
 use axum::Json;
 use axum::extract::{FromRequest, FromRequestParts, Request, State, WebSocketUpgrade};
 use axum::http::{StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::api;
@@ -50,7 +50,7 @@ pub async fn get(State(state): State<AppState>, request: Request) -> Response {
         .get(header::UPGRADE)
         .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"websocket"));
     if !upgrade_requested {
-        return graphiql().await.into_response();
+        return super::graphiql::page().into_response();
     }
     let (mut parts, _body) = request.into_parts();
     let protocol = match GraphQLProtocol::from_request_parts(&mut parts, &state).await {
@@ -80,38 +80,3 @@ pub async fn get(State(state): State<AppState>, request: Request) -> Response {
                 .serve()
         })
 }
-
-const TOKEN_HELP: &str = "license-manager token --role admin --subject YOUR-NAME";
-
-/// GraphiQL, with the Headers tab open and pre-filled, since every operation needs a token.
-pub async fn graphiql() -> Html<String> {
-    let page = GraphiQLSource::build()
-        .endpoint("/graphql")
-        .subscription_endpoint("/graphql")
-        .title("license-manager GraphiQL")
-        .finish();
-    let default_headers =
-        format!(r#"{{"Authorization": "Bearer <paste the output of: {TOKEN_HELP}>"}}"#);
-    let page = page
-        .replace(
-            "React.createElement(GraphiQL, {",
-            &format!(
-                "React.createElement(GraphiQL, {{ defaultHeaders: {}, defaultQuery: {},",
-                json!(default_headers),
-                json!(DEFAULT_QUERY)
-            ),
-        )
-        .replace(
-            "defaultEditorToolsVisibility: true",
-            "defaultEditorToolsVisibility: 'headers'",
-        )
-        .replace(
-            r#"<div id="graphiql">Loading...</div>"#,
-            &format!(
-                r#"<div id="graphiql"><p style="font-family: sans-serif; padding: 1em">Loading GraphiQL… Every request needs the header <code>Authorization: Bearer &lt;token&gt;</code>; mint a token with <code>{TOKEN_HELP}</code> and paste it in the Headers tab.</p></div>"#
-            ),
-        );
-    Html(page)
-}
-
-const DEFAULT_QUERY: &str = "# Every request needs a token: run\n#   license-manager token --role admin --subject YOUR-NAME\n# and paste it into the Headers tab below as\n#   {\"Authorization\": \"Bearer <token>\"}\n\nquery {\n  viewer { subject role }\n  providers { id name tenantId userCount }\n}\n";

@@ -1,5 +1,6 @@
 //! The HTTP surface: GraphQL, GraphiQL and the health probes.
 
+mod graphiql;
 mod graphql;
 mod health;
 
@@ -16,6 +17,7 @@ const MAX_REQUEST_BYTES: usize = 1024 * 1024;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/graphql", get(graphql::get).post(graphql::execute))
+        .route("/graphiql/{version}/{file}", get(graphiql::asset))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
