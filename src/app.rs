@@ -16,6 +16,7 @@ use crate::auth::{AuthError, JwtKeys};
 use crate::config::Settings;
 use crate::crypto::{CryptoError, SecretKeyring};
 use crate::keyfile::{self, KeyFileError};
+use crate::metrics::{self, Metrics};
 use crate::{db, http};
 
 pub const JWT_SECRET_FILE: &str = "jwt-secret";
@@ -41,6 +42,7 @@ pub struct AppState {
     pub jwt: JwtKeys,
     pub keyring: Arc<SecretKeyring>,
     pub schema: ApiSchema,
+    pub metrics: Arc<Metrics>,
 }
 
 /// The signing keys for tokens: `LM_JWT_SECRET` when given, otherwise the key generated into the
@@ -91,7 +93,9 @@ impl Application {
                 mint_command(&settings.data_dir)
             );
         }
-        let db = db::connect(&settings.database_url).await?;
+        let mut db = db::connect(&settings.database_url).await?;
+        let metrics = Arc::new(Metrics::default());
+        metrics::count_statements(&mut db, metrics.clone());
         db::migrate(&db).await?;
         let listener =
             TcpListener::bind(settings.listen)
@@ -108,6 +112,7 @@ impl Application {
                 jwt,
                 keyring,
                 schema,
+                metrics,
             },
         })
     }
@@ -118,6 +123,11 @@ impl Application {
 
     pub fn db(&self) -> &DatabaseConnection {
         &self.state.db
+    }
+
+    /// This server's counters; tests read them to prove that a request stays cheap.
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.state.metrics.clone()
     }
 
     /// Serves until `shutdown` completes, then lets requests in flight finish.

@@ -100,7 +100,11 @@ mod tests {
         let e5 = product("06EBC4EE-1BB5-47DD-8120-11324BC54E06").expect("Microsoft 365 E5");
         assert_eq!(e5.sku_part_number, "SPE_E5");
         assert_eq!(e5.name, "Microsoft 365 E5");
-        assert!(e5.service_plans.iter().any(|plan| plan.name == "EXCHANGE_S_ENTERPRISE"));
+        assert!(
+            e5.service_plans
+                .iter()
+                .any(|plan| plan.name == "EXCHANGE_S_ENTERPRISE")
+        );
         assert_eq!(
             product_name("18181a46-0d4e-45cd-891e-60aabd171b4e", "STANDARDPACK"),
             "Office 365 E1"

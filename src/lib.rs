@@ -13,6 +13,7 @@ pub mod entities;
 pub mod error;
 pub mod http;
 pub mod keyfile;
+pub mod metrics;
 pub mod sync;
 
 pub use error::{Error, Result};
