@@ -1,12 +1,17 @@
 //! Batch loaders: each turns the per-row lookups of one request into one SQL statement.
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::sync::Arc;
 
-use async_graphql::dataloader::Loader;
+use async_graphql::Context;
+use async_graphql::dataloader::{DataLoader, Loader};
+use futures_util::future::BoxFuture;
 use sea_orm::DatabaseConnection;
 
-use crate::domain::providers;
+use super::errors::graphql_error;
+use crate::domain::licenses::{self, Assignment, LicenseSku, SkuKey, Subscription};
+use crate::domain::providers::{self, Provider};
 use crate::domain::sync_runs::{self, SyncRun};
 use crate::error::Error;
 
@@ -50,4 +55,80 @@ impl Loader<i64> for LatestSyncRuns {
             .await
             .map_err(Arc::new)
     }
+}
+
+type Fetch<K, V> =
+    for<'a> fn(&'a DatabaseConnection, &'a [K]) -> BoxFuture<'a, crate::Result<HashMap<K, V>>>;
+
+/// A loader over one domain function that takes many keys and answers with one statement.
+/// Each (key, value) pair of types is one loader in the request's data.
+pub struct Batch<K, V> {
+    db: DatabaseConnection,
+    fetch: Fetch<K, V>,
+}
+
+impl<K, V> Loader<K> for Batch<K, V>
+where
+    K: Send + Sync + Hash + Eq + Clone + 'static,
+    V: Send + Sync + Clone + 'static,
+{
+    type Value = V;
+    type Error = Arc<Error>;
+
+    async fn load(&self, keys: &[K]) -> Result<HashMap<K, V>, Self::Error> {
+        (self.fetch)(&self.db, keys).await.map_err(Arc::new)
+    }
+}
+
+fn batch<K, V>(db: &DatabaseConnection, fetch: Fetch<K, V>) -> DataLoader<Batch<K, V>>
+where
+    K: Send + Sync + Hash + Eq + Clone + 'static,
+    V: Send + Sync + Clone + 'static,
+{
+    DataLoader::new(
+        Batch {
+            db: db.clone(),
+            fetch,
+        },
+        tokio::spawn,
+    )
+}
+
+/// Adds one fresh loader of each kind to a request: providers, SKUs by id and by provider,
+/// licenses by user, subscriptions by SKU.
+pub fn attach(request: async_graphql::Request, db: &DatabaseConnection) -> async_graphql::Request {
+    let providers: Fetch<i64, Provider> = |db, ids| Box::pin(providers::by_ids(db, ids));
+    let skus: Fetch<i64, LicenseSku> = |db, ids| Box::pin(licenses::skus_by_ids(db, ids));
+    let skus_of_providers: Fetch<i64, Vec<LicenseSku>> =
+        |db, ids| Box::pin(licenses::skus_of_providers(db, ids));
+    let licenses: Fetch<i64, Vec<Assignment>> =
+        |db, ids| Box::pin(licenses::assignments_of_users(db, ids));
+    let subscriptions: Fetch<SkuKey, Vec<Subscription>> =
+        |db, keys| Box::pin(licenses::subscriptions_of(db, keys));
+    request
+        .data(DataLoader::new(
+            ProviderUserCounts::new(db.clone()),
+            tokio::spawn,
+        ))
+        .data(DataLoader::new(
+            LatestSyncRuns::new(db.clone()),
+            tokio::spawn,
+        ))
+        .data(batch(db, providers))
+        .data(batch(db, skus))
+        .data(batch(db, skus_of_providers))
+        .data(batch(db, licenses))
+        .data(batch(db, subscriptions))
+}
+
+/// Loads one value through the request's loader for its types.
+pub async fn load<K, V>(ctx: &Context<'_>, key: K) -> async_graphql::Result<Option<V>>
+where
+    K: Send + Sync + Hash + Eq + Clone + 'static,
+    V: Send + Sync + Clone + 'static,
+{
+    ctx.data::<DataLoader<Batch<K, V>>>()?
+        .load_one(key)
+        .await
+        .map_err(|error| graphql_error(&error))
 }

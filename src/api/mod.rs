@@ -4,6 +4,7 @@ mod context;
 mod cursor;
 mod errors;
 mod guard;
+mod limits;
 mod loaders;
 mod mutation;
 mod query;
@@ -11,7 +12,6 @@ mod types;
 
 use std::sync::Arc;
 
-use async_graphql::dataloader::DataLoader;
 use async_graphql::{EmptySubscription, Schema};
 use sea_orm::DatabaseConnection;
 
@@ -23,14 +23,11 @@ pub use query::Query;
 
 pub type ApiSchema = Schema<Query, Mutation, EmptySubscription>;
 
-/// Deep enough for every query API.md describes, shallow enough to stop abusive nesting.
-const MAX_DEPTH: usize = 12;
-const MAX_COMPLEXITY: usize = 50_000;
-
 fn builder() -> async_graphql::SchemaBuilder<Query, Mutation, EmptySubscription> {
     Schema::build(Query, Mutation, EmptySubscription)
-        .limit_depth(MAX_DEPTH)
-        .limit_complexity(MAX_COMPLEXITY)
+        .limit_depth(limits::MAX_DEPTH)
+        .limit_complexity(limits::MAX_COMPLEXITY)
+        .extension(limits::NamedLimits)
 }
 
 pub fn build_schema(db: DatabaseConnection, keyring: Arc<SecretKeyring>) -> ApiSchema {
@@ -49,14 +46,5 @@ pub fn with_request_data(
     claims: Claims,
     db: &DatabaseConnection,
 ) -> async_graphql::Request {
-    request
-        .data(claims)
-        .data(DataLoader::new(
-            loaders::ProviderUserCounts::new(db.clone()),
-            tokio::spawn,
-        ))
-        .data(DataLoader::new(
-            loaders::LatestSyncRuns::new(db.clone()),
-            tokio::spawn,
-        ))
+    loaders::attach(request.data(claims), db)
 }

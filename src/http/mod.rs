@@ -1,5 +1,6 @@
-//! The HTTP surface: GraphQL, GraphiQL and the health probes.
+//! The HTTP surface: GraphQL, GraphiQL, CSV exports and the health probes.
 
+mod export;
 mod graphql;
 mod health;
 
@@ -16,6 +17,8 @@ const MAX_REQUEST_BYTES: usize = 1024 * 1024;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/graphql", get(graphql::graphiql).post(graphql::execute))
+        .route("/export/users.csv", get(export::users_csv))
+        .route("/export/skus.csv", get(export::skus_csv))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
