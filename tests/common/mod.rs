@@ -3,8 +3,11 @@
 
 #![allow(dead_code)] // each test binary uses its own part of the harness
 
+pub mod fixtures;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
@@ -12,6 +15,7 @@ use license_manager::app::{self, Application};
 use license_manager::auth::Role;
 use license_manager::config::Settings;
 use license_manager::db;
+use license_manager::metrics::Metrics;
 use reqwest::{StatusCode, Url};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use serde_json::{Value, json};
@@ -124,6 +128,8 @@ pub struct TestApp {
     pub data_dir: TempDir,
     pub database: TestDatabase,
     pub http: reqwest::Client,
+    /// The server's counters, e.g. SQL statements executed.
+    pub metrics: Arc<Metrics>,
     shutdown: CancellationToken,
     server: JoinHandle<std::io::Result<()>>,
 }
@@ -149,6 +155,7 @@ impl TestApp {
             .await
             .expect("the server starts");
         let addr = application.local_addr().expect("bound address");
+        let metrics = application.metrics();
         let shutdown = CancellationToken::new();
         let stop = shutdown.clone();
         let server = tokio::spawn(application.run(async move { stop.cancelled().await }));
@@ -160,6 +167,7 @@ impl TestApp {
                 .timeout(Duration::from_secs(30))
                 .build()
                 .expect("HTTP client"),
+            metrics,
             shutdown,
             server,
         }
