@@ -5,7 +5,7 @@ use std::hash::Hash;
 use std::sync::Arc;
 
 use async_graphql::Context;
-use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use futures_util::future::BoxFuture;
 use sea_orm::DatabaseConnection;
 
@@ -80,18 +80,20 @@ where
     }
 }
 
-fn batch<K, V>(db: &DatabaseConnection, fetch: Fetch<K, V>) -> DataLoader<Batch<K, V>>
+/// The loaders of one request. They cache (a request never outlives its data), so that a page
+/// can prime them: `prime` answers later lookups without another statement.
+type Cached<K, V> = DataLoader<Batch<K, V>, HashMapCache>;
+
+fn batch<K, V>(db: &DatabaseConnection, fetch: Fetch<K, V>) -> Cached<K, V>
 where
     K: Send + Sync + Hash + Eq + Clone + 'static,
     V: Send + Sync + Clone + 'static,
 {
-    DataLoader::new(
-        Batch {
-            db: db.clone(),
-            fetch,
-        },
-        tokio::spawn,
-    )
+    let loader = Batch {
+        db: db.clone(),
+        fetch,
+    };
+    DataLoader::with_cache(loader, tokio::spawn, HashMapCache::default())
 }
 
 /// Adds one fresh loader of each kind to a request: providers, SKUs by id and by provider,
@@ -127,8 +129,21 @@ where
     K: Send + Sync + Hash + Eq + Clone + 'static,
     V: Send + Sync + Clone + 'static,
 {
-    ctx.data::<DataLoader<Batch<K, V>>>()?
+    ctx.data::<Cached<K, V>>()?
         .load_one(key)
         .await
         .map_err(|error| graphql_error(&error))
+}
+
+/// Hands values already read (e.g. for a whole page) to the request's loader for their types.
+pub async fn prime<K, V>(
+    ctx: &Context<'_>,
+    values: impl IntoIterator<Item = (K, V)>,
+) -> async_graphql::Result<()>
+where
+    K: Send + Sync + Hash + Eq + Clone + 'static,
+    V: Send + Sync + Clone + 'static,
+{
+    ctx.data::<Cached<K, V>>()?.feed_many(values).await;
+    Ok(())
 }

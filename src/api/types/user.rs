@@ -6,9 +6,9 @@ use super::{LicenseSku, Provider};
 use crate::api::context::{database, row_id};
 use crate::api::cursor;
 use crate::api::errors::{ResultExt, bad_user_input, graphql_error};
-use crate::api::loaders::load;
-use crate::domain::licenses::{Assignment, LicenseSku as DomainSku};
-use crate::domain::providers::Provider as DomainProvider;
+use crate::api::loaders::{load, prime};
+use crate::domain::licenses::{self, Assignment, LicenseSku as DomainSku};
+use crate::domain::providers::{self, Provider as DomainProvider};
 use crate::domain::users::{self, Direction, OrderField, PageRequest, Position};
 use crate::error::Error;
 
@@ -331,6 +331,7 @@ pub async fn user_connection(
     let page = users::page(database(ctx)?, &filter, order, &request, now)
         .await
         .api()?;
+    preload(ctx, &page.users).await?;
     // Relay allows `false` when the other side was not scanned; a cursor on that side means
     // the caller came from there.
     let (has_previous, has_next) = if request.backward {
@@ -348,4 +349,49 @@ pub async fn user_connection(
         Edge::with_additional_fields(cursor::encode(&position), DirectoryUser(user), EmptyFields)
     }));
     Ok(connection)
+}
+
+/// Reads what the selection asks of every user of a page (licenses, their SKUs, providers) in
+/// one statement each, and primes the loaders with it. DataLoader batching alone depends on
+/// every row registering its key within the loader's delay, which a large page in a loaded
+/// process does not always do; this keeps the cost at one statement per level whatever the
+/// page size.
+async fn preload(ctx: &Context<'_>, page: &[users::User]) -> Result<()> {
+    let lookahead = ctx.look_ahead();
+    let nodes = [
+        lookahead.field("edges").field("node"),
+        lookahead.field("nodes"),
+    ];
+    let selected = |name: &str| nodes.iter().any(|node| node.field(name).exists());
+    let skus_selected = nodes
+        .iter()
+        .any(|node| node.field("licenses").field("sku").exists());
+    if page.is_empty() {
+        return Ok(());
+    }
+    let db = database(ctx)?;
+    if selected("licenses") {
+        let ids: Vec<i64> = page.iter().map(|user| user.id).collect();
+        let mut held = licenses::assignments_of_users(db, &ids).await.api()?;
+        let sku_ids = unique(held.values().flatten().map(|held| held.license_sku_id));
+        let every_user = ids
+            .iter()
+            .map(|id| (*id, held.remove(id).unwrap_or_default()));
+        prime(ctx, every_user.collect::<Vec<_>>()).await?;
+        if skus_selected {
+            prime(ctx, licenses::skus_by_ids(db, &sku_ids).await.api()?).await?;
+        }
+    }
+    if selected("provider") {
+        let ids = unique(page.iter().map(|user| user.provider_id));
+        prime(ctx, providers::by_ids(db, &ids).await.api()?).await?;
+    }
+    Ok(())
+}
+
+fn unique(ids: impl Iterator<Item = i64>) -> Vec<i64> {
+    let mut ids: Vec<i64> = ids.collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
 }
