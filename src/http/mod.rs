@@ -7,6 +7,7 @@ mod health;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
+use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::app::AppState;
@@ -22,6 +23,9 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
+        // async-graphql-axum reads the body as a stream, which DefaultBodyLimit does not
+        // cover; this layer caps every body, answering 413 before reading an oversized one.
+        .layer(RequestBodyLimitLayer::new(MAX_REQUEST_BYTES))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
