@@ -1,6 +1,7 @@
 //! License SKUs, who holds them, the subscriptions behind them, and their unit prices.
 
 use std::collections::HashMap;
+use std::hash::Hash;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
@@ -143,6 +144,18 @@ impl From<subscriptions::Model> for Subscription {
     }
 }
 
+/// Groups values by a key, keeping their order within each group.
+fn group<K: Eq + Hash, V>(
+    values: impl IntoIterator<Item = V>,
+    key: impl Fn(&V) -> K,
+) -> HashMap<K, Vec<V>> {
+    let mut groups: HashMap<K, Vec<V>> = HashMap::new();
+    for value in values {
+        groups.entry(key(&value)).or_default().push(value);
+    }
+    groups
+}
+
 fn map_skus(rows: Vec<license_skus::Model>) -> Result<Vec<LicenseSku>> {
     rows.into_iter().map(LicenseSku::try_from).collect()
 }
@@ -173,11 +186,7 @@ pub async fn skus_of_providers(
         .order_by_asc(license_skus::Column::Id)
         .all(db)
         .await?;
-    let mut by_provider: HashMap<i64, Vec<LicenseSku>> = HashMap::new();
-    for sku in map_skus(rows)? {
-        by_provider.entry(sku.provider_id).or_default().push(sku);
-    }
-    Ok(by_provider)
+    Ok(group(map_skus(rows)?, |sku| sku.provider_id))
 }
 
 pub async fn skus_by_ids(db: &DatabaseConnection, ids: &[i64]) -> Result<HashMap<i64, LicenseSku>> {
@@ -201,15 +210,11 @@ pub async fn assignments_of_users(
         .order_by_asc(license_assignments::Column::Id)
         .all(db)
         .await?;
-    let mut by_user: HashMap<i64, Vec<Assignment>> = HashMap::new();
-    for row in rows {
-        let assignment = Assignment::try_from(row)?;
-        by_user
-            .entry(assignment.user_id)
-            .or_default()
-            .push(assignment);
-    }
-    Ok(by_user)
+    let assignments = rows
+        .into_iter()
+        .map(Assignment::try_from)
+        .collect::<Result<Vec<_>>>()?;
+    Ok(group(assignments, |assignment| assignment.user_id))
 }
 
 /// Identifies the SKU subscriptions belong to: Graph links them by provider and `skuId`.
@@ -239,16 +244,13 @@ pub async fn subscriptions_of(
         .order_by_asc(subscriptions::Column::Id)
         .all(db)
         .await?;
-    let mut by_sku: HashMap<SkuKey, Vec<Subscription>> = HashMap::new();
-    for subscription in rows.into_iter().map(Subscription::from) {
-        let key = SkuKey {
+    let mut by_sku = group(rows.into_iter().map(Subscription::from), |subscription| {
+        SkuKey {
             provider_id: subscription.provider_id,
             sku_id: subscription.sku_id.to_ascii_lowercase(),
-        };
-        if keys.contains(&key) {
-            by_sku.entry(key).or_default().push(subscription);
         }
-    }
+    });
+    by_sku.retain(|key, _| keys.contains(key));
     Ok(by_sku)
 }
 
