@@ -224,10 +224,13 @@ pub struct Page {
 }
 
 /// The base query: users joined to their provider (for the sign-in data status) with every filter.
+/// A LEFT JOIN (every user has its provider: the foreign key cascades) keeps SQLite from
+/// putting `providers` in the outer loop, which would turn an index walk in the requested order
+/// into a full scan and a sort.
 fn filtered(filter: &UserFilter, now: DateTime<Utc>) -> Select<Users> {
     let mut query = Users::find()
         .join(
-            JoinType::InnerJoin,
+            JoinType::LeftJoin,
             directory_users::Relation::Provider.def(),
         )
         .filter(conditions(filter, now));
