@@ -169,10 +169,12 @@ impl Default for UserOrder {
     }
 }
 
+/// Tagged, so that a display name that happens to read like a date stays text.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
 pub enum SortKey {
+    #[serde(rename = "t")]
     Time(DateTime<Utc>),
+    #[serde(rename = "s")]
     Text(String),
 }
 
@@ -412,13 +414,28 @@ fn reverse(direction: Direction) -> Direction {
     }
 }
 
+/// A cursor must come from the same order, with a key of the type that order sorts by.
 fn check_cursor(position: &Option<Position>, order: UserOrder, name: &'static str) -> Result<()> {
-    match position {
-        Some(position) if position.field != order.field => Err(Error::invalid(
+    let Some(position) = position else {
+        return Ok(());
+    };
+    if position.field != order.field {
+        return Err(Error::invalid(
             name,
             "this cursor belongs to another orderBy; start again without it",
+        ));
+    }
+    let textual = matches!(
+        order.field,
+        OrderField::DisplayName | OrderField::UserPrincipalName
+    );
+    match &position.key {
+        None | Some(SortKey::Text(_)) if textual => Ok(()),
+        None | Some(SortKey::Time(_)) if !textual => Ok(()),
+        _ => Err(Error::invalid(
+            name,
+            "not a cursor this API returned; pass back an endCursor or startCursor",
         )),
-        _ => Ok(()),
     }
 }
 
@@ -550,5 +567,25 @@ mod tests {
             direction: Direction::Asc,
         };
         assert!(check_cursor(&Some(position), order, "after").is_err());
+    }
+
+    #[test]
+    fn a_name_that_reads_like_a_date_stays_text() {
+        let position = Position {
+            field: OrderField::DisplayName,
+            key: Some(SortKey::Text("2026-01-01T00:00:00Z".into())),
+            id: 3,
+        };
+        let json = serde_json::to_string(&position).expect("serialized");
+        let back: Position = serde_json::from_str(&json).expect("deserialized");
+        assert_eq!(back, position);
+        let order = UserOrder::default();
+        assert!(check_cursor(&Some(back), order, "after").is_ok());
+        let forged = Position {
+            field: OrderField::DisplayName,
+            key: Some(SortKey::Time(Utc::now())),
+            id: 3,
+        };
+        assert!(check_cursor(&Some(forged), order, "after").is_err());
     }
 }
