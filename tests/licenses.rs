@@ -244,6 +244,16 @@ async fn a_page_costs_the_same_statements_for_10_100_and_500_users(engine: Engin
     }
     // users, licenses of the page, their SKUs, their providers.
     assert_eq!(measured, [4, 4, 4], "statements for 10, 100 and 500 users");
+    // The same selection through fragments, as frontends write it, costs the same.
+    let (with_fragments, _) = statements(
+        &app,
+        "query { users(first: 200) { nodes { ...row } } }
+         fragment row on DirectoryUser { userPrincipalName ...held provider { name } }
+         fragment held on DirectoryUser { licenses { sku { displayName } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(with_fragments, 4);
     // totalCount costs one COUNT, and only when it is asked for.
     let (with_count, _) = statements(
         &app,

@@ -349,6 +349,14 @@ async fn page_arguments_are_checked(engine: Engine) {
         let message = body["errors"][0]["message"].as_str().expect("a message");
         assert!(message.contains(words), "{variables}: {message}");
     }
+    let conflicting = gql(
+        &app,
+        Role::Viewer,
+        "{ users(providerId: \"1\", filter: { providerId: \"2\" }) { totalCount } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(error_code(&conflicting), "BAD_USER_INPUT");
     let full = data(&app, PAGE, json!({ "first": 500 })).await;
     assert_eq!(names(&full["users"]).len(), 6);
     db.close().await.ok();
