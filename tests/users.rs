@@ -269,6 +269,44 @@ async fn walk_backward(app: &TestApp, order: &Value) -> Vec<String> {
     }
 }
 
+async fn after_and_before_bound_a_window(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let db = app.database.connect().await;
+    directory(&db).await;
+    // By display name: alice bob carol frank gina, then dave (no name).
+    let order = json!({ "field": "DISPLAY_NAME" });
+    let all = data(&app, PAGE, json!({ "orderBy": order, "first": 100 })).await["users"].clone();
+    let cursor = |index: usize| all["edges"][index]["cursor"].clone();
+    let window = |variables: Value| {
+        let app = &app;
+        async move { names(&data(app, PAGE, variables).await["users"]) }
+    };
+    let (bob, gina, dave) = (cursor(1), cursor(4), cursor(5));
+    assert_eq!(
+        window(json!({ "orderBy": order, "first": 10, "after": bob, "before": dave })).await,
+        ["carol", "frank", "gina"]
+    );
+    assert_eq!(
+        window(json!({ "orderBy": order, "last": 2, "after": bob, "before": dave })).await,
+        ["frank", "gina"]
+    );
+    // Across the boundary to users without a name, in both directions.
+    assert_eq!(
+        window(json!({ "orderBy": order, "first": 10, "after": gina })).await,
+        ["dave"]
+    );
+    assert_eq!(
+        window(json!({ "orderBy": order, "last": 2, "before": dave })).await,
+        ["frank", "gina"]
+    );
+    assert_eq!(
+        window(json!({ "orderBy": order, "first": 1, "before": bob })).await,
+        ["alice"]
+    );
+    db.close().await.ok();
+    app.finish().await;
+}
+
 async fn cursors_survive_a_concurrent_sync(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     let db = app.database.connect().await;
@@ -410,6 +448,7 @@ async fn one_user_shows_how_each_license_came(engine: Engine) {
 engine_tests!(
     every_filter_narrows_the_list,
     every_order_puts_missing_values_last,
+    after_and_before_bound_a_window,
     cursors_survive_a_concurrent_sync,
     empty_and_last_pages_say_so,
     page_arguments_are_checked,

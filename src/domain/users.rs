@@ -371,39 +371,50 @@ fn inactive_since(cutoff: DateTime<Utc>) -> Condition {
     )
 }
 
-/// Rows strictly beyond `position` when scanning in `direction` with nulls at `nulls`.
-fn beyond(
+/// The two parts of an order: users with a value for the sort key, then users without one.
+/// Each part is one index range, so a page is read as one or two range scans that start at the
+/// cursor (no OR across parts, which would make both engines scan from the start).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Part {
+    Valued,
+    Missing,
+}
+
+/// `(column, id)` strictly beyond `(key, id)` in `direction`, as a row-value comparison the
+/// engines can seek on.
+fn past_key(column: Column, key: &SortKey, id: i64, direction: Direction) -> Condition {
+    let here = Expr::tuple([Expr::col((Users, column)), Expr::col((Users, Column::Id))]);
+    let cursor = Expr::tuple([Expr::val(Value::from(key.clone())), Expr::val(id)]);
+    Condition::all().add(match direction {
+        Direction::Asc => here.gt(cursor),
+        Direction::Desc => here.lt(cursor),
+    })
+}
+
+fn past_id(id: i64, direction: Direction) -> Condition {
+    let column = Expr::col((Users, Column::Id));
+    Condition::all().add(match direction {
+        Direction::Asc => column.gt(id),
+        Direction::Desc => column.lt(id),
+    })
+}
+
+/// What a bound leaves of a part: `None` when nothing, else the condition on it. The order is
+/// valued users by (key, id) in `direction`, then the others by id in `direction`; `after`
+/// keeps what follows the position, otherwise what precedes it.
+fn bounded(
+    part: Part,
     column: Column,
     position: &Position,
     direction: Direction,
-    nulls: NullOrdering,
-) -> Condition {
-    let past = |expr: Expr, value: Value| match direction {
-        Direction::Asc => expr.gt(value),
-        Direction::Desc => expr.lt(value),
-    };
-    let col = || Expr::col((Users, column));
-    let id_past = past(Expr::col((Users, Column::Id)), position.id.into());
-    match (&position.key, nulls) {
-        (Some(key), NullOrdering::Last) => Condition::any()
-            .add(col().is_null())
-            .add(past(col(), key.clone().into()))
-            .add(
-                Condition::all()
-                    .add(col().eq(Value::from(key.clone())))
-                    .add(id_past),
-            ),
-        (Some(key), _) => Condition::all().add(col().is_not_null()).add(
-            Condition::any().add(past(col(), key.clone().into())).add(
-                Condition::all()
-                    .add(col().eq(Value::from(key.clone())))
-                    .add(id_past),
-            ),
-        ),
-        (None, NullOrdering::Last) => Condition::all().add(col().is_null()).add(id_past),
-        (None, _) => Condition::any()
-            .add(col().is_not_null())
-            .add(Condition::all().add(col().is_null()).add(id_past)),
+    after: bool,
+) -> Option<Condition> {
+    let toward = if after { direction } else { reverse(direction) };
+    match (part, &position.key, after) {
+        (Part::Valued, Some(key), _) => Some(past_key(column, key, position.id, toward)),
+        (Part::Valued, None, true) | (Part::Missing, Some(_), false) => None,
+        (Part::Valued, None, false) | (Part::Missing, Some(_), true) => Some(Condition::all()),
+        (Part::Missing, None, _) => Some(past_id(position.id, toward)),
     }
 }
 
@@ -439,6 +450,13 @@ fn check_cursor(position: &Option<Position>, order: UserOrder, name: &'static st
     }
 }
 
+fn sql_order(direction: Direction) -> Order {
+    match direction {
+        Direction::Asc => Order::Asc,
+        Direction::Desc => Order::Desc,
+    }
+}
+
 /// One page of users. Fetches one row more than asked to learn whether another page follows.
 pub async fn page(
     db: &DatabaseConnection,
@@ -450,37 +468,100 @@ pub async fn page(
     filter.validate()?;
     check_cursor(&request.after, order, "after")?;
     check_cursor(&request.before, order, "before")?;
-    let column = order.field.column();
-    let mut query = filtered(filter, now);
-    if let Some(after) = &request.after {
-        query = query.filter(beyond(column, after, order.direction, NullOrdering::Last));
-    }
-    if let Some(before) = &request.before {
-        let backward = reverse(order.direction);
-        query = query.filter(beyond(column, before, backward, NullOrdering::First));
-    }
-    let (direction, nulls) = if request.backward {
-        (reverse(order.direction), NullOrdering::First)
+    let wanted = request.limit + 1;
+    let mut users = if request.after.is_none() && request.before.is_none() {
+        from_an_end(db, filter, order, request.backward, wanted, now).await?
     } else {
-        (order.direction, NullOrdering::Last)
+        from_a_cursor(db, filter, order, request, wanted, now).await?
     };
-    let sql_order = match direction {
-        Direction::Asc => Order::Asc,
-        Direction::Desc => Order::Desc,
-    };
-    let mut users = select_user(query)
-        .order_by_with_nulls(Expr::col((Users, column)), sql_order.clone(), nulls)
-        .order_by(Column::Id, sql_order)
-        .limit(request.limit + 1)
-        .into_model::<User>()
-        .all(db)
-        .await?;
     let has_more = users.len() as u64 > request.limit;
     users.truncate(request.limit as usize);
     if request.backward {
         users.reverse();
     }
     Ok(Page { users, has_more })
+}
+
+/// The first (or, backwards, the last) users of the order: one index walk, users without a
+/// value last (or first).
+async fn from_an_end(
+    db: &DatabaseConnection,
+    filter: &UserFilter,
+    order: UserOrder,
+    backward: bool,
+    wanted: u64,
+    now: DateTime<Utc>,
+) -> Result<Vec<User>> {
+    let (direction, nulls) = if backward {
+        (reverse(order.direction), NullOrdering::First)
+    } else {
+        (order.direction, NullOrdering::Last)
+    };
+    Ok(select_user(filtered(filter, now))
+        .order_by_with_nulls(
+            Expr::col((Users, order.field.column())),
+            sql_order(direction),
+            nulls,
+        )
+        .order_by(Column::Id, sql_order(direction))
+        .limit(wanted)
+        .into_model::<User>()
+        .all(db)
+        .await?)
+}
+
+/// The users beyond a cursor: the part the cursor is in from the cursor on, then, if the page
+/// is not full yet, the next part from its start. At most two range scans.
+async fn from_a_cursor(
+    db: &DatabaseConnection,
+    filter: &UserFilter,
+    order: UserOrder,
+    request: &PageRequest,
+    wanted: u64,
+    now: DateTime<Utc>,
+) -> Result<Vec<User>> {
+    let column = order.field.column();
+    let (parts, direction) = if request.backward {
+        ([Part::Missing, Part::Valued], reverse(order.direction))
+    } else {
+        ([Part::Valued, Part::Missing], order.direction)
+    };
+    let mut users: Vec<User> = Vec::new();
+    for part in parts {
+        let remaining = wanted - users.len() as u64;
+        if remaining == 0 {
+            break;
+        }
+        let mut condition = Condition::all().add(match part {
+            Part::Valued => Expr::col((Users, column)).is_not_null(),
+            Part::Missing => Expr::col((Users, column)).is_null(),
+        });
+        let bounds = [(&request.after, true), (&request.before, false)];
+        let mut empty = false;
+        for (position, after) in bounds {
+            let Some(position) = position else { continue };
+            match bounded(part, column, position, order.direction, after) {
+                Some(bound) => condition = condition.add(bound),
+                None => empty = true,
+            }
+        }
+        if empty {
+            continue;
+        }
+        let mut query = select_user(filtered(filter, now)).filter(condition);
+        if part == Part::Valued {
+            query = query.order_by(Expr::col((Users, column)), sql_order(direction));
+        }
+        users.extend(
+            query
+                .order_by(Column::Id, sql_order(direction))
+                .limit(remaining)
+                .into_model::<User>()
+                .all(db)
+                .await?,
+        );
+    }
+    Ok(users)
 }
 
 /// How many users match, for `totalCount`; run only when a caller asks for it.
