@@ -18,6 +18,7 @@ use crate::auth::{AuthError, JwtKeys};
 use crate::config::{EngineSettings, Settings};
 use crate::crypto::{CryptoError, SecretKeyring};
 use crate::keyfile::{self, KeyFileError};
+use crate::metrics::{self, Metrics};
 use crate::microsoft::ClientConfig;
 use crate::providers::ProviderError;
 use crate::providers::registry::ProviderRegistry;
@@ -48,6 +49,7 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub jwt: JwtKeys,
     pub schema: ApiSchema,
+    pub metrics: Arc<Metrics>,
 }
 
 /// The signing keys for tokens: `LM_JWT_SECRET` when given, otherwise the key generated into the
@@ -80,24 +82,30 @@ pub fn mint_command(data_dir: &Path) -> String {
 
 /// Opens the database (applying migrations), the secret keyring and the provider registry:
 /// what `serve`, `worker` and `sync` share.
-pub async fn open_engine(settings: &EngineSettings) -> Result<SyncEngine, StartupError> {
+/// The returned metrics count the statements of the engine's connection and all its clones.
+pub async fn open_engine(
+    settings: &EngineSettings,
+) -> Result<(SyncEngine, Arc<Metrics>), StartupError> {
     let keyring = Arc::new(SecretKeyring::load(
         settings.secret_key.as_ref(),
         &settings.data_dir,
     )?);
-    let db = db::connect(&settings.database_url).await?;
+    let mut db = db::connect(&settings.database_url).await?;
+    let metrics = Arc::new(Metrics::default());
+    metrics::count_statements(&mut db, metrics.clone());
     db::migrate(&db).await?;
     let registry = Arc::new(ProviderRegistry::new(
         settings.microsoft.clone(),
         ClientConfig::default(),
     )?);
-    Ok(SyncEngine {
+    let engine = SyncEngine {
         db,
         keyring,
         registry,
         settings: settings.sync.clone(),
         wake: Arc::new(Notify::new()),
-    })
+    };
+    Ok((engine, metrics))
 }
 
 pub struct Application {
@@ -118,7 +126,7 @@ impl Application {
                 mint_command(&settings.engine.data_dir)
             );
         }
-        let engine = open_engine(&settings.engine).await?;
+        let (engine, metrics) = open_engine(&settings.engine).await?;
         let listener =
             TcpListener::bind(settings.listen)
                 .await
@@ -133,6 +141,7 @@ impl Application {
                 db: engine.db.clone(),
                 jwt,
                 schema,
+                metrics,
             },
             engine,
             workers: settings.workers,
@@ -149,6 +158,11 @@ impl Application {
 
     pub fn engine(&self) -> &SyncEngine {
         &self.engine
+    }
+
+    /// This server's counters; tests read them to prove that a request stays cheap.
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.state.metrics.clone()
     }
 
     /// Serves until `shutdown` completes, then lets requests in flight finish and stops the

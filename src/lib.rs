@@ -14,6 +14,7 @@ pub mod entities;
 pub mod error;
 pub mod http;
 pub mod keyfile;
+pub mod metrics;
 pub mod microsoft;
 pub mod providers;
 pub mod sync;

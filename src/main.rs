@@ -39,7 +39,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
 }
 
 async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
-    let engine = app::open_engine(&args.engine.into())
+    let (engine, _) = app::open_engine(&args.engine.into())
         .await
         .context("cannot start the workers")?;
     let shutdown = CancellationToken::new();
@@ -53,7 +53,7 @@ async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
 }
 
 async fn sync_once(args: SyncArgs) -> anyhow::Result<()> {
-    let engine = app::open_engine(&args.engine.into())
+    let (engine, _) = app::open_engine(&args.engine.into())
         .await
         .context("cannot open the database")?;
     let shutdown = CancellationToken::new();

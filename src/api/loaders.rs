@@ -1,12 +1,17 @@
 //! Batch loaders: each turns the per-row lookups of one request into one SQL statement.
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::sync::Arc;
 
-use async_graphql::dataloader::Loader;
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
+use async_graphql::{Context, Data};
+use futures_util::future::BoxFuture;
 use sea_orm::DatabaseConnection;
 
-use crate::domain::providers;
+use super::errors::graphql_error;
+use crate::domain::licenses::{self, Assignment, LicenseSku, SkuKey, Subscription};
+use crate::domain::providers::{self, Provider};
 use crate::domain::sync_runs::{self, SyncRun};
 use crate::error::Error;
 
@@ -50,4 +55,94 @@ impl Loader<i64> for LatestSyncRuns {
             .await
             .map_err(Arc::new)
     }
+}
+
+type Fetch<K, V> =
+    for<'a> fn(&'a DatabaseConnection, &'a [K]) -> BoxFuture<'a, crate::Result<HashMap<K, V>>>;
+
+/// A loader over one domain function that takes many keys and answers with one statement.
+/// Each (key, value) pair of types is one loader in the request's data.
+pub struct Batch<K, V> {
+    db: DatabaseConnection,
+    fetch: Fetch<K, V>,
+}
+
+impl<K, V> Loader<K> for Batch<K, V>
+where
+    K: Send + Sync + Hash + Eq + Clone + 'static,
+    V: Send + Sync + Clone + 'static,
+{
+    type Value = V;
+    type Error = Arc<Error>;
+
+    async fn load(&self, keys: &[K]) -> Result<HashMap<K, V>, Self::Error> {
+        (self.fetch)(&self.db, keys).await.map_err(Arc::new)
+    }
+}
+
+/// The loaders of one request. They cache (a request never outlives its data), so that a page
+/// can prime them: `prime` answers later lookups without another statement.
+type Cached<K, V> = DataLoader<Batch<K, V>, HashMapCache>;
+
+fn batch<K, V>(db: &DatabaseConnection, fetch: Fetch<K, V>) -> Cached<K, V>
+where
+    K: Send + Sync + Hash + Eq + Clone + 'static,
+    V: Send + Sync + Clone + 'static,
+{
+    let loader = Batch {
+        db: db.clone(),
+        fetch,
+    };
+    DataLoader::with_cache(loader, tokio::spawn, HashMapCache::default())
+}
+
+/// Adds one fresh loader of each kind to a request: providers, SKUs by id and by provider,
+/// licenses by user, subscriptions by SKU.
+pub fn attach(data: &mut Data, db: &DatabaseConnection) {
+    let providers: Fetch<i64, Provider> = |db, ids| Box::pin(providers::by_ids(db, ids));
+    let skus: Fetch<i64, LicenseSku> = |db, ids| Box::pin(licenses::skus_by_ids(db, ids));
+    let skus_of_providers: Fetch<i64, Vec<LicenseSku>> =
+        |db, ids| Box::pin(licenses::skus_of_providers(db, ids));
+    let licenses: Fetch<i64, Vec<Assignment>> =
+        |db, ids| Box::pin(licenses::assignments_of_users(db, ids));
+    let subscriptions: Fetch<SkuKey, Vec<Subscription>> =
+        |db, keys| Box::pin(licenses::subscriptions_of(db, keys));
+    data.insert(DataLoader::new(
+        ProviderUserCounts::new(db.clone()),
+        tokio::spawn,
+    ));
+    data.insert(DataLoader::new(
+        LatestSyncRuns::new(db.clone()),
+        tokio::spawn,
+    ));
+    data.insert(batch(db, providers));
+    data.insert(batch(db, skus));
+    data.insert(batch(db, skus_of_providers));
+    data.insert(batch(db, licenses));
+    data.insert(batch(db, subscriptions));
+}
+
+/// Loads one value through the request's loader for its types.
+pub async fn load<K, V>(ctx: &Context<'_>, key: K) -> async_graphql::Result<Option<V>>
+where
+    K: Send + Sync + Hash + Eq + Clone + 'static,
+    V: Send + Sync + Clone + 'static,
+{
+    ctx.data::<Cached<K, V>>()?
+        .load_one(key)
+        .await
+        .map_err(|error| graphql_error(&error))
+}
+
+/// Hands values already read (e.g. for a whole page) to the request's loader for their types.
+pub async fn prime<K, V>(
+    ctx: &Context<'_>,
+    values: impl IntoIterator<Item = (K, V)>,
+) -> async_graphql::Result<()>
+where
+    K: Send + Sync + Hash + Eq + Clone + 'static,
+    V: Send + Sync + Clone + 'static,
+{
+    ctx.data::<Cached<K, V>>()?.feed_many(values).await;
+    Ok(())
 }

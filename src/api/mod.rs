@@ -4,13 +4,13 @@ mod context;
 mod cursor;
 mod errors;
 mod guard;
+mod limits;
 mod loaders;
 mod mutation;
 mod query;
 mod subscription;
 mod types;
 
-use async_graphql::dataloader::DataLoader;
 use async_graphql::{Data, Schema};
 use sea_orm::DatabaseConnection;
 
@@ -23,14 +23,11 @@ pub use subscription::Subscription;
 
 pub type ApiSchema = Schema<Query, Mutation, Subscription>;
 
-/// Deep enough for every query API.md describes, shallow enough to stop abusive nesting.
-const MAX_DEPTH: usize = 12;
-const MAX_COMPLEXITY: usize = 50_000;
-
 fn builder() -> async_graphql::SchemaBuilder<Query, Mutation, Subscription> {
     Schema::build(Query, Mutation, Subscription)
-        .limit_depth(MAX_DEPTH)
-        .limit_complexity(MAX_COMPLEXITY)
+        .limit_depth(limits::MAX_DEPTH)
+        .limit_complexity(limits::MAX_COMPLEXITY)
+        .extension(limits::NamedLimits)
 }
 
 pub fn build_schema(engine: &SyncEngine) -> ApiSchema {
@@ -52,13 +49,6 @@ pub fn sdl() -> String {
 pub fn request_data(claims: Claims, db: &DatabaseConnection) -> Data {
     let mut data = Data::default();
     data.insert(claims);
-    data.insert(DataLoader::new(
-        loaders::ProviderUserCounts::new(db.clone()),
-        tokio::spawn,
-    ));
-    data.insert(DataLoader::new(
-        loaders::LatestSyncRuns::new(db.clone()),
-        tokio::spawn,
-    ));
+    loaders::attach(&mut data, db);
     data
 }

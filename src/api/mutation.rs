@@ -4,10 +4,10 @@ use super::context::{actor, database, keyring, registry, row_id, wake_workers};
 use super::errors::ResultExt;
 use super::guard::RoleGuard;
 use super::types::{
-    ApiSyncMode, ConnectionTest, CreateMicrosoftProviderInput, Provider, SyncRun,
-    UpdateMicrosoftProviderInput,
+    ApiSyncMode, ConnectionTest, CreateMicrosoftProviderInput, LicenseSku, MoneyInput, Provider,
+    SyncRun, UpdateMicrosoftProviderInput,
 };
-use crate::domain::{providers, sync_runs};
+use crate::domain::{licenses, providers, sync_runs};
 
 pub struct Mutation;
 
@@ -101,5 +101,21 @@ impl Mutation {
             .await
             .api()?;
         Ok(run.into())
+    }
+
+    /// Sets the unit price of a SKU (by its `id`), or clears it with `price: null`. Prices turn
+    /// the license report's findings into monthly costs; currencies are never converted.
+    #[graphql(guard = "RoleGuard::admin()")]
+    async fn set_sku_price(
+        &self,
+        ctx: &Context<'_>,
+        sku_id: ID,
+        price: Option<MoneyInput>,
+    ) -> Result<LicenseSku> {
+        let id = row_id("skuId", &sku_id)?;
+        let sku = licenses::set_price(database(ctx)?, &actor(ctx)?, id, price.map(Into::into))
+            .await
+            .api()?;
+        Ok(sku.into())
     }
 }

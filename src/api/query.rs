@@ -3,10 +3,13 @@ use async_graphql::{Context, ID, Object, Result};
 
 use super::context::{claims, database, row_id};
 use super::cursor;
-use super::errors::ResultExt;
+use super::errors::{ResultExt, bad_user_input};
 use super::guard::RoleGuard;
-use super::types::{AuditEvent, Provider, SyncRun, Viewer};
-use crate::domain::{audit, providers, sync_runs};
+use super::types::{
+    AuditEvent, DirectoryUser, LicenseReport, LicenseSku, PageArgs, Provider, SyncRun,
+    UserConnection, UserFilterInput, UserOrder, Viewer, page_cost, user_connection,
+};
+use crate::domain::{audit, licenses, providers, reports, sync_runs, users};
 
 const PAGE_DEFAULT: u64 = 50;
 const PAGE_MAX: u64 = 500;
@@ -67,6 +70,91 @@ impl Query {
             .await
             .api()?
             .map(Provider::from))
+    }
+
+    /// Directory users, one page at a time (keyset pagination: pages stay consistent while a
+    /// sync adds or removes users). `first`/`last` at most 500; default 50.
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
+    #[allow(clippy::too_many_arguments)]
+    async fn users(
+        &self,
+        ctx: &Context<'_>,
+        provider_id: Option<ID>,
+        filter: Option<UserFilterInput>,
+        order_by: Option<UserOrder>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<UserConnection> {
+        claims(ctx)?;
+        let mut filter = filter.unwrap_or_default().into_domain()?;
+        if let Some(id) = provider_id {
+            let id = row_id("providerId", &id)?;
+            if filter.provider_id.is_some_and(|other| other != id) {
+                return Err(bad_user_input(
+                    "filter.providerId",
+                    "differs from providerId; pass one of them",
+                ));
+            }
+            filter.provider_id = Some(id);
+        }
+        let args = PageArgs {
+            first,
+            after,
+            last,
+            before,
+        };
+        user_connection(ctx, filter, order_by, args).await
+    }
+
+    /// One directory user, removed or not; null when there is none with this id.
+    async fn user(&self, ctx: &Context<'_>, id: ID) -> Result<Option<DirectoryUser>> {
+        claims(ctx)?;
+        let id = row_id("id", &id)?;
+        Ok(users::get(database(ctx)?, id)
+            .await
+            .api()?
+            .map(DirectoryUser))
+    }
+
+    /// License SKUs of one provider or of all, with seat counts and prices.
+    async fn license_skus(
+        &self,
+        ctx: &Context<'_>,
+        provider_id: Option<ID>,
+    ) -> Result<Vec<LicenseSku>> {
+        claims(ctx)?;
+        let provider_id = provider_id
+            .map(|id| row_id("providerId", &id))
+            .transpose()?;
+        let skus = licenses::list_skus(database(ctx)?, provider_id)
+            .await
+            .api()?;
+        Ok(skus.into_iter().map(LicenseSku::from).collect())
+    }
+
+    /// Waste and its monthly cost: disabled and inactive licensed users, users who never
+    /// signed in, unassigned seats and overlapping licenses, each with its evidence.
+    async fn license_report(
+        &self,
+        ctx: &Context<'_>,
+        provider_id: Option<ID>,
+        #[graphql(default = 90)] inactive_days: Option<i32>,
+    ) -> Result<LicenseReport> {
+        claims(ctx)?;
+        let provider_id = provider_id
+            .map(|id| row_id("providerId", &id))
+            .transpose()?;
+        let report = reports::build(
+            database(ctx)?,
+            provider_id,
+            i64::from(inactive_days.unwrap_or(90)),
+            chrono::Utc::now(),
+        )
+        .await
+        .api()?;
+        Ok(report.into())
     }
 
     /// Who changed what, newest first. Admins only.

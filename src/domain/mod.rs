@@ -2,6 +2,11 @@
 //! entities are mapped to domain types before they leave this module.
 
 pub mod audit;
+pub mod licenses;
+pub mod money;
+pub mod overlap;
 pub mod providers;
+pub mod reports;
 pub mod sync_runs;
+pub mod users;
 pub mod validation;

@@ -137,6 +137,17 @@ pub async fn list(db: &DatabaseConnection) -> Result<Vec<Provider>> {
         .collect()
 }
 
+/// Several providers by id, in one statement.
+pub async fn by_ids(db: &DatabaseConnection, ids: &[i64]) -> Result<HashMap<i64, Provider>> {
+    providers::Entity::find()
+        .filter(providers::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|row| Provider::try_from(row).map(|provider| (provider.id, provider)))
+        .collect()
+}
+
 #[derive(FromQueryResult)]
 struct UserCount {
     provider_id: i64,

@@ -2,23 +2,20 @@ use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
 use axum::Json;
 use axum::extract::{FromRequest, FromRequestParts, Request, State, WebSocketUpgrade};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::api;
 use crate::app::AppState;
+use crate::auth::{AuthError, Claims};
 
 /// Authenticates first, so that an anonymous caller learns nothing, not even whether its
 /// document parses; then runs the operation with the caller's claims attached.
 pub async fn execute(State(state): State<AppState>, request: Request) -> Response {
-    let authorization = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .map(|value| value.to_str().unwrap_or_default());
-    let claims = match state.jwt.verify_header(authorization) {
+    let claims = match authenticate(&state, request.headers()) {
         Ok(claims) => claims,
-        Err(error) => return unauthenticated(&error.to_string()),
+        Err(error) => return unauthenticated(&error),
     };
     let graphql_request =
         match <GraphQLRequest as FromRequest<AppState>>::from_request(request, &state).await {
@@ -30,7 +27,17 @@ pub async fn execute(State(state): State<AppState>, request: Request) -> Respons
     GraphQLResponse::from(state.schema.execute(graphql_request).await).into_response()
 }
 
-fn unauthenticated(message: &str) -> Response {
+/// The bearer-token check of every authenticated route.
+pub(super) fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Claims, AuthError> {
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .map(|value| value.to_str().unwrap_or_default());
+    state.jwt.verify_header(authorization)
+}
+
+/// The 401 every authenticated route answers without a valid token.
+pub(super) fn unauthenticated(error: &AuthError) -> Response {
+    let message = error.to_string();
     let body = json!({
         "data": null,
         "errors": [{ "message": message, "extensions": { "code": "UNAUTHENTICATED" } }],
@@ -64,7 +71,9 @@ pub async fn get(State(state): State<AppState>, request: Request) -> Response {
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| {
-            let AppState { db, jwt, schema } = state;
+            let AppState {
+                db, jwt, schema, ..
+            } = state;
             GraphQLWebSocket::new(socket, schema, protocol)
                 // The token comes in the connection_init payload, as browsers cannot set
                 // headers on a websocket; a connection without a valid one is closed.

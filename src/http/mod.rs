@@ -1,5 +1,6 @@
-//! The HTTP surface: GraphQL, GraphiQL and the health probes.
+//! The HTTP surface: GraphQL, GraphiQL, CSV exports and the health probes.
 
+mod export;
 mod graphiql;
 mod graphql;
 mod health;
@@ -7,6 +8,7 @@ mod health;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
+use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::app::AppState;
@@ -18,9 +20,14 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/graphql", get(graphql::get).post(graphql::execute))
         .route("/graphiql/{version}/{file}", get(graphiql::asset))
+        .route("/export/users.csv", get(export::users_csv))
+        .route("/export/skus.csv", get(export::skus_csv))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
+        // async-graphql-axum reads the body as a stream, which DefaultBodyLimit does not
+        // cover; this layer caps every body, answering 413 before reading an oversized one.
+        .layer(RequestBodyLimitLayer::new(MAX_REQUEST_BYTES))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

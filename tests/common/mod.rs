@@ -3,10 +3,12 @@
 
 #![allow(dead_code)] // each test binary uses its own part of the harness
 
+pub mod fixtures;
 pub mod graph;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
@@ -14,6 +16,7 @@ use license_manager::app::{self, Application};
 use license_manager::auth::Role;
 use license_manager::config::{EngineSettings, Settings};
 use license_manager::db;
+use license_manager::metrics::Metrics;
 use license_manager::microsoft::EndpointOverrides;
 use license_manager::sync::runner::SyncSettings;
 use reqwest::{StatusCode, Url};
@@ -165,6 +168,8 @@ pub struct TestApp {
     pub database: TestDatabase,
     pub http: reqwest::Client,
     pub options: Options,
+    /// The server's counters, e.g. SQL statements executed.
+    pub metrics: Arc<Metrics>,
     shutdown: CancellationToken,
     server: JoinHandle<std::io::Result<()>>,
 }
@@ -202,6 +207,7 @@ impl TestApp {
             .await
             .expect("the server starts");
         let addr = application.local_addr().expect("bound address");
+        let metrics = application.metrics();
         let shutdown = CancellationToken::new();
         let stop = shutdown.clone();
         let server = tokio::spawn(application.run(async move { stop.cancelled().await }));
@@ -214,6 +220,7 @@ impl TestApp {
                 .build()
                 .expect("HTTP client"),
             options,
+            metrics,
             shutdown,
             server,
         }

@@ -4,8 +4,9 @@ use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 
 use crate::api::errors::graphql_error;
-use crate::api::loaders::{LatestSyncRuns, ProviderUserCounts};
-use crate::api::types::SyncRun;
+use crate::api::loaders::{LatestSyncRuns, ProviderUserCounts, load};
+use crate::api::types::{LicenseSku, SyncRun};
+use crate::domain::licenses::LicenseSku as DomainSku;
 use crate::domain::providers::{
     self as domain, Cloud, MicrosoftProviderChanges, NewMicrosoftProvider,
     ProviderKind as DomainKind, SecretStatus,
@@ -151,6 +152,16 @@ impl Provider {
             .await
             .map_err(|error| graphql_error(&error))?;
         Ok(run.map(SyncRun::from))
+    }
+
+    /// The provider's license SKUs, by friendly name.
+    async fn license_skus(&self, ctx: &Context<'_>) -> Result<Vec<LicenseSku>> {
+        let skus: Option<Vec<DomainSku>> = load(ctx, self.0.id).await?;
+        Ok(skus
+            .unwrap_or_default()
+            .into_iter()
+            .map(LicenseSku::from)
+            .collect())
     }
 
     async fn created_at(&self) -> DateTime<Utc> {

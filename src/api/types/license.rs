@@ -1,0 +1,258 @@
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+
+use super::Provider;
+use super::user::{
+    PageArgs, UserConnection, UserFilterInput, UserOrder, page_cost, user_connection,
+};
+use crate::api::errors::graphql_error;
+use crate::api::loaders::load;
+use crate::domain::licenses::{self, NewPrice, SkuKey, Subscription};
+use crate::domain::money::{self, Period, Price};
+use crate::domain::providers::Provider as DomainProvider;
+use crate::error::Error;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+pub enum PricePeriod {
+    Month,
+    Year,
+}
+
+impl From<Period> for PricePeriod {
+    fn from(period: Period) -> Self {
+        match period {
+            Period::Month => PricePeriod::Month,
+            Period::Year => PricePeriod::Year,
+        }
+    }
+}
+
+impl From<PricePeriod> for Period {
+    fn from(period: PricePeriod) -> Self {
+        match period {
+            PricePeriod::Month => Period::Month,
+            PricePeriod::Year => Period::Year,
+        }
+    }
+}
+
+/// A unit price: what one seat costs per month or per year.
+pub struct Money(Price);
+
+#[Object]
+impl Money {
+    /// A decimal string, e.g. "36.00"; never a float.
+    async fn amount(&self) -> String {
+        self.0.amount.to_string()
+    }
+
+    /// ISO-4217 code, e.g. EUR.
+    async fn currency(&self) -> &str {
+        &self.0.currency
+    }
+
+    async fn period(&self) -> PricePeriod {
+        self.0.period.into()
+    }
+
+    /// The price per month, rounded to the cent: a yearly price divided by 12.
+    async fn monthly_amount(&self) -> String {
+        money::shown(self.0.monthly())
+    }
+}
+
+/// A unit price as an admin enters it.
+#[derive(InputObject)]
+pub struct MoneyInput {
+    /// A decimal string with at most 4 decimal places, e.g. "36" or "12.50".
+    pub amount: String,
+    /// ISO-4217 code in upper case, e.g. EUR. Never converted into another currency.
+    pub currency: String,
+    pub period: PricePeriod,
+}
+
+impl From<MoneyInput> for NewPrice {
+    fn from(input: MoneyInput) -> Self {
+        Self {
+            amount: input.amount,
+            currency: input.currency,
+            period: input.period.into(),
+        }
+    }
+}
+
+/// A monthly sum in one currency.
+#[derive(SimpleObject)]
+pub struct MonthlyCost {
+    /// Decimal string, rounded to the cent after summing.
+    pub amount: String,
+    pub currency: String,
+}
+
+impl MonthlyCost {
+    pub fn list(costs: &money::Costs) -> Vec<MonthlyCost> {
+        costs
+            .iter()
+            .map(|(currency, amount)| MonthlyCost {
+                amount: money::shown(amount),
+                currency: currency.to_owned(),
+            })
+            .collect()
+    }
+}
+
+/// A commerce subscription behind a SKU; several may back one SKU.
+#[derive(SimpleObject)]
+#[graphql(name = "LicenseSubscription")]
+pub struct LicenseSubscription {
+    pub id: ID,
+    /// The subscription's id in Microsoft's commerce system.
+    pub commerce_subscription_id: Option<String>,
+    /// Enabled, Warning, Suspended, Deleted or LockedOut.
+    pub status: String,
+    pub total_licenses: i64,
+    pub is_trial: bool,
+    pub created_at: Option<DateTime<Utc>>,
+    /// When it renews, expires or moves to its next state.
+    pub next_lifecycle_at: Option<DateTime<Utc>>,
+}
+
+impl From<Subscription> for LicenseSubscription {
+    fn from(subscription: Subscription) -> Self {
+        Self {
+            id: ID(subscription.id.to_string()),
+            commerce_subscription_id: subscription.commerce_subscription_id,
+            status: subscription.status,
+            total_licenses: subscription.total_licenses,
+            is_trial: subscription.is_trial,
+            created_at: subscription.created_at,
+            next_lifecycle_at: subscription.next_lifecycle_at,
+        }
+    }
+}
+
+/// A license product of a provider (Graph subscribedSku), with seat counts summed by Graph over
+/// every subscription behind it.
+pub struct LicenseSku(pub licenses::LicenseSku);
+
+impl From<licenses::LicenseSku> for LicenseSku {
+    fn from(sku: licenses::LicenseSku) -> Self {
+        Self(sku)
+    }
+}
+
+#[Object]
+impl LicenseSku {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// Graph skuId (a GUID).
+    async fn sku_id(&self) -> &str {
+        &self.0.sku_id
+    }
+
+    /// e.g. SPE_E5.
+    async fn sku_part_number(&self) -> &str {
+        &self.0.sku_part_number
+    }
+
+    /// Microsoft's product name, e.g. Microsoft 365 E5; the part number when unknown.
+    async fn display_name(&self) -> &str {
+        &self.0.display_name
+    }
+
+    /// Enabled, Warning, Suspended, Deleted or LockedOut.
+    async fn capability_status(&self) -> &str {
+        &self.0.capability_status
+    }
+
+    /// User or Company.
+    async fn applies_to(&self) -> Option<&str> {
+        self.0.applies_to.as_deref()
+    }
+
+    /// False for a SKU only users' assignments still mention: no seats are paid for.
+    async fn subscribed(&self) -> bool {
+        self.0.subscribed
+    }
+
+    /// Paid seats that can be assigned.
+    async fn enabled_units(&self) -> i64 {
+        self.0.enabled_units
+    }
+
+    /// Seats assigned to users.
+    async fn consumed_units(&self) -> i64 {
+        self.0.consumed_units
+    }
+
+    /// enabledUnits − consumedUnits; negative when more are assigned than paid for.
+    async fn available_units(&self) -> i64 {
+        self.0.available_units()
+    }
+
+    /// Seats of subscriptions that were cancelled or not paid; they go away.
+    async fn suspended_units(&self) -> i64 {
+        self.0.suspended_units
+    }
+
+    /// Seats in their grace period after expiry.
+    async fn warning_units(&self) -> i64 {
+        self.0.warning_units
+    }
+
+    async fn locked_out_units(&self) -> i64 {
+        self.0.locked_out_units
+    }
+
+    /// The unit price set with setSkuPrice; null when none is set.
+    async fn price(&self) -> Option<Money> {
+        self.0.price.clone().map(Money)
+    }
+
+    async fn last_synced_at(&self) -> Option<DateTime<Utc>> {
+        self.0.last_synced_at
+    }
+
+    async fn provider(&self, ctx: &Context<'_>) -> Result<Provider> {
+        let provider: Option<DomainProvider> = load(ctx, self.0.provider_id).await?;
+        provider
+            .map(Provider::from)
+            .ok_or_else(|| graphql_error(&Error::NotFound("the provider was deleted".into())))
+    }
+
+    /// The commerce subscriptions behind this SKU.
+    async fn subscriptions(&self, ctx: &Context<'_>) -> Result<Vec<LicenseSubscription>> {
+        let found: Option<Vec<Subscription>> = load(ctx, SkuKey::of(&self.0)).await?;
+        Ok(found
+            .unwrap_or_default()
+            .into_iter()
+            .map(LicenseSubscription::from)
+            .collect())
+    }
+
+    /// Users holding this SKU, with the same filters and order as `users`.
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
+    #[allow(clippy::too_many_arguments)]
+    async fn holders(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<UserFilterInput>,
+        order_by: Option<UserOrder>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<UserConnection> {
+        let mut filter = filter.unwrap_or_default().into_domain()?;
+        filter.license_sku = Some(self.0.id);
+        let args = PageArgs {
+            first,
+            after,
+            last,
+            before,
+        };
+        user_connection(ctx, filter, order_by, args).await
+    }
+}

@@ -1,0 +1,259 @@
+use async_graphql::{Enum, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+
+use super::license::{LicenseSku, MonthlyCost};
+use super::user::DirectoryUser;
+use crate::domain::money;
+use crate::domain::reports::{self, FindingKind as Kind, KindTotal};
+use crate::domain::users::SignInField as Field;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+pub enum FindingKind {
+    /// A license held by a disabled account.
+    DisabledAccount,
+    /// A licensed user whose latest sign-in is older than inactiveDays.
+    InactiveUser,
+    /// A licensed user with no sign-in on record (sign-in data available), created before
+    /// the inactivity threshold.
+    NeverSignedIn,
+    /// Paid seats of a SKU that nobody holds.
+    UnassignedSeats,
+    /// A license another license of the same user already includes (e.g. Office 365 E3
+    /// next to Microsoft 365 E5).
+    OverlappingAssignment,
+}
+
+impl From<Kind> for FindingKind {
+    fn from(kind: Kind) -> Self {
+        match kind {
+            Kind::DisabledAccount => FindingKind::DisabledAccount,
+            Kind::InactiveUser => FindingKind::InactiveUser,
+            Kind::NeverSignedIn => FindingKind::NeverSignedIn,
+            Kind::UnassignedSeats => FindingKind::UnassignedSeats,
+            Kind::OverlappingAssignment => FindingKind::OverlappingAssignment,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+pub enum SignInField {
+    /// lastSignInAt
+    Interactive,
+    /// lastNonInteractiveSignInAt
+    NonInteractive,
+    /// lastSuccessfulSignInAt
+    Successful,
+}
+
+impl From<Field> for SignInField {
+    fn from(field: Field) -> Self {
+        match field {
+            Field::Interactive => SignInField::Interactive,
+            Field::NonInteractive => SignInField::NonInteractive,
+            Field::Successful => SignInField::Successful,
+        }
+    }
+}
+
+/// One piece of waste, with its evidence and what removing it takes.
+pub struct LicenseFinding(reports::Finding);
+
+#[Object]
+impl LicenseFinding {
+    async fn kind(&self) -> FindingKind {
+        self.0.kind.into()
+    }
+
+    /// The user concerned; null for unassigned seats.
+    async fn user(&self) -> Option<DirectoryUser> {
+        self.0.user.clone().map(DirectoryUser)
+    }
+
+    async fn sku(&self) -> LicenseSku {
+        self.0.sku.clone().into()
+    }
+
+    /// Seats concerned: 1 for a user's license, the unused count for unassigned seats.
+    async fn units(&self) -> i64 {
+        self.0.units
+    }
+
+    /// What was found, in words.
+    async fn evidence(&self) -> &str {
+        &self.0.evidence
+    }
+
+    /// The license is assigned to the user itself.
+    async fn assigned_directly(&self) -> Option<bool> {
+        self.0
+            .removal
+            .as_ref()
+            .map(|removal| removal.assigned_directly)
+    }
+
+    /// Groups the license comes from; it stays until removed there.
+    async fn inherited_from_group_ids(&self) -> Vec<String> {
+        self.0
+            .removal
+            .as_ref()
+            .map(|removal| removal.via_group_ids.clone())
+            .unwrap_or_default()
+    }
+
+    /// True when removing the license from the user frees the seat (assigned directly, from
+    /// no group).
+    async fn removable_directly(&self) -> bool {
+        self.0
+            .removal
+            .as_ref()
+            .is_some_and(|removal| removal.assigned_directly && removal.via_group_ids.is_empty())
+    }
+
+    /// What freeing the seat takes, in words; null for unassigned seats.
+    async fn removal(&self) -> Option<String> {
+        self.0.removal.as_ref().map(reports::Removal::describe)
+    }
+
+    /// For inactive users: which sign-in date was the latest.
+    async fn last_sign_in_field(&self) -> Option<SignInField> {
+        self.0.last_sign_in.map(|(field, _)| field.into())
+    }
+
+    async fn last_sign_in_at(&self) -> Option<DateTime<Utc>> {
+        self.0.last_sign_in.map(|(_, at)| at)
+    }
+
+    /// For overlaps: the held SKU that already includes this one.
+    async fn contained_in(&self) -> Option<LicenseSku> {
+        self.0.contained_in.clone().map(LicenseSku::from)
+    }
+
+    /// Per month, in the SKU's price currency; null when no price is set.
+    async fn monthly_cost(&self) -> Option<MonthlyCost> {
+        self.0
+            .monthly_cost
+            .as_ref()
+            .map(|(currency, amount)| MonthlyCost {
+                amount: money::shown(*amount),
+                currency: currency.clone(),
+            })
+    }
+}
+
+/// Findings of one kind, summed.
+#[derive(SimpleObject)]
+pub struct FindingTotal {
+    pub kind: FindingKind,
+    pub findings: i64,
+    pub units: i64,
+    /// One entry per currency; currencies are never converted.
+    pub monthly_cost: Vec<MonthlyCost>,
+}
+
+impl FindingTotal {
+    fn new(kind: Kind, total: &KindTotal) -> Self {
+        Self {
+            kind: kind.into(),
+            findings: total.findings,
+            units: total.units,
+            monthly_cost: MonthlyCost::list(&total.monthly_cost),
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct ReportTotals {
+    pub findings: i64,
+    /// Findings whose SKU has no price: their cost is not in monthlyCost.
+    pub unpriced_findings: i64,
+    /// One entry per currency; currencies are never converted.
+    pub monthly_cost: Vec<MonthlyCost>,
+    pub by_kind: Vec<FindingTotal>,
+}
+
+/// Whether sign-in based findings could be computed for a provider.
+#[derive(SimpleObject)]
+pub struct SignInDataQuality {
+    pub provider_id: async_graphql::ID,
+    pub provider_name: String,
+    pub available: bool,
+    /// AVAILABLE, or why not (e.g. MISSING_PERMISSION, NOT_PREMIUM); null before the first sync.
+    pub status: Option<String>,
+    /// Licensed users whose activity is unknown: never reported inactive.
+    pub licensed_users_unknown: i64,
+    pub message: String,
+}
+
+impl From<reports::SignInDataQuality> for SignInDataQuality {
+    fn from(quality: reports::SignInDataQuality) -> Self {
+        Self {
+            provider_id: async_graphql::ID(quality.provider_id.to_string()),
+            provider_name: quality.provider_name,
+            available: quality.available,
+            status: quality.status,
+            licensed_users_unknown: quality.licensed_users_unknown,
+            message: quality.message,
+        }
+    }
+}
+
+/// Waste and its cost: findings with evidence, totals, and how far sign-in data can be trusted.
+pub struct LicenseReport(reports::Report);
+
+impl From<reports::Report> for LicenseReport {
+    fn from(report: reports::Report) -> Self {
+        Self(report)
+    }
+}
+
+#[Object]
+impl LicenseReport {
+    async fn generated_at(&self) -> DateTime<Utc> {
+        self.0.generated_at
+    }
+
+    async fn inactive_days(&self) -> i64 {
+        self.0.inactive_days
+    }
+
+    /// Seat utilization of every SKU in scope.
+    async fn skus(&self) -> Vec<LicenseSku> {
+        self.0.skus.iter().cloned().map(LicenseSku::from).collect()
+    }
+
+    /// Every finding, or those of one kind.
+    async fn findings(&self, kind: Option<FindingKind>) -> Vec<LicenseFinding> {
+        self.0
+            .findings
+            .iter()
+            .filter(|finding| kind.is_none_or(|kind| FindingKind::from(finding.kind) == kind))
+            .cloned()
+            .map(LicenseFinding)
+            .collect()
+    }
+
+    async fn totals(&self) -> ReportTotals {
+        let totals = &self.0.totals;
+        ReportTotals {
+            findings: totals.findings,
+            unpriced_findings: totals.unpriced_findings,
+            monthly_cost: MonthlyCost::list(&totals.monthly_cost),
+            by_kind: totals
+                .by_kind
+                .iter()
+                .map(|(kind, total)| FindingTotal::new(*kind, total))
+                .collect(),
+        }
+    }
+
+    /// Per provider: whether sign-in activity is available. Where it is not, nobody is
+    /// reported inactive or never signed in: unknown is not inactive.
+    async fn sign_in_data(&self) -> Vec<SignInDataQuality> {
+        self.0
+            .sign_in_data
+            .iter()
+            .cloned()
+            .map(SignInDataQuality::from)
+            .collect()
+    }
+}

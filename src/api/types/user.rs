@@ -1,0 +1,397 @@
+use async_graphql::connection::{Connection, ConnectionNameType, Edge, EdgeNameType, EmptyFields};
+use async_graphql::{Context, Enum, ID, InputObject, Object, OutputType, Result};
+use chrono::{DateTime, Utc};
+
+use super::{LicenseSku, Provider};
+use crate::api::context::{database, row_id};
+use crate::api::cursor;
+use crate::api::errors::{ResultExt, bad_user_input, graphql_error};
+use crate::api::loaders::{load, prime};
+use crate::domain::licenses::{self, Assignment, LicenseSku as DomainSku};
+use crate::domain::providers::{self, Provider as DomainProvider};
+use crate::domain::users::{self, Direction, OrderField, PageRequest, Position};
+use crate::error::Error;
+
+/// Users per page unless `first` or `last` says otherwise, and the most one page may hold.
+pub const PAGE_DEFAULT: i32 = 50;
+pub const PAGE_MAX: i32 = 500;
+
+/// What a user connection costs in the complexity budget: its page size times its items.
+pub fn page_cost(first: Option<i32>, last: Option<i32>, child_complexity: usize) -> usize {
+    let size = first.or(last).unwrap_or(PAGE_DEFAULT).clamp(1, PAGE_MAX) as usize;
+    size * child_complexity + 1
+}
+
+/// A user of a provider's directory, with the licenses it holds.
+pub struct DirectoryUser(pub users::User);
+
+#[Object]
+impl DirectoryUser {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// The Graph object id.
+    async fn external_id(&self) -> &str {
+        &self.0.external_id
+    }
+
+    async fn user_principal_name(&self) -> &str {
+        &self.0.user_principal_name
+    }
+
+    async fn mail(&self) -> Option<&str> {
+        self.0.mail.as_deref()
+    }
+
+    async fn display_name(&self) -> Option<&str> {
+        self.0.display_name.as_deref()
+    }
+
+    /// False for an account that cannot sign in (blocked or disabled in Entra ID).
+    async fn account_enabled(&self) -> bool {
+        self.0.account_enabled
+    }
+
+    /// Member or Guest.
+    async fn user_type(&self) -> Option<&str> {
+        self.0.user_type.as_deref()
+    }
+
+    /// When the account was created in the directory.
+    async fn created_at(&self) -> Option<DateTime<Utc>> {
+        self.0.created_date_time
+    }
+
+    /// Last interactive sign-in.
+    async fn last_sign_in_at(&self) -> Option<DateTime<Utc>> {
+        self.0.last_sign_in_at
+    }
+
+    async fn last_non_interactive_sign_in_at(&self) -> Option<DateTime<Utc>> {
+        self.0.last_non_interactive_sign_in_at
+    }
+
+    async fn last_successful_sign_in_at(&self) -> Option<DateTime<Utc>> {
+        self.0.last_successful_sign_in_at
+    }
+
+    /// The latest of the three sign-in dates: what `inactiveSinceDays` judges.
+    async fn last_activity_at(&self) -> Option<DateTime<Utc>> {
+        self.0.latest_sign_in().map(|(_, at)| at)
+    }
+
+    /// False when the tenant cannot provide sign-in activity (no Entra ID P1/P2, or the app
+    /// lacks AuditLog.Read.All): null dates then mean "unknown", not "never".
+    async fn sign_in_data_available(&self) -> bool {
+        self.0.sign_in_data_available()
+    }
+
+    /// When the user left the directory; null while it is in it.
+    async fn removed_at(&self) -> Option<DateTime<Utc>> {
+        self.0.removed_at
+    }
+
+    async fn licenses(&self, ctx: &Context<'_>) -> Result<Vec<LicenseAssignment>> {
+        let held: Option<Vec<Assignment>> = load(ctx, self.0.id).await?;
+        Ok(held
+            .unwrap_or_default()
+            .into_iter()
+            .map(LicenseAssignment)
+            .collect())
+    }
+
+    async fn provider(&self, ctx: &Context<'_>) -> Result<Provider> {
+        let provider: Option<DomainProvider> = load(ctx, self.0.provider_id).await?;
+        provider
+            .map(Provider::from)
+            .ok_or_else(|| graphql_error(&Error::NotFound("the provider was deleted".into())))
+    }
+}
+
+/// One license held by one user.
+pub struct LicenseAssignment(Assignment);
+
+#[Object]
+impl LicenseAssignment {
+    async fn sku(&self, ctx: &Context<'_>) -> Result<LicenseSku> {
+        let sku: Option<DomainSku> = load(ctx, self.0.license_sku_id).await?;
+        sku.map(LicenseSku::from)
+            .ok_or_else(|| graphql_error(&Error::NotFound("the SKU was removed".into())))
+    }
+
+    /// Service plan ids switched off for this user.
+    async fn disabled_plans(&self) -> &[String] {
+        &self.0.disabled_plans
+    }
+
+    /// True when the license is assigned to the user itself: an admin can remove it from the user.
+    async fn assigned_directly(&self) -> bool {
+        self.0.assigned_directly
+    }
+
+    /// Groups the license also (or only) comes from: it stays until removed there.
+    async fn inherited_from_group_ids(&self) -> &[String] {
+        &self.0.inherited_from_group_ids
+    }
+
+    /// Active, ActiveWithError, Disabled, Error…
+    async fn state(&self) -> Option<&str> {
+        self.0.state.as_deref()
+    }
+
+    /// CountViolation, MutuallyExclusiveViolation, DependencyViolation…; null when none.
+    async fn error(&self) -> Option<&str> {
+        self.0.error.as_deref()
+    }
+}
+
+/// Every filter combines with AND; an absent field does not filter.
+#[derive(InputObject, Default)]
+#[graphql(name = "UserFilter")]
+pub struct UserFilterInput {
+    pub provider_id: Option<ID>,
+    /// Case-insensitive substring of display name, user principal name or mail.
+    pub search: Option<String>,
+    pub account_enabled: Option<bool>,
+    /// True: holds at least one license; false: holds none.
+    pub licensed: Option<bool>,
+    /// Holds a license of this SKU, e.g. SPE_E5.
+    pub sku_part_number: Option<String>,
+    /// Holds a license of this SKU (Graph skuId GUID).
+    pub sku_id: Option<String>,
+    /// Member or Guest.
+    pub user_type: Option<String>,
+    /// No sign-in for this many days, judged on the latest of the interactive, non-interactive
+    /// and successful sign-in dates. Users whose sign-in data is unknown never match, and users
+    /// who never signed in match `neverSignedIn` instead.
+    pub inactive_since_days: Option<i32>,
+    /// True: sign-in data is available and no sign-in is recorded; false: signed in at least once.
+    pub never_signed_in: Option<bool>,
+    /// Also list users that have left the directory.
+    #[graphql(default)]
+    pub include_removed: bool,
+}
+
+impl UserFilterInput {
+    pub fn into_domain(self) -> Result<users::UserFilter> {
+        Ok(users::UserFilter {
+            provider_id: self
+                .provider_id
+                .map(|id| row_id("filter.providerId", &id))
+                .transpose()?,
+            search: self.search,
+            account_enabled: self.account_enabled,
+            licensed: self.licensed,
+            sku_part_number: self.sku_part_number,
+            sku_id: self.sku_id,
+            license_sku: None,
+            user_type: self.user_type,
+            inactive_since_days: self.inactive_since_days.map(i64::from),
+            never_signed_in: self.never_signed_in,
+            include_removed: self.include_removed,
+        })
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+pub enum UserOrderField {
+    DisplayName,
+    UserPrincipalName,
+    /// The last interactive sign-in.
+    LastSignInAt,
+    CreatedAt,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+pub enum OrderDirection {
+    Asc,
+    Desc,
+}
+
+/// Users without a value for the field (no display name, no sign-in, no creation date) come
+/// last in both directions; ties are broken by id.
+#[derive(InputObject, Clone, Copy)]
+pub struct UserOrder {
+    pub field: UserOrderField,
+    #[graphql(default_with = "OrderDirection::Asc")]
+    pub direction: OrderDirection,
+}
+
+impl From<UserOrder> for users::UserOrder {
+    fn from(order: UserOrder) -> Self {
+        Self {
+            field: match order.field {
+                UserOrderField::DisplayName => OrderField::DisplayName,
+                UserOrderField::UserPrincipalName => OrderField::UserPrincipalName,
+                UserOrderField::LastSignInAt => OrderField::LastSignInAt,
+                UserOrderField::CreatedAt => OrderField::CreatedAt,
+            },
+            direction: match order.direction {
+                OrderDirection::Asc => Direction::Asc,
+                OrderDirection::Desc => Direction::Desc,
+            },
+        }
+    }
+}
+
+pub struct UserConnectionName;
+
+impl ConnectionNameType for UserConnectionName {
+    fn type_name<T: OutputType>() -> String {
+        "UserConnection".into()
+    }
+}
+
+pub struct UserEdgeName;
+
+impl EdgeNameType for UserEdgeName {
+    fn type_name<T: OutputType>() -> String {
+        "UserEdge".into()
+    }
+}
+
+/// The connection's own fields; `totalCount` costs a COUNT, so it runs only when selected.
+pub struct UserConnectionFields {
+    filter: users::UserFilter,
+    now: DateTime<Utc>,
+}
+
+#[Object]
+impl UserConnectionFields {
+    /// How many users match the filter, across all pages.
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
+        users::count(database(ctx)?, &self.filter, self.now)
+            .await
+            .api()
+    }
+}
+
+pub type UserConnection = Connection<
+    String,
+    DirectoryUser,
+    UserConnectionFields,
+    EmptyFields,
+    UserConnectionName,
+    UserEdgeName,
+>;
+
+/// The arguments of a user connection, as GraphQL hands them over.
+pub struct PageArgs {
+    pub first: Option<i32>,
+    pub after: Option<String>,
+    pub last: Option<i32>,
+    pub before: Option<String>,
+}
+
+impl PageArgs {
+    fn request(self) -> Result<PageRequest> {
+        if self.first.is_some() && self.last.is_some() {
+            return Err(bad_user_input("last", "pass first or last, not both"));
+        }
+        let size = |name: &'static str, value: i32| {
+            if (1..=PAGE_MAX).contains(&value) {
+                Ok(value as u64)
+            } else {
+                Err(bad_user_input(
+                    name,
+                    format!("{name} must be between 1 and {PAGE_MAX}"),
+                ))
+            }
+        };
+        let limit = match (self.first, self.last) {
+            (_, Some(last)) => size("last", last)?,
+            (Some(first), None) => size("first", first)?,
+            (None, None) => PAGE_DEFAULT as u64,
+        };
+        let decode = |name, value: Option<String>| {
+            value
+                .map(|value| cursor::decode::<Position>(name, &value))
+                .transpose()
+        };
+        Ok(PageRequest {
+            limit,
+            backward: self.last.is_some(),
+            after: decode("after", self.after)?,
+            before: decode("before", self.before)?,
+        })
+    }
+}
+
+/// One page of users matching `filter`, as a Relay connection.
+pub async fn user_connection(
+    ctx: &Context<'_>,
+    filter: users::UserFilter,
+    order: Option<UserOrder>,
+    args: PageArgs,
+) -> Result<UserConnection> {
+    let order: users::UserOrder = order.map(Into::into).unwrap_or_default();
+    let request = args.request()?;
+    let now = Utc::now();
+    let page = users::page(database(ctx)?, &filter, order, &request, now)
+        .await
+        .api()?;
+    preload(ctx, &page.users).await?;
+    // Relay allows `false` when the other side was not scanned; a cursor on that side means
+    // the caller came from there.
+    let (has_previous, has_next) = if request.backward {
+        (page.has_more, request.before.is_some())
+    } else {
+        (request.after.is_some(), page.has_more)
+    };
+    let mut connection = UserConnection::with_additional_fields(
+        has_previous,
+        has_next,
+        UserConnectionFields { filter, now },
+    );
+    connection.edges.extend(page.users.into_iter().map(|user| {
+        let position = Position::of(&user, order.field);
+        Edge::with_additional_fields(cursor::encode(&position), DirectoryUser(user), EmptyFields)
+    }));
+    Ok(connection)
+}
+
+/// Reads what the selection asks of every user of a page (licenses, their SKUs, providers) in
+/// one statement each, and primes the loaders with it. DataLoader batching alone depends on
+/// every row registering its key within the loader's delay, which a large page in a loaded
+/// process does not always do; this keeps the cost at one statement per level whatever the
+/// page size.
+async fn preload(ctx: &Context<'_>, page: &[users::User]) -> Result<()> {
+    let lookahead = ctx.look_ahead();
+    let nodes = [
+        lookahead.field("edges").field("node"),
+        lookahead.field("nodes"),
+    ];
+    let selected = |name: &str| nodes.iter().any(|node| node.field(name).exists());
+    let skus_selected = nodes
+        .iter()
+        .any(|node| node.field("licenses").field("sku").exists());
+    if page.is_empty() {
+        return Ok(());
+    }
+    let db = database(ctx)?;
+    if selected("licenses") {
+        let ids: Vec<i64> = page.iter().map(|user| user.id).collect();
+        let mut held = licenses::assignments_of_users(db, &ids).await.api()?;
+        let sku_ids = unique(held.values().flatten().map(|held| held.license_sku_id));
+        let every_user = ids
+            .iter()
+            .map(|id| (*id, held.remove(id).unwrap_or_default()));
+        prime(ctx, every_user.collect::<Vec<_>>()).await?;
+        if skus_selected {
+            prime(ctx, licenses::skus_by_ids(db, &sku_ids).await.api()?).await?;
+        }
+    }
+    if selected("provider") {
+        let ids = unique(page.iter().map(|user| user.provider_id));
+        prime(ctx, providers::by_ids(db, &ids).await.api()?).await?;
+    }
+    Ok(())
+}
+
+fn unique(ids: impl Iterator<Item = i64>) -> Vec<i64> {
+    let mut ids: Vec<i64> = ids.collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}

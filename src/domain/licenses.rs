@@ -1,0 +1,327 @@
+//! License SKUs, who holds them, the subscriptions behind them, and their unit prices.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, Set, TransactionTrait,
+};
+use serde_json::{Value, json};
+
+use super::audit::{self, Actor, Target};
+use super::money::{Period, Price};
+use crate::entities::{license_assignments, license_skus, subscriptions};
+use crate::error::{Error, Result};
+
+/// A SKU of one provider with Graph's seat counts, already summed over its subscriptions.
+#[derive(Clone, Debug)]
+pub struct LicenseSku {
+    pub id: i64,
+    pub provider_id: i64,
+    pub sku_id: String,
+    pub sku_part_number: String,
+    pub display_name: String,
+    pub capability_status: String,
+    pub applies_to: Option<String>,
+    pub enabled_units: i64,
+    pub suspended_units: i64,
+    pub warning_units: i64,
+    pub locked_out_units: i64,
+    pub consumed_units: i64,
+    /// False when only users' assignments still mention it: no seats are paid for.
+    pub subscribed: bool,
+    pub price: Option<Price>,
+    pub last_synced_at: Option<DateTime<Utc>>,
+}
+
+impl LicenseSku {
+    /// Paid, usable seats nobody holds. Negative when more are assigned than paid for.
+    pub fn available_units(&self) -> i64 {
+        self.enabled_units - self.consumed_units
+    }
+}
+
+impl TryFrom<license_skus::Model> for LicenseSku {
+    type Error = Error;
+
+    fn try_from(row: license_skus::Model) -> Result<Self> {
+        let price = Price::from_columns(
+            row.price_amount.as_deref(),
+            row.price_currency.as_deref(),
+            row.price_period.as_deref(),
+        )?;
+        Ok(Self {
+            id: row.id,
+            provider_id: row.provider_id,
+            sku_id: row.sku_id,
+            sku_part_number: row.sku_part_number,
+            display_name: row.display_name,
+            capability_status: row.capability_status,
+            applies_to: row.applies_to,
+            enabled_units: row.enabled_units,
+            suspended_units: row.suspended_units,
+            warning_units: row.warning_units,
+            locked_out_units: row.locked_out_units,
+            consumed_units: row.consumed_units,
+            subscribed: row.subscribed,
+            price,
+            last_synced_at: row.last_synced_at,
+        })
+    }
+}
+
+/// One license of one user, and how it came to the user.
+#[derive(Clone, Debug)]
+pub struct Assignment {
+    pub user_id: i64,
+    pub license_sku_id: i64,
+    /// Service plan ids switched off for this user.
+    pub disabled_plans: Vec<String>,
+    /// Assigned to the user itself, so removable from it.
+    pub assigned_directly: bool,
+    /// Groups the license (also) comes from; removable only there.
+    pub inherited_from_group_ids: Vec<String>,
+    pub state: Option<String>,
+    pub error: Option<String>,
+}
+
+fn strings(value: Value, what: &str, id: i64) -> Result<Vec<String>> {
+    serde_json::from_value(value)
+        .map_err(|error| Error::Corrupt(format!("license assignment {id} {what}: {error}")))
+}
+
+impl TryFrom<license_assignments::Model> for Assignment {
+    type Error = Error;
+
+    fn try_from(row: license_assignments::Model) -> Result<Self> {
+        Ok(Self {
+            user_id: row.user_id,
+            license_sku_id: row.license_sku_id,
+            disabled_plans: strings(row.disabled_plans, "disabled plans", row.id)?,
+            assigned_directly: row.assigned_directly,
+            inherited_from_group_ids: strings(
+                row.inherited_from_group_ids,
+                "inherited group ids",
+                row.id,
+            )?,
+            state: row.state,
+            error: row.error,
+        })
+    }
+}
+
+/// A commerce subscription backing a SKU.
+#[derive(Clone, Debug)]
+pub struct Subscription {
+    pub id: i64,
+    pub provider_id: i64,
+    pub external_id: String,
+    pub commerce_subscription_id: Option<String>,
+    pub sku_id: String,
+    pub status: String,
+    pub total_licenses: i64,
+    pub is_trial: bool,
+    pub created_at: Option<DateTime<Utc>>,
+    pub next_lifecycle_at: Option<DateTime<Utc>>,
+}
+
+impl From<subscriptions::Model> for Subscription {
+    fn from(row: subscriptions::Model) -> Self {
+        Self {
+            id: row.id,
+            provider_id: row.provider_id,
+            external_id: row.external_id,
+            commerce_subscription_id: row.commerce_subscription_id,
+            sku_id: row.sku_id,
+            status: row.status,
+            total_licenses: row.total_licenses,
+            is_trial: row.is_trial,
+            created_at: row.created_date_time,
+            next_lifecycle_at: row.next_lifecycle_date_time,
+        }
+    }
+}
+
+/// Groups values by a key, keeping their order within each group.
+fn group<K: Eq + Hash, V>(
+    values: impl IntoIterator<Item = V>,
+    key: impl Fn(&V) -> K,
+) -> HashMap<K, Vec<V>> {
+    let mut groups: HashMap<K, Vec<V>> = HashMap::new();
+    for value in values {
+        groups.entry(key(&value)).or_default().push(value);
+    }
+    groups
+}
+
+fn map_skus(rows: Vec<license_skus::Model>) -> Result<Vec<LicenseSku>> {
+    rows.into_iter().map(LicenseSku::try_from).collect()
+}
+
+/// Every SKU of one provider or of all, by provider then friendly name.
+pub async fn list_skus(
+    db: &DatabaseConnection,
+    provider_id: Option<i64>,
+) -> Result<Vec<LicenseSku>> {
+    let mut query = license_skus::Entity::find()
+        .order_by_asc(license_skus::Column::ProviderId)
+        .order_by_asc(license_skus::Column::DisplayName)
+        .order_by_asc(license_skus::Column::Id);
+    if let Some(provider_id) = provider_id {
+        query = query.filter(license_skus::Column::ProviderId.eq(provider_id));
+    }
+    map_skus(query.all(db).await?)
+}
+
+/// The SKUs of several providers, in one statement.
+pub async fn skus_of_providers(
+    db: &DatabaseConnection,
+    provider_ids: &[i64],
+) -> Result<HashMap<i64, Vec<LicenseSku>>> {
+    let rows = license_skus::Entity::find()
+        .filter(license_skus::Column::ProviderId.is_in(provider_ids.iter().copied()))
+        .order_by_asc(license_skus::Column::DisplayName)
+        .order_by_asc(license_skus::Column::Id)
+        .all(db)
+        .await?;
+    Ok(group(map_skus(rows)?, |sku| sku.provider_id))
+}
+
+pub async fn skus_by_ids(db: &DatabaseConnection, ids: &[i64]) -> Result<HashMap<i64, LicenseSku>> {
+    let rows = license_skus::Entity::find()
+        .filter(license_skus::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?;
+    Ok(map_skus(rows)?
+        .into_iter()
+        .map(|sku| (sku.id, sku))
+        .collect())
+}
+
+/// The licenses of several users, in one statement; users without any are absent.
+pub async fn assignments_of_users(
+    db: &DatabaseConnection,
+    user_ids: &[i64],
+) -> Result<HashMap<i64, Vec<Assignment>>> {
+    let rows = license_assignments::Entity::find()
+        .filter(license_assignments::Column::UserId.is_in(user_ids.iter().copied()))
+        .order_by_asc(license_assignments::Column::Id)
+        .all(db)
+        .await?;
+    let assignments = rows
+        .into_iter()
+        .map(Assignment::try_from)
+        .collect::<Result<Vec<_>>>()?;
+    Ok(group(assignments, |assignment| assignment.user_id))
+}
+
+/// Identifies the SKU subscriptions belong to: Graph links them by provider and `skuId`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SkuKey {
+    pub provider_id: i64,
+    /// Lower case.
+    pub sku_id: String,
+}
+
+impl SkuKey {
+    pub fn of(sku: &LicenseSku) -> Self {
+        Self {
+            provider_id: sku.provider_id,
+            sku_id: sku.sku_id.to_ascii_lowercase(),
+        }
+    }
+}
+
+/// The subscriptions behind several SKUs, in one statement.
+pub async fn subscriptions_of(
+    db: &DatabaseConnection,
+    keys: &[SkuKey],
+) -> Result<HashMap<SkuKey, Vec<Subscription>>> {
+    let rows = subscriptions::Entity::find()
+        .filter(subscriptions::Column::ProviderId.is_in(keys.iter().map(|key| key.provider_id)))
+        .order_by_asc(subscriptions::Column::Id)
+        .all(db)
+        .await?;
+    let mut by_sku = group(rows.into_iter().map(Subscription::from), |subscription| {
+        SkuKey {
+            provider_id: subscription.provider_id,
+            sku_id: subscription.sku_id.to_ascii_lowercase(),
+        }
+    });
+    by_sku.retain(|key, _| keys.contains(key));
+    Ok(by_sku)
+}
+
+/// A price as an admin enters it, before validation.
+pub struct NewPrice {
+    pub amount: String,
+    pub currency: String,
+    pub period: Period,
+}
+
+/// Sets (or with `None` clears) the unit price of a SKU, with an audit event in the same
+/// transaction.
+pub async fn set_price(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    sku_row_id: i64,
+    price: Option<NewPrice>,
+) -> Result<LicenseSku> {
+    let target = Target {
+        kind: "license_sku",
+        id: Some(sku_row_id.to_string()),
+        provider_id: None,
+    };
+    let result = set_price_checked(db, actor, &target, sku_row_id, price).await;
+    audit::on_failure(db, actor, "sku.price.set", target, result).await
+}
+
+async fn set_price_checked(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    target: &Target,
+    sku_row_id: i64,
+    price: Option<NewPrice>,
+) -> Result<LicenseSku> {
+    let price = price
+        .map(|price| Price::parse(&price.amount, &price.currency, price.period))
+        .transpose()?;
+    let transaction = db.begin().await?;
+    let current = license_skus::Entity::find_by_id(sku_row_id)
+        .one(&transaction)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no license SKU with id {sku_row_id}")))?;
+    let provider_id = current.provider_id;
+    let mut row = current.into_active_model();
+    row.price_amount = Set(price.as_ref().map(|price| price.amount.to_string()));
+    row.price_currency = Set(price.as_ref().map(|price| price.currency.clone()));
+    row.price_period = Set(price.as_ref().map(|price| price.period.as_str().to_owned()));
+    row.updated_at = Set(Utc::now());
+    let updated = row.update(&transaction).await?;
+    let detail = match &price {
+        Some(price) => json!({
+            "skuPartNumber": updated.sku_part_number,
+            "amount": price.amount.to_string(),
+            "currency": price.currency,
+            "period": price.period.as_str(),
+        }),
+        None => json!({ "skuPartNumber": updated.sku_part_number, "cleared": true }),
+    };
+    let target = Target {
+        provider_id: Some(provider_id),
+        ..target.clone()
+    };
+    audit::record(
+        &transaction,
+        actor,
+        "sku.price.set",
+        &target,
+        audit::SUCCEEDED,
+        Some(detail),
+    )
+    .await?;
+    transaction.commit().await?;
+    LicenseSku::try_from(updated)
+}

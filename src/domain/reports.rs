@@ -1,0 +1,400 @@
+//! The license report: the waste a license manager pays to find, each finding with its evidence,
+//! what removing it takes, and its monthly cost where a price is set.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
+use rust_decimal::Decimal;
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+
+use super::licenses::{self, Assignment, LicenseSku};
+use super::money::Costs;
+use super::overlap;
+use super::users::{self, SIGN_IN_AVAILABLE, SignInField, User, UserFilter};
+use crate::entities::providers;
+use crate::error::{Error, Result};
+
+/// Users are read in chunks of this many, so a 100,000-user tenant never sits in memory whole.
+const USER_CHUNK: u64 = 1_000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FindingKind {
+    /// A license held by an account that cannot sign in.
+    DisabledAccount,
+    /// A licensed user whose latest sign-in is older than the threshold.
+    InactiveUser,
+    /// A licensed user with sign-in data available and no sign-in at all.
+    NeverSignedIn,
+    /// Paid seats of a SKU that nobody holds.
+    UnassignedSeats,
+    /// A license whose capabilities another license of the same user already includes.
+    OverlappingAssignment,
+}
+
+pub const KINDS: [FindingKind; 5] = [
+    FindingKind::DisabledAccount,
+    FindingKind::InactiveUser,
+    FindingKind::NeverSignedIn,
+    FindingKind::UnassignedSeats,
+    FindingKind::OverlappingAssignment,
+];
+
+/// How a license could be taken away from a user.
+#[derive(Clone, Debug, Default)]
+pub struct Removal {
+    /// Assigned to the user itself: an admin can remove it from the user.
+    pub assigned_directly: bool,
+    /// Groups it (also) comes from: it stays until the user leaves them or they lose it.
+    pub via_group_ids: Vec<String>,
+}
+
+impl Removal {
+    fn of(assignment: &Assignment) -> Self {
+        Self {
+            assigned_directly: assignment.assigned_directly,
+            via_group_ids: assignment.inherited_from_group_ids.clone(),
+        }
+    }
+
+    /// In words, for the evidence and for exports.
+    pub fn describe(&self) -> String {
+        let groups = self.via_group_ids.join(", ");
+        match (self.assigned_directly, self.via_group_ids.is_empty()) {
+            (true, true) => "remove it from the user".into(),
+            (true, false) => format!("remove it from the user and from group(s) {groups}"),
+            (false, false) => format!("only through group(s) {groups}"),
+            (false, true) => "neither direct nor from a group according to Graph".into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Finding {
+    pub kind: FindingKind,
+    pub sku: LicenseSku,
+    /// Absent for unassigned seats.
+    pub user: Option<User>,
+    pub removal: Option<Removal>,
+    /// For inactive users: which sign-in date was the latest, and when.
+    pub last_sign_in: Option<(SignInField, DateTime<Utc>)>,
+    /// For overlaps: the held SKU that already includes this one.
+    pub contained_in: Option<LicenseSku>,
+    /// Seats concerned: 1 for a user's license, the unused count for unassigned seats.
+    pub units: i64,
+    /// Per month, in the SKU's price currency; `None` when no price is set.
+    pub monthly_cost: Option<(String, Decimal)>,
+    pub evidence: String,
+}
+
+/// Whether sign-in based findings could be computed for a provider.
+#[derive(Clone, Debug)]
+pub struct SignInDataQuality {
+    pub provider_id: i64,
+    pub provider_name: String,
+    pub available: bool,
+    /// `providers.sign_in_data_status`: AVAILABLE, a reason code, or none before the first sync.
+    pub status: Option<String>,
+    /// Licensed users whose activity is unknown for that reason (never counted as inactive).
+    pub licensed_users_unknown: i64,
+    pub message: String,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct KindTotal {
+    pub findings: i64,
+    pub units: i64,
+    pub monthly_cost: Costs,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Totals {
+    pub findings: i64,
+    /// Findings whose SKU has no price, so their cost is not in `monthly_cost`.
+    pub unpriced_findings: i64,
+    pub monthly_cost: Costs,
+    pub by_kind: Vec<(FindingKind, KindTotal)>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Report {
+    pub generated_at: DateTime<Utc>,
+    pub inactive_days: i64,
+    pub skus: Vec<LicenseSku>,
+    pub findings: Vec<Finding>,
+    pub totals: Totals,
+    pub sign_in_data: Vec<SignInDataQuality>,
+}
+
+pub async fn build(
+    db: &DatabaseConnection,
+    provider_id: Option<i64>,
+    inactive_days: i64,
+    now: DateTime<Utc>,
+) -> Result<Report> {
+    if !(1..=users::INACTIVE_DAYS_MAX).contains(&inactive_days) {
+        return Err(Error::invalid(
+            "inactiveDays",
+            format!("must be between 1 and {}", users::INACTIVE_DAYS_MAX),
+        ));
+    }
+    let cutoff = now - Duration::days(inactive_days);
+    let mut quality = sign_in_quality(db, provider_id).await?;
+    let skus = licenses::list_skus(db, provider_id).await?;
+    let by_id: HashMap<i64, &LicenseSku> = skus.iter().map(|sku| (sku.id, sku)).collect();
+    let mut findings = Vec::new();
+    let filter = UserFilter {
+        provider_id,
+        licensed: Some(true),
+        ..Default::default()
+    };
+    let mut after_id = 0;
+    loop {
+        let chunk = users::chunk_after(db, &filter, after_id, USER_CHUNK, now).await?;
+        let Some(last) = chunk.last() else { break };
+        after_id = last.id;
+        let ids: Vec<i64> = chunk.iter().map(|user| user.id).collect();
+        let mut assignments = licenses::assignments_of_users(db, &ids).await?;
+        for user in chunk {
+            let held = assignments.remove(&user.id).unwrap_or_default();
+            if !user.sign_in_data_available()
+                && let Some(provider) = quality
+                    .iter_mut()
+                    .find(|quality| quality.provider_id == user.provider_id)
+            {
+                provider.licensed_users_unknown += 1;
+            }
+            user_findings(&user, &held, &by_id, cutoff, &mut findings);
+        }
+    }
+    findings.extend(skus.iter().filter_map(unassigned_seats));
+    for provider in &mut quality {
+        provider.message = quality_message(provider);
+    }
+    let totals = totals(&findings);
+    Ok(Report {
+        generated_at: now,
+        inactive_days,
+        skus,
+        findings,
+        totals,
+        sign_in_data: quality,
+    })
+}
+
+/// A user's findings. A disabled account's licenses are reported as such only; inactivity and
+/// overlaps are judged on accounts that can sign in, so no license is counted twice.
+fn user_findings(
+    user: &User,
+    held: &[Assignment],
+    skus: &HashMap<i64, &LicenseSku>,
+    cutoff: DateTime<Utc>,
+    findings: &mut Vec<Finding>,
+) {
+    let held: Vec<(&Assignment, &LicenseSku)> = held
+        .iter()
+        .filter_map(|assignment| Some((assignment, *skus.get(&assignment.license_sku_id)?)))
+        .collect();
+    let per_license = |kind: FindingKind, evidence: String, findings: &mut Vec<Finding>| {
+        for (assignment, sku) in &held {
+            findings.push(user_finding(kind, user, assignment, sku, evidence.clone()));
+        }
+    };
+    if !user.account_enabled {
+        let evidence = format!(
+            "{} is disabled and cannot sign in",
+            user.user_principal_name
+        );
+        per_license(FindingKind::DisabledAccount, evidence, findings);
+    } else if user.never_signed_in()
+        && user
+            .created_date_time
+            .is_none_or(|created| created < cutoff)
+    {
+        let evidence = format!(
+            "{} has no interactive, non-interactive or successful sign-in on record",
+            user.user_principal_name
+        );
+        per_license(FindingKind::NeverSignedIn, evidence, findings);
+    } else if let Some((field, at)) = user.inactive_since(cutoff) {
+        let evidence = format!(
+            "{} last signed in on {} ({}), before {}",
+            user.user_principal_name,
+            at.format("%Y-%m-%d"),
+            field_name(field),
+            cutoff.format("%Y-%m-%d"),
+        );
+        let start = findings.len();
+        per_license(FindingKind::InactiveUser, evidence, findings);
+        for finding in &mut findings[start..] {
+            finding.last_sign_in = Some((field, at));
+        }
+    } else {
+        findings.extend(overlaps(user, &held));
+    }
+}
+
+fn field_name(field: SignInField) -> &'static str {
+    match field {
+        SignInField::Interactive => "lastSignInAt",
+        SignInField::NonInteractive => "lastNonInteractiveSignInAt",
+        SignInField::Successful => "lastSuccessfulSignInAt",
+    }
+}
+
+/// Each held license that another held license already includes. When two SKUs give exactly
+/// the same, the one added to the catalog later (higher row id) is the redundant one.
+fn overlaps(user: &User, held: &[(&Assignment, &LicenseSku)]) -> Vec<Finding> {
+    let mut found = Vec::new();
+    for (assignment, inner) in held {
+        let container = held.iter().map(|(_, outer)| *outer).find(|outer| {
+            outer.id != inner.id
+                && overlap::contains(&outer.sku_id, &inner.sku_id)
+                && (!overlap::contains(&inner.sku_id, &outer.sku_id) || outer.id < inner.id)
+        });
+        if let Some(outer) = container {
+            let evidence = format!(
+                "{} holds {} and {}, which already includes it",
+                user.user_principal_name, inner.display_name, outer.display_name
+            );
+            let mut finding = user_finding(
+                FindingKind::OverlappingAssignment,
+                user,
+                assignment,
+                inner,
+                evidence,
+            );
+            finding.contained_in = Some(outer.clone());
+            found.push(finding);
+        }
+    }
+    found
+}
+
+fn user_finding(
+    kind: FindingKind,
+    user: &User,
+    assignment: &Assignment,
+    sku: &LicenseSku,
+    evidence: String,
+) -> Finding {
+    let removal = Removal::of(assignment);
+    Finding {
+        kind,
+        sku: sku.clone(),
+        user: Some(user.clone()),
+        evidence: format!("{evidence}; to free the seat: {}", removal.describe()),
+        removal: Some(removal),
+        last_sign_in: None,
+        contained_in: None,
+        units: 1,
+        monthly_cost: cost(sku, 1),
+    }
+}
+
+fn cost(sku: &LicenseSku, units: i64) -> Option<(String, Decimal)> {
+    sku.price.as_ref().map(|price| {
+        (
+            price.currency.clone(),
+            price.monthly() * Decimal::from(units),
+        )
+    })
+}
+
+/// Seats paid for (enabled) and held by nobody, for SKUs still subscribed.
+fn unassigned_seats(sku: &LicenseSku) -> Option<Finding> {
+    let unused = sku.available_units();
+    (sku.subscribed && unused > 0).then(|| Finding {
+        kind: FindingKind::UnassignedSeats,
+        sku: sku.clone(),
+        user: None,
+        removal: None,
+        last_sign_in: None,
+        contained_in: None,
+        units: unused,
+        monthly_cost: cost(sku, unused),
+        evidence: format!(
+            "{} has {} enabled seats and {} assigned: {unused} paid and unused",
+            sku.display_name, sku.enabled_units, sku.consumed_units
+        ),
+    })
+}
+
+fn totals(findings: &[Finding]) -> Totals {
+    let mut totals = Totals::default();
+    let mut by_kind: HashMap<FindingKind, KindTotal> = HashMap::new();
+    for finding in findings {
+        let kind = by_kind.entry(finding.kind).or_default();
+        kind.findings += 1;
+        kind.units += finding.units;
+        totals.findings += 1;
+        match &finding.monthly_cost {
+            Some((currency, amount)) => {
+                kind.monthly_cost.add(currency, *amount);
+                totals.monthly_cost.add(currency, *amount);
+            }
+            None => totals.unpriced_findings += 1,
+        }
+    }
+    totals.by_kind = KINDS
+        .iter()
+        .map(|kind| (*kind, by_kind.remove(kind).unwrap_or_default()))
+        .collect();
+    totals
+}
+
+async fn sign_in_quality(
+    db: &DatabaseConnection,
+    provider_id: Option<i64>,
+) -> Result<Vec<SignInDataQuality>> {
+    let mut query = providers::Entity::find().order_by_asc(providers::Column::Id);
+    if let Some(provider_id) = provider_id {
+        query = query.filter(providers::Column::Id.eq(provider_id));
+    }
+    Ok(query
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|provider| SignInDataQuality {
+            provider_id: provider.id,
+            provider_name: provider.name,
+            available: provider.sign_in_data_status.as_deref() == Some(SIGN_IN_AVAILABLE),
+            status: provider.sign_in_data_status,
+            licensed_users_unknown: 0,
+            message: String::new(),
+        })
+        .collect())
+}
+
+fn quality_message(quality: &SignInDataQuality) -> String {
+    let name = &quality.provider_name;
+    match (quality.available, quality.status.as_deref()) {
+        (true, _) => format!("{name}: sign-in activity is available"),
+        (false, None) => format!(
+            "{name}: no sync has read sign-in activity yet; its {} licensed users are not judged inactive or never signed in",
+            quality.licensed_users_unknown
+        ),
+        (false, Some(status)) => format!(
+            "{name}: sign-in activity is unavailable ({status}); its {} licensed users are not judged inactive or never signed in — unknown is not inactive",
+            quality.licensed_users_unknown
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn removal_says_where_a_license_comes_from() {
+        let direct = Removal {
+            assigned_directly: true,
+            via_group_ids: vec![],
+        };
+        assert_eq!(direct.describe(), "remove it from the user");
+        let group = Removal {
+            assigned_directly: false,
+            via_group_ids: vec!["g1".into(), "g2".into()],
+        };
+        assert_eq!(group.describe(), "only through group(s) g1, g2");
+    }
+}

@@ -1,0 +1,39 @@
+//! Process metrics that must cost next to nothing on the hot path: plain atomics, read by tests
+//! today and by `GET /metrics` later.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use sea_orm::DatabaseConnection;
+
+/// Counters of one server (one database pool). Tests start several servers in one process, so
+/// these live in the application's state, not in a global.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    sql_statements: AtomicU64,
+    sql_errors: AtomicU64,
+}
+
+impl Metrics {
+    /// SQL statements sent to the database since the start, failed ones included.
+    pub fn sql_statements(&self) -> u64 {
+        self.sql_statements.load(Ordering::Relaxed)
+    }
+
+    pub fn sql_errors(&self) -> u64 {
+        self.sql_errors.load(Ordering::Relaxed)
+    }
+
+    fn statement(&self, failed: bool) {
+        self.sql_statements.fetch_add(1, Ordering::Relaxed);
+        if failed {
+            self.sql_errors.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Counts every statement `db` (and each clone made from it afterwards) executes. Call it before
+/// cloning the connection: clones share the pool but copy the callback slot.
+pub fn count_statements(db: &mut DatabaseConnection, metrics: Arc<Metrics>) {
+    db.set_metric_callback(move |info| metrics.statement(info.failed));
+}

@@ -1,0 +1,279 @@
+//! What is paid for and who holds it: SKUs with seat math, their subscriptions and holders,
+//! unit prices, and the constant SQL cost of a page of users with their licenses.
+
+mod common;
+
+use common::fixtures::{
+    self, ENTERPRISEPACK, NewUser, POWER_BI_PRO, SPE_E3, SPE_E5, Via, assign, data, gql,
+};
+use common::{Engine, TestApp, error_code};
+use license_manager::auth::Role;
+use serde_json::{Value, json};
+
+const SKUS: &str = "query($providerId: ID) { licenseSkus(providerId: $providerId) {
+    skuPartNumber displayName capabilityStatus subscribed
+    enabledUnits consumedUnits availableUnits suspendedUnits warningUnits lockedOutUnits
+    price { amount currency period monthlyAmount }
+    subscriptions { status totalLicenses isTrial nextLifecycleAt }
+    holders(first: 10) { totalCount nodes { userPrincipalName } }
+} }";
+
+async fn skus_show_seat_math_subscriptions_and_holders(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let db = app.database.connect().await;
+    let contoso = fixtures::provider(&db, "Contoso", Some("AVAILABLE")).await;
+    let other = fixtures::provider(&db, "Fabrikam", None).await;
+    // Graph sums the units of both subscriptions behind E5: 20 paid + 5 trial.
+    let e5 = fixtures::sku(&db, contoso, SPE_E5, (25, 2, 5, 3, 1)).await;
+    fixtures::subscription(&db, contoso, SPE_E5, "sub-paid", "Enabled", 20, false).await;
+    fixtures::subscription(&db, contoso, SPE_E5, "sub-trial", "Enabled", 5, true).await;
+    // Over-assigned: more consumed than enabled.
+    fixtures::sku(&db, contoso, POWER_BI_PRO, (1, 2, 0, 0, 0)).await;
+    fixtures::sku(&db, other, ENTERPRISEPACK, (7, 0, 0, 0, 0)).await;
+    fixtures::subscription(&db, other, ENTERPRISEPACK, "sub-other", "Warning", 7, false).await;
+    for name in ["amy", "ben"] {
+        let user = NewUser::named(name).insert(&db, contoso).await;
+        assign(&db, contoso, user, e5, Via::Direct).await;
+    }
+    let mut gone = NewUser::named("gone");
+    gone.removed = Some(fixtures::days_ago(1));
+    let gone = gone.insert(&db, contoso).await;
+    assign(&db, contoso, gone, e5, Via::Direct).await;
+
+    let skus = data(&app, SKUS, json!({ "providerId": contoso.to_string() })).await;
+    assert_eq!(
+        skus["licenseSkus"][0],
+        json!({
+            "skuPartNumber": "SPE_E5", "displayName": "Microsoft 365 E5",
+            "capabilityStatus": "Enabled", "subscribed": true,
+            "enabledUnits": 25, "consumedUnits": 2, "availableUnits": 23,
+            "suspendedUnits": 5, "warningUnits": 3, "lockedOutUnits": 1,
+            "price": null,
+            "subscriptions": [
+                { "status": "Enabled", "totalLicenses": 20, "isTrial": false,
+                  "nextLifecycleAt": skus["licenseSkus"][0]["subscriptions"][0]["nextLifecycleAt"] },
+                { "status": "Enabled", "totalLicenses": 5, "isTrial": true,
+                  "nextLifecycleAt": skus["licenseSkus"][0]["subscriptions"][1]["nextLifecycleAt"] },
+            ],
+            "holders": { "totalCount": 2, "nodes": [
+                { "userPrincipalName": "amy@contoso.com" },
+                { "userPrincipalName": "ben@contoso.com" },
+            ] },
+        })
+    );
+    let power_bi = &skus["licenseSkus"][1];
+    assert_eq!(power_bi["displayName"], "Power BI Pro");
+    assert_eq!(power_bi["availableUnits"], -1);
+    assert_eq!(power_bi["subscriptions"], json!([]));
+
+    // Every provider's SKUs, and each provider's own through Provider.licenseSkus.
+    let all = data(&app, SKUS, json!({})).await;
+    assert_eq!(all["licenseSkus"].as_array().expect("a list").len(), 3);
+    let providers = data(
+        &app,
+        "{ providers { name licenseSkus { skuPartNumber subscriptions { status } } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        providers["providers"][1],
+        json!({ "name": "Fabrikam", "licenseSkus": [
+            { "skuPartNumber": "ENTERPRISEPACK", "subscriptions": [{ "status": "Warning" }] },
+        ] })
+    );
+    // Holders take the users filters.
+    let holders = data(
+        &app,
+        "{ licenseSkus { skuPartNumber holders(filter: { search: \"BEN\", includeRemoved: true }) {
+            nodes { userPrincipalName } } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        holders["licenseSkus"][0]["holders"]["nodes"],
+        json!([{ "userPrincipalName": "ben@contoso.com" }])
+    );
+    db.close().await.ok();
+    app.finish().await;
+}
+
+const SET_PRICE: &str = "mutation($skuId: ID!, $price: MoneyInput) {
+    setSkuPrice(skuId: $skuId, price: $price) {
+        skuPartNumber price { amount currency period monthlyAmount }
+    }
+}";
+
+async fn admins_set_and_clear_prices_with_an_audit_trail(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let db = app.database.connect().await;
+    let contoso = fixtures::provider(&db, "Contoso", Some("AVAILABLE")).await;
+    let e3 = fixtures::sku(&db, contoso, SPE_E3, (10, 10, 0, 0, 0)).await;
+    let id = e3.to_string();
+    let yearly = json!({ "skuId": id, "price": { "amount": "433.20", "currency": "EUR", "period": "YEAR" } });
+
+    let viewer = gql(&app, Role::Viewer, SET_PRICE, yearly.clone()).await;
+    assert_eq!(error_code(&viewer), "FORBIDDEN");
+
+    let set = gql(&app, Role::Admin, SET_PRICE, yearly).await;
+    assert_eq!(
+        set["data"]["setSkuPrice"],
+        json!({ "skuPartNumber": "SPE_E3", "price": {
+            "amount": "433.2", "currency": "EUR", "period": "YEAR", "monthlyAmount": "36.10",
+        } })
+    );
+    let read = data(
+        &app,
+        "{ licenseSkus { price { amount monthlyAmount } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        read["licenseSkus"][0]["price"],
+        json!({ "amount": "433.2", "monthlyAmount": "36.10" })
+    );
+
+    let bad = gql(
+        &app,
+        Role::Admin,
+        SET_PRICE,
+        json!({ "skuId": id, "price": { "amount": "12,50", "currency": "eur", "period": "MONTH" } }),
+    )
+    .await;
+    assert_eq!(error_code(&bad), "BAD_USER_INPUT");
+    let fields: Vec<&str> = bad["errors"][0]["extensions"]["fields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .map(|field| field["field"].as_str().expect("a name"))
+        .collect();
+    assert_eq!(fields, ["price.amount", "price.currency"]);
+
+    let cleared = gql(
+        &app,
+        Role::Admin,
+        SET_PRICE,
+        json!({ "skuId": id, "price": null }),
+    )
+    .await;
+    assert_eq!(cleared["data"]["setSkuPrice"]["price"], Value::Null);
+
+    let missing = gql(
+        &app,
+        Role::Admin,
+        SET_PRICE,
+        json!({ "skuId": "424242", "price": null }),
+    )
+    .await;
+    assert_eq!(error_code(&missing), "NOT_FOUND");
+
+    let audit = gql(
+        &app,
+        Role::Admin,
+        "{ auditEvents { nodes { action outcome targetId detail } } }",
+        json!({}),
+    )
+    .await;
+    let events: Vec<(String, String)> = audit["data"]["auditEvents"]["nodes"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|event| {
+            (
+                event["action"].as_str().unwrap_or_default().to_owned(),
+                event["outcome"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    let price_events = |outcome: &str| {
+        events
+            .iter()
+            .filter(|(action, found)| action == "sku.price.set" && found == outcome)
+            .count()
+    };
+    assert_eq!(price_events("SUCCEEDED"), 2, "{events:?}");
+    assert_eq!(price_events("FAILED"), 2, "{events:?}");
+    db.close().await.ok();
+    app.finish().await;
+}
+
+const PAGE_WITH_LICENSES: &str = "query($first: Int) { users(first: $first) { edges { node {
+    userPrincipalName licenses { sku { displayName } } provider { name }
+} } } }";
+
+/// SQL statements the server ran for one GraphQL request.
+async fn statements(app: &TestApp, query: &str, variables: Value) -> (u64, Value) {
+    let before = app.metrics.sql_statements();
+    let body = data(app, query, variables).await;
+    (app.metrics.sql_statements() - before, body)
+}
+
+async fn a_page_costs_the_same_statements_for_10_100_and_500_users(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let db = app.database.connect().await;
+    let contoso = fixtures::provider(&db, "Contoso", Some("AVAILABLE")).await;
+    let fabrikam = fixtures::provider(&db, "Fabrikam", None).await;
+    let skus = [
+        fixtures::sku(&db, contoso, SPE_E5, (600, 600, 0, 0, 0)).await,
+        fixtures::sku(&db, contoso, ENTERPRISEPACK, (600, 300, 0, 0, 0)).await,
+        fixtures::sku(&db, fabrikam, POWER_BI_PRO, (600, 300, 0, 0, 0)).await,
+    ];
+    for n in 0..520 {
+        let (provider, own_skus) = if n % 2 == 0 {
+            (contoso, &skus[..2])
+        } else {
+            (fabrikam, &skus[2..])
+        };
+        let user = NewUser::named(&format!("user{n:04}"))
+            .insert(&db, provider)
+            .await;
+        for sku in own_skus.iter().take(1 + n % 2) {
+            assign(&db, provider, user, *sku, Via::Direct).await;
+        }
+    }
+    let mut measured = Vec::new();
+    for first in [10, 100, 500] {
+        let (count, body) = statements(&app, PAGE_WITH_LICENSES, json!({ "first": first })).await;
+        let edges = body["users"]["edges"].as_array().expect("edges");
+        assert_eq!(edges.len(), first);
+        assert!(
+            edges
+                .iter()
+                .all(|edge| edge["node"]["licenses"][0]["sku"]["displayName"].is_string())
+        );
+        measured.push(count);
+    }
+    // users, licenses of the page, their SKUs, their providers.
+    assert_eq!(measured, [4, 4, 4], "statements for 10, 100 and 500 users");
+    // The same selection through fragments, as frontends write it, costs the same.
+    let (with_fragments, _) = statements(
+        &app,
+        "query { users(first: 200) { nodes { ...row } } }
+         fragment row on DirectoryUser { userPrincipalName ...held provider { name } }
+         fragment held on DirectoryUser { licenses { sku { displayName } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(with_fragments, 4);
+    // totalCount costs one COUNT, and only when it is asked for.
+    let (with_count, _) = statements(
+        &app,
+        "{ users(first: 100) { totalCount nodes { userPrincipalName } } }",
+        json!({}),
+    )
+    .await;
+    let (without_count, _) = statements(
+        &app,
+        "{ users(first: 100) { nodes { userPrincipalName } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!((without_count, with_count), (1, 2));
+    db.close().await.ok();
+    app.finish().await;
+}
+
+engine_tests!(
+    skus_show_seat_math_subscriptions_and_holders,
+    admins_set_and_clear_prices_with_an_audit_trail,
+    a_page_costs_the_same_statements_for_10_100_and_500_users,
+);

@@ -1,0 +1,87 @@
+//! Abusive documents are refused with an error that names the limit, and the server keeps
+//! serving the next caller.
+
+mod common;
+
+use common::fixtures::gql;
+use common::{Engine, TestApp, error_code};
+use license_manager::auth::Role;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+async fn still_serving(app: &TestApp) {
+    let viewer = app.query(Role::Viewer, "{ viewer { subject } }").await;
+    assert_eq!(viewer["viewer"]["subject"], "test");
+}
+
+fn limit_of(body: &Value) -> &str {
+    body["errors"][0]["extensions"]["limit"]
+        .as_str()
+        .unwrap_or_else(|| panic!("an error naming its limit: {body}"))
+}
+
+async fn over_complex_and_over_deep_documents_name_their_limit(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    // 500 users × 500 holders of each of their SKUs: far beyond the budget.
+    let wide = "{ users(first: 500) { nodes { licenses { sku {
+        holders(first: 500) { nodes { userPrincipalName } } } } } } }";
+    let body = gql(&app, Role::Viewer, wide, json!({})).await;
+    assert_eq!(error_code(&body), "BAD_USER_INPUT");
+    assert_eq!(limit_of(&body), "maxComplexity");
+    assert_eq!(body["errors"][0]["extensions"]["max"], 50_000);
+    let message = body["errors"][0]["message"].as_str().expect("a message");
+    assert!(message.contains("50000"), "{message}");
+    still_serving(&app).await;
+
+    // The same shape with small pages fits.
+    let narrow = "{ users(first: 10) { nodes { licenses { sku {
+        holders(first: 10) { nodes { userPrincipalName } } } } } } }";
+    let fits = gql(&app, Role::Viewer, narrow, json!({})).await;
+    assert!(fits.get("errors").is_none(), "{fits}");
+
+    let deep = "{ users(first: 1) { nodes { provider { licenseSkus { holders(first: 1) {
+        nodes { provider { licenseSkus { holders(first: 1) { nodes { provider {
+        licenseSkus { skuId } } } } } } } } } } } } }";
+    let body = gql(&app, Role::Viewer, deep, json!({})).await;
+    assert_eq!(error_code(&body), "BAD_USER_INPUT");
+    assert_eq!(limit_of(&body), "maxDepth");
+    still_serving(&app).await;
+    app.finish().await;
+}
+
+async fn oversized_bodies_and_batches_are_refused(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let token = app.token(Role::Viewer, "test");
+    let padding = " ".repeat(2 * 1024 * 1024);
+    let response = app
+        .http
+        .post(app.url("/graphql"))
+        .bearer_auth(&token)
+        .json(&json!({ "query": format!("{{ viewer {{ subject }} }}{padding}") }))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    still_serving(&app).await;
+
+    // Batched requests are not accepted at all: one operation per request.
+    let response = app
+        .http
+        .post(app.url("/graphql"))
+        .bearer_auth(&token)
+        .json(&json!([
+            { "query": "{ viewer { subject } }" },
+            { "query": "{ viewer { role } }" },
+        ]))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    still_serving(&app).await;
+    app.finish().await;
+}
+
+engine_tests!(
+    over_complex_and_over_deep_documents_name_their_limit,
+    oversized_bodies_and_batches_are_refused,
+);

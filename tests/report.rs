@@ -1,0 +1,275 @@
+//! The license report on a tenant built to contain each kind of waste once, with prices in two
+//! currencies and a provider that cannot provide sign-in data.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::fixtures::{
+    self, ENTERPRISEPACK, EXCHANGESTANDARD, NewUser, POWER_BI_PRO, SPE_E5, Via, assign, data,
+    days_ago, gql,
+};
+use common::{Engine, TestApp, error_code};
+use license_manager::auth::Role;
+use sea_orm::DatabaseConnection;
+use serde_json::{Value, json};
+
+struct Tenant {
+    contoso: i64,
+}
+
+async fn price(app: &TestApp, sku: i64, amount: &str, currency: &str, period: &str) {
+    let body = gql(
+        app,
+        Role::Admin,
+        "mutation($id: ID!, $price: MoneyInput) { setSkuPrice(skuId: $id, price: $price) { id } }",
+        json!({ "id": sku.to_string(),
+                "price": { "amount": amount, "currency": currency, "period": period } }),
+    )
+    .await;
+    assert!(body.get("errors").is_none(), "{body}");
+}
+
+async fn tenant(app: &TestApp, db: &DatabaseConnection) -> Tenant {
+    let contoso = fixtures::provider(db, "Contoso", Some("AVAILABLE")).await;
+    let fabrikam = fixtures::provider(db, "Fabrikam", Some("MISSING_PERMISSION")).await;
+    let e5 = fixtures::sku(db, contoso, SPE_E5, (10, 5, 0, 0, 0)).await;
+    let o365_e3 = fixtures::sku(db, contoso, ENTERPRISEPACK, (5, 2, 0, 0, 0)).await;
+    let exchange = fixtures::sku(db, contoso, EXCHANGESTANDARD, (3, 3, 0, 0, 0)).await;
+    let power_bi = fixtures::sku(db, fabrikam, POWER_BI_PRO, (2, 1, 0, 0, 0)).await;
+    price(app, e5, "50", "USD", "MONTH").await;
+    price(app, o365_e3, "240", "EUR", "YEAR").await;
+    price(app, power_bi, "10.00", "USD", "MONTH").await;
+
+    let mut disabled = NewUser::named("disabled").signed_in(1);
+    disabled.enabled = false;
+    let disabled = disabled.insert(db, contoso).await;
+    assign(db, contoso, disabled, e5, Via::Direct).await;
+    assign(db, contoso, disabled, o365_e3, Via::Groups(&["g-sales"])).await;
+
+    // Latest activity: the non-interactive sign-in 100 days ago.
+    let mut idle = NewUser::named("idle").signed_in(120);
+    idle.non_interactive = Some(days_ago(100));
+    let idle = idle.insert(db, contoso).await;
+    assign(db, contoso, idle, e5, Via::Both(&["g-all"])).await;
+
+    let ghost = NewUser::named("ghost").insert(db, contoso).await;
+    assign(db, contoso, ghost, exchange, Via::Direct).await;
+
+    // Never signed in, but created last week: too new to judge.
+    let mut newbie = NewUser::named("newbie");
+    newbie.created = Some(days_ago(7));
+    let newbie = newbie.insert(db, contoso).await;
+    assign(db, contoso, newbie, exchange, Via::Direct).await;
+
+    let both = NewUser::named("both")
+        .signed_in(1)
+        .insert(db, contoso)
+        .await;
+    assign(db, contoso, both, e5, Via::Direct).await;
+    assign(db, contoso, both, o365_e3, Via::Direct).await;
+    assign(db, contoso, both, exchange, Via::Groups(&["g-mail"])).await;
+
+    let fine = NewUser::named("fine")
+        .signed_in(3)
+        .insert(db, contoso)
+        .await;
+    assign(db, contoso, fine, e5, Via::Direct).await;
+
+    // Fabrikam cannot tell: never inactive, never "never signed in".
+    let unknown = NewUser::named("unknown").insert(db, fabrikam).await;
+    assign(db, fabrikam, unknown, power_bi, Via::Direct).await;
+    Tenant { contoso }
+}
+
+const REPORT: &str = "query($providerId: ID, $inactiveDays: Int) {
+  licenseReport(providerId: $providerId, inactiveDays: $inactiveDays) {
+    inactiveDays
+    findings {
+      kind user { userPrincipalName } sku { skuPartNumber } units
+      assignedDirectly inheritedFromGroupIds removableDirectly removal
+      lastSignInField lastSignInAt containedIn { skuPartNumber }
+      monthlyCost { amount currency } evidence
+    }
+    totals {
+      findings unpricedFindings monthlyCost { amount currency }
+      byKind { kind findings units monthlyCost { amount currency } }
+    }
+    signInData { providerName available status licensedUsersUnknown message }
+    skus { skuPartNumber availableUnits }
+  }
+}";
+
+/// A finding in one line: kind, user, SKU, how to remove it, and what it costs.
+fn summary(finding: &Value) -> String {
+    let user = finding["user"]["userPrincipalName"]
+        .as_str()
+        .map(|upn| upn.trim_end_matches("@contoso.com"))
+        .unwrap_or("-");
+    let cost = match &finding["monthlyCost"] {
+        Value::Null => "unpriced".to_owned(),
+        cost => format!(
+            "{} {}",
+            cost["amount"].as_str().unwrap_or("?"),
+            cost["currency"].as_str().unwrap_or("?")
+        ),
+    };
+    let mut line = format!(
+        "{} {user} {} x{} {cost}",
+        finding["kind"].as_str().unwrap_or("?"),
+        finding["sku"]["skuPartNumber"].as_str().unwrap_or("?"),
+        finding["units"],
+    );
+    if let Some(container) = finding["containedIn"]["skuPartNumber"].as_str() {
+        line.push_str(&format!(" in {container}"));
+    }
+    if let Some(field) = finding["lastSignInField"].as_str() {
+        line.push_str(&format!(" by {field}"));
+    }
+    line
+}
+
+async fn each_kind_of_waste_is_found_with_its_cost(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let db = app.database.connect().await;
+    tenant(&app, &db).await;
+    let report = data(&app, REPORT, json!({})).await["licenseReport"].clone();
+    assert_eq!(report["inactiveDays"], 90);
+    let findings = report["findings"].as_array().expect("findings");
+    let found: BTreeSet<String> = findings.iter().map(summary).collect();
+    let expected: BTreeSet<String> = [
+        "DISABLED_ACCOUNT disabled SPE_E5 x1 50.00 USD",
+        "DISABLED_ACCOUNT disabled ENTERPRISEPACK x1 20.00 EUR",
+        "INACTIVE_USER idle SPE_E5 x1 50.00 USD by NON_INTERACTIVE",
+        "NEVER_SIGNED_IN ghost EXCHANGESTANDARD x1 unpriced",
+        "OVERLAPPING_ASSIGNMENT both ENTERPRISEPACK x1 20.00 EUR in SPE_E5",
+        "OVERLAPPING_ASSIGNMENT both EXCHANGESTANDARD x1 unpriced in SPE_E5",
+        "UNASSIGNED_SEATS - SPE_E5 x5 250.00 USD",
+        "UNASSIGNED_SEATS - ENTERPRISEPACK x3 60.00 EUR",
+        "UNASSIGNED_SEATS - POWER_BI_PRO x1 10.00 USD",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect();
+    assert_eq!(found, expected);
+    assert_eq!(findings.len(), expected.len(), "no finding twice");
+
+    // Each finding says how the seat can be freed.
+    let by = |kind: &str, upn: &str, sku: &str| {
+        findings
+            .iter()
+            .find(|finding| {
+                finding["kind"] == kind
+                    && finding["user"]["userPrincipalName"] == format!("{upn}@contoso.com")
+                    && finding["sku"]["skuPartNumber"] == sku
+            })
+            .unwrap_or_else(|| panic!("{kind} {upn} {sku}"))
+    };
+    let group_only = by("DISABLED_ACCOUNT", "disabled", "ENTERPRISEPACK");
+    assert_eq!(group_only["assignedDirectly"], false);
+    assert_eq!(group_only["removableDirectly"], false);
+    assert_eq!(group_only["inheritedFromGroupIds"], json!(["g-sales"]));
+    assert_eq!(group_only["removal"], "only through group(s) g-sales");
+    let direct = by("DISABLED_ACCOUNT", "disabled", "SPE_E5");
+    assert_eq!(direct["removableDirectly"], true);
+    let idle = by("INACTIVE_USER", "idle", "SPE_E5");
+    assert_eq!(idle["assignedDirectly"], true);
+    assert_eq!(idle["removableDirectly"], false);
+    assert_eq!(
+        idle["removal"],
+        "remove it from the user and from group(s) g-all"
+    );
+    assert!(idle["lastSignInAt"].is_string());
+    let evidence = idle["evidence"].as_str().expect("evidence");
+    assert!(
+        evidence.contains("lastNonInteractiveSignInAt"),
+        "{evidence}"
+    );
+
+    let totals = &report["totals"];
+    assert_eq!(totals["findings"], 9);
+    assert_eq!(totals["unpricedFindings"], 2);
+    assert_eq!(
+        totals["monthlyCost"],
+        json!([
+            { "amount": "100.00", "currency": "EUR" },
+            { "amount": "360.00", "currency": "USD" },
+        ])
+    );
+    let kinds: Vec<(String, i64)> = totals["byKind"]
+        .as_array()
+        .expect("byKind")
+        .iter()
+        .map(|kind| {
+            (
+                kind["kind"].as_str().unwrap_or_default().to_owned(),
+                kind["units"].as_i64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("DISABLED_ACCOUNT".to_owned(), 2),
+            ("INACTIVE_USER".to_owned(), 1),
+            ("NEVER_SIGNED_IN".to_owned(), 1),
+            ("UNASSIGNED_SEATS".to_owned(), 9),
+            ("OVERLAPPING_ASSIGNMENT".to_owned(), 2),
+        ]
+    );
+
+    // The data-quality section: Fabrikam's users are unknown, not inactive.
+    let quality = &report["signInData"];
+    assert_eq!(quality[0]["available"], true);
+    assert_eq!(quality[1]["providerName"], "Fabrikam");
+    assert_eq!(quality[1]["available"], false);
+    assert_eq!(quality[1]["status"], "MISSING_PERMISSION");
+    assert_eq!(quality[1]["licensedUsersUnknown"], 1);
+    let message = quality[1]["message"].as_str().expect("a message");
+    assert!(message.contains("unknown is not inactive"), "{message}");
+    db.close().await.ok();
+    app.finish().await;
+}
+
+async fn the_threshold_and_the_provider_narrow_the_report(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let db = app.database.connect().await;
+    let tenant = tenant(&app, &db).await;
+    let report = data(
+        &app,
+        REPORT,
+        json!({ "providerId": tenant.contoso.to_string(), "inactiveDays": 110 }),
+    )
+    .await["licenseReport"]
+        .clone();
+    let found: BTreeSet<String> = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(summary)
+        .collect();
+    // idle signed in 100 days ago: active under a 110-day threshold; Fabrikam is out of scope.
+    assert!(
+        !found
+            .iter()
+            .any(|finding| finding.starts_with("INACTIVE_USER"))
+    );
+    assert!(!found.iter().any(|finding| finding.contains("POWER_BI_PRO")));
+    assert_eq!(report["signInData"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        report["totals"]["monthlyCost"],
+        json!([
+            { "amount": "100.00", "currency": "EUR" },
+            { "amount": "300.00", "currency": "USD" },
+        ])
+    );
+    let bad = gql(&app, Role::Viewer, REPORT, json!({ "inactiveDays": 0 })).await;
+    assert_eq!(error_code(&bad), "BAD_USER_INPUT");
+    db.close().await.ok();
+    app.finish().await;
+}
+
+engine_tests!(
+    each_kind_of_waste_is_found_with_its_cost,
+    the_threshold_and_the_provider_narrow_the_report,
+);
