@@ -29,19 +29,23 @@ pub enum DemoError {
     Token(#[from] crate::auth::AuthError),
 }
 
-fn examples(provider_id: i64) -> [(&'static str, String); 3] {
+fn examples(provider_id: i64) -> [(&'static str, String); 4] {
     [
         (
             "the tenant and its first sync",
             "{ providers { name userCount lastSyncRun { status usersSeen skusSynced warnings { code hint } } } }".into(),
         ),
         (
-            "the sync history",
-            "{ syncRuns(first: 5) { edges { node { id mode status usersSeen usersCreated finishedAt } } } }".into(),
+            "seats paid for and used",
+            "{ licenseSkus { displayName enabledUnits consumedUnits availableUnits } }".into(),
         ),
         (
-            "what the app registration can read",
-            format!("mutation {{ testProviderConnection(id: \"{provider_id}\") {{ ok checks {{ name ok message }} }} }}"),
+            "who holds an E5 and has not signed in for 90 days",
+            "{ users(first: 20, filter: { skuPartNumber: \"SPE_E5\", inactiveSinceDays: 90 }) { totalCount edges { node { displayName userPrincipalName lastSignInAt } } } }".into(),
+        ),
+        (
+            "the waste report, with the evidence of each finding",
+            format!("{{ licenseReport(providerId: \"{provider_id}\") {{ totals {{ findings }} findings {{ kind evidence removal }} }} }}"),
         ),
     ]
 }

@@ -269,7 +269,30 @@ async fn providers_count_only_current_users(engine: Engine) {
     app.finish().await;
 }
 
+async fn metrics_are_served_in_prometheus_format(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    app.query(Role::Viewer, "{ providers { id } }").await;
+    let response = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(response.status(), StatusCode::OK);
+    let text = response.text().await.expect("text");
+    let value = |name: &str| -> u64 {
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{name} in {text}"))
+    };
+    assert!(value("license_manager_sql_statements_total ") > 0);
+    assert_eq!(value("license_manager_sync_runs{status=\"RUNNING\"} "), 0);
+    assert!(text.contains("# TYPE license_manager_sql_statements_total counter"));
+    app.finish().await;
+}
+
 engine_tests!(
+    metrics_are_served_in_prometheus_format,
     migrations_create_every_table_on_an_empty_database,
     deleting_a_provider_removes_its_synced_data,
     the_schema_refuses_duplicates,

@@ -489,3 +489,66 @@ async fn replicas_never_run_one_provider_twice_at_once(engine: Engine) {
 }
 
 engine_tests!(replicas_never_run_one_provider_twice_at_once);
+
+async fn the_license_api_reports_the_tenants_seats_and_holders(engine: Engine) {
+    let sim = tenant(400, 19).await;
+    let app = app_for(engine, &sim).await;
+    let provider = app.connect_tenant(&sim, &sim.client_secret()).await;
+    assert_eq!(app.sync(&provider, "FULL").await["status"], "SUCCEEDED");
+
+    let body = app
+        .admin(
+            "{ licenseSkus { skuId skuPartNumber subscribed enabledUnits consumedUnits availableUnits
+                suspendedUnits warningUnits holders(first: 1) { totalCount } } }",
+            json!({}),
+        )
+        .await;
+    let skus = body["data"]["licenseSkus"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{body}"));
+    for truth in sim.subscribed_skus() {
+        let sku = skus
+            .iter()
+            .find(|sku| sku["skuId"] == truth.sku_id.to_string())
+            .unwrap_or_else(|| panic!("{} listed", truth.sku_part_number));
+        let enabled = i64::from(truth.prepaid_units.enabled);
+        let consumed = i64::from(truth.consumed_units);
+        assert_eq!(sku["enabledUnits"], enabled, "{}", truth.sku_part_number);
+        assert_eq!(sku["consumedUnits"], consumed, "{}", truth.sku_part_number);
+        assert_eq!(
+            sku["availableUnits"],
+            enabled - consumed,
+            "{}",
+            truth.sku_part_number
+        );
+        assert_eq!(
+            sku["suspendedUnits"],
+            i64::from(truth.prepaid_units.suspended)
+        );
+        assert_eq!(sku["warningUnits"], i64::from(truth.prepaid_units.warning));
+        // Graph counts a seat per holder: the holders listed are exactly the consumed seats.
+        let holders = sim
+            .users()
+            .iter()
+            .filter(|user| {
+                user.assigned_licenses
+                    .iter()
+                    .any(|l| l.sku_id == truth.sku_id)
+            })
+            .count();
+        assert_eq!(
+            sku["holders"]["totalCount"], holders,
+            "{}",
+            truth.sku_part_number
+        );
+    }
+    // SKUs users hold without a subscription are listed too, with no seats.
+    let unsubscribed: Vec<&serde_json::Value> = skus
+        .iter()
+        .filter(|sku| sku["subscribed"] == false)
+        .collect();
+    assert!(unsubscribed.iter().all(|sku| sku["enabledUnits"] == 0));
+    app.finish().await;
+}
+
+engine_tests!(the_license_api_reports_the_tenants_seats_and_holders);

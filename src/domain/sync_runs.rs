@@ -176,3 +176,15 @@ pub async fn cancel(db: &DatabaseConnection, actor: &Actor, run_id: i64) -> Resu
     .await;
     audit::on_failure(db, actor, "sync.cancel", target.clone(), result).await
 }
+
+/// How many runs are in each status, for monitoring.
+pub async fn count_by_status(db: &DatabaseConnection) -> Result<Vec<(String, i64)>> {
+    Ok(SyncRuns::find()
+        .select_only()
+        .column(Column::Status)
+        .column_as(Column::Id.count(), "runs")
+        .group_by(Column::Status)
+        .into_tuple()
+        .all(db)
+        .await?)
+}

@@ -4,6 +4,7 @@ mod export;
 mod graphiql;
 mod graphql;
 mod health;
+mod prometheus;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -24,6 +25,7 @@ pub fn router(state: AppState) -> Router {
         .route("/export/skus.csv", get(export::skus_csv))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(prometheus::metrics))
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
         // async-graphql-axum reads the body as a stream, which DefaultBodyLimit does not
         // cover; this layer caps every body, answering 413 before reading an oversized one.
