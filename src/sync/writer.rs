@@ -468,6 +468,7 @@ async fn stored_holdings(
     user_ids: &[i64],
 ) -> Result<HashMap<i64, Vec<Holding>>> {
     let mut holdings: HashMap<i64, Vec<Holding>> = HashMap::new();
+    // `chunks` of an empty list yields nothing: a page of new users costs no statement here.
     for chunk in user_ids.chunks(MAX_IDS_PER_STATEMENT) {
         for row in assignments::Entity::find()
             .filter(assignments::Column::UserId.is_in(chunk.iter().copied()))
@@ -620,10 +621,9 @@ async fn save_holdings(
     db: &impl ConnectionTrait,
     provider_id: i64,
     wanted: HashMap<i64, Vec<Holding>>,
+    stored: &HashMap<i64, Vec<Holding>>,
     now: DateTime<Utc>,
 ) -> Result<HashSet<i64>> {
-    let user_ids: Vec<i64> = wanted.keys().copied().collect();
-    let stored = stored_holdings(db, &user_ids).await?;
     let mut changed = HashSet::new();
     let mut rows = Vec::new();
     for (user_id, mut holdings) in wanted {
@@ -639,8 +639,13 @@ async fn save_holdings(
                 .map(|h| h.into_row(provider_id, user_id, now)),
         );
     }
-    let changed_ids: Vec<i64> = changed.iter().copied().collect();
-    for chunk in changed_ids.chunks(MAX_IDS_PER_STATEMENT) {
+    // Only users who held something have rows to delete; a first sync deletes nothing.
+    let replaced: Vec<i64> = changed
+        .iter()
+        .copied()
+        .filter(|user_id| stored.contains_key(user_id))
+        .collect();
+    for chunk in replaced.chunks(MAX_IDS_PER_STATEMENT) {
         assignments::Entity::delete_many()
             .filter(assignments::Column::UserId.is_in(chunk.iter().copied()))
             .exec(db)
@@ -705,7 +710,9 @@ pub async fn write_user_page(
             Some((user_id, holdings))
         })
         .collect();
-    let relicensed = save_holdings(&transaction, provider_id, wanted, now).await?;
+    let existing: Vec<i64> = stored.values().map(|row| row.id).collect();
+    let held = stored_holdings(&transaction, &existing).await?;
+    let relicensed = save_holdings(&transaction, provider_id, wanted, &held, now).await?;
     transaction.commit().await?;
     let page_ids = saved.ids.values().copied().collect();
     let counts = saved.counts(records.len(), relicensed, 0);
@@ -879,7 +886,7 @@ pub async fn apply_changes(
             Some((user_id, holdings_after_delta(assigned, stored, skus)))
         })
         .collect();
-    let relicensed = save_holdings(&transaction, provider_id, wanted, now).await?;
+    let relicensed = save_holdings(&transaction, provider_id, wanted, &holdings, now).await?;
     transaction.commit().await?;
     mark_removed(db, &removed, now).await?;
     Ok(saved.counts(changes.len(), relicensed, removed.len() as i64))
