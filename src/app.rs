@@ -179,6 +179,13 @@ impl Application {
         });
         tracing::info!(%addr, workers = self.workers, "serving GraphQL at http://{addr}/graphql");
         let router = http::router(self.state.clone());
+        // Syncs are told to stop at the signal, not after the last HTTP response: a container
+        // gets a few seconds between SIGTERM and SIGKILL.
+        let stop = stop_workers.clone();
+        let shutdown = async move {
+            shutdown.await;
+            stop.cancel();
+        };
         let served = axum::serve(self.listener, router)
             .with_graceful_shutdown(shutdown)
             .await;

@@ -31,7 +31,9 @@ pub struct KeyFile {
 }
 
 /// Returns the key stored at `data_dir/name`, creating it with 256 random bits and mode 0600 when
-/// absent. Two processes starting together agree on one key: only one `create_new` can win.
+/// absent. Two processes starting together agree on one key: each writes its candidate to a
+/// private temporary file and hard-links it into place, which only one can do, so no process
+/// ever reads a half-written key.
 pub fn load_or_create(data_dir: &Path, name: &str) -> Result<KeyFile, KeyFileError> {
     let path = data_dir.join(name);
     let io_error = |source| KeyFileError::Io {
@@ -39,27 +41,38 @@ pub fn load_or_create(data_dir: &Path, name: &str) -> Result<KeyFile, KeyFileErr
         source,
     };
     fs::create_dir_all(data_dir).map_err(io_error)?;
+    if path.exists() {
+        return read(&path);
+    }
     let mut key = vec![0u8; KEY_BYTES];
     rand::rng().fill_bytes(&mut key);
-    match OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&path)
-    {
-        Ok(mut file) => {
-            file.write_all(format!("{}\n", BASE64.encode(&key)).as_bytes())
-                .and_then(|()| file.sync_all())
-                .map_err(io_error)?;
-            Ok(KeyFile {
-                key,
-                path,
-                created: true,
-            })
-        }
+    let candidate = data_dir.join(format!(
+        ".{name}.{}.{:08x}",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    write_private(&candidate, &BASE64.encode(&key)).map_err(io_error)?;
+    let linked = fs::hard_link(&candidate, &path);
+    fs::remove_file(&candidate).ok();
+    match linked {
+        Ok(()) => Ok(KeyFile {
+            key,
+            path,
+            created: true,
+        }),
         Err(error) if error.kind() == io::ErrorKind::AlreadyExists => read(&path),
         Err(error) => Err(io_error(error)),
     }
+}
+
+fn write_private(path: &Path, text: &str) -> io::Result<()> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(format!("{text}\n").as_bytes())?;
+    file.sync_all()
 }
 
 fn read(path: &Path) -> Result<KeyFile, KeyFileError> {
@@ -105,6 +118,26 @@ mod tests {
         let again = load_or_create(dir.path(), "jwt-secret").expect("read back");
         assert!(!again.created);
         assert_eq!(again.key, first.key);
+    }
+
+    #[test]
+    fn processes_starting_together_agree_on_one_key() {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let keys: Vec<Vec<u8>> = std::thread::scope(|scope| {
+            let starts: Vec<_> = (0..8)
+                .map(|_| scope.spawn(|| load_or_create(dir.path(), "jwt-secret").map(|k| k.key)))
+                .collect();
+            starts
+                .into_iter()
+                .map(|start| start.join().expect("no panic").expect("a key"))
+                .collect()
+        });
+        assert!(
+            keys.windows(2).all(|pair| pair[0] == pair[1]),
+            "one key for all"
+        );
+        let leftovers = fs::read_dir(dir.path()).expect("listing").count();
+        assert_eq!(leftovers, 1, "no temporary file is left behind");
     }
 
     #[test]

@@ -177,6 +177,20 @@ async fn the_token_command_mints_tokens_the_server_accepts(engine: Engine) {
     app.finish().await;
 }
 
+#[tokio::test]
+async fn a_document_that_does_not_parse_is_bad_user_input() {
+    let app = TestApp::spawn(Engine::Sqlite).await;
+    let token = app.token(Role::Viewer, "typo");
+    for document in ["{ viewer { subject ", "{ viewer { nosuchfield } }"] {
+        let (status, body) = app
+            .graphql_with_header(Some(&format!("Bearer {token}")), document)
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(error_code(&body), "BAD_USER_INPUT", "{document}: {body}");
+    }
+    app.finish().await;
+}
+
 engine_tests!(
     viewer_reports_subject_and_role,
     the_token_command_mints_tokens_the_server_accepts

@@ -328,7 +328,49 @@ async fn a_running_sync_stops_when_cancelled(engine: Engine) {
     app.finish().await;
 }
 
+async fn a_dead_run_never_blocks_the_next_start_even_without_workers(engine: Engine) {
+    // An API-only server (no workers), and a run whose process died without a word.
+    let app = TestApp::spawn(engine).await;
+    let (db, _) = queue_runs(&app, 1).await;
+    let dead = queue::claim(&db, "killed-cron-job", Duration::seconds(-1))
+        .await
+        .expect("claim")
+        .expect("a queued run");
+    let body = graphql(
+        &app,
+        Role::Viewer,
+        &format!(
+            r#"{{ syncRun(id: "{}") {{ provider {{ id }} }} }}"#,
+            dead.id
+        ),
+    )
+    .await;
+    let provider = body["data"]["syncRun"]["provider"]["id"]
+        .as_str()
+        .expect("provider")
+        .to_owned();
+
+    let next = start(&app, &provider).await;
+    assert_eq!(next["data"]["startSync"]["status"], "QUEUED", "{next}");
+    let old = graphql(
+        &app,
+        Role::Viewer,
+        &format!(
+            r#"{{ syncRun(id: "{}") {{ status error {{ code }} }} }}"#,
+            dead.id
+        ),
+    )
+    .await;
+    assert_eq!(
+        old["data"]["syncRun"],
+        json!({ "status": "FAILED", "error": { "code": "INTERRUPTED" } })
+    );
+    db.close().await.ok();
+    app.finish().await;
+}
+
 engine_tests!(
+    a_dead_run_never_blocks_the_next_start_even_without_workers,
     a_provider_has_at_most_one_active_sync,
     sync_mutations_check_their_input,
     each_run_is_claimed_by_exactly_one_worker,

@@ -15,7 +15,13 @@ use crate::providers::registry::ProviderRegistry;
 /// The caller's claims; the HTTP layer attaches them, and an operation that arrives any other
 /// way without them is refused.
 pub fn claims<'a>(ctx: &Context<'a>) -> Result<&'a Claims> {
-    ctx.data_opt::<Claims>().ok_or_else(unauthenticated)
+    let claims = ctx.data_opt::<Claims>().ok_or_else(unauthenticated)?;
+    // A websocket lives longer than the token it opened with: check the expiry on every
+    // operation, not only at connection_init.
+    if claims.exp <= chrono::Utc::now().timestamp() {
+        return Err(unauthenticated());
+    }
+    Ok(claims)
 }
 
 pub fn actor(ctx: &Context<'_>) -> Result<Actor> {

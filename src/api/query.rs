@@ -119,6 +119,7 @@ impl Query {
     }
 
     /// License SKUs of one provider or of all, with seat counts and prices.
+    #[graphql(complexity = "super::limits::SKUS_PER_LIST * child_complexity")]
     async fn license_skus(
         &self,
         ctx: &Context<'_>,

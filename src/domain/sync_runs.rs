@@ -149,6 +149,9 @@ async fn start_checked(
             "no provider with id {provider_id}"
         )));
     }
+    // A run whose process died must not block the provider, even where no worker runs to
+    // fail it (API-only replicas, cron with `license-manager sync`).
+    queue::fail_expired(db).await?;
     let run = queue::enqueue(db, provider_id, mode, "manual").await?;
     audit::record(
         db,

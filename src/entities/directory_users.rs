@@ -21,6 +21,9 @@ pub struct Model {
     pub last_non_interactive_sign_in_at: Option<DateTimeUtc>,
     pub last_successful_sign_in_at: Option<DateTimeUtc>,
     pub first_seen_at: DateTimeUtc,
+    /// When a sync last wrote this user (created, changed or restored). Unchanged users are not
+    /// rewritten; every user not removed was present in the provider's last full listing
+    /// (`providers.last_full_sync_at`).
     pub last_seen_at: DateTimeUtc,
     pub removed_at: Option<DateTimeUtc>,
     pub updated_at: DateTimeUtc,

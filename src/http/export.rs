@@ -292,9 +292,9 @@ fn user_record(user: &User, held: &[Assignment], skus: &HashMap<i64, LicenseSku>
     vec![
         user.id.to_string(),
         user.provider_id.to_string(),
-        user.user_principal_name.clone(),
-        user.display_name.clone().unwrap_or_default(),
-        user.mail.clone().unwrap_or_default(),
+        text_cell(&user.user_principal_name),
+        text_cell(user.display_name.as_deref().unwrap_or_default()),
+        text_cell(user.mail.as_deref().unwrap_or_default()),
         user.account_enabled.to_string(),
         user.user_type.clone().unwrap_or_default(),
         time(user.created_date_time),
@@ -304,8 +304,19 @@ fn user_record(user: &User, held: &[Assignment], skus: &HashMap<i64, LicenseSku>
         user.sign_in_data_available().to_string(),
         time(user.removed_at),
         held.len().to_string(),
-        license_names(held, skus),
+        text_cell(&license_names(held, skus)),
     ]
+}
+
+/// Text that came from the directory, made inert for spreadsheets: a cell starting with `=`,
+/// `+`, `-` or `@` would run as a formula when the file is opened (CSV injection), so it is
+/// prefixed with an apostrophe, which spreadsheets hide.
+fn text_cell(value: &str) -> String {
+    if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{value}")
+    } else {
+        value.to_owned()
+    }
 }
 
 fn sku_record(sku: &LicenseSku) -> Vec<String> {
@@ -314,8 +325,8 @@ fn sku_record(sku: &LicenseSku) -> Vec<String> {
         sku.id.to_string(),
         sku.provider_id.to_string(),
         sku.sku_id.clone(),
-        sku.sku_part_number.clone(),
-        sku.display_name.clone(),
+        text_cell(&sku.sku_part_number),
+        text_cell(&sku.display_name),
         sku.capability_status.clone(),
         sku.subscribed.to_string(),
         sku.enabled_units.to_string(),

@@ -1,6 +1,7 @@
 //! Serde helpers for Graph's loose JSON: `null` where a collection or number is documented,
 //! timestamps with or without an offset, and "absent vs null" for delta merges.
 
+use chrono::SubsecRound;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Deserializer};
 
@@ -20,6 +21,8 @@ pub(crate) fn datetime<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTim
     Ok(Option::<String>::deserialize(d)?.and_then(|s| parse_datetime(&s)))
 }
 
+/// Graph may send 7 fractional digits; PostgreSQL keeps 6. Truncating here makes a value read
+/// back from either database equal to the one parsed, so unchanged users are not rewritten.
 pub(crate) fn parse_datetime(s: &str) -> Option<DateTime<Utc>> {
     let s = s.trim();
     DateTime::parse_from_rfc3339(s)
@@ -30,6 +33,7 @@ pub(crate) fn parse_datetime(s: &str) -> Option<DateTime<Utc>> {
                 .ok()
                 .map(|n| n.and_utc())
         })
+        .map(|t| t.trunc_subsecs(6))
 }
 
 /// A property of a partial (delta) object: absent, explicitly null, or a value. Absent must
@@ -118,5 +122,10 @@ mod tests {
         assert!(parse_datetime("2024-12-10T17:38:26.123+01:00").is_some());
         assert!(parse_datetime("2023-08-08T05:24:56").is_some());
         assert!(parse_datetime("yesterday").is_none());
+        assert_eq!(
+            parse_datetime("2024-12-10T17:38:26.1234567Z"),
+            parse_datetime("2024-12-10T17:38:26.123456Z"),
+            "to the microsecond, as PostgreSQL stores it"
+        );
     }
 }

@@ -102,25 +102,34 @@ impl StopSignal {
         self.token.cancel();
     }
 
+    /// Why the run must stop; only meaningful once the token is cancelled.
+    fn halt(&self) -> Halt {
+        let reason = self.reason.lock().ok().and_then(|reason| *reason);
+        Halt::Stopped(reason.unwrap_or(Stop::Shutdown))
+    }
+
     fn check(&self) -> Result<(), Halt> {
         if self.token.is_cancelled() {
-            let reason = self
-                .reason
-                .lock()
-                .ok()
-                .and_then(|r| *r)
-                .unwrap_or(Stop::Shutdown);
-            return Err(Halt::Stopped(reason));
+            return Err(self.halt());
         }
         Ok(())
     }
 
+    /// The result of `work`, unless the run is told to stop first: a call that retries for
+    /// minutes must not outlive the lease.
+    async fn unless_stopped<T>(
+        &self,
+        work: impl std::future::Future<Output = T>,
+    ) -> Result<T, Halt> {
+        tokio::select! {
+            value = work => Ok(value),
+            () = self.token.cancelled() => Err(self.halt()),
+        }
+    }
+
     /// The next item of `stream`, unless the run is told to stop first.
     async fn next<S: Stream + Unpin>(&self, stream: &mut S) -> Result<Option<S::Item>, Halt> {
-        tokio::select! {
-            item = stream.next() => Ok(item),
-            () = self.token.cancelled() => self.check().map(|()| None),
-        }
+        self.unless_stopped(stream.next()).await
     }
 }
 
@@ -147,14 +156,14 @@ pub async fn execute(
 ) -> Result<(), crate::Error> {
     let (db, worker, settings) = (&db, worker.as_str(), &settings);
     let stop = StopSignal::new();
-    let heartbeat = tokio::spawn(keep_lease(
+    let heartbeat = LeaseKeeper(tokio::spawn(keep_lease(
         db.clone(),
         run.id,
         worker.to_owned(),
         settings.clone(),
         stop.clone(),
         shutdown,
-    ));
+    )));
     let mut job = Run {
         db,
         run_id: run.id,
@@ -165,7 +174,7 @@ pub async fn execute(
         progress: Progress::default(),
     };
     let result = job.body(&run).await;
-    heartbeat.abort();
+    drop(heartbeat);
     let outcome = match result {
         Ok(()) => Outcome::Succeeded,
         Err(Halt::Stopped(Stop::Cancelled)) => Outcome::Cancelled,
@@ -203,6 +212,16 @@ pub async fn execute(
     queue::save_progress(db, run.id, worker, &job.progress).await?;
     queue::finish(db, run.id, worker, outcome).await?;
     Ok(())
+}
+
+/// Stops the heartbeat when the run ends in any way, a panic or a dropped future included: a
+/// heartbeat that outlived its run would hold the lease, and block the provider, for ever.
+struct LeaseKeeper(tokio::task::JoinHandle<()>);
+
+impl Drop for LeaseKeeper {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Renews the lease until the run ends; raises the stop signal on cancel, lease loss or
@@ -292,8 +311,12 @@ impl Run<'_> {
     }
 
     async fn seats(&mut self, provider_id: i64, now: DateTime<Utc>) -> Result<SkuIndex, Halt> {
-        let (skus, subscriptions) =
-            tokio::join!(self.provider.skus(), self.provider.subscriptions());
+        let (skus, subscriptions) = self
+            .stop
+            .unless_stopped(async {
+                tokio::join!(self.provider.skus(), self.provider.subscriptions())
+            })
+            .await?;
         let skus = skus?;
         let index = writer::write_skus(self.db, provider_id, &skus, now).await?;
         writer::write_subscriptions(self.db, provider_id, &subscriptions?, now).await?;
@@ -305,7 +328,10 @@ impl Run<'_> {
         self.progress.effective_mode = Some(SyncMode::Full);
         self.save().await?;
         let now = Utc::now();
-        let link = self.provider.start_changes().await?;
+        let link = self
+            .stop
+            .unless_stopped(self.provider.start_changes())
+            .await??;
         let mut skus = self.seats(provider.id, now).await?;
         self.save().await?;
 
@@ -395,32 +421,54 @@ impl Run<'_> {
             next_round = page.next_round.or(next_round);
             self.save().await?;
         }
+        // The changes are stored: move the link on before anything else can fail, so that a
+        // later failure never replays them.
         let mut row = provider.clone().into_active_model();
         if let Some(link) = next_round {
             row.delta_link = Set(Some(link));
             row.delta_link_obtained_at = Set(Some(now));
         }
+        let provider = row.update(self.db).await?;
         let refresh_due = provider
             .sign_in_refreshed_at
             .is_none_or(|at| now - at > self.settings.sign_in_refresh_interval);
         if refresh_due {
-            match self.refresh_sign_ins(provider.id, now).await {
-                Ok(()) => {
-                    row.sign_in_refreshed_at = Set(Some(now));
-                    row.sign_in_data_status = Set(Some("AVAILABLE".into()));
-                }
-                Err(Halt::Provider(error)) => match error.kind {
-                    ProviderErrorKind::SignInUnavailable(gap) => {
-                        self.progress.warnings.push(sign_in_warning(gap, &error));
-                        row.sign_in_data_status = Set(Some(gap.as_str().into()));
-                    }
-                    _ => return Err(Halt::Provider(error)),
-                },
-                Err(other) => return Err(other),
+            self.refresh_sign_ins_or_warn(&provider, now).await?;
+        }
+        writer::snapshot_skus(self.db, provider.id, now.date_naive()).await?;
+        Ok(())
+    }
+
+    /// Sign-in dates are optional: when Graph refuses or fails them, the run still succeeds,
+    /// keeps the dates it had, and says why in a warning.
+    async fn refresh_sign_ins_or_warn(
+        &mut self,
+        provider: &providers::Model,
+        now: DateTime<Utc>,
+    ) -> Result<(), Halt> {
+        let mut row = provider.clone().into_active_model();
+        match self.refresh_sign_ins(provider.id, now).await {
+            Ok(()) => {
+                row.sign_in_refreshed_at = Set(Some(now));
+                row.sign_in_data_status = Set(Some("AVAILABLE".into()));
             }
+            Err(Halt::Provider(error)) => match error.kind {
+                ProviderErrorKind::SignInUnavailable(gap) => {
+                    self.progress.warnings.push(sign_in_warning(gap, &error));
+                    row.sign_in_data_status = Set(Some(gap.as_str().into()));
+                }
+                _ => self.progress.warnings.push(Notice {
+                    code: error.code.into(),
+                    message: format!("sign-in dates were not refreshed: {}", error.message),
+                    hint: format!(
+                        "the next sync tries again; the dates already stored are kept. {}",
+                        error.hint
+                    ),
+                }),
+            },
+            Err(other) => return Err(other),
         }
         row.update(self.db).await?;
-        writer::snapshot_skus(self.db, provider.id, now.date_naive()).await?;
         Ok(())
     }
 

@@ -174,21 +174,29 @@ impl SyncEngine {
         mode: SyncMode,
         shutdown: CancellationToken,
     ) -> Result<sync_runs::SyncRun, Error> {
+        self.reap().await?;
         let queued = queue::enqueue(&self.db, provider_id, mode, "cli").await?;
         let worker = worker_name();
         if let Some(run) =
             queue::claim_run(&self.db, queued.id, &worker, self.settings.lease).await?
         {
-            self.execute(run, &worker, shutdown).await;
+            self.execute(run, &worker, shutdown.clone()).await;
         }
+        // Another process took the run first: wait for it, failing it if that process dies.
         loop {
+            self.reap().await?;
             let run = sync_runs::get(&self.db, queued.id)
                 .await?
                 .ok_or_else(|| Error::NotFound(format!("sync run {} disappeared", queued.id)))?;
-            if !matches!(run.status, RunStatus::Queued | RunStatus::Running) {
+            if !matches!(run.status, RunStatus::Queued | RunStatus::Running)
+                || shutdown.is_cancelled()
+            {
                 return Ok(run);
             }
-            tokio::time::sleep(POLL_INTERVAL).await;
+            tokio::select! {
+                () = tokio::time::sleep(POLL_INTERVAL) => {}
+                () = shutdown.cancelled() => {}
+            }
         }
     }
 

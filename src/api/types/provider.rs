@@ -155,6 +155,7 @@ impl Provider {
     }
 
     /// The provider's license SKUs, by friendly name.
+    #[graphql(complexity = "crate::api::limits::SKUS_PER_LIST * child_complexity")]
     async fn license_skus(&self, ctx: &Context<'_>) -> Result<Vec<LicenseSku>> {
         let skus: Option<Vec<DomainSku>> = load(ctx, self.0.id).await?;
         Ok(skus
