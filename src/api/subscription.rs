@@ -8,8 +8,8 @@ use super::context::{claims, database, row_id};
 use super::errors::{ResultExt, graphql_error};
 use super::types::SyncRun;
 use crate::domain::sync_runs;
+use crate::domain::sync_runs::RunStatus;
 use crate::error::Error;
-use crate::sync::queue::RunStatus;
 
 /// How often a watched run is read again. The run may be executed by another process, so the
 /// database, not an in-process channel, is the source of truth.

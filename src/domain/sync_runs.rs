@@ -11,7 +11,9 @@ use super::audit::{self, Actor, Target};
 use super::providers;
 use crate::entities::sync_runs::{self, Column, Entity as SyncRuns};
 use crate::error::{Error, Result};
-use crate::sync::queue::{self, Notice, RunStatus, SyncMode};
+use crate::sync::queue;
+/// The vocabulary of runs, as the API speaks it.
+pub use crate::sync::queue::{Notice, RunStatus, SyncMode};
 
 #[derive(Clone, Debug)]
 pub struct SyncRun {

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::app::AppState;
 use crate::domain::sync_runs;
-use crate::sync::queue::RunStatus;
+use crate::domain::sync_runs::RunStatus;
 
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let mut text = String::new();

@@ -4,9 +4,9 @@ use chrono::{DateTime, Utc};
 use super::Provider;
 use crate::api::context::database;
 use crate::api::errors::{ResultExt, graphql_error};
+use crate::domain::sync_runs::{Notice, RunStatus, SyncMode};
 use crate::domain::{providers, sync_runs};
 use crate::error::Error;
-use crate::sync::queue::{Notice, RunStatus, SyncMode};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
 #[graphql(name = "SyncMode")]
