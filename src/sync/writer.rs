@@ -9,10 +9,11 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::sea_query::OnConflict;
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, PgFunc};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter,
+    QuerySelect,
 };
 use serde_json::json;
 
@@ -28,10 +29,47 @@ use crate::providers::records::{
 };
 
 /// Rows per statement, so that rows × columns stays under SQLite's 32,766 bind parameters (and
-/// PostgreSQL's 65,535) for the widest table written here.
-const MAX_ROWS_PER_STATEMENT: usize = 1_500;
+/// PostgreSQL's 65,535) for the widest table written here. A power of two: see `batches`.
+const MAX_ROWS_PER_STATEMENT: usize = 1_024;
 /// Ids per `IN (…)` list.
 const MAX_IDS_PER_STATEMENT: usize = 10_000;
+
+/// Splits rows into batches whose sizes are powers of two, largest first. A multi-row INSERT of
+/// n rows is a different statement for every n, and the database prepares each new text anew:
+/// measured on PostgreSQL, preparing an INSERT of 680 license rows took about 0.1 s, running it
+/// from the statement cache a tenth of that. With power-of-two sizes a handful of statements,
+/// prepared once, serve every page.
+fn batches<T>(rows: &[T]) -> impl Iterator<Item = &[T]> {
+    let mut rest = rows;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let size = MAX_ROWS_PER_STATEMENT.min(1 << rest.len().ilog2());
+        let (batch, tail) = rest.split_at(size);
+        rest = tail;
+        Some(batch)
+    })
+}
+
+/// `column IN (values)`, written for the engine. On PostgreSQL it is `column = ANY($1)` with one
+/// array parameter: the statement text is the same for any number of values, so it is prepared
+/// once and its plan (an index scan) is reused. A list of hundreds of parameters is instead
+/// planned anew, element by element, or — once PostgreSQL settles on a generic plan made while
+/// the table was small — scanned sequentially: measured at 0.25 s per page at 20,000 users.
+/// SQLite plans `IN` lists cheaply.
+fn one_of<V>(backend: DbBackend, column: impl ColumnTrait, values: Vec<V>) -> Expr
+where
+    V: Into<sea_orm::Value>
+        + sea_orm::sea_query::ValueType
+        + sea_orm::sea_query::postgres_array::NotU8,
+{
+    match backend {
+        DbBackend::Postgres => Expr::col(column.as_column_ref())
+            .eq(PgFunc::any(Expr::val(sea_orm::Value::from(values)))),
+        _ => column.is_in(values),
+    }
+}
 
 /// What one page changed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -106,7 +144,7 @@ impl SkuIndex {
                 }
             })
             .collect();
-        for chunk in rows.chunks(MAX_ROWS_PER_STATEMENT) {
+        for chunk in batches(&rows) {
             for row in skus::Entity::insert_many(chunk.to_vec())
                 .exec_with_returning(db)
                 .await?
@@ -453,7 +491,11 @@ async fn stored_users(
     for chunk in external_ids.chunks(MAX_IDS_PER_STATEMENT) {
         for row in users::Entity::find()
             .filter(users::Column::ProviderId.eq(provider_id))
-            .filter(users::Column::ExternalId.is_in(chunk.iter().cloned()))
+            .filter(one_of(
+                db.get_database_backend(),
+                users::Column::ExternalId,
+                chunk.to_vec(),
+            ))
             .all(db)
             .await?
         {
@@ -471,7 +513,11 @@ async fn stored_holdings(
     // `chunks` of an empty list yields nothing: a page of new users costs no statement here.
     for chunk in user_ids.chunks(MAX_IDS_PER_STATEMENT) {
         for row in assignments::Entity::find()
-            .filter(assignments::Column::UserId.is_in(chunk.iter().copied()))
+            .filter(one_of(
+                db.get_database_backend(),
+                assignments::Column::UserId,
+                chunk.to_vec(),
+            ))
             .all(db)
             .await?
         {
@@ -580,7 +626,7 @@ async fn save_users(
     updates: Vec<users::ActiveModel>,
 ) -> Result<HashMap<String, i64>> {
     let mut ids = HashMap::new();
-    for chunk in inserts.chunks(MAX_ROWS_PER_STATEMENT) {
+    for chunk in batches(&inserts) {
         for row in users::Entity::insert_many(chunk.to_vec())
             .exec_with_returning(db)
             .await?
@@ -588,7 +634,7 @@ async fn save_users(
             ids.insert(row.external_id, row.id);
         }
     }
-    for chunk in updates.chunks(MAX_ROWS_PER_STATEMENT) {
+    for chunk in batches(&updates) {
         users::Entity::insert_many(chunk.to_vec())
             .on_conflict(
                 OnConflict::column(users::Column::Id)
@@ -647,11 +693,15 @@ async fn save_holdings(
         .collect();
     for chunk in replaced.chunks(MAX_IDS_PER_STATEMENT) {
         assignments::Entity::delete_many()
-            .filter(assignments::Column::UserId.is_in(chunk.iter().copied()))
+            .filter(one_of(
+                db.get_database_backend(),
+                assignments::Column::UserId,
+                chunk.to_vec(),
+            ))
             .exec(db)
             .await?;
     }
-    for chunk in rows.chunks(MAX_ROWS_PER_STATEMENT) {
+    for chunk in batches(&rows) {
         assignments::Entity::insert_many(chunk.to_vec())
             .exec(db)
             .await?;
@@ -749,11 +799,19 @@ async fn mark_removed(db: &DatabaseConnection, user_ids: &[i64], now: DateTime<U
         users::Entity::update_many()
             .col_expr(users::Column::RemovedAt, now.into())
             .col_expr(users::Column::UpdatedAt, now.into())
-            .filter(users::Column::Id.is_in(chunk.iter().copied()))
+            .filter(one_of(
+                db.get_database_backend(),
+                users::Column::Id,
+                chunk.to_vec(),
+            ))
             .exec(&transaction)
             .await?;
         assignments::Entity::delete_many()
-            .filter(assignments::Column::UserId.is_in(chunk.iter().copied()))
+            .filter(one_of(
+                db.get_database_backend(),
+                assignments::Column::UserId,
+                chunk.to_vec(),
+            ))
             .exec(&transaction)
             .await?;
     }
@@ -956,7 +1014,7 @@ pub async fn snapshot_skus(
             ..Default::default()
         })
         .collect();
-    for chunk in rows.chunks(MAX_ROWS_PER_STATEMENT) {
+    for chunk in batches(&rows) {
         snapshots::Entity::insert_many(chunk.to_vec())
             .on_conflict(
                 OnConflict::columns([snapshots::Column::LicenseSkuId, snapshots::Column::Day])
@@ -971,4 +1029,19 @@ pub async fn snapshot_skus(
             .await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_are_powers_of_two_and_cover_every_row() {
+        let rows: Vec<usize> = (0..3_000).collect();
+        let sizes: Vec<usize> = batches(&rows).map(<[usize]>::len).collect();
+        assert_eq!(sizes, [1024, 1024, 512, 256, 128, 32, 16, 8]);
+        let again: Vec<usize> = batches(&rows).flatten().copied().collect();
+        assert_eq!(again, rows);
+        assert_eq!(batches(&rows[..0]).count(), 0);
+    }
 }
