@@ -59,6 +59,11 @@ pub struct Cli {
     /// Use the binaries already next to this one instead of running `cargo build`.
     #[arg(long)]
     pub no_build: bool,
+    /// RUST_LOG of the server, e.g. `info,sqlx::query=trace` to log every SQL statement with
+    /// its duration (a profile: it slows the server, so the timings of such a run are not
+    /// comparable). Logs go to <results-dir>/logs/.
+    #[arg(long, default_value = "info")]
+    pub server_log: String,
     /// Where the JSON and Markdown results go.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/results"))]
     pub results_dir: PathBuf,
@@ -82,6 +87,8 @@ pub struct Params {
     pub read_phase: Duration,
     pub rate_fraction: f64,
     pub concurrency: Vec<usize>,
+    /// The server's RUST_LOG.
+    pub server_log: String,
 }
 
 impl Params {
@@ -112,6 +119,7 @@ impl Params {
             read_phase: Duration::from_secs_f64(read_secs),
             rate_fraction: cli.rate_fraction,
             concurrency: vec![1, 32],
+            server_log: cli.server_log.clone(),
         })
     }
 }

@@ -67,7 +67,23 @@ fn build(dir: &Path) -> anyhow::Result<()> {
         "bench: building license-manager and graph-sim ({})",
         dir.display()
     );
-    let status = std::process::Command::new(cargo)
+    let mut command = std::process::Command::new(cargo);
+    // `cargo run` gives this process the package variables of bench (CARGO_PKG_NAME,
+    // CARGO_MANIFEST_DIR, …). Build scripts that track them (ring's does) would see them change
+    // and rebuild half the tree on every run, so the inner build must not inherit them.
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if key.starts_with("CARGO_PKG_")
+            || key.starts_with("CARGO_MANIFEST_")
+            || matches!(
+                key.as_ref(),
+                "CARGO_CRATE_NAME" | "CARGO_BIN_NAME" | "CARGO_PRIMARY_PACKAGE"
+            )
+        {
+            command.env_remove(key.as_ref());
+        }
+    }
+    let status = command
         .arg("build")
         .args(profile)
         .args(["-p", "bench", "-p", "license-manager", "-p", "graph-sim"])
@@ -173,6 +189,8 @@ pub struct ServerConfig<'a> {
     pub data_dir: &'a Path,
     pub graph_url: &'a str,
     pub jwt_secret: &'a str,
+    /// RUST_LOG; it must keep the info line that says where the server listens.
+    pub log_filter: &'a str,
     pub log: &'a Path,
 }
 
@@ -191,8 +209,7 @@ pub async fn start_server(
             .env("LM_MICROSOFT_LOGIN_URL", config.graph_url)
             .env("LM_MICROSOFT_GRAPH_URL", config.graph_url)
             .env("LM_JWT_SECRET", config.jwt_secret)
-            // Info shows the listening line; statement logging (trace) would distort timings.
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", config.log_filter)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped()),

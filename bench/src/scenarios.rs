@@ -163,6 +163,7 @@ impl Stack {
                 data_dir,
                 graph_url: &sim.base_url,
                 jwt_secret: &jwt_secret,
+                log_filter: &params.server_log,
                 log: &logs.join(format!("server-{}.log", engine.name())),
             },
         )
