@@ -1,0 +1,134 @@
+//! The command line, and the run parameters it resolves to (`--quick` is a preset).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+impl Engine {
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Sqlite => "sqlite",
+            Engine::Postgres => "postgres",
+        }
+    }
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "bench",
+    about = "Full sync, incremental sync and read benchmarks of license-manager against graph-sim."
+)]
+pub struct Cli {
+    /// Users in the simulated tenant (default 100000; 1000 with --quick).
+    #[arg(long)]
+    pub users: Option<usize>,
+    /// Latency graph-sim adds to every Graph and token request, in milliseconds.
+    #[arg(long, default_value_t = 20)]
+    pub latency_ms: u64,
+    /// Engines to measure, comma-separated. Default: both; PostgreSQL is skipped (with a note)
+    /// when it is not reachable, unless named here explicitly.
+    #[arg(long, value_delimiter = ',')]
+    pub engines: Option<Vec<Engine>>,
+    /// A smoke run for CI: 1,000 users and short read phases; exits non-zero on any error.
+    #[arg(long)]
+    pub quick: bool,
+    /// Seed of the simulated tenant.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// PostgreSQL server (any database on it) where bench creates and drops its own databases.
+    #[arg(
+        long,
+        env = "BENCH_POSTGRES_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/test"
+    )]
+    pub postgres_url: String,
+    /// Seconds of each measured read phase (default 5; 0.5 with --quick).
+    #[arg(long)]
+    pub read_secs: Option<f64>,
+    /// The open-loop latency phase offers this fraction of the closed-loop capacity.
+    #[arg(long, default_value_t = 0.8)]
+    pub rate_fraction: f64,
+    /// Use the binaries already next to this one instead of running `cargo build`.
+    #[arg(long)]
+    pub no_build: bool,
+    /// RUST_LOG of the server, e.g. `info,sqlx::query=trace` to log every SQL statement with
+    /// its duration (a profile: it slows the server, so the timings of such a run are not
+    /// comparable). Logs go to <results-dir>/logs/.
+    #[arg(long, default_value = "info")]
+    pub server_log: String,
+    /// Where the JSON and Markdown results go.
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/results"))]
+    pub results_dir: PathBuf,
+}
+
+/// What one run measures, after `--quick` and the defaults are applied.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Params {
+    pub users: usize,
+    pub latency_ms: u64,
+    pub seed: u64,
+    pub quick: bool,
+    /// Engines asked for explicitly must run; defaulted ones may be skipped.
+    pub engines_explicit: bool,
+    pub engines: Vec<Engine>,
+    /// Share of users changed before the incremental sync.
+    pub change_fraction: f64,
+    #[serde(with = "secs")]
+    pub warmup: Duration,
+    #[serde(with = "secs")]
+    pub read_phase: Duration,
+    pub rate_fraction: f64,
+    pub concurrency: Vec<usize>,
+    /// The server's RUST_LOG.
+    pub server_log: String,
+}
+
+impl Params {
+    pub fn from_cli(cli: &Cli) -> anyhow::Result<Self> {
+        anyhow::ensure!(
+            cli.rate_fraction > 0.0 && cli.rate_fraction <= 1.0,
+            "--rate-fraction must be in (0, 1]"
+        );
+        let read_secs = cli.read_secs.unwrap_or(if cli.quick { 0.5 } else { 5.0 });
+        anyhow::ensure!(read_secs > 0.0, "--read-secs must be positive");
+        let mut engines = cli
+            .engines
+            .clone()
+            .unwrap_or_else(|| vec![Engine::Sqlite, Engine::Postgres]);
+        engines.sort();
+        engines.dedup();
+        let users = cli.users.unwrap_or(if cli.quick { 1_000 } else { 100_000 });
+        anyhow::ensure!(users >= 100, "--users must be at least 100");
+        Ok(Self {
+            users,
+            latency_ms: cli.latency_ms,
+            seed: cli.seed,
+            quick: cli.quick,
+            engines_explicit: cli.engines.is_some(),
+            engines,
+            change_fraction: 0.01,
+            warmup: Duration::from_secs_f64(read_secs / 5.0),
+            read_phase: Duration::from_secs_f64(read_secs),
+            rate_fraction: cli.rate_fraction,
+            concurrency: vec![1, 32],
+            server_log: cli.server_log.clone(),
+        })
+    }
+}
+
+/// Durations in the JSON report as seconds.
+mod secs {
+    use std::time::Duration;
+
+    pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+}

@@ -1,0 +1,421 @@
+//! The results: one table (metrics as rows, engines as columns, issue 7's targets beside them),
+//! printed as text and written as Markdown and JSON with the machine, versions and parameters.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::Context;
+use serde::Serialize;
+
+use crate::cli::Params;
+use crate::processes::{Binaries, status_kib};
+use crate::scenarios::{EngineResult, FullSync, Incremental, ReadLevel};
+
+const MB: f64 = 1_000_000.0;
+
+#[derive(Debug, Serialize)]
+pub struct Machine {
+    pub cpu: String,
+    pub cores: usize,
+    pub memory_bytes: Option<u64>,
+    pub kernel: String,
+}
+
+impl Machine {
+    pub fn detect() -> Self {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let cpu = cpuinfo
+            .lines()
+            .find_map(|l| l.strip_prefix("model name"))
+            .and_then(|l| l.split(':').nth(1))
+            .map_or_else(|| "unknown".to_owned(), |m| m.trim().to_owned());
+        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+        Self {
+            cpu,
+            cores: std::thread::available_parallelism().map_or(0, |n| n.get()),
+            memory_bytes: status_kib(&meminfo, "MemTotal:").map(|kib| kib * 1024),
+            kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
+                .map_or_else(|_| "unknown".to_owned(), |k| k.trim().to_owned()),
+        }
+    }
+
+    fn describe(&self) -> String {
+        let memory = self.memory_bytes.map_or("unknown memory".to_owned(), |b| {
+            format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64)
+        });
+        format!(
+            "{} cores ({}), {memory}, Linux {}",
+            self.cores, self.cpu, self.kernel
+        )
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Versions {
+    pub rustc: String,
+    pub license_manager: String,
+    pub git_commit: String,
+}
+
+impl Versions {
+    pub fn detect(binaries: &Binaries) -> Self {
+        let commit = output("git", &["rev-parse", "--short", "HEAD"]);
+        let dirty = !output("git", &["status", "--porcelain"]).is_empty();
+        Self {
+            rustc: output("rustc", &["-V"]),
+            // `license-manager 0.1.0` → `0.1.0`
+            license_manager: output(&binaries.server.to_string_lossy(), &["--version"])
+                .rsplit(' ')
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
+            git_commit: if dirty {
+                format!("{commit}-dirty")
+            } else {
+                commit
+            },
+        }
+    }
+}
+
+/// A command's trimmed stdout, or "unknown" (a version is informative, never essential).
+fn output(program: &str, args: &[&str]) -> String {
+    Command::new(program)
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub generated_at: chrono::DateTime<chrono::Utc>,
+    pub machine: Machine,
+    pub versions: Versions,
+    pub params: Params,
+    pub engines: Vec<EngineResult>,
+}
+
+impl Report {
+    pub fn errors(&self) -> impl Iterator<Item = &String> {
+        self.engines.iter().flat_map(|e| e.errors.iter())
+    }
+
+    /// The header lines and the table, as plain text.
+    pub fn text(&self) -> String {
+        let table = self.table();
+        let mut out = self.preamble().join("\n");
+        out.push_str("\n\n");
+        let widths: Vec<usize> = (0..table.header.len())
+            .map(|c| {
+                std::iter::once(&table.header)
+                    .chain(&table.rows)
+                    .map(|row| row[c].chars().count())
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        for row in std::iter::once(&table.header).chain(&table.rows) {
+            let cells: Vec<String> = row
+                .iter()
+                .zip(&widths)
+                .map(|(cell, width)| format!("{cell:<width$}"))
+                .collect();
+            out.push_str(cells.join("  ").trim_end());
+            out.push('\n');
+        }
+        out
+    }
+
+    pub fn markdown(&self) -> String {
+        let table = self.table();
+        let line = |row: &[String]| format!("| {} |\n", row.join(" | "));
+        let mut out = String::from("# license-manager benchmark\n\n");
+        for l in self.preamble() {
+            out.push_str(&format!("- {l}\n"));
+        }
+        out.push('\n');
+        out.push_str(&line(&table.header));
+        out.push_str(&line(&vec!["---".to_owned(); table.header.len()]));
+        for row in &table.rows {
+            out.push_str(&line(row));
+        }
+        out
+    }
+
+    fn preamble(&self) -> Vec<String> {
+        let p = &self.params;
+        let mut lines = vec![
+            format!("machine: {}", self.machine.describe()),
+            format!(
+                "versions: license-manager {} at {}, {}",
+                self.versions.license_manager, self.versions.git_commit, self.versions.rustc
+            ),
+            format!(
+                "parameters: {} users, {} ms Graph latency, seed {}, {}% changed for the incremental sync, \
+                 reads {:.1} s per phase (closed loop for req/s, then open loop at {:.0}% of it for p50/p99){}",
+                p.users,
+                p.latency_ms,
+                p.seed,
+                p.change_fraction * 100.0,
+                p.read_phase.as_secs_f64(),
+                p.rate_fraction * 100.0,
+                if p.quick { ", --quick" } else { "" }
+            ),
+        ];
+        for engine in &self.engines {
+            if let (Some(e), Some(reason)) = (engine.engine, &engine.skipped) {
+                lines.push(format!("{}: skipped ({reason})", e.name()));
+            }
+        }
+        lines.extend(self.errors().map(|e| format!("ERROR: {e}")));
+        lines
+    }
+
+    fn table(&self) -> Table {
+        let measured: Vec<&EngineResult> = self
+            .engines
+            .iter()
+            .filter(|e| e.skipped.is_none())
+            .collect();
+        let mut header = vec!["metric".to_owned()];
+        header.extend(
+            measured
+                .iter()
+                .map(|e| e.engine.map_or("?", |e| e.name()).to_owned()),
+        );
+        header.push("target (issue 7)".to_owned());
+        let mut rows = Vec::new();
+        let mut row = |metric: &str, target: &str, cell: &dyn Fn(&EngineResult) -> String| {
+            let mut r = vec![metric.to_owned()];
+            r.extend(measured.iter().map(|e| cell(e)));
+            r.push(target.to_owned());
+            rows.push(r);
+        };
+        full_rows(&mut row);
+        incremental_rows(&mut row);
+        read_rows(&measured, &mut row);
+        Table { header, rows }
+    }
+
+    /// Writes `bench-<time>.json` / `.md` and copies them to `latest.*`.
+    pub fn write(&self, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let stamp = self.generated_at.format("%Y%m%dT%H%M%SZ");
+        let json = serde_json::to_string_pretty(self).context("cannot encode the report")?;
+        let markdown = self.markdown();
+        let mut written = Vec::new();
+        for name in [format!("bench-{stamp}"), "latest".to_owned()] {
+            for (ext, text) in [("json", &json), ("md", &markdown)] {
+                let path = dir.join(format!("{name}.{ext}"));
+                std::fs::write(&path, text)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                written.push(path);
+            }
+        }
+        Ok(written)
+    }
+}
+
+struct Table {
+    header: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+type RowFn<'a> = dyn FnMut(&str, &str, &dyn Fn(&EngineResult) -> String) + 'a;
+
+/// `value` with a mark telling whether it meets its target.
+fn judged(value: String, met: bool) -> String {
+    format!("{value} {}", if met { "✓" } else { "✗" })
+}
+
+fn or_dash<T>(value: Option<T>, show: impl Fn(T) -> String) -> String {
+    value.map_or_else(|| "—".to_owned(), show)
+}
+
+fn full_rows(row: &mut RowFn<'_>) {
+    fn full(f: impl Fn(&FullSync) -> String) -> impl Fn(&EngineResult) -> String {
+        move |e| or_dash(e.full.as_ref(), &f)
+    }
+    row(
+        "full sync: status",
+        "SUCCEEDED",
+        &full(|s| s.run.status.clone()),
+    );
+    row(
+        "full sync: wall s (startSync → SUCCEEDED)",
+        "",
+        &full(|s| format!("{:.2}", s.run.wall_secs)),
+    );
+    row(
+        "full sync: server s (startedAt → finishedAt)",
+        "",
+        &full(|s| or_dash(s.run.server_secs(), |v| format!("{v:.2}"))),
+    );
+    row(
+        "full sync: Graph pages · requests",
+        "",
+        &full(|s| format!("{} · {}", s.run.pages_fetched, s.graph_requests)),
+    );
+    row(
+        "full sync: paging bound s (pages × latency)",
+        "",
+        &full(|s| format!("{:.2}", s.paging_bound_secs)),
+    );
+    row(
+        "full sync: fetch-only floor s",
+        "",
+        &full(|s| format!("{:.2}", s.floor_secs)),
+    );
+    row(
+        "full sync: wall ÷ floor",
+        "≤ 1.15 (100k users, 20 ms)",
+        // Fixed costs (token, delta link, SKUs) dominate small tenants: judged at scale only.
+        &full(|s| {
+            judged_if(
+                s.at_target_scale(),
+                format!("{:.2}", s.ratio_to_floor()),
+                s.ratio_to_floor() <= 1.15,
+            )
+        }),
+    );
+    row(
+        "full sync: server peak RSS MB",
+        "≤ 150",
+        &full(|s| {
+            or_dash(s.peak_rss_bytes, |b| {
+                judged(format!("{:.0}", b as f64 / MB), b as f64 <= 150.0 * MB)
+            })
+        }),
+    );
+    row(
+        "full sync: SQL statements per Graph page",
+        "",
+        &full(|s| {
+            s.statements_per_page()
+                .map_or("n/a".to_owned(), |v| format!("{v:.1}"))
+        }),
+    );
+    row(
+        "full sync: users per s",
+        "",
+        &full(|s| format!("{:.0}", s.rows_per_sec())),
+    );
+    row(
+        "database size after MB",
+        "",
+        &full(|s| format!("{:.1}", s.database_bytes as f64 / MB)),
+    );
+}
+
+fn incremental_rows(row: &mut RowFn<'_>) {
+    fn inc(f: impl Fn(&Incremental) -> String) -> impl Fn(&EngineResult) -> String {
+        move |e| or_dash(e.incremental.as_ref(), &f)
+    }
+    row(
+        "incremental: status · users changed · updated",
+        "SUCCEEDED",
+        &inc(|s| {
+            format!(
+                "{} · {} · {}",
+                s.run.status, s.users_changed, s.run.users_updated
+            )
+        }),
+    );
+    row(
+        "incremental: Graph pages · requests",
+        "",
+        &inc(|s| format!("{} · {}", s.run.pages_fetched, s.graph_requests)),
+    );
+    row(
+        "incremental: wall s",
+        "≤ 1.5 × bound + 1 s",
+        &inc(|s| {
+            judged(
+                format!("{:.2}", s.run.wall_secs),
+                s.run.wall_secs <= s.target_secs(),
+            )
+        }),
+    );
+    row(
+        "incremental: paging bound s · wall ÷ bound",
+        "",
+        &inc(|s| format!("{:.2} · {:.1}", s.paging_bound_secs, s.ratio_to_bound())),
+    );
+}
+
+fn read_rows(measured: &[&EngineResult], row: &mut RowFn<'_>) {
+    let Some(first) = measured.first() else {
+        return;
+    };
+    for (q, read) in first.reads.iter().enumerate() {
+        let unavailable = |e: &EngineResult| e.reads.get(q).and_then(|r| r.unavailable.clone());
+        if read.unavailable.is_some() {
+            row(
+                &format!("{} {}", read.query, read.description),
+                "",
+                &|e: &EngineResult| unavailable(e).unwrap_or_else(|| "measured".into()),
+            );
+            continue;
+        }
+        for (l, level) in read.levels.iter().enumerate() {
+            let is_q1_32 = read.query == "Q1" && level.clients == 32;
+            let name = format!("{} ×{}", read.query, level.clients);
+            row(
+                &format!("{name} req/s (closed loop) — {}", read.description),
+                if is_q1_32 { "≥ 1500" } else { "" },
+                &level_cell(q, l, move |r| {
+                    judged_if(
+                        is_q1_32,
+                        format!("{:.0}", r.capacity_rps),
+                        r.capacity_rps >= 1500.0,
+                    )
+                }),
+            );
+            row(
+                &format!("{name} p50 / p99 ms (open loop, offered req/s)"),
+                if is_q1_32 { "p99 ≤ 25 ms" } else { "" },
+                &level_cell(q, l, move |r| {
+                    judged_if(
+                        is_q1_32,
+                        format!("{:.1} / {:.1} ({:.0})", r.p50_ms, r.p99_ms, r.offered_rps),
+                        r.p99_ms <= 25.0,
+                    )
+                }),
+            );
+            row(
+                &format!("{name} non-200 · GraphQL errors · SQL/request"),
+                if read.query == "Q1" {
+                    "0 · 0 · ≤ 4"
+                } else {
+                    "0 · 0"
+                },
+                &level_cell(q, l, move |r| {
+                    format!(
+                        "{} · {} · {}",
+                        r.failed,
+                        r.graphql_errors,
+                        r.statements_per_request
+                            .map_or("n/a".to_owned(), |v| format!("{v:.1}"))
+                    )
+                }),
+            );
+        }
+    }
+}
+
+/// A cell showing level `l` of read `q` through `f`.
+fn level_cell(
+    q: usize,
+    l: usize,
+    f: impl Fn(&ReadLevel) -> String,
+) -> impl Fn(&EngineResult) -> String {
+    move |e| or_dash(e.reads.get(q).and_then(|r| r.levels.get(l)), &f)
+}
+
+fn judged_if(applies: bool, value: String, met: bool) -> String {
+    if applies { judged(value, met) } else { value }
+}

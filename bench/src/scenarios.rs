@@ -1,0 +1,382 @@
+//! The scenarios, run on one engine: a full sync against the fetch-only floor, an incremental
+//! sync after 1% of users changed, then Q1–Q4 at each concurrency on the synced database.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context;
+use license_manager::auth::Role;
+use secrecy::SecretString;
+use serde::Serialize;
+
+use crate::api::{Api, SyncRun};
+use crate::cli::{Engine, Params};
+use crate::database::{BenchDatabase, DataDir};
+use crate::floor;
+use crate::load::{self, Pace, Target};
+use crate::processes::{self, Binaries, Memory, Process, ServerConfig, SimInfo};
+use crate::queries;
+use crate::sim::SimControl;
+
+#[derive(Debug, Default, Serialize)]
+pub struct EngineResult {
+    pub engine: Option<Engine>,
+    /// Why the engine was not measured (e.g. PostgreSQL unreachable).
+    pub skipped: Option<String>,
+    pub full: Option<FullSync>,
+    pub incremental: Option<Incremental>,
+    pub reads: Vec<ReadResult>,
+    /// Everything that went wrong; any entry makes `--quick` fail.
+    pub errors: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FullSync {
+    pub run: SyncRun,
+    pub latency_ms: u64,
+    /// pages × latency.
+    pub paging_bound_secs: f64,
+    pub floor_secs: f64,
+    pub floor_pages: u64,
+    pub floor_users: u64,
+    /// Graph requests (token endpoint included) the simulator served during the sync.
+    pub graph_requests: u64,
+    pub peak_rss_bytes: Option<u64>,
+    pub sql_statements: Option<f64>,
+    pub database_bytes: u64,
+}
+
+impl FullSync {
+    pub fn ratio_to_floor(&self) -> f64 {
+        self.run.wall_secs / self.floor_secs
+    }
+
+    /// The scale issue 7's ratio target is set at: 100,000 users, 20 ms per Graph request.
+    pub fn at_target_scale(&self) -> bool {
+        self.run.users_seen >= 100_000 && self.latency_ms == 20
+    }
+
+    pub fn rows_per_sec(&self) -> f64 {
+        self.run.users_seen as f64 / self.run.wall_secs
+    }
+
+    pub fn statements_per_page(&self) -> Option<f64> {
+        Some(self.sql_statements? / self.run.pages_fetched.max(1) as f64)
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Incremental {
+    pub run: SyncRun,
+    pub users_changed: usize,
+    pub paging_bound_secs: f64,
+    pub graph_requests: u64,
+}
+
+impl Incremental {
+    pub fn ratio_to_bound(&self) -> f64 {
+        self.run.wall_secs / self.paging_bound_secs
+    }
+
+    /// Issue 7's target: 1.5 × the bound + 1 s.
+    pub fn target_secs(&self) -> f64 {
+        1.5 * self.paging_bound_secs + 1.0
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct ReadResult {
+    pub query: &'static str,
+    pub description: &'static str,
+    /// Why it was not measured ("not available on this build", …).
+    pub unavailable: Option<String>,
+    pub levels: Vec<ReadLevel>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ReadLevel {
+    pub clients: usize,
+    /// Closed loop: what the server sustains at this concurrency.
+    pub capacity_rps: f64,
+    /// Open loop: the offered rate, what was served, and latency from the due time.
+    pub offered_rps: f64,
+    pub achieved_rps: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    pub requests: u64,
+    pub failed: u64,
+    pub graphql_errors: u64,
+    pub first_error: Option<String>,
+    pub statements_per_request: Option<f64>,
+}
+
+/// Runs every scenario on `engine`; the database is dropped whatever happens.
+pub async fn run_engine(
+    engine: Engine,
+    params: &Params,
+    binaries: &Binaries,
+    postgres_url: &str,
+    logs: &Path,
+) -> anyhow::Result<EngineResult> {
+    let data_dir = DataDir::create(engine)?;
+    let database = BenchDatabase::create(engine, data_dir.path(), postgres_url).await?;
+    let result = measure(engine, params, binaries, &database, data_dir.path(), logs).await;
+    if let Err(e) = database.drop_database().await {
+        eprintln!("bench: {e:#}");
+    }
+    result
+}
+
+/// The processes of one engine's run; killed when dropped.
+struct Stack {
+    sim_process: Process,
+    server: Process,
+    sim: SimInfo,
+    control: SimControl,
+    api: Api,
+}
+
+impl Stack {
+    async fn start(
+        engine: Engine,
+        params: &Params,
+        binaries: &Binaries,
+        database: &BenchDatabase,
+        data_dir: &Path,
+        logs: &Path,
+    ) -> anyhow::Result<Self> {
+        let (sim_process, sim) = processes::start_sim(
+            &binaries.sim,
+            params.users,
+            params.seed,
+            params.latency_ms,
+            &logs.join(format!("graph-sim-{}.log", engine.name())),
+        )
+        .await?;
+        // A fresh key per run; the token is signed in-process with the server's own code.
+        let jwt_secret = format!("bench-{}-{}", std::process::id(), random_suffix());
+        let (server, addr) = processes::start_server(
+            &binaries.server,
+            &ServerConfig {
+                database_url: &database.url,
+                data_dir,
+                graph_url: &sim.base_url,
+                jwt_secret: &jwt_secret,
+                log_filter: &params.server_log,
+                log: &logs.join(format!("server-{}.log", engine.name())),
+            },
+        )
+        .await?;
+        let (keys, _) =
+            license_manager::app::load_jwt_keys(Some(&SecretString::from(jwt_secret)), data_dir)
+                .context("cannot load the signing key")?;
+        let token = keys
+            .issue("bench", Role::Admin, Duration::from_secs(24 * 3600))
+            .context("cannot sign the admin token")?;
+        Ok(Self {
+            control: SimControl::new(&sim.base_url)?,
+            api: Api::new(&addr, token)?,
+            sim_process,
+            server,
+            sim,
+        })
+    }
+
+    async fn stop(self) {
+        self.server.stop().await;
+        self.sim_process.stop().await;
+    }
+}
+
+/// 32 hex digits from the OS clock and pid: enough to make the signing key unguessable for a
+/// local benchmark, without another dependency.
+fn random_suffix() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!("{nanos:032x}")
+}
+
+async fn measure(
+    engine: Engine,
+    params: &Params,
+    binaries: &Binaries,
+    database: &BenchDatabase,
+    data_dir: &Path,
+    logs: &Path,
+) -> anyhow::Result<EngineResult> {
+    let mut stack = Stack::start(engine, params, binaries, database, data_dir, logs).await?;
+    let mut result = EngineResult {
+        engine: Some(engine),
+        ..Default::default()
+    };
+    eprintln!("bench[{}]: fetch-only floor", engine.name());
+    let floor = floor::measure(&stack.sim).await?;
+    let provider = stack.api.create_provider(&stack.sim).await?;
+
+    eprintln!(
+        "bench[{}]: full sync of {} users",
+        engine.name(),
+        params.users
+    );
+    let full = full_sync(&stack, &provider, &floor, params, database).await?;
+    check_run(&mut result, "full sync", &full.run);
+    if full.run.users_seen != full.floor_users {
+        result.errors.push(format!(
+            "the full sync saw {} users, the fetch-only listing {}",
+            full.run.users_seen, full.floor_users
+        ));
+    }
+    result.full = Some(full);
+    stack.server.ensure_running()?;
+
+    eprintln!("bench[{}]: incremental sync", engine.name());
+    let incremental = incremental_sync(&stack, &provider, &floor.user_ids, params).await?;
+    check_run(&mut result, "incremental sync", &incremental.run);
+    result.incremental = Some(incremental);
+    stack.server.ensure_running()?;
+
+    for query in queries::prepare(&stack.api, params.users).await? {
+        eprintln!("bench[{}]: reads {}", engine.name(), query.name);
+        let read = reads(&stack.api, query, params).await?;
+        for level in &read.levels {
+            if let Some(error) = &level.first_error {
+                result.errors.push(format!(
+                    "{} at {} clients: {} failed, {} GraphQL errors; first: {error}",
+                    read.query, level.clients, level.failed, level.graphql_errors
+                ));
+            }
+        }
+        result.reads.push(read);
+        stack.server.ensure_running()?;
+    }
+    stack.stop().await;
+    Ok(result)
+}
+
+fn check_run(result: &mut EngineResult, what: &str, run: &SyncRun) {
+    if !run.succeeded() {
+        result.errors.push(format!(
+            "{what} ended {}: {}",
+            run.status,
+            run.error.clone().unwrap_or_default()
+        ));
+    }
+}
+
+async fn full_sync(
+    stack: &Stack,
+    provider: &str,
+    floor: &floor::Floor,
+    params: &Params,
+    database: &BenchDatabase,
+) -> anyhow::Result<FullSync> {
+    let memory = Memory::of(&stack.server);
+    let peak_reset = memory.reset_peak();
+    let statements_before = stack.api.sql_statements().await;
+    stack.control.reset_stats().await?;
+    let run = stack.api.sync(provider, "FULL").await?;
+    // Without a reset the peak would include start-up: still an upper bound, so keep it.
+    let peak_rss_bytes = memory.peak().ok();
+    if !peak_reset {
+        eprintln!("bench: cannot reset the server's VmHWM; its peak includes start-up");
+    }
+    let graph_requests = stack.control.requests().await?;
+    let statements_after = stack.api.sql_statements().await;
+    Ok(FullSync {
+        paging_bound_secs: run.pages_fetched as f64 * params.latency_ms as f64 / 1000.0,
+        latency_ms: params.latency_ms,
+        floor_secs: floor.secs,
+        floor_pages: floor.pages,
+        floor_users: floor.users,
+        graph_requests,
+        peak_rss_bytes,
+        sql_statements: statements_after
+            .zip(statements_before)
+            .map(|(after, before)| after - before),
+        database_bytes: database.size().await?,
+        run,
+    })
+}
+
+async fn incremental_sync(
+    stack: &Stack,
+    provider: &str,
+    user_ids: &[String],
+    params: &Params,
+) -> anyhow::Result<Incremental> {
+    let every = (1.0 / params.change_fraction).round() as usize;
+    let changed: Vec<String> = user_ids.iter().step_by(every.max(1)).cloned().collect();
+    stack.control.rename_users(&changed).await?;
+    stack.control.reset_stats().await?;
+    let run = stack.api.sync(provider, "DELTA").await?;
+    Ok(Incremental {
+        paging_bound_secs: run.pages_fetched.max(1) as f64 * params.latency_ms as f64 / 1000.0,
+        graph_requests: stack.control.requests().await?,
+        users_changed: changed.len(),
+        run,
+    })
+}
+
+/// One query at each concurrency: warm-up, closed loop for capacity, then open loop at
+/// `rate_fraction` of that capacity for latency.
+async fn reads(
+    api: &Api,
+    query: queries::ReadQuery,
+    params: &Params,
+) -> anyhow::Result<ReadResult> {
+    let mut result = ReadResult {
+        query: query.name,
+        description: query.description,
+        unavailable: None,
+        levels: Vec::new(),
+    };
+    let (text, variables) = match query.query {
+        Ok(q) => q,
+        Err(reason) => {
+            result.unavailable = Some(reason);
+            return Ok(result);
+        }
+    };
+    let target = Target::new(
+        api.http().clone(),
+        api.graphql_url(),
+        api.token(),
+        &text,
+        variables,
+    )?;
+    for &clients in &params.concurrency {
+        load::run(&target, clients, Pace::Closed, params.warmup).await;
+        let statements_before = api.sql_statements().await;
+        let capacity = load::run(&target, clients, Pace::Closed, params.read_phase).await;
+        let statements_after = api.sql_statements().await;
+        let offered = capacity.requests_per_sec() * params.rate_fraction;
+        let latency = load::run(
+            &target,
+            clients,
+            Pace::Open { rate: offered },
+            params.read_phase,
+        )
+        .await;
+        result.levels.push(ReadLevel {
+            clients,
+            capacity_rps: capacity.requests_per_sec(),
+            offered_rps: offered,
+            achieved_rps: latency.requests_per_sec(),
+            p50_ms: latency.percentile_ms(0.50),
+            p99_ms: latency.percentile_ms(0.99),
+            max_ms: latency.percentile_ms(1.0),
+            requests: capacity.requests + latency.requests,
+            failed: capacity.failed + latency.failed,
+            graphql_errors: capacity.graphql_errors + latency.graphql_errors,
+            first_error: capacity.first_error.or(latency.first_error),
+            // The metrics requests themselves run no statement worth counting per request.
+            statements_per_request: statements_after
+                .zip(statements_before)
+                .map(|(after, before)| (after - before) / capacity.requests.max(1) as f64),
+        });
+    }
+    Ok(result)
+}

@@ -1,0 +1,75 @@
+//! graph-sim's control endpoints (`/_sim/...`): they bypass its latency and statistics, so
+//! driving the tenant does not disturb what is measured.
+
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use futures::{StreamExt, TryStreamExt};
+use serde_json::{Value, json};
+
+/// Control requests in flight at once while changing users.
+const CHANGE_CONCURRENCY: usize = 16;
+
+pub struct SimControl {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl SimControl {
+    pub fn new(base_url: &str) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .context("cannot build the HTTP client")?;
+        Ok(Self {
+            http,
+            base: base_url.trim_end_matches('/').to_owned(),
+        })
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> anyhow::Result<Value> {
+        let response = request.send().await.context("graph-sim did not answer")?;
+        let status = response.status();
+        if !status.is_success() {
+            bail!(
+                "graph-sim control request failed ({status}): {}",
+                response.text().await.unwrap_or_default()
+            );
+        }
+        response
+            .json()
+            .await
+            .context("graph-sim answered without JSON")
+    }
+
+    pub async fn reset_stats(&self) -> anyhow::Result<()> {
+        self.send(self.http.post(format!("{}/_sim/stats/reset", self.base)))
+            .await
+            .map(drop)
+    }
+
+    /// Graph requests served since the last reset (the token endpoint included).
+    pub async fn requests(&self) -> anyhow::Result<u64> {
+        let stats = self
+            .send(self.http.get(format!("{}/_sim/stats", self.base)))
+            .await?;
+        stats["totalRequests"]
+            .as_u64()
+            .context("graph-sim stats have no totalRequests")
+    }
+
+    /// Renames each user in `ids`: a change that users/delta reports and the sync must write.
+    pub async fn rename_users(&self, ids: &[String]) -> anyhow::Result<()> {
+        futures::stream::iter(ids)
+            .map(|id| {
+                let request = self
+                    .http
+                    .patch(format!("{}/_sim/users/{id}", self.base))
+                    .json(&json!({ "displayName": format!("Changed {id}") }));
+                self.send(request)
+            })
+            .buffer_unordered(CHANGE_CONCURRENCY)
+            .try_for_each(|_| async { Ok(()) })
+            .await
+    }
+}
