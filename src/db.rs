@@ -13,6 +13,7 @@ use sea_orm::{
 /// SQLite keeps one writer at a time whatever the pool size; the extra connections let reads
 /// (GraphQL, readiness probes) proceed while a sync writes, which WAL allows.
 const SQLITE_POOL_SIZE: u32 = 8;
+const SQLITE_STATEMENT_CACHE: usize = 24;
 const POSTGRES_POOL_SIZE: u32 = 16;
 /// A sync's page write holds the write lock for a moment; readers and a second writer wait for it
 /// rather than failing with SQLITE_BUSY.
@@ -47,6 +48,10 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
                     .synchronous(SqliteSynchronous::Normal)
                     .busy_timeout(SQLITE_BUSY_TIMEOUT)
                     .foreign_keys(true)
+                    // Each cached statement holds SQLite's compiled program; a sync's batched
+                    // INSERTs are large, and a hundred of them per connection cost more memory
+                    // than re-preparing the rare statement that falls out.
+                    .statement_cache_capacity(SQLITE_STATEMENT_CACHE)
             });
     } else {
         options.max_connections(POSTGRES_POOL_SIZE);
@@ -85,4 +90,15 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction,
         ..TransactionOptions::default()
     })
     .await
+}
+
+/// Refreshes the planner's statistics of the tables a sync fills. PostgreSQL plans a freshly
+/// filled table from stale statistics (seven rows, say) and may pick an index that makes each
+/// page's lookup scan the whole provider; autovacuum analyzes too late during a first sync.
+pub async fn refresh_statistics(db: &DatabaseConnection) -> Result<(), DbErr> {
+    if db.get_database_backend() == DbBackend::Postgres {
+        db.execute_unprepared("ANALYZE directory_users, license_assignments")
+            .await?;
+    }
+    Ok(())
 }
