@@ -240,35 +240,14 @@ async fn an_expired_delta_link_falls_back_to_a_full_sync(engine: Engine) {
 }
 
 async fn a_sync_cut_short_by_shutdown_is_not_left_running(engine: Engine) {
-    let options = SimOptions {
-        faults: FaultOptions {
-            latency: Duration::from_millis(150),
-            ..FaultOptions::default()
-        },
-        ..SimOptions::default()
-    };
-    let sim = tenant_with(
-        TenantSpec {
-            users: 5_000,
-            seed: 21,
-            ..Default::default()
-        },
-        options,
-    )
-    .await;
+    let sim = common::graph::slow_tenant(5_000, 21, Duration::from_millis(150)).await;
     let app = app_for(engine, &sim).await;
     let provider = app.connect_tenant(&sim, &sim.client_secret()).await;
     let run = app.start_sync(&provider, "FULL").await;
-    for _ in 0..300 {
-        if app.sync_run(&run).await["pagesFetched"]
-            .as_i64()
-            .unwrap_or_default()
-            >= 1
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    app.wait_for_run(&run, |state| {
+        state["pagesFetched"].as_i64().unwrap_or_default() >= 1
+    })
+    .await;
     let options = app.options.clone();
     let (data_dir, database) = app.stop().await;
 
@@ -285,31 +264,12 @@ async fn a_sync_cut_short_by_shutdown_is_not_left_running(engine: Engine) {
 }
 
 async fn a_running_sync_can_be_cancelled(engine: Engine) {
-    let options = SimOptions {
-        faults: FaultOptions {
-            latency: Duration::from_millis(200),
-            ..FaultOptions::default()
-        },
-        ..SimOptions::default()
-    };
-    let sim = tenant_with(
-        TenantSpec {
-            users: 5_000,
-            seed: 2,
-            ..Default::default()
-        },
-        options,
-    )
-    .await;
+    let sim = common::graph::slow_tenant(5_000, 2, Duration::from_millis(200)).await;
     let app = app_for(engine, &sim).await;
     let provider = app.connect_tenant(&sim, &sim.client_secret()).await;
     let run = app.start_sync(&provider, "FULL").await;
-    for _ in 0..300 {
-        if app.sync_run(&run).await["status"] == "RUNNING" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    app.wait_for_run(&run, |state| state["status"] == "RUNNING")
+        .await;
     let body = app
         .admin(
             &format!(r#"mutation {{ cancelSync(id: "{run}") {{ status }} }}"#),
@@ -419,22 +379,7 @@ engine_tests!(
 );
 
 async fn replicas_never_run_one_provider_twice_at_once(engine: Engine) {
-    let options = SimOptions {
-        faults: FaultOptions {
-            latency: Duration::from_millis(30),
-            ..FaultOptions::default()
-        },
-        ..SimOptions::default()
-    };
-    let sim = tenant_with(
-        TenantSpec {
-            users: 1_500,
-            seed: 8,
-            ..Default::default()
-        },
-        options,
-    )
-    .await;
+    let sim = common::graph::slow_tenant(1_500, 8, Duration::from_millis(30)).await;
     let first = TestApp::spawn_with(
         engine,
         Options {

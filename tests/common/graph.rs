@@ -26,6 +26,26 @@ pub async fn tenant(users: usize, seed: u64) -> SimServer {
     .await
 }
 
+/// A tenant whose every Graph request takes `latency`: a sync long enough to act on mid-way.
+pub async fn slow_tenant(users: usize, seed: u64, latency: Duration) -> SimServer {
+    let options = SimOptions {
+        faults: graph_sim::FaultOptions {
+            latency,
+            ..Default::default()
+        },
+        ..SimOptions::default()
+    };
+    tenant_with(
+        TenantSpec {
+            users,
+            seed,
+            ..Default::default()
+        },
+        options,
+    )
+    .await
+}
+
 pub async fn tenant_with(spec: TenantSpec, options: SimOptions) -> SimServer {
     SimServer::start(spec, options)
         .await
@@ -91,6 +111,20 @@ impl TestApp {
             )
             .await;
         body["data"]["syncRun"].clone()
+    }
+
+    /// Waits until the run satisfies `reached` (a sync under way, say), for up to 15 s.
+    pub async fn wait_for_run(&self, run: &str, reached: impl Fn(&Value) -> bool) {
+        for _ in 0..300 {
+            if reached(&self.sync_run(run).await) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "sync run {run} never reached the awaited state: {}",
+            self.sync_run(run).await
+        )
     }
 
     /// Waits for a run to end and returns it.
