@@ -185,10 +185,7 @@ impl Directory {
         id: Uuid,
         f: impl FnOnce(&mut User) -> Result<(), SimError>,
     ) -> Result<User, SimError> {
-        let ord = *self
-            .by_id
-            .get(&id)
-            .ok_or_else(|| SimError::UserNotFound(id.to_string()))?;
+        let ord = self.ord_of(id)?;
         let current = self
             .users
             .get(&ord)
@@ -226,40 +223,43 @@ impl Directory {
     }
 
     pub fn soft_delete(&mut self, id: Uuid) -> Result<User, SimError> {
-        let ord = *self
-            .by_id
-            .get(&id)
-            .ok_or_else(|| SimError::UserNotFound(id.to_string()))?;
-        let user = self
-            .users
-            .get_mut(&ord)
-            .ok_or_else(|| SimError::UserNotFound(id.to_string()))?;
-        if user.is_deleted() {
-            return Err(SimError::Conflict(format!(
-                "user {id} is already soft-deleted"
-            )));
-        }
-        user.deleted_date_time = Some(Utc::now());
-        let out = user.clone();
-        self.record(id, ChangeKind::SoftDeleted);
-        Ok(out)
+        self.set_recycled(id, true)
     }
 
     pub fn restore(&mut self, id: Uuid) -> Result<User, SimError> {
-        let ord = *self
-            .by_id
+        self.set_recycled(id, false)
+    }
+
+    fn ord_of(&self, id: Uuid) -> Result<u64, SimError> {
+        self.by_id
             .get(&id)
-            .ok_or_else(|| SimError::UserNotFound(id.to_string()))?;
+            .copied()
+            .ok_or_else(|| SimError::UserNotFound(id.to_string()))
+    }
+
+    /// Moves a user into the recycle bin (soft delete) or back out of it (restore).
+    fn set_recycled(&mut self, id: Uuid, recycled: bool) -> Result<User, SimError> {
+        let ord = self.ord_of(id)?;
         let user = self
             .users
             .get_mut(&ord)
             .ok_or_else(|| SimError::UserNotFound(id.to_string()))?;
-        if !user.is_deleted() {
-            return Err(SimError::Conflict(format!("user {id} is not deleted")));
+        if user.is_deleted() == recycled {
+            let state = if recycled {
+                "already soft-deleted"
+            } else {
+                "not deleted"
+            };
+            return Err(SimError::Conflict(format!("user {id} is {state}")));
         }
-        user.deleted_date_time = None;
+        user.deleted_date_time = recycled.then(Utc::now);
         let out = user.clone();
-        self.record(id, ChangeKind::Restored);
+        let kind = if recycled {
+            ChangeKind::SoftDeleted
+        } else {
+            ChangeKind::Restored
+        };
+        self.record(id, kind);
         Ok(out)
     }
 
