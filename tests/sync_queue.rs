@@ -8,6 +8,7 @@ use std::collections::HashSet;
 use chrono::Duration;
 use common::{Engine, TestApp, error_code};
 use license_manager::auth::Role;
+use license_manager::entities::sync_runs;
 use license_manager::sync::queue::{self, Heartbeat, Outcome, Progress, SyncMode};
 use sea_orm::DatabaseConnection;
 use serde_json::{Value, json};
@@ -160,6 +161,16 @@ async fn queue_runs(app: &TestApp, count: usize) -> (DatabaseConnection, HashSet
     (app.database.connect().await, queued)
 }
 
+/// One queued run, claimed by `worker` with a lease that has already run out: its process died.
+async fn dead_run(app: &TestApp, worker: &str) -> (DatabaseConnection, sync_runs::Model) {
+    let (db, _) = queue_runs(app, 1).await;
+    let run = queue::claim(&db, worker, Duration::seconds(-1))
+        .await
+        .expect("claim")
+        .expect("a queued run");
+    (db, run)
+}
+
 async fn each_run_is_claimed_by_exactly_one_worker(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     let (db, queued) = queue_runs(&app, 6).await;
@@ -201,12 +212,7 @@ async fn each_run_is_claimed_by_exactly_one_worker(engine: Engine) {
 
 async fn a_run_whose_worker_died_is_failed_as_interrupted(engine: Engine) {
     let app = TestApp::spawn(engine).await;
-    let (db, _) = queue_runs(&app, 1).await;
-    // The worker takes the run with a lease that has already run out, as if it died at once.
-    let run = queue::claim(&db, "dead-worker", Duration::seconds(-1))
-        .await
-        .expect("claim")
-        .expect("a queued run");
+    let (db, run) = dead_run(&app, "dead-worker").await;
     assert_eq!(
         queue::fail_expired(&db).await.expect("reaped"),
         vec![run.id]
@@ -331,11 +337,7 @@ async fn a_running_sync_stops_when_cancelled(engine: Engine) {
 async fn a_dead_run_never_blocks_the_next_start_even_without_workers(engine: Engine) {
     // An API-only server (no workers), and a run whose process died without a word.
     let app = TestApp::spawn(engine).await;
-    let (db, _) = queue_runs(&app, 1).await;
-    let dead = queue::claim(&db, "killed-cron-job", Duration::seconds(-1))
-        .await
-        .expect("claim")
-        .expect("a queued run");
+    let (db, dead) = dead_run(&app, "killed-cron-job").await;
     let body = graphql(
         &app,
         Role::Viewer,
