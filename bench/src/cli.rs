@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use anyhow::Context;
 use clap::{Parser, ValueEnum};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum, serde::Serialize)]
@@ -53,6 +54,10 @@ pub struct Cli {
     /// Seconds of each measured read phase (default 5; 0.5 with --quick).
     #[arg(long)]
     pub read_secs: Option<f64>,
+    /// Read scenarios to run, comma-separated (Q1,Q2,Q3,Q4; default all). `none` measures the
+    /// syncs only — handy while profiling one of them.
+    #[arg(long, value_delimiter = ',')]
+    pub queries: Option<Vec<String>>,
     /// The open-loop latency phase offers this fraction of the closed-loop capacity.
     #[arg(long, default_value_t = 0.8)]
     pub rate_fraction: f64,
@@ -89,6 +94,8 @@ pub struct Params {
     pub concurrency: Vec<usize>,
     /// The server's RUST_LOG.
     pub server_log: String,
+    /// Read scenarios to run, by name (Q1…Q4); empty runs none.
+    pub queries: Vec<String>,
 }
 
 impl Params {
@@ -120,8 +127,32 @@ impl Params {
             rate_fraction: cli.rate_fraction,
             concurrency: vec![1, 32],
             server_log: cli.server_log.clone(),
+            queries: queries(cli.queries.as_deref())?,
         })
     }
+}
+
+const QUERY_NAMES: [&str; 4] = ["Q1", "Q2", "Q3", "Q4"];
+
+fn queries(asked: Option<&[String]>) -> anyhow::Result<Vec<String>> {
+    let Some(asked) = asked else {
+        return Ok(QUERY_NAMES.map(String::from).to_vec());
+    };
+    if asked.iter().any(|name| name.eq_ignore_ascii_case("none")) {
+        return Ok(Vec::new());
+    }
+    asked
+        .iter()
+        .map(|name| {
+            QUERY_NAMES
+                .iter()
+                .find(|known| known.eq_ignore_ascii_case(name))
+                .map(|known| (*known).to_owned())
+                .with_context(|| {
+                    format!("--queries: unknown {name:?}; use {}", QUERY_NAMES.join(","))
+                })
+        })
+        .collect()
 }
 
 /// Durations in the JSON report as seconds.

@@ -238,7 +238,15 @@ async fn measure(
     result.incremental = Some(incremental);
     stack.server.ensure_running()?;
 
-    for query in queries::prepare(&stack.api, params.users).await? {
+    let prepared = if params.queries.is_empty() {
+        Vec::new()
+    } else {
+        queries::prepare(&stack.api, params.users).await?
+    };
+    for query in prepared
+        .into_iter()
+        .filter(|query| params.queries.iter().any(|name| name == query.name))
+    {
         eprintln!("bench[{}]: reads {}", engine.name(), query.name);
         let read = reads(&stack.api, query, params).await?;
         for level in &read.levels {
