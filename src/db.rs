@@ -15,6 +15,8 @@ use sea_orm::{
 const SQLITE_POOL_SIZE: u32 = 8;
 const SQLITE_STATEMENT_CACHE: usize = 24;
 const POSTGRES_POOL_SIZE: u32 = 16;
+/// 8,192 pages of 4 KiB: a WAL of at most about 32 MiB on disk.
+const WAL_AUTOCHECKPOINT_PAGES: u32 = 8_192;
 /// A sync's page write holds the write lock for a moment; readers and a second writer wait for it
 /// rather than failing with SQLITE_BUSY.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -52,6 +54,10 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
                     // INSERTs are large, and a hundred of them per connection cost more memory
                     // than re-preparing the rare statement that falls out.
                     .statement_cache_capacity(SQLITE_STATEMENT_CACHE)
+                    // A sync's commit dirties thousands of index pages; checkpointing them into
+                    // the database file every 1,000 WAL pages (the default) copied the same hot
+                    // pages again and again. The WAL may grow to this size before it is reused.
+                    .pragma("wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES.to_string())
             });
     } else {
         options.max_connections(POSTGRES_POOL_SIZE);

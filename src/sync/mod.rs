@@ -2,6 +2,7 @@
 //! that turns a tenant into rows. Knows nothing of GraphQL.
 
 pub mod queue;
+mod read_ahead;
 pub mod runner;
 pub mod worker;
 pub mod writer;

@@ -20,9 +20,14 @@ use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, IntoActiveModel
 use tokio_util::sync::CancellationToken;
 
 use super::queue::{self, Heartbeat, Notice, Outcome, Progress, SyncMode};
+use super::read_ahead::ReadAhead;
 use super::writer::{self, PageCounts, SkuIndex};
 use crate::entities::{providers, sync_runs};
 use crate::providers::{LicenseProvider, ProviderError, ProviderErrorKind, SignInGap};
+
+/// Users written in one transaction at most, when pages pile up behind the writer: enough to
+/// share most index pages between them, small enough to keep the write lock a moment only.
+const USERS_PER_WRITE: usize = 4_000;
 
 /// Tuning of the sync engine; the defaults suit a production tenant.
 #[derive(Clone, Debug)]
@@ -302,8 +307,8 @@ impl Run<'_> {
         Ok(())
     }
 
-    fn count(&mut self, counts: PageCounts) {
-        self.progress.pages_fetched += 1;
+    fn count(&mut self, counts: PageCounts, pages: i64) {
+        self.progress.pages_fetched += pages;
         self.progress.users_seen += counts.seen;
         self.progress.users_created += counts.created;
         self.progress.users_updated += counts.updated;
@@ -377,19 +382,24 @@ impl Run<'_> {
         seen: &mut HashSet<i64>,
         now: DateTime<Utc>,
     ) -> Result<(), Halt> {
-        let mut pages = self.provider.users(with_sign_in);
-        while let Some(page) = self.stop.next(&mut pages).await? {
-            let records = page?;
+        let mut pages = ReadAhead::start(self.provider.users(with_sign_in));
+        let mut analyze_at = 1;
+        while let Some(first) = self.stop.unless_stopped(pages.next()).await? {
+            let batch = pages.gather(first?, USERS_PER_WRITE);
             self.stop.check()?;
             let (counts, ids) =
-                writer::write_user_page(self.db, provider_id, records, skus, now).await?;
+                writer::write_user_page(self.db, provider_id, batch.items, skus, now).await?;
             seen.extend(ids);
-            self.count(counts);
+            self.count(counts, batch.pages);
             self.save().await?;
-            // At pages 1, 2, 4, 8…: a logarithmic number of ANALYZEs keeps the plans right as
+            // After pages 1, 2, 4, 8…: a logarithmic number of ANALYZEs keeps the plans right as
             // the table grows, at a negligible share of the sync.
-            if u64::try_from(self.progress.pages_fetched).is_ok_and(u64::is_power_of_two) {
+            if self.progress.pages_fetched >= analyze_at {
                 crate::db::refresh_statistics(self.db).await?;
+                analyze_at = self.progress.pages_fetched * 2;
+            }
+            if let Some(error) = batch.failure {
+                return Err(error.into());
             }
         }
         Ok(())
@@ -422,7 +432,7 @@ impl Run<'_> {
             self.stop.check()?;
             let counts =
                 writer::apply_changes(self.db, provider.id, page.changes, &mut skus, now).await?;
-            self.count(counts);
+            self.count(counts, 1);
             next_round = page.next_round.or(next_round);
             self.save().await?;
         }
