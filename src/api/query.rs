@@ -155,7 +155,7 @@ impl Query {
         )
         .await
         .api()?;
-        Ok(report.into())
+        Ok(std::sync::Arc::new(report).into())
     }
 
     /// Who changed what, newest first. Admins only.
