@@ -215,6 +215,7 @@ impl From<Arc<reports::Report>> for LicenseReport {
 
 #[Object]
 impl LicenseReport {
+    /// When this report was built: a cached report keeps the time it was built at.
     async fn generated_at(&self) -> DateTime<Utc> {
         self.0.generated_at
     }
