@@ -9,13 +9,15 @@ use common::fixtures::{
     self, ENTERPRISEPACK, EXCHANGESTANDARD, NewUser, POWER_BI_PRO, SPE_E5, Via, assign, data,
     days_ago, gql,
 };
-use common::{Engine, TestApp, error_code};
+use common::{Engine, Options, TestApp, error_code, graph};
 use license_manager::auth::Role;
 use sea_orm::DatabaseConnection;
 use serde_json::{Value, json};
 
 struct Tenant {
     contoso: i64,
+    fabrikam: i64,
+    e5: i64,
 }
 
 async fn price(app: &TestApp, sku: i64, amount: &str, currency: &str, period: &str) {
@@ -79,12 +81,29 @@ async fn tenant(app: &TestApp, db: &DatabaseConnection) -> Tenant {
     // Fabrikam cannot tell: never inactive, never "never signed in".
     let unknown = NewUser::named("unknown").insert(db, fabrikam).await;
     assign(db, fabrikam, unknown, power_bi, Via::Direct).await;
-    Tenant { contoso }
+    Tenant {
+        contoso,
+        fabrikam,
+        e5,
+    }
+}
+
+/// A server on a fresh database of `engine`, holding the tenant above.
+async fn spawn_tenant(engine: Engine) -> (TestApp, DatabaseConnection, Tenant) {
+    let app = TestApp::spawn(engine).await;
+    let db = app.database.connect().await;
+    let tenant = tenant(&app, &db).await;
+    (app, db, tenant)
+}
+
+async fn finish(app: TestApp, db: DatabaseConnection) {
+    db.close().await.ok();
+    app.finish().await;
 }
 
 const REPORT: &str = "query($providerId: ID, $inactiveDays: Int) {
   licenseReport(providerId: $providerId, inactiveDays: $inactiveDays) {
-    inactiveDays
+    generatedAt inactiveDays
     findings {
       kind user { userPrincipalName } sku { skuPartNumber } units
       assignedDirectly inheritedFromGroupIds removableDirectly removal
@@ -130,9 +149,7 @@ fn summary(finding: &Value) -> String {
 }
 
 async fn each_kind_of_waste_is_found_with_its_cost(engine: Engine) {
-    let app = TestApp::spawn(engine).await;
-    let db = app.database.connect().await;
-    tenant(&app, &db).await;
+    let (app, db, _) = spawn_tenant(engine).await;
     let report = data(&app, REPORT, json!({})).await["licenseReport"].clone();
     assert_eq!(report["inactiveDays"], 90);
     let findings = report["findings"].as_array().expect("findings");
@@ -227,14 +244,11 @@ async fn each_kind_of_waste_is_found_with_its_cost(engine: Engine) {
     assert_eq!(quality[1]["licensedUsersUnknown"], 1);
     let message = quality[1]["message"].as_str().expect("a message");
     assert!(message.contains("unknown is not inactive"), "{message}");
-    db.close().await.ok();
-    app.finish().await;
+    finish(app, db).await;
 }
 
 async fn the_threshold_and_the_provider_narrow_the_report(engine: Engine) {
-    let app = TestApp::spawn(engine).await;
-    let db = app.database.connect().await;
-    let tenant = tenant(&app, &db).await;
+    let (app, db, tenant) = spawn_tenant(engine).await;
     let report = data(
         &app,
         REPORT,
@@ -265,11 +279,137 @@ async fn the_threshold_and_the_provider_narrow_the_report(engine: Engine) {
     );
     let bad = gql(&app, Role::Viewer, REPORT, json!({ "inactiveDays": 0 })).await;
     assert_eq!(error_code(&bad), "BAD_USER_INPUT");
-    db.close().await.ok();
+    finish(app, db).await;
+}
+
+async fn report(app: &TestApp, variables: Value) -> Value {
+    data(app, REPORT, variables).await["licenseReport"].clone()
+}
+
+fn summaries(report: &Value) -> BTreeSet<String> {
+    report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(summary)
+        .collect()
+}
+
+async fn a_new_price_shows_in_the_next_report(engine: Engine) {
+    let (app, db, tenant) = spawn_tenant(engine).await;
+    let before = report(&app, json!({})).await;
+    assert!(summaries(&before).contains("UNASSIGNED_SEATS - SPE_E5 x5 250.00 USD"));
+
+    price(&app, tenant.e5, "57", "USD", "MONTH").await;
+    let after = report(&app, json!({})).await;
+    let found = summaries(&after);
+    assert!(
+        found.contains("UNASSIGNED_SEATS - SPE_E5 x5 285.00 USD"),
+        "{found:?}"
+    );
+    assert!(found.contains("DISABLED_ACCOUNT disabled SPE_E5 x1 57.00 USD"));
+    assert_ne!(after["generatedAt"], before["generatedAt"], "built anew");
+    assert_eq!(
+        after["totals"]["monthlyCost"],
+        json!([
+            { "amount": "100.00", "currency": "EUR" },
+            { "amount": "409.00", "currency": "USD" },
+        ])
+    );
+    finish(app, db).await;
+}
+
+async fn a_deleted_provider_leaves_the_report(engine: Engine) {
+    let (app, db, tenant) = spawn_tenant(engine).await;
+    let before = report(&app, json!({})).await;
+    assert!(summaries(&before).contains("UNASSIGNED_SEATS - POWER_BI_PRO x1 10.00 USD"));
+
+    let deleted = gql(
+        &app,
+        Role::Admin,
+        "mutation($id: ID!) { deleteProvider(id: $id) }",
+        json!({ "id": tenant.fabrikam.to_string() }),
+    )
+    .await;
+    assert!(deleted.get("errors").is_none(), "{deleted}");
+    let after = report(&app, json!({})).await;
+    assert!(
+        !summaries(&after)
+            .iter()
+            .any(|finding| finding.contains("POWER_BI_PRO"))
+    );
+    assert_eq!(after["signInData"].as_array().map(Vec::len), Some(1));
+    finish(app, db).await;
+}
+
+async fn concurrent_identical_requests_get_one_report(engine: Engine) {
+    let (app, db, tenant) = spawn_tenant(engine).await;
+    let variables = json!({ "providerId": tenant.contoso.to_string(), "inactiveDays": 30 });
+    let (first, second, third) = tokio::join!(
+        report(&app, variables.clone()),
+        report(&app, variables.clone()),
+        report(&app, variables.clone()),
+    );
+    assert!(first["generatedAt"].is_string(), "{first}");
+    for other in [&second, &third] {
+        assert_eq!(other["generatedAt"], first["generatedAt"], "built once");
+        assert_eq!(*other, first);
+    }
+    // Nothing changed since: a later request is served the same report.
+    let later = report(&app, variables).await;
+    assert_eq!(later["generatedAt"], first["generatedAt"]);
+    // Another threshold is another report.
+    let other = report(
+        &app,
+        json!({ "providerId": tenant.contoso.to_string(), "inactiveDays": 31 }),
+    )
+    .await;
+    assert_eq!(other["inactiveDays"], 31);
+    finish(app, db).await;
+}
+
+/// UPNs of the users a report finds on disabled accounts.
+fn disabled_accounts(report: &Value) -> BTreeSet<String> {
+    report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|finding| finding["kind"] == "DISABLED_ACCOUNT")
+        .filter_map(|finding| finding["user"]["userPrincipalName"].as_str())
+        .map(str::to_owned)
+        .collect()
+}
+
+async fn a_second_sync_shows_in_the_next_report(engine: Engine) {
+    let sim = graph::tenant(150, 5).await;
+    let app = TestApp::spawn_with(engine, Options::with_graph(sim.base_url())).await;
+    let provider = app.connect_tenant(&sim, &sim.client_secret()).await;
+    assert_eq!(app.sync(&provider, "FULL").await["status"], "SUCCEEDED");
+    let variables = json!({ "providerId": provider });
+    let before = report(&app, variables.clone()).await;
+
+    let leaver = sim
+        .users()
+        .into_iter()
+        .find(|user| user.account_enabled && !user.assigned_licenses.is_empty())
+        .expect("an enabled, licensed user");
+    assert!(!disabled_accounts(&before).contains(&leaver.user_principal_name));
+    sim.disable_user(leaver.id).expect("disabled");
+    assert_eq!(app.sync(&provider, "DELTA").await["status"], "SUCCEEDED");
+
+    let after = report(&app, variables).await;
+    let mut expected = disabled_accounts(&before);
+    expected.insert(leaver.user_principal_name.clone());
+    assert_eq!(disabled_accounts(&after), expected);
+    assert_ne!(after["generatedAt"], before["generatedAt"], "built anew");
     app.finish().await;
 }
 
 engine_tests!(
     each_kind_of_waste_is_found_with_its_cost,
     the_threshold_and_the_provider_narrow_the_report,
+    a_new_price_shows_in_the_next_report,
+    a_deleted_provider_leaves_the_report,
+    concurrent_identical_requests_get_one_report,
+    a_second_sync_shows_in_the_next_report,
 );

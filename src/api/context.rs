@@ -10,6 +10,7 @@ use super::errors::{bad_user_input, unauthenticated};
 use crate::auth::Claims;
 use crate::crypto::SecretKeyring;
 use crate::domain::audit::Actor;
+use crate::domain::report_cache::ReportCache;
 use crate::providers::registry::ProviderRegistry;
 
 /// The caller's claims; the HTTP layer attaches them, and an operation that arrives any other
@@ -34,6 +35,11 @@ pub fn actor(ctx: &Context<'_>) -> Result<Actor> {
 
 pub fn database<'a>(ctx: &Context<'a>) -> Result<&'a DatabaseConnection> {
     ctx.data::<DatabaseConnection>()
+}
+
+/// The reports this process has built, shared by every request it serves.
+pub fn report_cache<'a>(ctx: &Context<'a>) -> Result<&'a ReportCache> {
+    ctx.data::<ReportCache>()
 }
 
 pub fn keyring<'a>(ctx: &Context<'a>) -> Result<&'a SecretKeyring> {

@@ -15,6 +15,7 @@ use async_graphql::{Data, Schema};
 use sea_orm::DatabaseConnection;
 
 use crate::auth::Claims;
+use crate::domain::report_cache::ReportCache;
 use crate::sync::worker::SyncEngine;
 
 pub use mutation::Mutation;
@@ -36,6 +37,7 @@ pub fn build_schema(engine: &SyncEngine) -> ApiSchema {
         .data(engine.keyring.clone())
         .data(engine.registry.clone())
         .data(engine.wake.clone())
+        .data(ReportCache::default())
         .finish()
 }
 

@@ -1,7 +1,7 @@
 use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::{Context, ID, Object, Result};
 
-use super::context::{claims, database, row_id};
+use super::context::{claims, database, report_cache, row_id};
 use super::cursor;
 use super::errors::{ResultExt, bad_user_input};
 use super::guard::RoleGuard;
@@ -9,7 +9,7 @@ use super::types::{
     AuditEvent, DirectoryUser, LicenseReport, LicenseSku, PageArgs, Provider, SyncRun,
     UserConnection, UserFilterInput, UserOrder, Viewer, page_cost, user_connection,
 };
-use crate::domain::{audit, licenses, providers, reports, sync_runs, users};
+use crate::domain::{audit, licenses, providers, sync_runs, users};
 
 const PAGE_DEFAULT: u64 = 50;
 const PAGE_MAX: u64 = 500;
@@ -136,7 +136,9 @@ impl Query {
     }
 
     /// Waste and its monthly cost: disabled and inactive licensed users, users who never
-    /// signed in, unassigned seats and overlapping licenses, each with its evidence.
+    /// signed in, unassigned seats and overlapping licenses, each with its evidence. A built
+    /// report is served again until a sync, a price or a provider changes, for 60 seconds at
+    /// most; `generatedAt` says when it was built.
     async fn license_report(
         &self,
         ctx: &Context<'_>,
@@ -147,14 +149,14 @@ impl Query {
         let provider_id = provider_id
             .map(|id| row_id("providerId", &id))
             .transpose()?;
-        let report = reports::build(
-            database(ctx)?,
-            provider_id,
-            i64::from(inactive_days.unwrap_or(90)),
-            chrono::Utc::now(),
-        )
-        .await
-        .api()?;
+        let report = report_cache(ctx)?
+            .report(
+                database(ctx)?,
+                provider_id,
+                i64::from(inactive_days.unwrap_or(90)),
+            )
+            .await
+            .api()?;
         Ok(report.into())
     }
 

@@ -6,6 +6,7 @@ pub mod licenses;
 pub mod money;
 pub mod overlap;
 pub mod providers;
+pub mod report_cache;
 pub mod reports;
 pub mod sync_runs;
 pub mod users;

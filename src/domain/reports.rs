@@ -2,20 +2,22 @@
 //! what removing it takes, and its monthly cost where a price is set.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use rust_decimal::Decimal;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 
-use super::licenses::{self, Assignment, LicenseSku};
+use super::licenses::{self, Holding, LicenseSku};
 use super::money::Costs;
 use super::overlap;
 use super::users::{self, SIGN_IN_AVAILABLE, SignInField, User, UserFilter};
 use crate::entities::providers;
 use crate::error::{Error, Result};
 
-/// Users are read in chunks of this many, so a 100,000-user tenant never sits in memory whole.
-const USER_CHUNK: u64 = 1_000;
+/// Users are read in chunks of this many, so a 100,000-user tenant never sits in memory whole,
+/// while a chunk is large enough that the statements stay few (two per chunk).
+const USER_CHUNK: u64 = 10_000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum FindingKind {
@@ -49,10 +51,10 @@ pub struct Removal {
 }
 
 impl Removal {
-    fn of(assignment: &Assignment) -> Self {
+    fn of(holding: &Holding) -> Self {
         Self {
-            assigned_directly: assignment.assigned_directly,
-            via_group_ids: assignment.inherited_from_group_ids.clone(),
+            assigned_directly: holding.assigned_directly,
+            via_group_ids: holding.inherited_from_group_ids.clone(),
         }
     }
 
@@ -68,17 +70,19 @@ impl Removal {
     }
 }
 
+/// Users and SKUs are shared, not copied: a user with three licenses appears in three findings,
+/// and a SKU in thousands.
 #[derive(Clone, Debug)]
 pub struct Finding {
     pub kind: FindingKind,
-    pub sku: LicenseSku,
+    pub sku: Arc<LicenseSku>,
     /// Absent for unassigned seats.
-    pub user: Option<User>,
+    pub user: Option<Arc<User>>,
     pub removal: Option<Removal>,
     /// For inactive users: which sign-in date was the latest, and when.
     pub last_sign_in: Option<(SignInField, DateTime<Utc>)>,
     /// For overlaps: the held SKU that already includes this one.
-    pub contained_in: Option<LicenseSku>,
+    pub contained_in: Option<Arc<LicenseSku>>,
     /// Seats concerned: 1 for a user's license, the unused count for unassigned seats.
     pub units: i64,
     /// Per month, in the SKU's price currency; `None` when no price is set.
@@ -115,33 +119,52 @@ pub struct Totals {
     pub by_kind: Vec<(FindingKind, KindTotal)>,
 }
 
+/// A built report is read-only and shared, whole or finding by finding, by every request the
+/// cache serves it to.
 #[derive(Clone, Debug)]
 pub struct Report {
     pub generated_at: DateTime<Utc>,
     pub inactive_days: i64,
-    pub skus: Vec<LicenseSku>,
-    pub findings: Vec<Finding>,
+    pub skus: Vec<Arc<LicenseSku>>,
+    pub findings: Vec<Arc<Finding>>,
     pub totals: Totals,
     pub sign_in_data: Vec<SignInDataQuality>,
 }
 
-pub async fn build(
-    db: &DatabaseConnection,
-    provider_id: Option<i64>,
-    inactive_days: i64,
-    now: DateTime<Utc>,
-) -> Result<Report> {
+/// Rejects a threshold no caller can mean, naming the argument.
+pub fn check_inactive_days(inactive_days: i64) -> Result<()> {
     if !(1..=users::INACTIVE_DAYS_MAX).contains(&inactive_days) {
         return Err(Error::invalid(
             "inactiveDays",
             format!("must be between 1 and {}", users::INACTIVE_DAYS_MAX),
         ));
     }
-    let cutoff = now - Duration::days(inactive_days);
+    Ok(())
+}
+
+/// Builds the report from the database as it is now. Costs two statements per chunk of
+/// `USER_CHUNK` licensed users, plus three.
+pub async fn build(
+    db: &DatabaseConnection,
+    provider_id: Option<i64>,
+    inactive_days: i64,
+    now: DateTime<Utc>,
+) -> Result<Report> {
+    check_inactive_days(inactive_days)?;
     let mut quality = sign_in_quality(db, provider_id).await?;
-    let skus = licenses::list_skus(db, provider_id).await?;
-    let by_id: HashMap<i64, &LicenseSku> = skus.iter().map(|sku| (sku.id, sku)).collect();
+    let skus: Vec<Arc<LicenseSku>> = licenses::list_skus(db, provider_id)
+        .await?
+        .into_iter()
+        .map(Arc::new)
+        .collect();
+    let mut judge = Judge {
+        skus: skus.iter().map(|sku| (sku.id, sku.clone())).collect(),
+        cutoff: now - Duration::days(inactive_days),
+        containment: HashMap::new(),
+    };
     let mut findings = Vec::new();
+    // Per provider: licensed users whose sign-in activity is unknown.
+    let mut unknown: HashMap<i64, i64> = HashMap::new();
     let filter = UserFilter {
         provider_id,
         licensed: Some(true),
@@ -151,23 +174,21 @@ pub async fn build(
     loop {
         let chunk = users::chunk_after(db, &filter, after_id, USER_CHUNK, now).await?;
         let Some(last) = chunk.last() else { break };
+        // Every licensed user with an id in the range is in the chunk, so the range holds
+        // exactly the chunk's licenses.
+        let mut held = licenses::holdings_between(db, provider_id, after_id, last.id).await?;
         after_id = last.id;
-        let ids: Vec<i64> = chunk.iter().map(|user| user.id).collect();
-        let mut assignments = licenses::assignments_of_users(db, &ids).await?;
         for user in chunk {
-            let held = assignments.remove(&user.id).unwrap_or_default();
-            if !user.sign_in_data_available()
-                && let Some(provider) = quality
-                    .iter_mut()
-                    .find(|quality| quality.provider_id == user.provider_id)
-            {
-                provider.licensed_users_unknown += 1;
+            if !user.sign_in_data_available() {
+                *unknown.entry(user.provider_id).or_default() += 1;
             }
-            user_findings(&user, &held, &by_id, cutoff, &mut findings);
+            let held = held.remove(&user.id).unwrap_or_default();
+            judge.user_findings(&Arc::new(user), &held, &mut findings);
         }
     }
     findings.extend(skus.iter().filter_map(unassigned_seats));
     for provider in &mut quality {
+        provider.licensed_users_unknown = unknown.get(&provider.provider_id).copied().unwrap_or(0);
         provider.message = quality_message(provider);
     }
     let totals = totals(&findings);
@@ -175,61 +196,106 @@ pub async fn build(
         generated_at: now,
         inactive_days,
         skus,
-        findings,
+        findings: findings.into_iter().map(Arc::new).collect(),
         totals,
         sign_in_data: quality,
     })
 }
 
-/// A user's findings. A disabled account's licenses are reported as such only; inactivity and
-/// overlaps are judged on accounts that can sign in, so no license is counted twice.
-fn user_findings(
-    user: &User,
-    held: &[Assignment],
-    skus: &HashMap<i64, &LicenseSku>,
+/// Judges users one by one against the SKUs in scope and the inactivity cutoff.
+struct Judge {
+    skus: HashMap<i64, Arc<LicenseSku>>,
     cutoff: DateTime<Utc>,
-    findings: &mut Vec<Finding>,
-) {
-    let held: Vec<(&Assignment, &LicenseSku)> = held
-        .iter()
-        .filter_map(|assignment| Some((assignment, *skus.get(&assignment.license_sku_id)?)))
-        .collect();
-    let per_license = |kind: FindingKind, evidence: String, findings: &mut Vec<Finding>| {
-        for (assignment, sku) in &held {
-            findings.push(user_finding(kind, user, assignment, sku, evidence.clone()));
+    /// Whether the SKU row `.0` includes the SKU row `.1`, remembered per pair:
+    /// `overlap::contains` derives it from the service-plan table on every call, and the users
+    /// of a tenant hold the same few pairs over and over.
+    containment: HashMap<(i64, i64), bool>,
+}
+
+impl Judge {
+    /// A user's findings. A disabled account's licenses are reported as such only; inactivity
+    /// and overlaps are judged on accounts that can sign in, so no license is counted twice.
+    fn user_findings(&mut self, user: &Arc<User>, held: &[Holding], findings: &mut Vec<Finding>) {
+        // Shared handles, not borrows of `self.skus`: judging overlaps updates `self`.
+        let held: Vec<(&Holding, Arc<LicenseSku>)> = held
+            .iter()
+            .filter_map(|holding| Some((holding, self.skus.get(&holding.license_sku_id)?.clone())))
+            .collect();
+        let per_license = |kind: FindingKind, evidence: String, findings: &mut Vec<Finding>| {
+            for (holding, sku) in &held {
+                findings.push(user_finding(kind, user, holding, sku, evidence.clone()));
+            }
+        };
+        let cutoff = self.cutoff;
+        if !user.account_enabled {
+            let evidence = format!(
+                "{} is disabled and cannot sign in",
+                user.user_principal_name
+            );
+            per_license(FindingKind::DisabledAccount, evidence, findings);
+        } else if user.never_signed_in()
+            && user
+                .created_date_time
+                .is_none_or(|created| created < cutoff)
+        {
+            let evidence = format!(
+                "{} has no interactive, non-interactive or successful sign-in on record",
+                user.user_principal_name
+            );
+            per_license(FindingKind::NeverSignedIn, evidence, findings);
+        } else if let Some((field, at)) = user.inactive_since(cutoff) {
+            let evidence = format!(
+                "{} last signed in on {} ({}), before {}",
+                user.user_principal_name,
+                at.format("%Y-%m-%d"),
+                field_name(field),
+                cutoff.format("%Y-%m-%d"),
+            );
+            let start = findings.len();
+            per_license(FindingKind::InactiveUser, evidence, findings);
+            for finding in &mut findings[start..] {
+                finding.last_sign_in = Some((field, at));
+            }
+        } else {
+            let overlapping = self.overlaps(user, &held);
+            findings.extend(overlapping);
         }
-    };
-    if !user.account_enabled {
-        let evidence = format!(
-            "{} is disabled and cannot sign in",
-            user.user_principal_name
-        );
-        per_license(FindingKind::DisabledAccount, evidence, findings);
-    } else if user.never_signed_in()
-        && user
-            .created_date_time
-            .is_none_or(|created| created < cutoff)
-    {
-        let evidence = format!(
-            "{} has no interactive, non-interactive or successful sign-in on record",
-            user.user_principal_name
-        );
-        per_license(FindingKind::NeverSignedIn, evidence, findings);
-    } else if let Some((field, at)) = user.inactive_since(cutoff) {
-        let evidence = format!(
-            "{} last signed in on {} ({}), before {}",
-            user.user_principal_name,
-            at.format("%Y-%m-%d"),
-            field_name(field),
-            cutoff.format("%Y-%m-%d"),
-        );
-        let start = findings.len();
-        per_license(FindingKind::InactiveUser, evidence, findings);
-        for finding in &mut findings[start..] {
-            finding.last_sign_in = Some((field, at));
+    }
+
+    /// Each held license that another held license already includes. When two SKUs give
+    /// exactly the same, the one added to the catalog later (higher row id) is the redundant one.
+    fn overlaps(&mut self, user: &Arc<User>, held: &[(&Holding, Arc<LicenseSku>)]) -> Vec<Finding> {
+        let mut found = Vec::new();
+        for (holding, inner) in held {
+            let container = held.iter().map(|(_, outer)| outer).find(|outer| {
+                outer.id != inner.id
+                    && self.contains(outer, inner)
+                    && (!self.contains(inner, outer) || outer.id < inner.id)
+            });
+            if let Some(outer) = container {
+                let evidence = format!(
+                    "{} holds {} and {}, which already includes it",
+                    user.user_principal_name, inner.display_name, outer.display_name
+                );
+                let mut finding = user_finding(
+                    FindingKind::OverlappingAssignment,
+                    user,
+                    holding,
+                    inner,
+                    evidence,
+                );
+                finding.contained_in = Some(outer.clone());
+                found.push(finding);
+            }
         }
-    } else {
-        findings.extend(overlaps(user, &held));
+        found
+    }
+
+    fn contains(&mut self, outer: &LicenseSku, inner: &LicenseSku) -> bool {
+        *self
+            .containment
+            .entry((outer.id, inner.id))
+            .or_insert_with(|| overlap::contains(&outer.sku_id, &inner.sku_id))
     }
 }
 
@@ -241,43 +307,14 @@ fn field_name(field: SignInField) -> &'static str {
     }
 }
 
-/// Each held license that another held license already includes. When two SKUs give exactly
-/// the same, the one added to the catalog later (higher row id) is the redundant one.
-fn overlaps(user: &User, held: &[(&Assignment, &LicenseSku)]) -> Vec<Finding> {
-    let mut found = Vec::new();
-    for (assignment, inner) in held {
-        let container = held.iter().map(|(_, outer)| *outer).find(|outer| {
-            outer.id != inner.id
-                && overlap::contains(&outer.sku_id, &inner.sku_id)
-                && (!overlap::contains(&inner.sku_id, &outer.sku_id) || outer.id < inner.id)
-        });
-        if let Some(outer) = container {
-            let evidence = format!(
-                "{} holds {} and {}, which already includes it",
-                user.user_principal_name, inner.display_name, outer.display_name
-            );
-            let mut finding = user_finding(
-                FindingKind::OverlappingAssignment,
-                user,
-                assignment,
-                inner,
-                evidence,
-            );
-            finding.contained_in = Some(outer.clone());
-            found.push(finding);
-        }
-    }
-    found
-}
-
 fn user_finding(
     kind: FindingKind,
-    user: &User,
-    assignment: &Assignment,
-    sku: &LicenseSku,
+    user: &Arc<User>,
+    holding: &Holding,
+    sku: &Arc<LicenseSku>,
     evidence: String,
 ) -> Finding {
-    let removal = Removal::of(assignment);
+    let removal = Removal::of(holding);
     Finding {
         kind,
         sku: sku.clone(),
@@ -301,7 +338,7 @@ fn cost(sku: &LicenseSku, units: i64) -> Option<(String, Decimal)> {
 }
 
 /// Seats paid for (enabled) and held by nobody, for SKUs still subscribed.
-fn unassigned_seats(sku: &LicenseSku) -> Option<Finding> {
+fn unassigned_seats(sku: &Arc<LicenseSku>) -> Option<Finding> {
     let unused = sku.available_units();
     (sku.subscribed && unused > 0).then(|| Finding {
         kind: FindingKind::UnassignedSeats,

@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
@@ -132,11 +134,18 @@ impl From<Subscription> for LicenseSubscription {
 }
 
 /// A license product of a provider (Graph subscribedSku), with seat counts summed by Graph over
-/// every subscription behind it.
-pub struct LicenseSku(pub licenses::LicenseSku);
+/// every subscription behind it. Shared, so that a report's thousands of findings of one SKU
+/// do not each copy it.
+pub struct LicenseSku(pub Arc<licenses::LicenseSku>);
 
 impl From<licenses::LicenseSku> for LicenseSku {
     fn from(sku: licenses::LicenseSku) -> Self {
+        Self(Arc::new(sku))
+    }
+}
+
+impl From<Arc<licenses::LicenseSku>> for LicenseSku {
+    fn from(sku: Arc<licenses::LicenseSku>) -> Self {
         Self(sku)
     }
 }

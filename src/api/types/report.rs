@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use async_graphql::{Enum, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
@@ -56,7 +58,7 @@ impl From<Field> for SignInField {
 }
 
 /// One piece of waste, with its evidence and what removing it takes.
-pub struct LicenseFinding(reports::Finding);
+pub struct LicenseFinding(Arc<reports::Finding>);
 
 #[Object]
 impl LicenseFinding {
@@ -66,7 +68,11 @@ impl LicenseFinding {
 
     /// The user concerned; null for unassigned seats.
     async fn user(&self) -> Option<DirectoryUser> {
-        self.0.user.clone().map(DirectoryUser)
+        // `DirectoryUser` owns its user: the copy is made only for findings a query selects.
+        self.0
+            .user
+            .as_deref()
+            .map(|user| DirectoryUser(user.clone()))
     }
 
     async fn sku(&self) -> LicenseSku {
@@ -198,16 +204,18 @@ impl From<reports::SignInDataQuality> for SignInDataQuality {
 }
 
 /// Waste and its cost: findings with evidence, totals, and how far sign-in data can be trusted.
-pub struct LicenseReport(reports::Report);
+/// Shared with every other request the same cached report is served to.
+pub struct LicenseReport(Arc<reports::Report>);
 
-impl From<reports::Report> for LicenseReport {
-    fn from(report: reports::Report) -> Self {
+impl From<Arc<reports::Report>> for LicenseReport {
+    fn from(report: Arc<reports::Report>) -> Self {
         Self(report)
     }
 }
 
 #[Object]
 impl LicenseReport {
+    /// When this report was built: a cached report keeps the time it was built at.
     async fn generated_at(&self) -> DateTime<Utc> {
         self.0.generated_at
     }
