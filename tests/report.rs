@@ -101,15 +101,23 @@ async fn finish(app: TestApp, db: DatabaseConnection) {
     app.finish().await;
 }
 
-const REPORT: &str = "query($providerId: ID, $inactiveDays: Int) {
-  licenseReport(providerId: $providerId, inactiveDays: $inactiveDays) {
-    generatedAt inactiveDays
-    findings {
-      kind user { userPrincipalName } sku { skuPartNumber } units
+/// What the tests read of a finding; a macro so that it can be spliced into query constants.
+macro_rules! finding_fields {
+    () => {
+        "kind user { userPrincipalName } sku { skuPartNumber } units
       assignedDirectly inheritedFromGroupIds removableDirectly removal
       lastSignInField lastSignInAt containedIn { skuPartNumber }
-      monthlyCost { amount currency } evidence
-    }
+      monthlyCost { amount currency } evidence"
+    };
+}
+
+const REPORT: &str = concat!(
+    "query($providerId: ID, $inactiveDays: Int) {
+  licenseReport(providerId: $providerId, inactiveDays: $inactiveDays) {
+    generatedAt inactiveDays
+    findings(first: 500) { totalCount nodes { ",
+    finding_fields!(),
+    " } }
     totals {
       findings unpricedFindings monthlyCost { amount currency }
       byKind { kind findings units monthlyCost { amount currency } }
@@ -117,7 +125,17 @@ const REPORT: &str = "query($providerId: ID, $inactiveDays: Int) {
     signInData { providerName available status licensedUsersUnknown message }
     skus { skuPartNumber availableUnits }
   }
-}";
+}"
+);
+
+const FINDINGS_PAGE: &str = concat!(
+    "query($kind: FindingKind, $first: Int, $after: String) {
+  licenseReport { generatedAt findings(kind: $kind, first: $first, after: $after) {
+    totalCount pageInfo { hasNextPage endCursor } nodes { ",
+    finding_fields!(),
+    " } } }
+}"
+);
 
 /// A finding in one line: kind, user, SKU, how to remove it, and what it costs.
 fn summary(finding: &Value) -> String {
@@ -152,7 +170,7 @@ async fn each_kind_of_waste_is_found_with_its_cost(engine: Engine) {
     let (app, db, _) = spawn_tenant(engine).await;
     let report = data(&app, REPORT, json!({})).await["licenseReport"].clone();
     assert_eq!(report["inactiveDays"], 90);
-    let findings = report["findings"].as_array().expect("findings");
+    let findings = report["findings"]["nodes"].as_array().expect("findings");
     let found: BTreeSet<String> = findings.iter().map(summary).collect();
     let expected: BTreeSet<String> = [
         "DISABLED_ACCOUNT disabled SPE_E5 x1 50.00 USD",
@@ -256,7 +274,7 @@ async fn the_threshold_and_the_provider_narrow_the_report(engine: Engine) {
     )
     .await["licenseReport"]
         .clone();
-    let found: BTreeSet<String> = report["findings"]
+    let found: BTreeSet<String> = report["findings"]["nodes"]
         .as_array()
         .expect("findings")
         .iter()
@@ -287,7 +305,7 @@ async fn report(app: &TestApp, variables: Value) -> Value {
 }
 
 fn summaries(report: &Value) -> BTreeSet<String> {
-    report["findings"]
+    report["findings"]["nodes"]
         .as_array()
         .expect("findings")
         .iter()
@@ -370,7 +388,7 @@ async fn concurrent_identical_requests_get_one_report(engine: Engine) {
 
 /// UPNs of the users a report finds on disabled accounts.
 fn disabled_accounts(report: &Value) -> BTreeSet<String> {
-    report["findings"]
+    report["findings"]["nodes"]
         .as_array()
         .expect("findings")
         .iter()
@@ -405,7 +423,78 @@ async fn a_second_sync_shows_in_the_next_report(engine: Engine) {
     app.finish().await;
 }
 
+/// The findings of `kind` (or all) after `after`, `first` at a time, page by page.
+async fn findings_in_pages(app: &TestApp, kind: Value, first: usize) -> (Vec<String>, usize) {
+    let (mut found, mut pages, mut after) = (Vec::new(), 0, Value::Null);
+    loop {
+        let variables = json!({ "kind": kind, "first": first, "after": after });
+        let page = data(app, FINDINGS_PAGE, variables).await["licenseReport"]["findings"].clone();
+        let nodes = page["nodes"].as_array().expect("nodes");
+        assert!(
+            nodes.len() <= first,
+            "a page holds at most `first` findings"
+        );
+        found.extend(nodes.iter().map(summary));
+        pages += 1;
+        if page["pageInfo"]["hasNextPage"] != true {
+            assert_eq!(
+                page["totalCount"],
+                found.len(),
+                "totalCount counts every page"
+            );
+            return (found, pages);
+        }
+        after = page["pageInfo"]["endCursor"].clone();
+    }
+}
+
+async fn findings_come_a_page_at_a_time(engine: Engine) {
+    let (app, db, tenant) = spawn_tenant(engine).await;
+    let whole = summaries(&report(&app, json!({})).await);
+    let (paged, pages) = findings_in_pages(&app, Value::Null, 2).await;
+    assert_eq!(pages, 5, "9 findings, 2 a page");
+    assert_eq!(paged.len(), whole.len(), "no finding twice");
+    assert_eq!(paged.into_iter().collect::<BTreeSet<_>>(), whole);
+
+    let (unassigned, _) = findings_in_pages(&app, json!("UNASSIGNED_SEATS"), 2).await;
+    assert_eq!(unassigned.len(), 3);
+    assert!(unassigned.iter().all(|f| f.starts_with("UNASSIGNED_SEATS")));
+
+    // A cursor outlives the report it came from: after a rebuild, the next page starts after
+    // the finding the cursor names, with the new figures.
+    let first = data(&app, FINDINGS_PAGE, json!({ "first": 4 })).await["licenseReport"].clone();
+    price(&app, tenant.e5, "57", "USD", "MONTH").await;
+    let variables = json!({ "after": first["findings"]["pageInfo"]["endCursor"] });
+    let rest = data(&app, FINDINGS_PAGE, variables).await["licenseReport"].clone();
+    assert_ne!(rest["generatedAt"], first["generatedAt"], "built anew");
+    let rebuilt = data(&app, FINDINGS_PAGE, json!({})).await["licenseReport"]["findings"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(summary)
+        .collect::<Vec<_>>();
+    let rest: Vec<String> = rest["findings"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(summary)
+        .collect();
+    assert_eq!(rest, rebuilt[4..]);
+    assert!(rest.iter().any(|f| f.contains("285.00 USD")), "{rest:?}");
+
+    for (variables, argument) in [
+        (json!({ "first": 0 }), "first"),
+        (json!({ "first": 501 }), "first"),
+        (json!({ "after": "not-a-cursor" }), "after"),
+    ] {
+        let bad = gql(&app, Role::Viewer, FINDINGS_PAGE, variables).await;
+        assert_eq!(error_code(&bad), "BAD_USER_INPUT", "{argument}: {bad}");
+    }
+    finish(app, db).await;
+}
+
 engine_tests!(
+    findings_come_a_page_at_a_time,
     each_kind_of_waste_is_found_with_its_cost,
     the_threshold_and_the_provider_narrow_the_report,
     a_new_price_shows_in_the_next_report,

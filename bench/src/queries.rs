@@ -171,10 +171,15 @@ fn named_type(mut ty: &Value) -> (&str, &str) {
     )
 }
 
-/// Every field of `type_name` a report reader would ask for: scalars and enums, and object
-/// fields down to `depth` levels. Fields that need an argument, connections (paged, with
-/// costs of their own) and abstract types are left out.
+/// Every field of `type_name` a report reader would ask for: scalars and enums, object fields
+/// down to `depth` levels, and the first page of the type's own connections (a dashboard's
+/// first screen). Fields that need an argument, nested connections (paged, with costs of
+/// their own) and abstract types are left out.
 fn selection(types: &Value, type_name: &str, depth: usize) -> Option<String> {
+    selection_of(types, type_name, depth, true)
+}
+
+fn selection_of(types: &Value, type_name: &str, depth: usize, with_pages: bool) -> Option<String> {
     let fields = find_type(types, type_name)?["fields"].as_array()?;
     let parts: Vec<String> = fields
         .iter()
@@ -185,16 +190,35 @@ fn selection(types: &Value, type_name: &str, depth: usize) -> Option<String> {
         })
         .filter_map(|f| {
             let name = f["name"].as_str()?;
-            match named_type(&f["type"]) {
-                ("SCALAR" | "ENUM", _) => Some(name.to_owned()),
-                ("OBJECT", inner) if depth > 1 && !inner.ends_with("Connection") => {
-                    selection(types, inner, depth - 1).map(|sub| format!("{name} {{ {sub} }}"))
+            let sub = match named_type(&f["type"]) {
+                ("SCALAR" | "ENUM", _) => return Some(name.to_owned()),
+                _ if depth <= 1 => None,
+                ("OBJECT", inner) if inner.ends_with("Connection") => {
+                    with_pages.then(|| first_page(types, inner, depth - 1))?
                 }
+                ("OBJECT", inner) => selection_of(types, inner, depth - 1, false),
                 _ => None,
-            }
+            };
+            sub.map(|sub| format!("{name} {{ {sub} }}"))
         })
         .collect();
     (!parts.is_empty()).then(|| parts.join(" "))
+}
+
+/// A connection's default first page: its count when it has one, and its nodes.
+fn first_page(types: &Value, connection: &str, depth: usize) -> Option<String> {
+    let fields = find_type(types, connection)?["fields"].as_array()?;
+    let field = |name: &str| fields.iter().find(|f| f["name"] == name);
+    let (_, node) = named_type(&field("nodes")?["type"]);
+    let nodes = selection_of(types, node, depth, false)?;
+    let count = if field("totalCount").is_some() {
+        "totalCount "
+    } else {
+        ""
+    };
+    Some(format!(
+        "{count}pageInfo {{ hasNextPage endCursor }} nodes {{ {nodes} }}"
+    ))
 }
 
 #[cfg(test)]
@@ -202,20 +226,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn report_selection_follows_objects_and_skips_connections_and_required_args() {
+    fn report_selection_follows_objects_and_pages_and_skips_required_args() {
         let scalar = |name: &str| json!({ "name": name, "args": [], "type": { "kind": "NON_NULL", "ofType": { "kind": "SCALAR", "name": "Int" } } });
         let object = |name: &str, ty: &str| json!({ "name": name, "args": [], "type": { "kind": "LIST", "ofType": { "kind": "OBJECT", "name": ty } } });
         let types = json!({ "__schema": { "types": [
             { "name": "LicenseReport", "fields": [
-                scalar("inactiveDays"), object("totals", "Totals"), object("holders", "UserConnection"),
-                { "name": "findings", "args": [{ "name": "kind", "type": { "kind": "NON_NULL" } }],
+                scalar("inactiveDays"), object("totals", "Totals"), object("findings", "FindingConnection"),
+                { "name": "byKind", "args": [{ "name": "kind", "type": { "kind": "NON_NULL" } }],
                   "type": { "kind": "SCALAR", "name": "Int" } },
             ]},
             { "name": "Totals", "fields": [scalar("seats")] },
+            { "name": "FindingConnection", "fields": [
+                scalar("totalCount"), object("edges", "FindingEdge"), object("nodes", "Finding"),
+            ]},
+            { "name": "Finding", "fields": [
+                scalar("units"), object("sku", "Sku"), object("holders", "UserConnection"),
+            ]},
+            { "name": "Sku", "fields": [scalar("seats")] },
         ]}});
         assert_eq!(
             selection(&types, "LicenseReport", 3).as_deref(),
-            Some("inactiveDays totals { seats }")
+            Some(
+                "inactiveDays totals { seats } findings { totalCount pageInfo { hasNextPage \
+                 endCursor } nodes { units sku { seats } } }"
+            )
         );
     }
 }

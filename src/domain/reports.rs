@@ -7,6 +7,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use rust_decimal::Decimal;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+use serde::{Deserialize, Serialize};
 
 use super::licenses::{self, Holding, LicenseSku};
 use super::money::Costs;
@@ -90,6 +91,20 @@ pub struct Finding {
     pub evidence: String,
 }
 
+/// Where a finding sits in a report: by user, then SKU, then kind, unassigned seats last.
+/// Made of what the finding is about, not of its place in one build, so a page that starts
+/// after a key carries on where the previous page ended even when the report was rebuilt
+/// in between.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct FindingKey(i64, i64, u8);
+
+impl Finding {
+    pub fn key(&self) -> FindingKey {
+        let user = self.user.as_ref().map_or(i64::MAX, |user| user.id);
+        FindingKey(user, self.sku.id, self.kind as u8)
+    }
+}
+
 /// Whether sign-in based findings could be computed for a provider.
 #[derive(Clone, Debug)]
 pub struct SignInDataQuality {
@@ -129,6 +144,36 @@ pub struct Report {
     pub findings: Vec<Arc<Finding>>,
     pub totals: Totals,
     pub sign_in_data: Vec<SignInDataQuality>,
+}
+
+impl Report {
+    /// The findings (of one kind, or all) after `after`, in key order, lazily.
+    pub fn findings_after(
+        &self,
+        kind: Option<FindingKind>,
+        after: Option<FindingKey>,
+    ) -> impl Iterator<Item = &Arc<Finding>> {
+        let start = after.map_or(0, |after| {
+            self.findings
+                .partition_point(|finding| finding.key() <= after)
+        });
+        self.findings[start..]
+            .iter()
+            .filter(move |finding| kind.is_none_or(|kind| finding.kind == kind))
+    }
+
+    /// How many findings (of one kind, or all) the report holds.
+    pub fn finding_count(&self, kind: Option<FindingKind>) -> i64 {
+        match kind {
+            None => self.totals.findings,
+            Some(kind) => self
+                .totals
+                .by_kind
+                .iter()
+                .find(|(of, _)| *of == kind)
+                .map_or(0, |(_, total)| total.findings),
+        }
+    }
 }
 
 /// Rejects a threshold no caller can mean, naming the argument.
@@ -191,6 +236,7 @@ pub async fn build(
         provider.licensed_users_unknown = unknown.get(&provider.provider_id).copied().unwrap_or(0);
         provider.message = quality_message(provider);
     }
+    findings.sort_by_key(Finding::key);
     let totals = totals(&findings);
     Ok(Report {
         generated_at: now,

@@ -1,15 +1,18 @@
 use std::sync::Arc;
 
-use async_graphql::{Enum, Object, SimpleObject};
+use async_graphql::connection::{Connection, Edge, EmptyFields};
+use async_graphql::{Enum, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use super::license::{LicenseSku, MonthlyCost};
-use super::user::DirectoryUser;
+use super::user::{DirectoryUser, PAGE_DEFAULT, PAGE_MAX, page_cost};
+use crate::api::cursor;
 use crate::domain::money;
-use crate::domain::reports::{self, FindingKind as Kind, KindTotal};
+use crate::domain::reports::{self, FindingKey, FindingKind as Kind, KindTotal};
 use crate::domain::users::SignInField as Field;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[graphql(remote = "Kind")]
 pub enum FindingKind {
     /// A license held by a disabled account.
     DisabledAccount,
@@ -25,19 +28,8 @@ pub enum FindingKind {
     OverlappingAssignment,
 }
 
-impl From<Kind> for FindingKind {
-    fn from(kind: Kind) -> Self {
-        match kind {
-            Kind::DisabledAccount => FindingKind::DisabledAccount,
-            Kind::InactiveUser => FindingKind::InactiveUser,
-            Kind::NeverSignedIn => FindingKind::NeverSignedIn,
-            Kind::UnassignedSeats => FindingKind::UnassignedSeats,
-            Kind::OverlappingAssignment => FindingKind::OverlappingAssignment,
-        }
-    }
-}
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[graphql(remote = "Field")]
 pub enum SignInField {
     /// lastSignInAt
     Interactive,
@@ -45,16 +37,6 @@ pub enum SignInField {
     NonInteractive,
     /// lastSuccessfulSignInAt
     Successful,
-}
-
-impl From<Field> for SignInField {
-    fn from(field: Field) -> Self {
-        match field {
-            Field::Interactive => SignInField::Interactive,
-            Field::NonInteractive => SignInField::NonInteractive,
-            Field::Successful => SignInField::Successful,
-        }
-    }
 }
 
 /// One piece of waste, with its evidence and what removing it takes.
@@ -203,6 +185,19 @@ impl From<reports::SignInDataQuality> for SignInDataQuality {
     }
 }
 
+/// The connection's own field.
+pub struct FindingCount(i64);
+
+#[Object]
+impl FindingCount {
+    /// How many findings (of the kind asked) the report holds, across all pages.
+    async fn total_count(&self) -> i64 {
+        self.0
+    }
+}
+
+type FindingConnection = Connection<String, LicenseFinding, FindingCount, EmptyFields>;
+
 /// Waste and its cost: findings with evidence, totals, and how far sign-in data can be trusted.
 /// Shared with every other request the same cached report is served to.
 pub struct LicenseReport(Arc<reports::Report>);
@@ -229,15 +224,37 @@ impl LicenseReport {
         self.0.skus.iter().cloned().map(LicenseSku::from).collect()
     }
 
-    /// Every finding, or those of one kind.
-    async fn findings(&self, kind: Option<FindingKind>) -> Vec<LicenseFinding> {
-        self.0
-            .findings
-            .iter()
-            .filter(|finding| kind.is_none_or(|kind| FindingKind::from(finding.kind) == kind))
-            .cloned()
-            .map(LicenseFinding)
-            .collect()
+    /// Every finding, or those of one kind, a page at a time: by user, then SKU, unassigned
+    /// seats last. `first` at most 500; default 50. A cursor stays valid when the report is
+    /// rebuilt: the next page starts after the finding it names.
+    #[graphql(complexity = "page_cost(first, None, child_complexity)")]
+    async fn findings(
+        &self,
+        kind: Option<FindingKind>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<FindingConnection> {
+        let limit = cursor::page_size(first, PAGE_DEFAULT as u64, PAGE_MAX as u64)? as usize;
+        let after = after
+            .as_deref()
+            .map(|after| cursor::decode::<FindingKey>("after", after))
+            .transpose()?;
+        let kind = kind.map(Kind::from);
+        let mut page: Vec<_> = self.0.findings_after(kind, after).take(limit + 1).collect();
+        let has_next = page.len() > limit;
+        page.truncate(limit);
+        let mut connection = FindingConnection::with_additional_fields(
+            after.is_some(),
+            has_next,
+            FindingCount(self.0.finding_count(kind)),
+        );
+        connection.edges.extend(page.into_iter().map(|finding| {
+            Edge::new(
+                cursor::encode(&finding.key()),
+                LicenseFinding(finding.clone()),
+            )
+        }));
+        Ok(connection)
     }
 
     async fn totals(&self) -> ReportTotals {
