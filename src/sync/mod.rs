@@ -1,6 +1,7 @@
 //! Syncs as durable jobs: the queue of runs with leases, and (with the Graph client) the runner
 //! that turns a tenant into rows. Knows nothing of GraphQL.
 
+mod bulk_insert;
 pub mod queue;
 mod read_ahead;
 pub mod runner;

@@ -9,14 +9,15 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, PgFunc};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, PgFunc, Query};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter,
-    QuerySelect,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, IdenStatic,
+    QueryFilter, QuerySelect, QueryTrait,
 };
 use serde_json::json;
 
+use super::bulk_insert;
 use crate::catalog;
 use crate::entities::{
     directory_users as users, license_assignments as assignments, license_skus as skus,
@@ -629,13 +630,21 @@ async fn save_users(
     updates: Vec<users::ActiveModel>,
 ) -> Result<HashMap<String, i64>> {
     let mut ids = HashMap::new();
-    for chunk in batches(db.get_database_backend(), &inserts) {
-        for row in users::Entity::insert_many(chunk.to_vec())
-            .exec_with_returning(db)
-            .await?
-        {
-            ids.insert(row.external_id, row.id);
+    // Only the keys come back: returning whole rows sent every inserted value back again.
+    let keys = [users::Column::Id, users::Column::ExternalId];
+    let mut inserted = Vec::new();
+    if db.get_database_backend() == DbBackend::Postgres {
+        inserted = bulk_insert::insert(db, &inserts, &keys).await?;
+    } else {
+        for chunk in batches(DbBackend::Sqlite, &inserts) {
+            let mut insert = users::Entity::insert_many(chunk.to_vec()).into_query();
+            insert.returning(Query::returning().columns(keys));
+            inserted.extend(db.query_all(&insert).await?);
         }
+    }
+    for row in inserted {
+        let id: i64 = row.try_get("", users::Column::Id.as_str())?;
+        ids.insert(row.try_get("", users::Column::ExternalId.as_str())?, id);
     }
     for chunk in batches(db.get_database_backend(), &updates) {
         users::Entity::insert_many(chunk.to_vec())
@@ -704,10 +713,14 @@ async fn save_holdings(
             .exec(db)
             .await?;
     }
-    for chunk in batches(db.get_database_backend(), &rows) {
-        assignments::Entity::insert_many(chunk.to_vec())
-            .exec(db)
-            .await?;
+    if db.get_database_backend() == DbBackend::Postgres {
+        bulk_insert::insert(db, &rows, &[]).await?;
+    } else {
+        for chunk in batches(DbBackend::Sqlite, &rows) {
+            assignments::Entity::insert_many(chunk.to_vec())
+                .exec(db)
+                .await?;
+        }
     }
     Ok(changed)
 }
