@@ -45,7 +45,7 @@ fn examples(provider_id: i64) -> [(&'static str, String); 4] {
         ),
         (
             "the waste report, with the evidence of each finding",
-            format!("{{ licenseReport(providerId: \"{provider_id}\") {{ totals {{ findings }} findings {{ kind evidence removal }} }} }}"),
+            format!("{{ licenseReport(providerId: \"{provider_id}\") {{ totals {{ findings }} findings(first: 20) {{ totalCount nodes {{ kind evidence removal }} }} }} }}"),
         ),
     ]
 }
@@ -127,5 +127,28 @@ fn print_welcome(addr: &str, token: &str, simulator: &str, provider_id: i64) {
     println!("Try:");
     for (what, query) in examples(provider_id) {
         println!("  # {what}\n  {query}\n");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The welcome text is the first thing a newcomer pastes into GraphiQL.
+    #[tokio::test]
+    async fn every_example_query_is_valid_against_the_schema() {
+        let schema = crate::api::bare_schema();
+        for (what, query) in examples(1) {
+            let response = schema.execute(query.as_str()).await;
+            // Without a caller every resolver fails, each error at its field's path; an error
+            // without a path is the query's own (unknown field, wrong argument).
+            let invalid: Vec<_> = response
+                .errors
+                .iter()
+                .filter(|error| error.path.is_empty())
+                .map(|error| error.message.clone())
+                .collect();
+            assert!(invalid.is_empty(), "{what}: {invalid:?}");
+        }
     }
 }

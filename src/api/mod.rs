@@ -41,9 +41,14 @@ pub fn build_schema(engine: &SyncEngine) -> ApiSchema {
         .finish()
 }
 
+/// The schema with no data attached: enough to print or validate, not to resolve.
+pub fn bare_schema() -> ApiSchema {
+    builder().finish()
+}
+
 /// The SDL checked in as `schema.graphql`; needs no database.
 pub fn sdl() -> String {
-    builder().finish().sdl()
+    bare_schema().sdl()
 }
 
 /// What one request (or one websocket connection) needs: the caller's claims and fresh

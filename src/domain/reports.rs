@@ -91,17 +91,18 @@ pub struct Finding {
     pub evidence: String,
 }
 
-/// Where a finding sits in a report: by user, then SKU, then kind, unassigned seats last.
-/// Made of what the finding is about, not of its place in one build, so a page that starts
-/// after a key carries on where the previous page ended even when the report was rebuilt
-/// in between.
+/// Where a finding sits in a report: by user, then SKU, unassigned seats last. A user holds a
+/// SKU once and a license is reported once, so the pair names one finding. Made of what the
+/// finding is about, not of its place in one build, so a page that starts after a key carries
+/// on where the previous page ended even when the report was rebuilt in between — and even
+/// when a rebuild changed the finding's kind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct FindingKey(i64, i64, u8);
+pub struct FindingKey(i64, i64);
 
 impl Finding {
     pub fn key(&self) -> FindingKey {
         let user = self.user.as_ref().map_or(i64::MAX, |user| user.id);
-        FindingKey(user, self.sku.id, self.kind as u8)
+        FindingKey(user, self.sku.id)
     }
 }
 

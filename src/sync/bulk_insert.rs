@@ -12,6 +12,9 @@ use sea_orm::{
 };
 use serde_json::{Map, Value as Json};
 
+/// Rows per statement: a JSON document of a few megabytes, far below what jsonb takes.
+const MAX_ROWS_PER_DOCUMENT: usize = 10_000;
+
 /// Inserts `rows` (each with the same columns set) and returns the `returning` columns of each
 /// inserted row.
 pub async fn insert<A>(
@@ -28,8 +31,24 @@ where
     let columns: Vec<_> = <A::Entity as EntityTrait>::Column::iter()
         .filter(|column| first.get(*column).is_set())
         .collect();
+    let mut returned = Vec::new();
+    for chunk in rows.chunks(MAX_ROWS_PER_DOCUMENT) {
+        returned.extend(insert_chunk(db, chunk, &columns, returning).await?);
+    }
+    Ok(returned)
+}
+
+async fn insert_chunk<A>(
+    db: &impl ConnectionTrait,
+    rows: &[A],
+    columns: &[<A::Entity as EntityTrait>::Column],
+    returning: &[<A::Entity as EntityTrait>::Column],
+) -> Result<Vec<QueryResult>, DbErr>
+where
+    A: ActiveModelTrait,
+{
     let mut record_type = Vec::with_capacity(columns.len());
-    for column in &columns {
+    for column in columns {
         record_type.push(format!(
             "\"{}\" {}",
             column.as_str(),
@@ -53,23 +72,40 @@ where
             .collect();
         sql.push_str(&format!(" RETURNING {}", returned.join(", ")));
     }
-    let document: Vec<Json> = rows
-        .iter()
-        .map(|row| {
-            let mut record = Map::with_capacity(columns.len());
-            for column in &columns {
-                let value = row.get(*column).into_value();
-                record.insert(column.as_str().to_owned(), json(value.as_ref()));
-            }
-            Json::Object(record)
-        })
-        .collect();
+    let document = document(rows, columns)?;
     let statement = Statement::from_sql_and_values(
         DbBackend::Postgres,
         sql,
-        [Value::Json(Some(Box::new(Json::Array(document))))],
+        [Value::Json(Some(Box::new(document)))],
     );
     db.query_all_raw(statement).await
+}
+
+/// The rows as one JSON array of records, keyed by column name.
+fn document<A: ActiveModelTrait>(
+    rows: &[A],
+    columns: &[<A::Entity as EntityTrait>::Column],
+) -> Result<Json, DbErr> {
+    let mut document = Vec::with_capacity(rows.len());
+    for row in rows {
+        // One column list serves every row: a column a row leaves out would be NULL here, not
+        // its default as in a VALUES list, and one only later rows set would be lost.
+        let set =
+            <A::Entity as EntityTrait>::Column::iter().filter(|column| row.get(*column).is_set());
+        if set.count() != columns.len() || columns.iter().any(|column| !row.get(*column).is_set()) {
+            return Err(DbErr::Custom(
+                "bulk insert: the rows do not all set the same columns".into(),
+            ));
+        }
+        let mut record = Map::with_capacity(columns.len());
+        for column in columns {
+            if let Some(value) = row.get(*column).into_value() {
+                record.insert(column.as_str().to_owned(), json(&value, column.as_str())?);
+            }
+        }
+        document.push(Json::Object(record));
+    }
+    Ok(Json::Array(document))
 }
 
 /// The PostgreSQL type of a record column, for the column types the sync writes.
@@ -81,22 +117,98 @@ fn sql_type(column_type: &ColumnType, name: &str) -> Result<&'static str, DbErr>
         ColumnType::String(_) | ColumnType::Text => "text",
         ColumnType::TimestampWithTimeZone => "timestamptz",
         ColumnType::Json | ColumnType::JsonBinary => "jsonb",
-        other => {
-            return Err(DbErr::Custom(format!(
-                "bulk insert: column {name} has type {other:?}, which it does not write"
-            )));
-        }
+        other => return Err(unsupported(name, &format!("has type {other:?}"))),
     })
 }
 
 /// A bound value as JSON that `jsonb_to_recordset` reads back into the same value. Times keep
 /// microseconds, as binding them does: PostgreSQL stores no finer.
-fn json(value: Option<&Value>) -> Json {
+fn json(value: &Value, column: &str) -> Result<Json, DbErr> {
     match value {
-        None => Json::Null,
-        Some(Value::ChronoDateTimeUtc(Some(at))) => {
-            Json::String(at.to_rfc3339_opts(SecondsFormat::Micros, true))
+        Value::ChronoDateTimeUtc(Some(at)) => Ok(Json::String(
+            at.to_rfc3339_opts(SecondsFormat::Micros, true),
+        )),
+        // A JSON null would read back as SQL NULL.
+        Value::Json(Some(inner)) if inner.is_null() => {
+            Err(unsupported(column, "holds a JSON null"))
         }
-        Some(value) => sea_orm::sea_query::value::sea_value_to_json_value(value),
+        // Other time types would be written in a text form PostgreSQL does not read back.
+        Value::ChronoDateTime(_)
+        | Value::ChronoDateTimeLocal(_)
+        | Value::ChronoDateTimeWithTimeZone(_)
+        | Value::ChronoDate(_)
+        | Value::ChronoTime(_) => Err(unsupported(column, "is a time other than DateTime<Utc>")),
+        value => Ok(sea_orm::sea_query::value::sea_value_to_json_value(value)),
+    }
+}
+
+fn unsupported(column: &str, why: &str) -> DbErr {
+    DbErr::Custom(format!("bulk insert: column {column} {why}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+    use sea_orm::ActiveValue::{NotSet, Set};
+
+    use super::*;
+    use crate::entities::license_assignments as assignments;
+
+    fn assignment(user_id: i64) -> assignments::ActiveModel {
+        assignments::ActiveModel {
+            id: NotSet,
+            provider_id: Set(1),
+            user_id: Set(user_id),
+            license_sku_id: Set(7),
+            disabled_plans: Set(serde_json::json!(["plan"])),
+            assigned_directly: Set(true),
+            inherited_from_group_ids: Set(serde_json::json!([])),
+            state: Set(None),
+            error: Set(None),
+            updated_at: Set(Utc.timestamp_opt(1_700_000_000, 123_456_789).unwrap()),
+        }
+    }
+
+    fn columns_of(row: &assignments::ActiveModel) -> Vec<assignments::Column> {
+        assignments::Column::iter()
+            .filter(|column| row.get(*column).is_set())
+            .collect()
+    }
+
+    #[test]
+    fn rows_become_records_postgres_reads_back_unchanged() {
+        let rows = [assignment(1), assignment(2)];
+        let document = document(&rows, &columns_of(&rows[0])).expect("document");
+        let first = &document[0];
+        assert_eq!(first["user_id"], 1);
+        assert_eq!(first["disabled_plans"], serde_json::json!(["plan"]));
+        assert_eq!(first["state"], Json::Null);
+        assert!(
+            first.get("id").is_none(),
+            "the key is the database's to assign"
+        );
+        // Microseconds, as a bound timestamp is stored: no rounding up of the nanoseconds.
+        assert_eq!(first["updated_at"], "2023-11-14T22:13:20.123456Z");
+        assert_eq!(document[1]["user_id"], 2);
+    }
+
+    #[test]
+    fn rows_that_set_different_columns_are_refused() {
+        let mut other = assignment(2);
+        other.state = NotSet;
+        let rows = [assignment(1), other];
+        assert!(document(&rows, &columns_of(&rows[0])).is_err());
+        let mut extra = assignment(2);
+        extra.id = Set(5);
+        let rows = [assignment(1), extra];
+        assert!(document(&rows, &columns_of(&rows[0])).is_err());
+    }
+
+    #[test]
+    fn a_json_null_is_refused_rather_than_written_as_sql_null() {
+        let mut row = assignment(1);
+        row.disabled_plans = Set(Json::Null);
+        let rows = [row];
+        assert!(document(&rows, &columns_of(&rows[0])).is_err());
     }
 }
