@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261127_000001_initial_schema;
 mod m20261127_000010_user_list_indexes;
 mod m20261127_000020_lean_user_indexes;
+mod m20261127_000030_no_descending_user_indexes;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000001_initial_schema::Migration),
             Box::new(m20261127_000010_user_list_indexes::Migration),
             Box::new(m20261127_000020_lean_user_indexes::Migration),
+            Box::new(m20261127_000030_no_descending_user_indexes::Migration),
         ]
     }
 }

@@ -2,7 +2,7 @@
 //! page stays correct while a sync inserts or removes users between two requests.
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, NullOrdering, Query, SelectStatement};
+use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, Query, SelectStatement};
 use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, EntityTrait, FromQueryResult, JoinType, Order,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, RelationTrait, Select, Value,
@@ -469,11 +469,7 @@ pub async fn page(
     check_cursor(&request.after, order, "after")?;
     check_cursor(&request.before, order, "before")?;
     let wanted = request.limit + 1;
-    let mut users = if request.after.is_none() && request.before.is_none() {
-        from_an_end(db, filter, order, request.backward, wanted, now).await?
-    } else {
-        from_a_cursor(db, filter, order, request, wanted, now).await?
-    };
+    let mut users = in_parts(db, filter, order, request, wanted, now).await?;
     let has_more = users.len() as u64 > request.limit;
     users.truncate(request.limit as usize);
     if request.backward {
@@ -482,37 +478,11 @@ pub async fn page(
     Ok(Page { users, has_more })
 }
 
-/// The first (or, backwards, the last) users of the order: one index walk, users without a
-/// value last (or first).
-async fn from_an_end(
-    db: &DatabaseConnection,
-    filter: &UserFilter,
-    order: UserOrder,
-    backward: bool,
-    wanted: u64,
-    now: DateTime<Utc>,
-) -> Result<Vec<User>> {
-    let (direction, nulls) = if backward {
-        (reverse(order.direction), NullOrdering::First)
-    } else {
-        (order.direction, NullOrdering::Last)
-    };
-    Ok(select_user(filtered(filter, now))
-        .order_by_with_nulls(
-            Expr::col((Users, order.field.column())),
-            sql_order(direction),
-            nulls,
-        )
-        .order_by(Column::Id, sql_order(direction))
-        .limit(wanted)
-        .into_model::<User>()
-        .all(db)
-        .await?)
-}
-
-/// The users beyond a cursor: the part the cursor is in from the cursor on, then, if the page
-/// is not full yet, the next part from its start. At most two range scans.
-async fn from_a_cursor(
+/// The users of a page: the part the cursor (or the start) is in from there on, then, if the
+/// page is not full yet, the next part from its start. At most two range scans, each an
+/// ascending index walked either way: no engine needs an index per direction, which a single
+/// `NULLS LAST` scan would (a backward walk puts the users without a value first).
+async fn in_parts(
     db: &DatabaseConnection,
     filter: &UserFilter,
     order: UserOrder,
