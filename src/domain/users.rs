@@ -135,6 +135,11 @@ impl OrderField {
         }
     }
 
+    /// Whether some users have no value to sort by (the user principal name is required).
+    fn nullable(self) -> bool {
+        self != OrderField::UserPrincipalName
+    }
+
     fn key(self, user: &User) -> Option<SortKey> {
         match self {
             OrderField::DisplayName => user.display_name.clone().map(SortKey::Text),
@@ -153,7 +158,8 @@ pub enum Direction {
 }
 
 /// Users without a value for the field (no display name, never signed in) come last in either
-/// direction, on both engines: `NULLS LAST` is spelled out rather than left to each engine.
+/// direction, on both engines: they are read as a part of their own (`in_parts`), not left to
+/// each engine's idea of where NULL sorts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct UserOrder {
     pub field: OrderField,
@@ -502,6 +508,9 @@ async fn in_parts(
         if remaining == 0 {
             break;
         }
+        if part == Part::Missing && !order.field.nullable() {
+            continue;
+        }
         let mut condition = Condition::all().add(match part {
             Part::Valued => Expr::col((Users, column)).is_not_null(),
             Part::Missing => Expr::col((Users, column)).is_null(),
@@ -518,12 +527,12 @@ async fn in_parts(
         if empty {
             continue;
         }
-        let mut query = select_user(filtered(filter, now)).filter(condition);
-        if part == Part::Valued {
-            query = query.order_by(Expr::col((Users, column)), sql_order(direction));
-        }
+        // Ordered by the column in the missing part too, where it is NULL throughout: the order
+        // is the same, and it lets PostgreSQL read it off the (column, id) index.
         users.extend(
-            query
+            select_user(filtered(filter, now))
+                .filter(condition)
+                .order_by(Expr::col((Users, column)), sql_order(direction))
                 .order_by(Column::Id, sql_order(direction))
                 .limit(remaining)
                 .into_model::<User>()

@@ -219,7 +219,7 @@ pub async fn execute(
     Ok(())
 }
 
-/// The last page count after which a listing refreshes the planner's statistics.
+/// The page count at or after which a listing refreshes the planner's statistics a last time.
 const ANALYZE_UNTIL_PAGE: i64 = 32;
 
 /// Stops the heartbeat when the run ends in any way, a panic or a dropped future included: a
@@ -386,7 +386,7 @@ impl Run<'_> {
         now: DateTime<Utc>,
     ) -> Result<(), Halt> {
         let mut pages = ReadAhead::start(self.provider.users(with_sign_in));
-        let mut analyze_at = 1;
+        let mut analyze_at = Some(1);
         while let Some(first) = self.stop.unless_stopped(pages.next()).await? {
             let batch = pages.gather(first?, USERS_PER_WRITE);
             self.stop.check()?;
@@ -398,9 +398,11 @@ impl Run<'_> {
             // After pages 1, 2, 4, 8… up to 32: a few ANALYZEs keep the plans right while the
             // table grows from nothing. Past 16,000 users the plans no longer change, and each
             // ANALYZE costs more (0.5 s of a 100,000-user sync went to the last two).
-            if self.progress.pages_fetched >= analyze_at && analyze_at <= ANALYZE_UNTIL_PAGE {
+            let pages = self.progress.pages_fetched;
+            if analyze_at.is_some_and(|at| pages >= at) {
                 crate::db::refresh_statistics(self.db).await?;
-                analyze_at = self.progress.pages_fetched * 2;
+                analyze_at =
+                    (pages < ANALYZE_UNTIL_PAGE).then(|| (pages * 2).min(ANALYZE_UNTIL_PAGE));
             }
             if let Some(error) = batch.failure {
                 return Err(error.into());
