@@ -92,7 +92,10 @@ fn document<A: ActiveModelTrait>(
         // its default as in a VALUES list, and one only later rows set would be lost.
         let set =
             <A::Entity as EntityTrait>::Column::iter().filter(|column| row.get(*column).is_set());
-        if set.count() != columns.len() || columns.iter().any(|column| !row.get(*column).is_set()) {
+        if !set
+            .map(|column| column.as_str())
+            .eq(columns.iter().map(|column| column.as_str()))
+        {
             return Err(DbErr::Custom(
                 "bulk insert: the rows do not all set the same columns".into(),
             ));

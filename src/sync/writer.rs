@@ -11,9 +11,10 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, PgFunc, Query};
 use sea_orm::{
+    ActiveModelTrait,
     ActiveValue::{NotSet, Set},
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, IdenStatic,
-    QueryFilter, QuerySelect, QueryTrait,
+    QueryFilter, QueryResult, QuerySelect, QueryTrait,
 };
 use serde_json::json;
 
@@ -632,17 +633,7 @@ async fn save_users(
     let mut ids = HashMap::new();
     // Only the keys come back: returning whole rows sent every inserted value back again.
     let keys = [users::Column::Id, users::Column::ExternalId];
-    let mut inserted = Vec::new();
-    if db.get_database_backend() == DbBackend::Postgres {
-        inserted = bulk_insert::insert(db, &inserts, &keys).await?;
-    } else {
-        for chunk in batches(DbBackend::Sqlite, &inserts) {
-            let mut insert = users::Entity::insert_many(chunk.to_vec()).into_query();
-            insert.returning(Query::returning().columns(keys));
-            inserted.extend(db.query_all(&insert).await?);
-        }
-    }
-    for row in inserted {
+    for row in insert_new(db, &inserts, &keys).await? {
         let id: i64 = row.try_get("", users::Column::Id.as_str())?;
         ids.insert(row.try_get("", users::Column::ExternalId.as_str())?, id);
     }
@@ -713,16 +704,32 @@ async fn save_holdings(
             .exec(db)
             .await?;
     }
-    if db.get_database_backend() == DbBackend::Postgres {
-        bulk_insert::insert(db, &rows, &[]).await?;
-    } else {
-        for chunk in batches(DbBackend::Sqlite, &rows) {
-            assignments::Entity::insert_many(chunk.to_vec())
-                .exec(db)
-                .await?;
-        }
-    }
+    insert_new(db, &rows, &[]).await?;
     Ok(changed)
+}
+
+/// Inserts new rows the fastest way each engine has, returning the `returning` columns of each:
+/// on PostgreSQL one JSON document per statement (`bulk_insert`), on SQLite multi-row VALUES.
+async fn insert_new<A>(
+    db: &impl ConnectionTrait,
+    rows: &[A],
+    returning: &[<A::Entity as EntityTrait>::Column],
+) -> Result<Vec<QueryResult>>
+where
+    A: ActiveModelTrait + Clone,
+{
+    if db.get_database_backend() == DbBackend::Postgres {
+        return Ok(bulk_insert::insert(db, rows, returning).await?);
+    }
+    let mut inserted = Vec::new();
+    for chunk in batches(DbBackend::Sqlite, rows) {
+        let mut insert = A::Entity::insert_many(chunk.to_vec()).into_query();
+        if !returning.is_empty() {
+            insert.returning(Query::returning().columns(returning.iter().copied()));
+        }
+        inserted.extend(db.query_all(&insert).await?);
+    }
+    Ok(inserted)
 }
 
 /// Writes one page of a complete listing. Returns the counts and the row ids of the page's
