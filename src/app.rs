@@ -13,7 +13,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::api::{self, ApiSchema};
+use crate::api::{self, Api};
 use crate::auth::{AuthError, JwtKeys};
 use crate::config::{EngineSettings, Settings};
 use crate::crypto::{CryptoError, SecretKeyring};
@@ -48,7 +48,7 @@ pub enum StartupError {
 pub struct AppState {
     pub db: DatabaseConnection,
     pub jwt: JwtKeys,
-    pub schema: ApiSchema,
+    pub api: Api,
     pub metrics: Arc<Metrics>,
 }
 
@@ -134,13 +134,13 @@ impl Application {
                     addr: settings.listen,
                     source,
                 })?;
-        let schema = api::build_schema(&engine);
+        let api = api::build_api(&engine);
         Ok(Self {
             listener,
             state: AppState {
                 db: engine.db.clone(),
                 jwt,
-                schema,
+                api,
                 metrics,
             },
             engine,

@@ -11,7 +11,11 @@ mod query;
 mod subscription;
 mod types;
 
-use async_graphql::{Data, Schema};
+use std::sync::Arc;
+
+use async_graphql::{Data, Executor, Request, Response, Schema};
+use futures::StreamExt;
+use futures::stream::BoxStream;
 use sea_orm::DatabaseConnection;
 
 use crate::auth::Claims;
@@ -28,17 +32,38 @@ fn builder() -> async_graphql::SchemaBuilder<Query, Mutation, Subscription> {
     Schema::build(Query, Mutation, Subscription)
         .limit_depth(limits::MAX_DEPTH)
         .limit_complexity(limits::MAX_COMPLEXITY)
-        .extension(limits::NamedLimits)
 }
 
-pub fn build_schema(engine: &SyncEngine) -> ApiSchema {
-    builder()
+/// The schema as the HTTP and websocket handlers run it: every response leaves with the
+/// refusals of its document named (see [`limits::name_refusals`]).
+#[derive(Clone)]
+pub struct Api(ApiSchema);
+
+impl Executor for Api {
+    async fn execute(&self, request: Request) -> Response {
+        limits::name_refusals(self.0.execute(request).await)
+    }
+
+    fn execute_stream(
+        &self,
+        request: Request,
+        session_data: Option<Arc<Data>>,
+    ) -> BoxStream<'static, Response> {
+        self.0
+            .execute_stream_with_session_data(request, session_data.unwrap_or_default())
+            .map(limits::name_refusals)
+            .boxed()
+    }
+}
+
+pub fn build_api(engine: &SyncEngine) -> Api {
+    Api(builder()
         .data(engine.db.clone())
         .data(engine.keyring.clone())
         .data(engine.registry.clone())
         .data(engine.wake.clone())
         .data(ReportCache::default())
-        .finish()
+        .finish())
 }
 
 /// The schema with no data attached: enough to print or validate, not to resolve.

@@ -1,3 +1,4 @@
+use async_graphql::Executor;
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
 use axum::Json;
@@ -24,7 +25,7 @@ pub async fn execute(State(state): State<AppState>, request: Request) -> Respons
         };
     let mut graphql_request = graphql_request;
     graphql_request.data = api::request_data(claims, &state.db);
-    GraphQLResponse::from(state.schema.execute(graphql_request).await).into_response()
+    GraphQLResponse::from(state.api.execute(graphql_request).await).into_response()
 }
 
 /// The bearer-token check of every authenticated route.
@@ -71,10 +72,8 @@ pub async fn get(State(state): State<AppState>, request: Request) -> Response {
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| {
-            let AppState {
-                db, jwt, schema, ..
-            } = state;
-            GraphQLWebSocket::new(socket, schema, protocol)
+            let AppState { db, jwt, api, .. } = state;
+            GraphQLWebSocket::new(socket, api, protocol)
                 // The token comes in the connection_init payload, as browsers cannot set
                 // headers on a websocket; a connection without a valid one is closed.
                 .on_connection_init(move |payload: Value| async move {
