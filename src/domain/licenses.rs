@@ -4,9 +4,10 @@ use std::collections::HashMap;
 use std::hash::Hash;
 
 use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, FromQueryResult,
-    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    ColumnTrait, DatabaseConnection, DerivePartialModel, EntityTrait, FromQueryResult, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait,
 };
 use serde_json::{Value, json};
 
@@ -43,10 +44,35 @@ impl LicenseSku {
     }
 }
 
-impl TryFrom<license_skus::Model> for LicenseSku {
+/// The columns of a SKU that [`LicenseSku`] shows. Not its service plans: a JSON list of up to
+/// a hundred plans per SKU that no read needs, yet every `sku { … }` of a users page used to
+/// fetch and parse, for each SKU on the page.
+#[derive(DerivePartialModel)]
+#[sea_orm(entity = "license_skus::Entity")]
+struct SkuRow {
+    id: i64,
+    provider_id: i64,
+    sku_id: String,
+    sku_part_number: String,
+    display_name: String,
+    capability_status: String,
+    applies_to: Option<String>,
+    enabled_units: i64,
+    suspended_units: i64,
+    warning_units: i64,
+    locked_out_units: i64,
+    consumed_units: i64,
+    subscribed: bool,
+    price_amount: Option<String>,
+    price_currency: Option<String>,
+    price_period: Option<String>,
+    last_synced_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<SkuRow> for LicenseSku {
     type Error = Error;
 
-    fn try_from(row: license_skus::Model) -> Result<Self> {
+    fn try_from(row: SkuRow) -> Result<Self> {
         let price = Price::from_columns(
             row.price_amount.as_deref(),
             row.price_currency.as_deref(),
@@ -156,7 +182,7 @@ fn group<K: Eq + Hash, V>(
     groups
 }
 
-fn map_skus(rows: Vec<license_skus::Model>) -> Result<Vec<LicenseSku>> {
+fn map_skus(rows: Vec<SkuRow>) -> Result<Vec<LicenseSku>> {
     rows.into_iter().map(LicenseSku::try_from).collect()
 }
 
@@ -172,7 +198,7 @@ pub async fn list_skus(
     if let Some(provider_id) = provider_id {
         query = query.filter(license_skus::Column::ProviderId.eq(provider_id));
     }
-    map_skus(query.all(db).await?)
+    map_skus(query.into_partial_model::<SkuRow>().all(db).await?)
 }
 
 /// The SKUs of several providers, in one statement.
@@ -184,6 +210,7 @@ pub async fn skus_of_providers(
         .filter(license_skus::Column::ProviderId.is_in(provider_ids.iter().copied()))
         .order_by_asc(license_skus::Column::DisplayName)
         .order_by_asc(license_skus::Column::Id)
+        .into_partial_model::<SkuRow>()
         .all(db)
         .await?;
     Ok(group(map_skus(rows)?, |sku| sku.provider_id))
@@ -192,6 +219,7 @@ pub async fn skus_of_providers(
 pub async fn skus_by_ids(db: &DatabaseConnection, ids: &[i64]) -> Result<HashMap<i64, LicenseSku>> {
     let rows = license_skus::Entity::find()
         .filter(license_skus::Column::Id.is_in(ids.iter().copied()))
+        .into_partial_model::<SkuRow>()
         .all(db)
         .await?;
     Ok(map_skus(rows)?
@@ -361,17 +389,31 @@ async fn set_price_checked(
         .transpose()?;
     let transaction = db.begin().await?;
     let current = license_skus::Entity::find_by_id(sku_row_id)
+        .into_partial_model::<SkuRow>()
         .one(&transaction)
         .await?
         .ok_or_else(|| Error::NotFound(format!("no license SKU with id {sku_row_id}")))?;
+    license_skus::Entity::update_many()
+        .col_expr(
+            license_skus::Column::PriceAmount,
+            Expr::value(price.as_ref().map(|price| price.amount.to_string())),
+        )
+        .col_expr(
+            license_skus::Column::PriceCurrency,
+            Expr::value(price.as_ref().map(|price| price.currency.clone())),
+        )
+        .col_expr(
+            license_skus::Column::PricePeriod,
+            Expr::value(price.as_ref().map(|price| price.period.as_str().to_owned())),
+        )
+        .col_expr(license_skus::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(license_skus::Column::Id.eq(sku_row_id))
+        .exec(&transaction)
+        .await?;
     let provider_id = current.provider_id;
-    let mut row = current.into_active_model();
-    row.price_amount = Set(price.as_ref().map(|price| price.amount.to_string()));
-    row.price_currency = Set(price.as_ref().map(|price| price.currency.clone()));
-    row.price_period = Set(price.as_ref().map(|price| price.period.as_str().to_owned()));
-    row.updated_at = Set(Utc::now());
-    let updated = row.update(&transaction).await?;
-    let detail = match &price {
+    let mut updated = LicenseSku::try_from(current)?;
+    updated.price = price;
+    let detail = match &updated.price {
         Some(price) => json!({
             "skuPartNumber": updated.sku_part_number,
             "amount": price.amount.to_string(),
@@ -394,5 +436,5 @@ async fn set_price_checked(
     )
     .await?;
     transaction.commit().await?;
-    LicenseSku::try_from(updated)
+    Ok(updated)
 }
