@@ -110,3 +110,32 @@ async fn a_websocket_without_a_valid_token_is_closed() {
     }
     app.finish().await;
 }
+
+/// A dashboard's mistake in a subscription document gets the same code over the websocket as it
+/// would over HTTP, so one error handler serves both.
+#[tokio::test]
+async fn a_subscription_document_that_fails_validation_is_bad_user_input() {
+    let app = TestApp::spawn(Engine::Sqlite).await;
+    let mut socket = connect(&app, Some(&app.token(Role::Viewer, "dashboard"))).await;
+    assert_eq!(
+        next_json(&mut socket).await.expect("ack")["type"],
+        "connection_ack"
+    );
+    let subscribe = json!({ "id": "1", "type": "subscribe", "payload": {
+        "query": r#"subscription { syncRunUpdated(id: "1") { noSuchField } }"# } });
+    socket
+        .send(Message::text(subscribe.to_string()))
+        .await
+        .expect("sent");
+    let message = next_json(&mut socket).await.expect("a message");
+    assert_eq!(message["type"], "next", "{message}");
+    let error = &message["payload"]["errors"][0];
+    assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT", "{message}");
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|text| text.contains("noSuchField")),
+        "{message}"
+    );
+    app.finish().await;
+}
