@@ -8,6 +8,7 @@ use common::fixtures::{
 };
 use common::{Engine, TestApp, error_code};
 use license_manager::auth::Role;
+use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
 const SKUS: &str = "query($providerId: ID) { licenseSkus(providerId: $providerId) {
@@ -148,6 +149,20 @@ async fn admins_set_and_clear_prices_with_an_audit_trail(engine: Engine) {
         .collect();
     assert_eq!(fields, ["price.amount", "price.currency"]);
 
+    // A price left half-written (edited by hand, say) does not block setting a new one.
+    db.execute_unprepared(&format!(
+        "UPDATE license_skus SET price_period = NULL WHERE id = {e3}"
+    ))
+    .await
+    .expect("price damaged");
+    let monthly =
+        json!({ "skuId": id, "price": { "amount": "30", "currency": "EUR", "period": "MONTH" } });
+    let repaired = gql(&app, Role::Admin, SET_PRICE, monthly).await;
+    assert_eq!(
+        repaired["data"]["setSkuPrice"]["price"]["monthlyAmount"], "30.00",
+        "{repaired}"
+    );
+
     let cleared = gql(
         &app,
         Role::Admin,
@@ -190,7 +205,7 @@ async fn admins_set_and_clear_prices_with_an_audit_trail(engine: Engine) {
             .filter(|(action, found)| action == "sku.price.set" && found == outcome)
             .count()
     };
-    assert_eq!(price_events("SUCCEEDED"), 2, "{events:?}");
+    assert_eq!(price_events("SUCCEEDED"), 3, "{events:?}");
     assert_eq!(price_events("FAILED"), 2, "{events:?}");
     db.close().await.ok();
     app.finish().await;

@@ -45,8 +45,8 @@ impl LicenseSku {
 }
 
 /// The columns of a SKU that [`LicenseSku`] shows. Not its service plans: a JSON list of up to
-/// a hundred plans per SKU that no read needs, yet every `sku { … }` of a users page used to
-/// fetch and parse, for each SKU on the page.
+/// a hundred plans per SKU that no read needs, and that would otherwise be fetched and parsed for
+/// every SKU on every page of users that shows SKU names.
 #[derive(DerivePartialModel)]
 #[sea_orm(entity = "license_skus::Entity")]
 struct SkuRow {
@@ -387,13 +387,10 @@ async fn set_price_checked(
     let price = price
         .map(|price| Price::parse(&price.amount, &price.currency, price.period))
         .transpose()?;
+    // Writing first: a stored price that no longer parses can still be overwritten, and an id
+    // that is gone (its provider deleted meanwhile) is told by the count of rows written.
     let transaction = db.begin().await?;
-    let current = license_skus::Entity::find_by_id(sku_row_id)
-        .into_partial_model::<SkuRow>()
-        .one(&transaction)
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("no license SKU with id {sku_row_id}")))?;
-    license_skus::Entity::update_many()
+    let written = license_skus::Entity::update_many()
         .col_expr(
             license_skus::Column::PriceAmount,
             Expr::value(price.as_ref().map(|price| price.amount.to_string())),
@@ -410,9 +407,17 @@ async fn set_price_checked(
         .filter(license_skus::Column::Id.eq(sku_row_id))
         .exec(&transaction)
         .await?;
-    let provider_id = current.provider_id;
-    let mut updated = LicenseSku::try_from(current)?;
-    updated.price = price;
+    let not_found = || Error::NotFound(format!("no license SKU with id {sku_row_id}"));
+    if written.rows_affected == 0 {
+        return Err(not_found());
+    }
+    let updated = license_skus::Entity::find_by_id(sku_row_id)
+        .into_partial_model::<SkuRow>()
+        .one(&transaction)
+        .await?
+        .ok_or_else(not_found)?;
+    let provider_id = updated.provider_id;
+    let updated = LicenseSku::try_from(updated)?;
     let detail = match &updated.price {
         Some(price) => json!({
             "skuPartNumber": updated.sku_part_number,
