@@ -178,10 +178,17 @@ async fn the_token_command_mints_tokens_the_server_accepts(engine: Engine) {
 }
 
 #[tokio::test]
-async fn a_document_that_does_not_parse_is_bad_user_input() {
+async fn a_document_the_server_cannot_run_is_bad_user_input() {
     let app = TestApp::spawn(Engine::Sqlite).await;
     let token = app.token(Role::Viewer, "typo");
-    for document in ["{ viewer { subject ", "{ viewer { nosuchfield } }"] {
+    for document in [
+        "{ viewer { subject ",
+        "{ viewer { nosuchfield } }",
+        // Two operations and no operationName to choose one.
+        "query A { viewer { subject } } query B { viewer { role } }",
+        // Subscriptions run over the websocket only.
+        r#"subscription { syncRunUpdated(id: "1") { status } }"#,
+    ] {
         let (status, body) = app
             .graphql_with_header(Some(&format!("Bearer {token}")), document)
             .await;

@@ -18,9 +18,11 @@ pub const SKUS_PER_LIST: usize = 40;
 const TOO_COMPLEX: &str = "Query is too complex.";
 const TOO_DEEP: &str = "Query is nested too deep.";
 
-/// Gives the refusals of a document (it does not parse, fails validation or exceeds a limit:
-/// errors without a path, as the document never ran) the codes clients branch on. Errors of
-/// resolvers already carry their own code and a path, and pass unchanged.
+/// Gives the refusals of a request the codes clients branch on. They are the errors without a
+/// path, as nothing ran: the document does not parse, fails validation or exceeds a limit, names
+/// an operation it lacks (or has several and names none), or is a subscription sent over HTTP.
+/// Errors of resolvers carry a path and their own code, and pass unchanged. The rule holds as
+/// long as the schema has no extensions or custom directives, which can fail without a path.
 ///
 /// This runs on the response rather than as an async-graphql extension: with any extension
 /// installed, async-graphql routes every resolved field through the extension chain and looks
@@ -60,8 +62,8 @@ fn name_refusal(error: &mut ServerError) {
     error.extensions = Some(extensions);
 }
 
-/// Gives an error of async-graphql's own (syntax, unknown field, wrong argument type) the code
-/// every client branches on.
+/// Gives an error of async-graphql's own (syntax, unknown field, wrong argument type, unknown
+/// operation) the code every client branches on.
 fn set_bad_user_input(error: &mut ServerError) {
     let extensions = error.extensions.get_or_insert_with(Default::default);
     if extensions.get("code").is_none() {

@@ -32,6 +32,8 @@ fn builder() -> async_graphql::SchemaBuilder<Query, Mutation, Subscription> {
     Schema::build(Query, Mutation, Subscription)
         .limit_depth(limits::MAX_DEPTH)
         .limit_complexity(limits::MAX_COMPLEXITY)
+    // No `.extension(…)` or custom directive: each would cost every resolved field a detour, and
+    // `limits::name_refusals` relies on errors without a path being the request's own.
 }
 
 /// The schema as the HTTP and websocket handlers run it: every response leaves with the
@@ -49,8 +51,7 @@ impl Executor for Api {
         request: Request,
         session_data: Option<Arc<Data>>,
     ) -> BoxStream<'static, Response> {
-        self.0
-            .execute_stream_with_session_data(request, session_data.unwrap_or_default())
+        Executor::execute_stream(&self.0, request, session_data)
             .map(limits::name_refusals)
             .boxed()
     }
