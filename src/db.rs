@@ -14,9 +14,9 @@ use sea_orm::{
 /// (GraphQL, readiness probes) proceed while a sync writes, which WAL allows.
 const SQLITE_POOL_SIZE: u32 = 8;
 const SQLITE_STATEMENT_CACHE: usize = 6;
-/// Rows a SQLite worker thread may hand over before it waits for the reader. sqlx's default of
-/// 50 stopped it twice in a page of 100 users with their licenses, each stop a sleep and a
-/// wake-up of both threads; under 32 concurrent pages that ping-pong cost ~15% of throughput.
+/// Rows a SQLite worker thread may hand over before it waits for the reader. With sqlx's default
+/// of 50, a page of 101 users and its ~140 licenses each filled the buffer, and every time worker
+/// and reader slept and woke each other; under 32 concurrent pages that cost ~15% of throughput.
 const SQLITE_ROW_BUFFER: usize = 512;
 const POSTGRES_POOL_SIZE: u32 = 16;
 /// 8,192 pages of 4 KiB: a WAL of at most about 32 MiB on disk.

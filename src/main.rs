@@ -10,8 +10,7 @@ use license_manager::db;
 use license_manager::sync::queue::RunStatus;
 use tokio_util::sync::CancellationToken;
 
-/// Why jemalloc: see its entry in Cargo.toml (SQLite's rows are allocated on one thread and
-/// freed on another; glibc's malloc took a quarter of the CPU of concurrent reads).
+/// Why jemalloc: see its entry in Cargo.toml.
 #[cfg(not(target_env = "msvc"))]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
