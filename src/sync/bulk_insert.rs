@@ -55,22 +55,14 @@ where
             sql_type(column.def().get_column_type(), column.as_str())?
         ));
     }
-    let names = columns
-        .iter()
-        .map(|column| format!("\"{}\"", column.as_str()))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let names = quoted_list(columns);
     let mut sql = format!(
         "INSERT INTO \"{}\" ({names}) SELECT {names} FROM jsonb_to_recordset($1) AS r({})",
         A::Entity::default().table_name(),
         record_type.join(", "),
     );
     if !returning.is_empty() {
-        let returned: Vec<String> = returning
-            .iter()
-            .map(|column| format!("\"{}\"", column.as_str()))
-            .collect();
-        sql.push_str(&format!(" RETURNING {}", returned.join(", ")));
+        sql.push_str(&format!(" RETURNING {}", quoted_list(returning)));
     }
     let document = document(rows, columns)?;
     let statement = Statement::from_sql_and_values(
@@ -79,6 +71,15 @@ where
         [Value::Json(Some(Box::new(document)))],
     );
     db.query_all_raw(statement).await
+}
+
+/// `"a", "b", …`: column names as SQL identifiers.
+fn quoted_list<C: IdenStatic>(columns: &[C]) -> String {
+    columns
+        .iter()
+        .map(|column| format!("\"{}\"", column.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The rows as one JSON array of records, keyed by column name.
