@@ -94,12 +94,20 @@ pub async fn open_engine(
     let metrics = Arc::new(Metrics::default());
     metrics::count_statements(&mut db, metrics.clone());
     db::migrate(&db).await?;
+    let writes = match db::connect_sync_writer(&settings.database_url).await? {
+        Some(mut writes) => {
+            metrics::count_statements(&mut writes, metrics.clone());
+            writes
+        }
+        None => db.clone(),
+    };
     let registry = Arc::new(ProviderRegistry::new(
         settings.microsoft.clone(),
         ClientConfig::default(),
     )?);
     let engine = SyncEngine {
         db,
+        writes,
         keyring,
         registry,
         settings: settings.sync.clone(),

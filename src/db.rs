@@ -4,7 +4,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
-use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
     DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
@@ -21,6 +21,10 @@ const SQLITE_ROW_BUFFER: usize = 512;
 const POSTGRES_POOL_SIZE: u32 = 16;
 /// 8,192 pages of 4 KiB: a WAL of at most about 32 MiB on disk.
 const WAL_AUTOCHECKPOINT_PAGES: u32 = 8_192;
+/// The sync writer's page cache, in KiB: the hot index leaves of a 100,000-user directory.
+const SYNC_WRITER_CACHE_KIB: u32 = 32 * 1024;
+/// After this long without a sync write, the writer's connection and its cache are released.
+const SYNC_WRITER_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// A sync's page write holds the write lock for a moment; readers and a second writer wait for it
 /// rather than failing with SQLITE_BUSY.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -39,36 +43,72 @@ pub fn default_sqlite_url(data_dir: &Path) -> String {
 /// (durable across application crashes; a power loss may lose the last commits, which the next
 /// sync restores), a busy timeout, foreign keys on, and a pool of several connections.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
+    let mut options = base_options(url);
+    if is_sqlite(url) {
+        options
+            .max_connections(SQLITE_POOL_SIZE)
+            .min_connections(1)
+            .map_sqlx_sqlite_opts(sqlite_options);
+    } else {
+        options.max_connections(POSTGRES_POOL_SIZE);
+    }
+    Database::connect(options).await
+}
+
+/// The connection a sync writes its pages through. On SQLite it is a pool of one connection of
+/// its own with a large page cache: a user insert updates five indexes at random leaves, and with
+/// SQLite's default 2 MiB cache a 100,000-user sync spilled dirty pages to the WAL in the middle
+/// of each transaction and re-read evicted leaves from the file at the next one. The pool's
+/// connections are handed out in turn, so a large cache on each of them would be filled on each
+/// of them; here only the writer holds one, and it is given back once the connection has been
+/// idle a while. SQLite has a single writer anyway.
+///
+/// `None` where the shared pool should be used: PostgreSQL, and an in-memory SQLite database,
+/// which a second pool would not see.
+pub async fn connect_sync_writer(url: &str) -> Result<Option<DatabaseConnection>, DbErr> {
+    if !is_sqlite(url) || url.contains(":memory:") || url.contains("mode=memory") {
+        return Ok(None);
+    }
+    let mut options = base_options(url);
+    options
+        .max_connections(1)
+        .min_connections(0)
+        .idle_timeout(SYNC_WRITER_IDLE_TIMEOUT)
+        .map_sqlx_sqlite_opts(|sqlite| {
+            sqlite_options(sqlite).pragma("cache_size", format!("-{SYNC_WRITER_CACHE_KIB}"))
+        });
+    Database::connect(options).await.map(Some)
+}
+
+fn is_sqlite(url: &str) -> bool {
+    url.starts_with("sqlite:")
+}
+
+fn base_options(url: &str) -> ConnectOptions {
     let mut options = ConnectOptions::new(url.to_owned());
     options
         .sqlx_logging(true)
         .sqlx_logging_level(tracing::log::LevelFilter::Trace)
         .acquire_timeout(Duration::from_secs(30));
-    if url.starts_with("sqlite:") {
-        options
-            .max_connections(SQLITE_POOL_SIZE)
-            .min_connections(1)
-            .map_sqlx_sqlite_opts(|sqlite| {
-                sqlite
-                    .journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Normal)
-                    .busy_timeout(SQLITE_BUSY_TIMEOUT)
-                    .foreign_keys(true)
-                    .row_buffer_size(SQLITE_ROW_BUFFER)
-                    // Each cached statement holds SQLite's compiled program, and a sync's batched
-                    // INSERTs (one text per row count) are megabytes each: 24 per connection made
-                    // the server's peak RSS during a 100,000-user sync vary from 125 to 170 MB
-                    // with the batch sizes it met. Re-preparing costs little next to running one.
-                    .statement_cache_capacity(SQLITE_STATEMENT_CACHE)
-                    // A sync's commit dirties thousands of index pages; checkpointing them into
-                    // the database file every 1,000 WAL pages (the default) copied the same hot
-                    // pages again and again. The WAL may grow to this size before it is reused.
-                    .pragma("wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES.to_string())
-            });
-    } else {
-        options.max_connections(POSTGRES_POOL_SIZE);
-    }
-    Database::connect(options).await
+    options
+}
+
+fn sqlite_options(sqlite: SqliteConnectOptions) -> SqliteConnectOptions {
+    sqlite
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(SQLITE_BUSY_TIMEOUT)
+        .foreign_keys(true)
+        .row_buffer_size(SQLITE_ROW_BUFFER)
+        // Each cached statement holds SQLite's compiled program, and a sync's batched INSERTs
+        // (one text per row count) are megabytes each: 24 per connection made the server's peak
+        // RSS during a 100,000-user sync vary from 125 to 170 MB with the batch sizes it met.
+        // Re-preparing costs little next to running one.
+        .statement_cache_capacity(SQLITE_STATEMENT_CACHE)
+        // A sync's commit dirties thousands of index pages; checkpointing them into the database
+        // file every 1,000 WAL pages (the default) copied the same hot pages again and again.
+        // The WAL may grow to this size before it is reused.
+        .pragma("wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES.to_string())
 }
 
 /// Applies every pending migration. On PostgreSQL the run holds a transaction-scoped advisory

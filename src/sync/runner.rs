@@ -140,6 +140,8 @@ impl StopSignal {
 
 struct Run<'a> {
     db: &'a DatabaseConnection,
+    /// Where pages are written: see `crate::db::connect_sync_writer`.
+    writes: &'a DatabaseConnection,
     run_id: i64,
     worker: &'a str,
     provider: Arc<dyn LicenseProvider>,
@@ -153,13 +155,14 @@ struct Run<'a> {
 /// borrows nothing and can be spawned.
 pub async fn execute(
     db: DatabaseConnection,
+    writes: DatabaseConnection,
     run: sync_runs::Model,
     worker: String,
     provider: Arc<dyn LicenseProvider>,
     settings: SyncSettings,
     shutdown: CancellationToken,
 ) -> Result<(), crate::Error> {
-    let (db, worker, settings) = (&db, worker.as_str(), &settings);
+    let (db, writes, worker, settings) = (&db, &writes, worker.as_str(), &settings);
     let stop = StopSignal::new();
     let heartbeat = LeaseKeeper(tokio::spawn(keep_lease(
         db.clone(),
@@ -171,6 +174,7 @@ pub async fn execute(
     )));
     let mut job = Run {
         db,
+        writes,
         run_id: run.id,
         worker,
         provider,
@@ -326,8 +330,8 @@ impl Run<'_> {
             })
             .await?;
         let skus = skus?;
-        let index = writer::write_skus(self.db, provider_id, &skus, now).await?;
-        writer::write_subscriptions(self.db, provider_id, &subscriptions?, now).await?;
+        let index = writer::write_skus(self.writes, provider_id, &skus, now).await?;
+        writer::write_subscriptions(self.writes, provider_id, &subscriptions?, now).await?;
         self.progress.skus_synced = skus.len() as i64;
         Ok(index)
     }
@@ -362,7 +366,7 @@ impl Run<'_> {
         };
         self.stop.check()?;
         self.progress.users_removed +=
-            writer::remove_unseen(self.db, provider.id, &seen, now).await?;
+            writer::remove_unseen(self.writes, provider.id, &seen, now).await?;
 
         let mut row = provider.clone().into_active_model();
         row.delta_link = Set(Some(link));
@@ -373,7 +377,7 @@ impl Run<'_> {
         }
         row.sign_in_data_status = Set(Some(sign_in_status.to_owned()));
         row.update(self.db).await?;
-        writer::snapshot_skus(self.db, provider.id, now.date_naive()).await?;
+        writer::snapshot_skus(self.writes, provider.id, now.date_naive()).await?;
         Ok(())
     }
 
@@ -391,7 +395,7 @@ impl Run<'_> {
             let batch = pages.gather(first?, USERS_PER_WRITE);
             self.stop.check()?;
             let (counts, ids) =
-                writer::write_user_page(self.db, provider_id, batch.items, skus, now).await?;
+                writer::write_user_page(self.writes, provider_id, batch.items, skus, now).await?;
             seen.extend(ids);
             self.count(counts, batch.pages);
             self.save().await?;
@@ -400,7 +404,7 @@ impl Run<'_> {
             // ANALYZE costs more (0.5 s of a 100,000-user sync went to the last two).
             let pages = self.progress.pages_fetched;
             if analyze_at.is_some_and(|at| pages >= at) {
-                crate::db::refresh_statistics(self.db).await?;
+                crate::db::refresh_statistics(self.writes).await?;
                 analyze_at =
                     (pages < ANALYZE_UNTIL_PAGE).then(|| (pages * 2).min(ANALYZE_UNTIL_PAGE));
             }
@@ -437,7 +441,8 @@ impl Run<'_> {
             };
             self.stop.check()?;
             let counts =
-                writer::apply_changes(self.db, provider.id, page.changes, &mut skus, now).await?;
+                writer::apply_changes(self.writes, provider.id, page.changes, &mut skus, now)
+                    .await?;
             self.count(counts, 1);
             next_round = page.next_round.or(next_round);
             self.save().await?;
@@ -456,7 +461,7 @@ impl Run<'_> {
         if refresh_due {
             self.refresh_sign_ins_or_warn(&provider, now).await?;
         }
-        writer::snapshot_skus(self.db, provider.id, now.date_naive()).await?;
+        writer::snapshot_skus(self.writes, provider.id, now.date_naive()).await?;
         Ok(())
     }
 
@@ -496,7 +501,7 @@ impl Run<'_> {
     async fn refresh_sign_ins(&mut self, provider_id: i64, now: DateTime<Utc>) -> Result<(), Halt> {
         let mut pages = self.provider.sign_ins();
         while let Some(page) = self.stop.next(&mut pages).await? {
-            writer::write_sign_ins(self.db, provider_id, page?, now).await?;
+            writer::write_sign_ins(self.writes, provider_id, page?, now).await?;
             self.progress.pages_fetched += 1;
             self.save().await?;
         }

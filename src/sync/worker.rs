@@ -22,6 +22,8 @@ use crate::providers::registry::ProviderRegistry;
 #[derive(Clone)]
 pub struct SyncEngine {
     pub db: DatabaseConnection,
+    /// Where syncs write their pages: see `crate::db::connect_sync_writer`.
+    pub writes: DatabaseConnection,
     pub keyring: Arc<SecretKeyring>,
     pub registry: Arc<ProviderRegistry>,
     pub settings: SyncSettings,
@@ -55,6 +57,7 @@ impl SyncEngine {
             Ok(provider) => {
                 runner::execute(
                     self.db.clone(),
+                    self.writes.clone(),
                     run,
                     worker.to_owned(),
                     provider,
