@@ -3,7 +3,7 @@
 //! the same seed and the same (sequential) request order fails the same way.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::errors::{GraphError, GraphErrorKind};
 use crate::server::SimState;
+use crate::stats::Arrival;
 
 /// Fault settings; changeable at runtime through `SimHandle::set_faults` or `PUT /_sim/faults`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -130,7 +131,11 @@ pub(crate) async fn inject(
     next: Next,
 ) -> Response {
     let client = client_key(&state, req.headers());
-    state.stats.check_early_retry(&client);
+    let sent_at = req
+        .extensions()
+        .get::<Arrival>()
+        .map_or_else(Instant::now, |arrival| arrival.0);
+    state.stats.check_early_retry(&client, sent_at);
     let faults = state.faults();
     let decision = {
         let mut rng = state.fault_rng();

@@ -46,7 +46,9 @@ pub struct Stats {
     pub failed_pages: u64,
     /// Intermittent non-premium 403 answers injected.
     pub non_premium_injected: u64,
-    /// Requests from a client that arrived before the Retry-After of its last 429 elapsed.
+    /// Requests a client sent after it was answered 429 and before that answer's Retry-After
+    /// elapsed. Requests already on their way when the 429 went out do not count: the client
+    /// could not have known.
     pub early_retries: u64,
     pub tokens_issued: u64,
     pub token_errors: u64,
@@ -70,9 +72,21 @@ struct Inner {
     total: u64,
     by_route: BTreeMap<String, BTreeMap<u16, u64>>,
     log: VecDeque<RequestLogEntry>,
-    /// Per client (app id or raw token): when its last 429 allows it back.
-    retry_until: HashMap<String, Instant>,
+    /// Per client (app id or raw token): its last 429's wait.
+    retry_windows: HashMap<String, RetryWindow>,
 }
+
+/// From when a 429 was answered to when its Retry-After allows the client back.
+#[derive(Clone, Copy)]
+struct RetryWindow {
+    told_at: Instant,
+    until: Instant,
+}
+
+/// When a request reached the simulator, before any injected latency: the moment the client
+/// sent it, as far as the simulator can tell.
+#[derive(Clone, Copy)]
+pub(crate) struct Arrival(pub Instant);
 
 pub(crate) struct StatsCollector {
     inner: Mutex<Inner>,
@@ -155,19 +169,23 @@ impl StatsCollector {
     /// Records that `client` was told to wait `wait` before retrying.
     pub fn note_throttled(&self, client: &str, wait: Duration) {
         self.throttled.fetch_add(1, Ordering::Relaxed);
-        self.lock()
-            .retry_until
-            .insert(client.to_string(), Instant::now() + wait);
+        let told_at = Instant::now();
+        let window = RetryWindow {
+            told_at,
+            until: told_at + wait,
+        };
+        self.lock().retry_windows.insert(client.to_string(), window);
     }
 
-    /// Counts the request as an early retry if `client` is still inside its Retry-After window.
-    pub fn check_early_retry(&self, client: &str) {
+    /// Counts the request, sent at `sent_at`, as an early retry if `client` sent it inside its
+    /// Retry-After window.
+    pub fn check_early_retry(&self, client: &str, sent_at: Instant) {
         let mut inner = self.lock();
-        if let Some(until) = inner.retry_until.get(client).copied() {
-            if Instant::now() < until {
+        if let Some(window) = inner.retry_windows.get(client).copied() {
+            if window.told_at <= sent_at && sent_at < window.until {
                 self.early_retries.fetch_add(1, Ordering::Relaxed);
-            } else {
-                inner.retry_until.remove(client);
+            } else if Instant::now() >= window.until {
+                inner.retry_windows.remove(client);
             }
         }
     }
@@ -200,12 +218,13 @@ impl StatsCollector {
 /// latency (inside the concurrency window, as a slow service would), and logs the answer.
 pub(crate) async fn track(
     State(state): State<Arc<SimState>>,
-    req: Request,
+    mut req: Request,
     next: Next,
 ) -> Response {
     let stats = &state.stats;
     stats.begin();
     let start = Instant::now();
+    req.extensions_mut().insert(Arrival(start));
     let method = req.method().to_string();
     let path = req.uri().path().to_string();
     let query = req.uri().query().map(str::to_string);

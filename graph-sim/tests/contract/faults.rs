@@ -230,3 +230,28 @@ async fn latency_stats_and_peak_concurrency() {
     assert_eq!(r.body["tokensIssued"], 1);
     assert!(r.body["peakConcurrency"].as_u64().unwrap() >= 2);
 }
+
+#[tokio::test]
+async fn a_request_already_on_its_way_when_the_429_went_out_is_not_early() {
+    let sim = start(10).await;
+    let t = token(&sim).await;
+    sim.set_faults(FaultOptions {
+        throttle_rate: 1.0,
+        retry_after_secs: 5.0,
+        latency: Duration::from_millis(200),
+        ..Default::default()
+    });
+    // The second request leaves before the first one's 429 comes back.
+    let second = async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        get(&sim, "/v1.0/subscribedSkus", &t).await
+    };
+    let (first, second) = tokio::join!(get(&sim, "/v1.0/users", &t), second);
+    assert_eq!(first.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(second.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(sim.stats().early_retries, 0);
+
+    // One sent after a 429 came back, inside its Retry-After, is.
+    let _ = get(&sim, "/v1.0/users", &t).await;
+    assert_eq!(sim.stats().early_retries, 1);
+}
