@@ -14,7 +14,8 @@ use super::error::{ErrorKind, GraphError};
 use super::response::{
     Api, GraphErrorInfo, RawResponse, classify_graph, new_client_request_id, transport_failure,
 };
-use super::retry::{self, Failure, RetryConfig};
+use super::retry::{self, Failure, RetryConfig, RetryHint};
+use super::throttle::ThrottleGate;
 use super::token::{AccessToken, TokenInfo, TokenSource};
 
 /// Client settings; `Default` suits production, tests shrink the waits.
@@ -51,6 +52,7 @@ struct Inner {
     endpoints: Endpoints,
     tokens: TokenSource,
     config: ClientConfig,
+    throttle: ThrottleGate,
 }
 
 /// A non-success answer, and whether it was Graph refusing our token.
@@ -98,6 +100,7 @@ impl GraphClient {
                 endpoints,
                 tokens,
                 config,
+                throttle: ThrottleGate::default(),
             }),
         })
     }
@@ -153,6 +156,25 @@ impl GraphClient {
         minimal: bool,
         refreshed: &AtomicBool,
     ) -> Result<RawResponse, Failure> {
+        let result = self.attempt_once(api, url, minimal, refreshed).await;
+        if let Err(Failure {
+            retry: RetryHint::After(wait),
+            ..
+        }) = &result
+        {
+            let cap = self.inner.config.retry.max_wait;
+            self.inner.throttle.hold((*wait).min(cap));
+        }
+        result
+    }
+
+    async fn attempt_once(
+        &self,
+        api: Api,
+        url: &str,
+        minimal: bool,
+        refreshed: &AtomicBool,
+    ) -> Result<RawResponse, Failure> {
         let token = self.inner.tokens.get().await?;
         let raw = self.send(url, minimal, &token).await?;
         match check(api, raw) {
@@ -196,6 +218,7 @@ impl GraphClient {
         if minimal {
             request = request.header("Prefer", "return=minimal");
         }
+        self.inner.throttle.wait().await;
         let response = request.send().await.map_err(|e| {
             tracing::debug!(url, client_request_id, error = %e, "Graph request failed without a response");
             transport_failure(&e)

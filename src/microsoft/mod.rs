@@ -34,6 +34,7 @@ mod models;
 mod paging;
 mod response;
 mod retry;
+mod throttle;
 mod token;
 mod users;
 

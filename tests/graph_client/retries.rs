@@ -67,6 +67,39 @@ async fn throttled_listing_waits_for_retry_after_and_returns_every_user() {
 }
 
 #[tokio::test]
+async fn a_throttled_client_holds_its_other_requests_too() {
+    // Graph throttles the application in the tenant: a request sent while another one waits out
+    // its Retry-After counts against the same limit, so it has to wait as well.
+    let sim = start(
+        400,
+        faulty(FaultOptions {
+            throttle_rate: 0.3,
+            retry_after_secs: 0.3,
+            ..Default::default()
+        }),
+    )
+    .await;
+    let client = client(&sim);
+    let (users, skus, subscriptions) = tokio::join!(
+        list_all_ids(&client, 40),
+        client.subscribed_skus(),
+        client.subscriptions(),
+    );
+    assert_eq!(users.len(), 400);
+    skus.unwrap();
+    subscriptions.unwrap();
+    let stats = sim.stats();
+    assert!(
+        stats.throttled > 0,
+        "the fault injection throttled some requests"
+    );
+    assert_eq!(
+        stats.early_retries, 0,
+        "no request of the client came while it was told to wait"
+    );
+}
+
+#[tokio::test]
 async fn whole_second_retry_after_is_honoured() {
     let sim = start(
         20,
