@@ -3,7 +3,8 @@
 //!
 //! Full sync: take a delta link first (so changes made during the listing are replayed by the
 //! next incremental round), then SKUs and subscriptions, then every user page by page (the
-//! provider fetches page k+1 while page k is written), then mark who was not listed as removed.
+//! provider fetches page k+1 while page k is written; on PostgreSQL two pages are written at
+//! once), then mark who was not listed as removed.
 //! A failure half-way removes nothing and keeps every page already written.
 //!
 //! Incremental sync: SKUs and subscriptions again (seat counts move often), then the changes
@@ -15,14 +16,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
+use futures::stream::FuturesUnordered;
 use futures::{Stream, StreamExt};
-use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, IntoActiveModel, Set};
+use sea_orm::{ActiveModelTrait, DatabaseConnection, DbBackend, EntityTrait, IntoActiveModel, Set};
 use tokio_util::sync::CancellationToken;
 
 use super::queue::{self, Heartbeat, Notice, Outcome, Progress, SyncMode};
 use super::read_ahead::ReadAhead;
 use super::writer::{self, PageCounts, SkuIndex};
 use crate::entities::{providers, sync_runs};
+use crate::providers::records::UserRecord;
 use crate::providers::{LicenseProvider, ProviderError, ProviderErrorKind, SignInGap};
 
 /// Users written in one transaction at most, when pages pile up behind the writer: enough to
@@ -285,6 +289,105 @@ fn sign_in_warning(gap: SignInGap, error: &ProviderError) -> Notice {
     }
 }
 
+/// A page write's outcome, with what the run needs to account for it.
+struct WrittenPage {
+    result: Result<(PageCounts, Vec<i64>), crate::Error>,
+    /// Graph pages in the write.
+    pages: i64,
+    /// The Graph ids of the users written.
+    users: HashSet<String>,
+}
+
+/// Page writes in flight. On PostgreSQL two run at once: each runs in a database backend of its
+/// own, and one backend inserting a 100,000-user listing kept one core busy while the other sat
+/// partly idle, so the writer fell behind Graph. SQLite has a single writer: one at a time.
+struct PageWrites<'a> {
+    db: &'a DatabaseConnection,
+    in_flight: FuturesUnordered<BoxFuture<'a, WrittenPage>>,
+    /// The Graph ids of the users being written.
+    users: HashSet<String>,
+    limit: usize,
+}
+
+/// How many page writes the engine runs at once.
+fn page_writes_at_once(backend: DbBackend) -> usize {
+    match backend {
+        DbBackend::Postgres => 2,
+        _ => 1,
+    }
+}
+
+impl<'a> PageWrites<'a> {
+    fn new(db: &'a DatabaseConnection, limit: usize) -> Self {
+        Self {
+            db,
+            in_flight: FuturesUnordered::new(),
+            users: HashSet::new(),
+            limit,
+        }
+    }
+
+    fn has_room(&self) -> bool {
+        self.in_flight.len() < self.limit
+    }
+
+    fn is_empty(&self) -> bool {
+        self.in_flight.is_empty()
+    }
+
+    /// Whether one of `records` is being written.
+    fn overlaps(&self, records: &[UserRecord]) -> bool {
+        records
+            .iter()
+            .any(|record| self.users.contains(&record.external_id))
+    }
+
+    fn start(
+        &mut self,
+        provider_id: i64,
+        records: Vec<UserRecord>,
+        pages: i64,
+        skus: Arc<SkuIndex>,
+        now: DateTime<Utc>,
+    ) {
+        let users: HashSet<String> = records.iter().map(|r| r.external_id.clone()).collect();
+        self.users.extend(users.iter().cloned());
+        let db = self.db;
+        self.in_flight.push(Box::pin(async move {
+            let result = writer::write_user_page(db, provider_id, records, &skus, now).await;
+            WrittenPage {
+                result,
+                pages,
+                users,
+            }
+        }));
+    }
+
+    /// The next write to end; `None` when none is in flight.
+    async fn next(&mut self) -> Option<WrittenPage> {
+        let written = self.in_flight.next().await?;
+        self.users.retain(|user| !written.users.contains(user));
+        Some(written)
+    }
+}
+
+/// One listing of every user, being written.
+struct Listing<'a> {
+    provider_id: i64,
+    now: DateTime<Utc>,
+    pages: ReadAhead<Vec<UserRecord>>,
+    writes: PageWrites<'a>,
+    /// The page count after which the planner's statistics are refreshed next.
+    analyze_at: Option<i64>,
+}
+
+impl Listing<'_> {
+    fn start(&mut self, records: Vec<UserRecord>, pages: i64, skus: Arc<SkuIndex>) {
+        self.writes
+            .start(self.provider_id, records, pages, skus, self.now);
+    }
+}
+
 impl Run<'_> {
     async fn body(&mut self, run: &sync_runs::Model) -> Result<(), Halt> {
         let provider_row = providers::Entity::find_by_id(run.provider_id)
@@ -344,19 +447,22 @@ impl Run<'_> {
             .stop
             .unless_stopped(self.provider.start_changes())
             .await??;
-        let mut skus = self.seats(provider.id, now).await?;
+        // The first user pages are fetched while the seats are read and written.
+        let users = ReadAhead::start(self.provider.users(true));
+        let mut skus = Arc::new(self.seats(provider.id, now).await?);
         self.save().await?;
 
         let mut seen = HashSet::new();
         let sign_in_status = match self
-            .list_users(provider.id, true, &mut skus, &mut seen, now)
+            .list_users(provider.id, users, &mut skus, &mut seen, now)
             .await
         {
             Ok(()) => "AVAILABLE",
             Err(Halt::Provider(error)) => match error.kind {
                 ProviderErrorKind::SignInUnavailable(gap) => {
                     self.progress.warnings.push(sign_in_warning(gap, &error));
-                    self.list_users(provider.id, false, &mut skus, &mut seen, now)
+                    let users = ReadAhead::start(self.provider.users(false));
+                    self.list_users(provider.id, users, &mut skus, &mut seen, now)
                         .await?;
                     gap.as_str()
                 }
@@ -384,33 +490,93 @@ impl Run<'_> {
     async fn list_users(
         &mut self,
         provider_id: i64,
-        with_sign_in: bool,
-        skus: &mut SkuIndex,
+        pages: ReadAhead<Vec<UserRecord>>,
+        skus: &mut Arc<SkuIndex>,
         seen: &mut HashSet<i64>,
         now: DateTime<Utc>,
     ) -> Result<(), Halt> {
-        let mut pages = ReadAhead::start(self.provider.users(with_sign_in));
-        let mut analyze_at = Some(1);
-        while let Some(first) = self.stop.unless_stopped(pages.next()).await? {
-            let batch = pages.gather(first?, USERS_PER_WRITE);
-            self.stop.check()?;
-            let (counts, ids) =
-                writer::write_user_page(self.writes, provider_id, batch.items, skus, now).await?;
-            seen.extend(ids);
-            self.count(counts, batch.pages);
-            self.save().await?;
-            // After pages 1, 2, 4, 8… up to 32: a few ANALYZEs keep the plans right while the
-            // table grows from nothing. Past 16,000 users the plans no longer change, and each
-            // ANALYZE costs more (0.5 s of a 100,000-user sync went to the last two).
-            let pages = self.progress.pages_fetched;
-            if analyze_at.is_some_and(|at| pages >= at) {
-                crate::db::refresh_statistics(self.writes).await?;
-                analyze_at =
-                    (pages < ANALYZE_UNTIL_PAGE).then(|| (pages * 2).min(ANALYZE_UNTIL_PAGE));
+        let limit = page_writes_at_once(self.writes.get_database_backend());
+        let mut listing = Listing {
+            provider_id,
+            now,
+            pages,
+            writes: PageWrites::new(self.writes, limit),
+            analyze_at: Some(1),
+        };
+        let listed = self.write_listing(&mut listing, skus, seen).await;
+        // Pages already being written when the listing ends, fails or is stopped are written to
+        // the end rather than cut off mid-statement; the first error is the one reported.
+        let finished = self.finish_writes(&mut listing, seen).await;
+        listed.and(finished)
+    }
+
+    /// Takes pages as they arrive and starts their writes, as many at once as the engine takes.
+    async fn write_listing(
+        &mut self,
+        listing: &mut Listing<'_>,
+        skus: &mut Arc<SkuIndex>,
+        seen: &mut HashSet<i64>,
+    ) -> Result<(), Halt> {
+        loop {
+            let room = listing.writes.has_room();
+            tokio::select! {
+                biased;
+                () = self.stop.token.cancelled() => return Err(self.stop.halt()),
+                Some(written) = listing.writes.next(), if !listing.writes.is_empty() => {
+                    self.page_written(written, listing, seen).await?;
+                }
+                page = listing.pages.next(), if room => {
+                    let Some(first) = page else { return Ok(()) };
+                    let batch = listing.pages.gather(first?, USERS_PER_WRITE);
+                    if listing.writes.overlaps(&batch.items) {
+                        // A user listed twice: the later listing must win, so the write holding
+                        // the earlier one ends first.
+                        self.finish_writes(listing, seen).await?;
+                    }
+                    writer::add_held_skus(self.writes, Arc::make_mut(skus), &batch.items, listing.now)
+                        .await?;
+                    listing.start(batch.items, batch.pages, skus.clone());
+                    if let Some(error) = batch.failure {
+                        return Err(error.into());
+                    }
+                }
             }
-            if let Some(error) = batch.failure {
-                return Err(error.into());
+        }
+    }
+
+    /// Waits for every page write in flight and records each.
+    async fn finish_writes(
+        &mut self,
+        listing: &mut Listing<'_>,
+        seen: &mut HashSet<i64>,
+    ) -> Result<(), Halt> {
+        let mut first_error = None;
+        while let Some(written) = listing.writes.next().await {
+            if let Err(error) = self.page_written(written, listing, seen).await {
+                first_error.get_or_insert(error);
             }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    async fn page_written(
+        &mut self,
+        written: WrittenPage,
+        listing: &mut Listing<'_>,
+        seen: &mut HashSet<i64>,
+    ) -> Result<(), Halt> {
+        let (counts, ids) = written.result?;
+        seen.extend(ids);
+        self.count(counts, written.pages);
+        self.save().await?;
+        // After pages 1, 2, 4, 8… up to 32: a few ANALYZEs keep the plans right while the table
+        // grows from nothing. Past 16,000 users the plans no longer change, and each ANALYZE
+        // costs more (0.5 s of a 100,000-user sync went to the last two).
+        let pages = self.progress.pages_fetched;
+        if listing.analyze_at.is_some_and(|at| pages >= at) {
+            crate::db::refresh_statistics(self.writes).await?;
+            listing.analyze_at =
+                (pages < ANALYZE_UNTIL_PAGE).then(|| (pages * 2).min(ANALYZE_UNTIL_PAGE));
         }
         Ok(())
     }
@@ -506,5 +672,48 @@ impl Run<'_> {
             self.save().await?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(external_id: &str) -> UserRecord {
+        UserRecord {
+            external_id: external_id.into(),
+            user_principal_name: format!("{external_id}@contoso.com"),
+            mail: None,
+            display_name: None,
+            account_enabled: true,
+            user_type: None,
+            created_at: None,
+            sign_in: None,
+            licenses: Vec::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_user_is_known_to_be_in_flight_until_its_write_ends() {
+        // Not connected: each write ends at once, with an error, which is all this needs.
+        let db = DatabaseConnection::default();
+        let skus = Arc::new(SkuIndex::empty(1));
+        let mut writes = PageWrites::new(&db, 2);
+        writes.start(1, vec![user("a"), user("b")], 1, skus.clone(), Utc::now());
+        assert!(writes.has_room());
+        assert!(writes.overlaps(&[user("c"), user("b")]));
+        assert!(!writes.overlaps(&[user("c")]));
+        writes.start(1, vec![user("c")], 1, skus, Utc::now());
+        assert!(!writes.has_room());
+
+        let mut ended = Vec::new();
+        while let Some(written) = writes.next().await {
+            assert!(written.result.is_err(), "no database here");
+            ended.extend(written.users);
+        }
+        ended.sort();
+        assert_eq!(ended, ["a", "b", "c"]);
+        assert!(writes.is_empty() && writes.has_room());
+        assert!(!writes.overlaps(&[user("a"), user("b"), user("c")]));
     }
 }

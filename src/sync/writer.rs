@@ -86,6 +86,7 @@ pub struct PageCounts {
 }
 
 /// The provider's SKUs by GUID, so assignments can point at their rows.
+#[derive(Clone)]
 pub struct SkuIndex {
     provider_id: i64,
     ids: HashMap<String, i64>,
@@ -105,6 +106,15 @@ impl SkuIndex {
             provider_id,
             ids: rows.into_iter().map(|(id, sku)| (sku, id)).collect(),
         })
+    }
+
+    /// An index of no SKUs yet.
+    #[cfg(test)]
+    pub(crate) fn empty(provider_id: i64) -> Self {
+        Self {
+            provider_id,
+            ids: HashMap::new(),
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -732,22 +742,42 @@ where
     Ok(inserted)
 }
 
-/// Writes one page of a complete listing. Returns the counts and the row ids of the page's
-/// users, which the caller collects to find who left the directory.
+/// Creates the rows of SKUs that `records` hold and `skus` does not know yet (see
+/// `SkuIndex::ensure`), in a transaction of their own, so that pages can then be written
+/// concurrently against the same index. Usually every SKU is known and nothing is written.
+pub async fn add_held_skus(
+    db: &DatabaseConnection,
+    skus: &mut SkuIndex,
+    records: &[UserRecord],
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let held: HashSet<String> = records
+        .iter()
+        .flat_map(|record| record.licenses.iter())
+        .filter(|license| skus.id(&license.sku_id).is_none())
+        .map(|license| license.sku_id.clone())
+        .collect();
+    if held.is_empty() {
+        return Ok(());
+    }
+    let transaction = crate::db::begin_write(db).await?;
+    skus.ensure(&transaction, held, now).await?;
+    transaction.commit().await?;
+    Ok(())
+}
+
+/// Writes one page of a complete listing, whose SKUs `add_held_skus` has added. Returns the
+/// counts and the row ids of the page's users, which the caller collects to find who left the
+/// directory.
 pub async fn write_user_page(
     db: &DatabaseConnection,
     provider_id: i64,
     records: Vec<UserRecord>,
-    skus: &mut SkuIndex,
+    skus: &SkuIndex,
     now: DateTime<Utc>,
 ) -> Result<(PageCounts, Vec<i64>)> {
     let records = dedupe_by(records, |record| &record.external_id);
     let transaction = crate::db::begin_write(db).await?;
-    let held: HashSet<String> = records
-        .iter()
-        .flat_map(|record| record.licenses.iter().map(|license| license.sku_id.clone()))
-        .collect();
-    skus.ensure(&transaction, held, now).await?;
     let stored = stored_users(
         &transaction,
         provider_id,
