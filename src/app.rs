@@ -82,7 +82,8 @@ pub fn mint_command(data_dir: &Path) -> String {
 
 /// Opens the database (applying migrations), the secret keyring and the provider registry:
 /// what `serve`, `worker` and `sync` share.
-/// The returned metrics count the statements of the engine's connection and all its clones.
+/// The returned metrics count the statements of the engine's connections (the shared pool and the
+/// sync writer's) and all their clones.
 pub async fn open_engine(
     settings: &EngineSettings,
 ) -> Result<(SyncEngine, Arc<Metrics>), StartupError> {

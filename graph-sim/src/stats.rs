@@ -170,11 +170,22 @@ impl StatsCollector {
     pub fn note_throttled(&self, client: &str, wait: Duration) {
         self.throttled.fetch_add(1, Ordering::Relaxed);
         let told_at = Instant::now();
-        let window = RetryWindow {
+        let mut window = RetryWindow {
             told_at,
             until: told_at + wait,
         };
-        self.lock().retry_windows.insert(client.to_string(), window);
+        let mut inner = self.lock();
+        // A 429 inside an earlier window extends it: a request sent in the earlier one stays early
+        // when its check comes after the later 429.
+        if let Some(earlier) = inner
+            .retry_windows
+            .get(client)
+            .filter(|w| w.until > told_at)
+        {
+            window.told_at = earlier.told_at;
+            window.until = window.until.max(earlier.until);
+        }
+        inner.retry_windows.insert(client.to_string(), window);
     }
 
     /// Counts the request, sent at `sent_at`, as an early retry if `client` sent it inside its

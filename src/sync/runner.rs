@@ -2,9 +2,10 @@
 //! reports progress, and ends the run with its outcome.
 //!
 //! Full sync: take a delta link first (so changes made during the listing are replayed by the
-//! next incremental round), then SKUs and subscriptions, then every user page by page (the
-//! provider fetches page k+1 while page k is written; on PostgreSQL two pages are written at
-//! once), then mark who was not listed as removed.
+//! next incremental round), then SKUs and subscriptions (the first user pages are fetched
+//! meanwhile), then every user page by page (the provider fetches page k+1 while page k is
+//! written; on PostgreSQL two pages are written at once), then mark who was not listed as
+//! removed.
 //! A failure half-way removes nothing and keeps every page already written.
 //!
 //! Incremental sync: SKUs and subscriptions again (seat counts move often), then the changes
@@ -271,6 +272,20 @@ async fn keep_lease(
     }
 }
 
+/// An error met after the one a run reports (while finishing its page writes): logged, so that
+/// it is not lost.
+fn log_unreported(run: i64, error: &Halt) {
+    match error {
+        Halt::Provider(error) => {
+            tracing::warn!(run, code = error.code, %error, "a further error while ending the sync");
+        }
+        Halt::Database(error) => {
+            tracing::warn!(run, error = ?error, "a further database error while ending the sync");
+        }
+        Halt::Stopped(_) => {}
+    }
+}
+
 fn sign_in_warning(gap: SignInGap, error: &ProviderError) -> Notice {
     let hint = match gap {
         SignInGap::MissingPermission => {
@@ -504,10 +519,21 @@ impl Run<'_> {
             analyze_at: Some(1),
         };
         let listed = self.write_listing(&mut listing, skus, seen).await;
-        // Pages already being written when the listing ends, fails or is stopped are written to
-        // the end rather than cut off mid-statement; the first error is the one reported.
+        // Pages already being written when the listing ends, fails, is cancelled or the server
+        // shuts down are written to the end rather than cut off; the first error is the one
+        // reported. With the lease lost, the run belongs to another process: they are dropped
+        // (each page is one transaction, rolled back), lest an older listing overwrite its rows.
+        if matches!(listed, Err(Halt::Stopped(Stop::LeaseLost))) {
+            return listed;
+        }
         let finished = self.finish_writes(&mut listing, seen).await;
-        listed.and(finished)
+        match (listed, finished) {
+            (Err(first), Err(further)) => {
+                log_unreported(self.run_id, &further);
+                Err(first)
+            }
+            (listed, finished) => listed.and(finished),
+        }
     }
 
     /// Takes pages as they arrive and starts their writes, as many at once as the engine takes.
@@ -533,8 +559,9 @@ impl Run<'_> {
                         // the earlier one ends first.
                         self.finish_writes(listing, seen).await?;
                     }
-                    writer::add_held_skus(self.writes, Arc::make_mut(skus), &batch.items, listing.now)
-                        .await?;
+                    writer::add_held_skus(self.writes, skus, &batch.items, listing.now).await?;
+                    // Finishing a write or adding SKUs may have taken long enough to be stopped.
+                    self.stop.check()?;
                     listing.start(batch.items, batch.pages, skus.clone());
                     if let Some(error) = batch.failure {
                         return Err(error.into());
@@ -552,8 +579,12 @@ impl Run<'_> {
     ) -> Result<(), Halt> {
         let mut first_error = None;
         while let Some(written) = listing.writes.next().await {
-            if let Err(error) = self.page_written(written, listing, seen).await {
-                first_error.get_or_insert(error);
+            match self.page_written(written, listing, seen).await {
+                Ok(()) => {}
+                // The run is another process's now: the writes left are dropped.
+                Err(Halt::Stopped(Stop::LeaseLost)) => return Err(Halt::Stopped(Stop::LeaseLost)),
+                Err(error) if first_error.is_none() => first_error = Some(error),
+                Err(error) => log_unreported(self.run_id, &error),
             }
         }
         first_error.map_or(Ok(()), Err)

@@ -7,6 +7,7 @@
 //! within a page (the last one wins): PostgreSQL refuses to touch one row twice in a statement.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, PgFunc, Query};
@@ -747,7 +748,7 @@ where
 /// concurrently against the same index. Usually every SKU is known and nothing is written.
 pub async fn add_held_skus(
     db: &DatabaseConnection,
-    skus: &mut SkuIndex,
+    skus: &mut Arc<SkuIndex>,
     records: &[UserRecord],
     now: DateTime<Utc>,
 ) -> Result<()> {
@@ -761,7 +762,8 @@ pub async fn add_held_skus(
         return Ok(());
     }
     let transaction = crate::db::begin_write(db).await?;
-    skus.ensure(&transaction, held, now).await?;
+    // Writes in flight keep the index they started with; this one gets a copy to extend.
+    Arc::make_mut(skus).ensure(&transaction, held, now).await?;
     transaction.commit().await?;
     Ok(())
 }
