@@ -17,6 +17,28 @@ fn faulty(faults: FaultOptions) -> SimOptions {
     }
 }
 
+/// 30 % of Graph requests answered 429 with this Retry-After.
+fn throttling(retry_after_secs: f64) -> SimOptions {
+    faulty(FaultOptions {
+        throttle_rate: 0.3,
+        retry_after_secs,
+        ..Default::default()
+    })
+}
+
+/// Some requests were throttled, and none was sent while the client was told to wait.
+fn assert_throttled_and_waited(sim: &graph_sim::SimServer) {
+    let stats = sim.stats();
+    assert!(
+        stats.throttled > 0,
+        "the fault injection throttled some requests"
+    );
+    assert_eq!(
+        stats.early_retries, 0,
+        "no request came before a Retry-After elapsed"
+    );
+}
+
 fn with_attempts(max_attempts: u32) -> ClientConfig {
     let mut config = fast_config();
     config.retry.max_attempts = max_attempts;
@@ -40,45 +62,21 @@ async fn list_all_ids(client: &GraphClient, page_size: u32) -> Vec<String> {
 #[tokio::test]
 async fn throttled_listing_waits_for_retry_after_and_returns_every_user() {
     // Fractional Retry-After ("0.25"), as Graph has sent.
-    let sim = start(
-        600,
-        faulty(FaultOptions {
-            throttle_rate: 0.3,
-            retry_after_secs: 0.25,
-            ..Default::default()
-        }),
-    )
-    .await;
+    let sim = start(600, throttling(0.25)).await;
     let client = client(&sim);
     let ids = list_all_ids(&client, 50).await;
     assert_exactly_once(
         ids.iter().map(String::as_str),
         sim.users().iter().map(|u| u.id.to_string()),
     );
-    let stats = sim.stats();
-    assert!(
-        stats.throttled > 0,
-        "the fault injection throttled some requests"
-    );
-    assert_eq!(
-        stats.early_retries, 0,
-        "no request came before its Retry-After elapsed"
-    );
+    assert_throttled_and_waited(&sim);
 }
 
 #[tokio::test]
 async fn a_throttled_client_holds_its_other_requests_too() {
     // Graph throttles the application in the tenant: a request sent while another one waits out
     // its Retry-After counts against the same limit, so it has to wait as well.
-    let sim = start(
-        400,
-        faulty(FaultOptions {
-            throttle_rate: 0.3,
-            retry_after_secs: 0.3,
-            ..Default::default()
-        }),
-    )
-    .await;
+    let sim = start(400, throttling(0.3)).await;
     let client = client(&sim);
     let (users, skus, subscriptions) = tokio::join!(
         list_all_ids(&client, 40),
@@ -88,15 +86,7 @@ async fn a_throttled_client_holds_its_other_requests_too() {
     assert_eq!(users.len(), 400);
     skus.unwrap();
     subscriptions.unwrap();
-    let stats = sim.stats();
-    assert!(
-        stats.throttled > 0,
-        "the fault injection throttled some requests"
-    );
-    assert_eq!(
-        stats.early_retries, 0,
-        "no request of the client came while it was told to wait"
-    );
+    assert_throttled_and_waited(&sim);
 }
 
 #[tokio::test]
