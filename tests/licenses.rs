@@ -8,6 +8,7 @@ use common::fixtures::{
 };
 use common::{Engine, TestApp, error_code};
 use license_manager::auth::Role;
+use license_manager::catalog;
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
@@ -250,11 +251,19 @@ async fn a_page_costs_the_same_statements_for_10_100_and_500_users(engine: Engin
         let (count, body) = statements(&app, PAGE_WITH_LICENSES, json!({ "first": first })).await;
         let edges = body["users"]["edges"].as_array().expect("edges");
         assert_eq!(edges.len(), first);
-        assert!(
-            edges
-                .iter()
-                .all(|edge| edge["node"]["licenses"][0]["sku"]["displayName"].is_string())
-        );
+        // Each user shows its own licenses: Contoso's users hold E5, Fabrikam's Power BI Pro.
+        for edge in edges {
+            let node = &edge["node"];
+            let sku = match node["provider"]["name"].as_str() {
+                Some("Contoso") => SPE_E5,
+                _ => POWER_BI_PRO,
+            };
+            let name = catalog::product(sku)
+                .expect("a SKU of Microsoft's table")
+                .name;
+            let expected = json!([{ "sku": { "displayName": name } }]);
+            assert_eq!(node["licenses"], expected, "{node}");
+        }
         measured.push(count);
     }
     // users, licenses of the page, their SKUs, their providers.

@@ -115,7 +115,7 @@ impl Query {
         Ok(users::get(database(ctx)?, id)
             .await
             .api()?
-            .map(DirectoryUser))
+            .map(DirectoryUser::from))
     }
 
     /// License SKUs of one provider or of all, with seat counts and prices.

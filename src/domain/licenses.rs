@@ -118,10 +118,25 @@ fn strings(value: Value, what: &str, id: i64) -> Result<Vec<String>> {
         .map_err(|error| Error::Corrupt(format!("license assignment {id} {what}: {error}")))
 }
 
-impl TryFrom<license_assignments::Model> for Assignment {
+/// The columns of a license assignment that [`Assignment`] shows: not its provider or timestamp,
+/// which every license of every page of users would otherwise read and decode.
+#[derive(DerivePartialModel)]
+#[sea_orm(entity = "license_assignments::Entity")]
+struct AssignmentRow {
+    id: i64,
+    user_id: i64,
+    license_sku_id: i64,
+    disabled_plans: Value,
+    assigned_directly: bool,
+    inherited_from_group_ids: Value,
+    state: Option<String>,
+    error: Option<String>,
+}
+
+impl TryFrom<AssignmentRow> for Assignment {
     type Error = Error;
 
-    fn try_from(row: license_assignments::Model) -> Result<Self> {
+    fn try_from(row: AssignmentRow) -> Result<Self> {
         Ok(Self {
             user_id: row.user_id,
             license_sku_id: row.license_sku_id,
@@ -236,6 +251,7 @@ pub async fn assignments_of_users(
     let rows = license_assignments::Entity::find()
         .filter(license_assignments::Column::UserId.is_in(user_ids.iter().copied()))
         .order_by_asc(license_assignments::Column::Id)
+        .into_partial_model::<AssignmentRow>()
         .all(db)
         .await?;
     let assignments = rows

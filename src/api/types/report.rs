@@ -54,7 +54,7 @@ impl LicenseFinding {
         self.0
             .user
             .as_deref()
-            .map(|user| DirectoryUser(user.clone()))
+            .map(|user| DirectoryUser::from(user.clone()))
     }
 
     async fn sku(&self) -> LicenseSku {

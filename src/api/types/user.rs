@@ -1,3 +1,7 @@
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use async_graphql::connection::{Connection, ConnectionNameType, Edge, EdgeNameType, EmptyFields};
 use async_graphql::{Context, Enum, ID, InputObject, Object, OutputType, Result};
 use chrono::{DateTime, Utc};
@@ -23,86 +27,106 @@ pub fn page_cost(first: Option<i32>, last: Option<i32>, child_complexity: usize)
 }
 
 /// A user of a provider's directory, with the licenses it holds.
-pub struct DirectoryUser(pub users::User);
+pub struct DirectoryUser {
+    user: users::User,
+    /// The user's licenses when its page read them ahead (see [`read_ahead`]); without them the
+    /// `licenses` field asks the request's loader.
+    licenses: Option<Vec<LicenseAssignment>>,
+}
+
+impl From<users::User> for DirectoryUser {
+    fn from(user: users::User) -> Self {
+        Self {
+            user,
+            licenses: None,
+        }
+    }
+}
 
 #[Object]
 impl DirectoryUser {
     async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+        ID(self.user.id.to_string())
     }
 
     /// The Graph object id.
     async fn external_id(&self) -> &str {
-        &self.0.external_id
+        &self.user.external_id
     }
 
     async fn user_principal_name(&self) -> &str {
-        &self.0.user_principal_name
+        &self.user.user_principal_name
     }
 
     async fn mail(&self) -> Option<&str> {
-        self.0.mail.as_deref()
+        self.user.mail.as_deref()
     }
 
     async fn display_name(&self) -> Option<&str> {
-        self.0.display_name.as_deref()
+        self.user.display_name.as_deref()
     }
 
     /// False for an account that cannot sign in (blocked or disabled in Entra ID).
     async fn account_enabled(&self) -> bool {
-        self.0.account_enabled
+        self.user.account_enabled
     }
 
     /// Member or Guest.
     async fn user_type(&self) -> Option<&str> {
-        self.0.user_type.as_deref()
+        self.user.user_type.as_deref()
     }
 
     /// When the account was created in the directory.
     async fn created_at(&self) -> Option<DateTime<Utc>> {
-        self.0.created_date_time
+        self.user.created_date_time
     }
 
     /// Last interactive sign-in.
     async fn last_sign_in_at(&self) -> Option<DateTime<Utc>> {
-        self.0.last_sign_in_at
+        self.user.last_sign_in_at
     }
 
     async fn last_non_interactive_sign_in_at(&self) -> Option<DateTime<Utc>> {
-        self.0.last_non_interactive_sign_in_at
+        self.user.last_non_interactive_sign_in_at
     }
 
     async fn last_successful_sign_in_at(&self) -> Option<DateTime<Utc>> {
-        self.0.last_successful_sign_in_at
+        self.user.last_successful_sign_in_at
     }
 
     /// The latest of the three sign-in dates: what `inactiveSinceDays` judges.
     async fn last_activity_at(&self) -> Option<DateTime<Utc>> {
-        self.0.latest_sign_in().map(|(_, at)| at)
+        self.user.latest_sign_in().map(|(_, at)| at)
     }
 
     /// False when the tenant cannot provide sign-in activity (no Entra ID P1/P2, or the app
     /// lacks AuditLog.Read.All): null dates then mean "unknown", not "never".
     async fn sign_in_data_available(&self) -> bool {
-        self.0.sign_in_data_available()
+        self.user.sign_in_data_available()
     }
 
     /// When the user left the directory; null while it is in it.
     async fn removed_at(&self) -> Option<DateTime<Utc>> {
-        self.0.removed_at
+        self.user.removed_at
     }
 
-    async fn licenses(&self, ctx: &Context<'_>) -> Result<Vec<LicenseAssignment>> {
-        let held: Option<Vec<Assignment>> = load(ctx, self.0.id).await?;
-        Ok(held
-            .unwrap_or_default()
-            .into_iter()
-            .map(LicenseAssignment)
-            .collect())
+    async fn licenses(&self, ctx: &Context<'_>) -> Result<Cow<'_, Vec<LicenseAssignment>>> {
+        if let Some(read_ahead) = &self.licenses {
+            return Ok(Cow::Borrowed(read_ahead));
+        }
+        // Boxed: the loader's future is large, and this field's future is the size of the
+        // largest field of the type, which every field of every user on a page would pay.
+        let held: Option<Vec<Assignment>> = Box::pin(load(ctx, self.user.id)).await?;
+        Ok(Cow::Owned(
+            held.unwrap_or_default()
+                .into_iter()
+                .map(LicenseAssignment::from)
+                .collect(),
+        ))
     }
 
     async fn provider(&self, ctx: &Context<'_>) -> Result<Provider> {
-        let provider: Option<DomainProvider> = load(ctx, self.0.provider_id).await?;
+        let provider: Option<DomainProvider> = Box::pin(load(ctx, self.user.provider_id)).await?;
         provider
             .map(Provider::from)
             .ok_or_else(|| graphql_error(&Error::NotFound("the provider was deleted".into())))
@@ -110,39 +134,56 @@ impl DirectoryUser {
 }
 
 /// One license held by one user.
-pub struct LicenseAssignment(Assignment);
+#[derive(Clone)]
+pub struct LicenseAssignment {
+    assignment: Assignment,
+    /// The SKU when the page read it ahead; without it the `sku` field asks the loader.
+    sku: Option<Arc<DomainSku>>,
+}
+
+impl From<Assignment> for LicenseAssignment {
+    fn from(assignment: Assignment) -> Self {
+        Self {
+            assignment,
+            sku: None,
+        }
+    }
+}
 
 #[Object]
 impl LicenseAssignment {
     async fn sku(&self, ctx: &Context<'_>) -> Result<LicenseSku> {
-        let sku: Option<DomainSku> = load(ctx, self.0.license_sku_id).await?;
+        if let Some(read_ahead) = &self.sku {
+            return Ok(LicenseSku::from(Arc::clone(read_ahead)));
+        }
+        let sku: Option<DomainSku> = Box::pin(load(ctx, self.assignment.license_sku_id)).await?;
         sku.map(LicenseSku::from)
             .ok_or_else(|| graphql_error(&Error::NotFound("the SKU was removed".into())))
     }
 
     /// Service plan ids switched off for this user.
     async fn disabled_plans(&self) -> &[String] {
-        &self.0.disabled_plans
+        &self.assignment.disabled_plans
     }
 
     /// True when the license is assigned to the user itself: an admin can remove it from the user.
     async fn assigned_directly(&self) -> bool {
-        self.0.assigned_directly
+        self.assignment.assigned_directly
     }
 
     /// Groups the license also (or only) comes from: it stays until removed there.
     async fn inherited_from_group_ids(&self) -> &[String] {
-        &self.0.inherited_from_group_ids
+        &self.assignment.inherited_from_group_ids
     }
 
     /// Active, ActiveWithError, Disabled, Error…
     async fn state(&self) -> Option<&str> {
-        self.0.state.as_deref()
+        self.assignment.state.as_deref()
     }
 
     /// CountViolation, MutuallyExclusiveViolation, DependencyViolation…; null when none.
     async fn error(&self) -> Option<&str> {
-        self.0.error.as_deref()
+        self.assignment.error.as_deref()
     }
 }
 
@@ -331,32 +372,34 @@ pub async fn user_connection(
     let page = users::page(database(ctx)?, &filter, order, &request, now)
         .await
         .api()?;
-    preload(ctx, &page.users).await?;
+    let has_more = page.has_more;
+    let nodes = read_ahead(ctx, page.users).await?;
     // Relay allows `false` when the other side was not scanned; a cursor on that side means
     // the caller came from there.
     let (has_previous, has_next) = if request.backward {
-        (page.has_more, request.before.is_some())
+        (has_more, request.before.is_some())
     } else {
-        (request.after.is_some(), page.has_more)
+        (request.after.is_some(), has_more)
     };
     let mut connection = UserConnection::with_additional_fields(
         has_previous,
         has_next,
         UserConnectionFields { filter, now },
     );
-    connection.edges.extend(page.users.into_iter().map(|user| {
-        let position = Position::of(&user, order.field);
-        Edge::with_additional_fields(cursor::encode(&position), DirectoryUser(user), EmptyFields)
+    connection.edges.extend(nodes.into_iter().map(|node| {
+        let position = Position::of(&node.user, order.field);
+        Edge::with_additional_fields(cursor::encode(&position), node, EmptyFields)
     }));
     Ok(connection)
 }
 
 /// Reads what the selection asks of every user of a page (licenses, their SKUs, providers) in
-/// one statement each, and primes the loaders with it. DataLoader batching alone depends on
-/// every row registering its key within the loader's delay, which a large page in a loaded
-/// process does not always do; this keeps the cost at one statement per level whatever the
-/// page size.
-async fn preload(ctx: &Context<'_>, page: &[users::User]) -> Result<()> {
+/// one statement each. Licenses and their SKUs go into the page's nodes, so that resolving them
+/// costs neither a statement nor a loader lookup per user; providers, shared by most users, prime
+/// the request's loader. DataLoader batching alone depends on every row registering its key
+/// within the loader's delay, which a large page in a loaded process does not always do; this
+/// keeps the cost at one statement per level whatever the page size.
+async fn read_ahead(ctx: &Context<'_>, page: Vec<users::User>) -> Result<Vec<DirectoryUser>> {
     let lookahead = ctx.look_ahead();
     let nodes = [
         lookahead.field("edges").field("node"),
@@ -367,26 +410,41 @@ async fn preload(ctx: &Context<'_>, page: &[users::User]) -> Result<()> {
         .iter()
         .any(|node| node.field("licenses").field("sku").exists());
     if page.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let db = database(ctx)?;
-    if selected("licenses") {
-        let ids: Vec<i64> = page.iter().map(|user| user.id).collect();
-        let mut held = licenses::assignments_of_users(db, &ids).await.api()?;
-        let sku_ids = unique(held.values().flatten().map(|held| held.license_sku_id));
-        let every_user = ids
-            .iter()
-            .map(|id| (*id, held.remove(id).unwrap_or_default()));
-        prime(ctx, every_user.collect::<Vec<_>>()).await?;
-        if skus_selected {
-            prime(ctx, licenses::skus_by_ids(db, &sku_ids).await.api()?).await?;
-        }
-    }
     if selected("provider") {
         let ids = unique(page.iter().map(|user| user.provider_id));
         prime(ctx, providers::by_ids(db, &ids).await.api()?).await?;
     }
-    Ok(())
+    if !selected("licenses") {
+        return Ok(page.into_iter().map(DirectoryUser::from).collect());
+    }
+    let ids: Vec<i64> = page.iter().map(|user| user.id).collect();
+    let mut held = licenses::assignments_of_users(db, &ids).await.api()?;
+    let skus: HashMap<i64, Arc<DomainSku>> = if skus_selected {
+        let sku_ids = unique(held.values().flatten().map(|held| held.license_sku_id));
+        let skus = licenses::skus_by_ids(db, &sku_ids).await.api()?;
+        skus.into_iter()
+            .map(|(id, sku)| (id, Arc::new(sku)))
+            .collect()
+    } else {
+        HashMap::new()
+    };
+    let with_sku = |assignment: Assignment| LicenseAssignment {
+        sku: skus.get(&assignment.license_sku_id).cloned(),
+        assignment,
+    };
+    Ok(page
+        .into_iter()
+        .map(|user| {
+            let licenses = held.remove(&user.id).unwrap_or_default();
+            DirectoryUser {
+                licenses: Some(licenses.into_iter().map(with_sku).collect()),
+                user,
+            }
+        })
+        .collect())
 }
 
 fn unique(ids: impl Iterator<Item = i64>) -> Vec<i64> {
