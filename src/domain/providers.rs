@@ -12,6 +12,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 
 use super::audit::{self, Actor, Target};
+use super::sql::any_of;
 use super::validation::{self as valid, Validator};
 use crate::crypto::{Sealed, SecretKeyring};
 use crate::entities::{directory_users, providers};
@@ -140,7 +141,7 @@ pub async fn list(db: &DatabaseConnection) -> Result<Vec<Provider>> {
 /// Several providers by id, in one statement.
 pub async fn by_ids(db: &DatabaseConnection, ids: &[i64]) -> Result<HashMap<i64, Provider>> {
     providers::Entity::find()
-        .filter(providers::Column::Id.is_in(ids.iter().copied()))
+        .filter(any_of(db, providers::Column::Id, ids))
         .all(db)
         .await?
         .into_iter()
@@ -163,7 +164,11 @@ pub async fn current_user_counts(
         .select_only()
         .column(directory_users::Column::ProviderId)
         .column_as(directory_users::Column::Id.count(), "users")
-        .filter(directory_users::Column::ProviderId.is_in(provider_ids.iter().copied()))
+        .filter(any_of(
+            db,
+            directory_users::Column::ProviderId,
+            provider_ids,
+        ))
         .filter(directory_users::Column::RemovedAt.is_null())
         .group_by(directory_users::Column::ProviderId)
         .into_model::<UserCount>()

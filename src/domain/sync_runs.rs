@@ -3,12 +3,13 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
+use sea_orm::sea_query::{Expr, Func, Query};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::json;
 
 use super::audit::{self, Actor, Target};
 use super::providers;
+use super::sql::any_of;
 use crate::entities::sync_runs::{self, Column, Entity as SyncRuns};
 use crate::error::{Error, Result};
 use crate::sync::queue;
@@ -110,7 +111,7 @@ pub async fn latest_per_provider(
     let newest_ids = Query::select()
         .expr(Func::max(Expr::col(Column::Id)))
         .from(SyncRuns)
-        .and_where(Expr::col(Column::ProviderId).is_in(provider_ids.iter().copied()))
+        .and_where(any_of(db, Column::ProviderId, provider_ids))
         .group_by_col(Column::ProviderId)
         .to_owned();
     let rows = SyncRuns::find()
