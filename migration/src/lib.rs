@@ -6,6 +6,7 @@ mod m20261127_000001_initial_schema;
 mod m20261127_000010_user_list_indexes;
 mod m20261127_000020_lean_user_indexes;
 mod m20261127_000030_no_descending_user_indexes;
+mod m20261128_000040_lean_assignment_writes;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000010_user_list_indexes::Migration),
             Box::new(m20261127_000020_lean_user_indexes::Migration),
             Box::new(m20261127_000030_no_descending_user_indexes::Migration),
+            Box::new(m20261128_000040_lean_assignment_writes::Migration),
         ]
     }
 }
