@@ -1,13 +1,16 @@
-//! Opening the database (SQLite or PostgreSQL) and applying migrations.
+//! Opening the database (SQLite or PostgreSQL), applying migrations, and the few statement
+//! pieces that differ by engine.
 
 use std::path::Path;
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
+use sea_orm::sea_query::{Expr, ExprTrait, PgFunc};
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
-    DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection,
+    DatabaseTransaction, DbBackend, DbErr, SqliteTransactionMode, TransactionOptions,
+    TransactionTrait,
 };
 
 /// SQLite keeps one writer at a time whatever the pool size; the extra connections let reads
@@ -153,4 +156,24 @@ pub async fn refresh_statistics(db: &DatabaseConnection) -> Result<(), DbErr> {
             .await?;
     }
     Ok(())
+}
+
+/// `column IN (values)`, written for the engine. On PostgreSQL it is `column = ANY($1)` with one
+/// array parameter: the statement text is the same for any number of values, so it is prepared
+/// once and, after five executions, runs a cached generic plan (an index scan). A list of
+/// parameters is instead planned anew at every execution (0.13 ms for a page of 100 user ids),
+/// or — once PostgreSQL settles on a generic plan made while the table was small — scanned
+/// sequentially: measured at 0.25 s per sync page at 20,000 users. SQLite plans `IN` lists once
+/// per prepared statement.
+pub fn one_of<V>(backend: DbBackend, column: impl ColumnTrait, values: Vec<V>) -> Expr
+where
+    V: Into<sea_orm::Value>
+        + sea_orm::sea_query::ValueType
+        + sea_orm::sea_query::postgres_array::NotU8,
+{
+    match backend {
+        DbBackend::Postgres => Expr::col(column.as_column_ref())
+            .eq(PgFunc::any(Expr::val(sea_orm::Value::from(values)))),
+        _ => column.is_in(values),
+    }
 }

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::audit::{self, Actor, Target};
 use super::money::{Period, Price};
-use super::sql::any_of;
+use crate::db::one_of;
 use crate::entities::{license_assignments, license_skus, subscriptions};
 use crate::error::{Error, Result};
 
@@ -223,7 +223,11 @@ pub async fn skus_of_providers(
     provider_ids: &[i64],
 ) -> Result<HashMap<i64, Vec<LicenseSku>>> {
     let rows = license_skus::Entity::find()
-        .filter(any_of(db, license_skus::Column::ProviderId, provider_ids))
+        .filter(one_of(
+            db.get_database_backend(),
+            license_skus::Column::ProviderId,
+            provider_ids.to_vec(),
+        ))
         .order_by_asc(license_skus::Column::DisplayName)
         .order_by_asc(license_skus::Column::Id)
         .into_partial_model::<SkuRow>()
@@ -234,7 +238,11 @@ pub async fn skus_of_providers(
 
 pub async fn skus_by_ids(db: &DatabaseConnection, ids: &[i64]) -> Result<HashMap<i64, LicenseSku>> {
     let rows = license_skus::Entity::find()
-        .filter(any_of(db, license_skus::Column::Id, ids))
+        .filter(one_of(
+            db.get_database_backend(),
+            license_skus::Column::Id,
+            ids.to_vec(),
+        ))
         .into_partial_model::<SkuRow>()
         .all(db)
         .await?;
@@ -250,7 +258,11 @@ pub async fn assignments_of_users(
     user_ids: &[i64],
 ) -> Result<HashMap<i64, Vec<Assignment>>> {
     let rows = license_assignments::Entity::find()
-        .filter(any_of(db, license_assignments::Column::UserId, user_ids))
+        .filter(one_of(
+            db.get_database_backend(),
+            license_assignments::Column::UserId,
+            user_ids.to_vec(),
+        ))
         .order_by_asc(license_assignments::Column::Id)
         .into_partial_model::<AssignmentRow>()
         .all(db)
@@ -357,7 +369,11 @@ pub async fn subscriptions_of(
 ) -> Result<HashMap<SkuKey, Vec<Subscription>>> {
     let provider_ids: Vec<i64> = keys.iter().map(|key| key.provider_id).collect();
     let rows = subscriptions::Entity::find()
-        .filter(any_of(db, subscriptions::Column::ProviderId, &provider_ids))
+        .filter(one_of(
+            db.get_database_backend(),
+            subscriptions::Column::ProviderId,
+            provider_ids,
+        ))
         .order_by_asc(subscriptions::Column::Id)
         .all(db)
         .await?;

@@ -8,7 +8,6 @@ pub mod overlap;
 pub mod providers;
 pub mod report_cache;
 pub mod reports;
-mod sql;
 pub mod sync_runs;
 pub mod users;
 pub mod validation;

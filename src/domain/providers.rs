@@ -12,9 +12,9 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 
 use super::audit::{self, Actor, Target};
-use super::sql::any_of;
 use super::validation::{self as valid, Validator};
 use crate::crypto::{Sealed, SecretKeyring};
+use crate::db::one_of;
 use crate::entities::{directory_users, providers};
 use crate::error::{Error, Result};
 use crate::providers::registry::{MicrosoftTenant, ProviderRegistry};
@@ -141,7 +141,11 @@ pub async fn list(db: &DatabaseConnection) -> Result<Vec<Provider>> {
 /// Several providers by id, in one statement.
 pub async fn by_ids(db: &DatabaseConnection, ids: &[i64]) -> Result<HashMap<i64, Provider>> {
     providers::Entity::find()
-        .filter(any_of(db, providers::Column::Id, ids))
+        .filter(one_of(
+            db.get_database_backend(),
+            providers::Column::Id,
+            ids.to_vec(),
+        ))
         .all(db)
         .await?
         .into_iter()
@@ -164,10 +168,10 @@ pub async fn current_user_counts(
         .select_only()
         .column(directory_users::Column::ProviderId)
         .column_as(directory_users::Column::Id.count(), "users")
-        .filter(any_of(
-            db,
+        .filter(one_of(
+            db.get_database_backend(),
             directory_users::Column::ProviderId,
-            provider_ids,
+            provider_ids.to_vec(),
         ))
         .filter(directory_users::Column::RemovedAt.is_null())
         .group_by(directory_users::Column::ProviderId)

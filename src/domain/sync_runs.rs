@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::audit::{self, Actor, Target};
 use super::providers;
-use super::sql::any_of;
+use crate::db::one_of;
 use crate::entities::sync_runs::{self, Column, Entity as SyncRuns};
 use crate::error::{Error, Result};
 use crate::sync::queue;
@@ -111,7 +111,11 @@ pub async fn latest_per_provider(
     let newest_ids = Query::select()
         .expr(Func::max(Expr::col(Column::Id)))
         .from(SyncRuns)
-        .and_where(any_of(db, Column::ProviderId, provider_ids))
+        .and_where(one_of(
+            db.get_database_backend(),
+            Column::ProviderId,
+            provider_ids.to_vec(),
+        ))
         .group_by_col(Column::ProviderId)
         .to_owned();
     let rows = SyncRuns::find()

@@ -504,8 +504,7 @@ async fn in_parts(
     };
     let mut users: Vec<User> = Vec::new();
     for part in parts {
-        let remaining = wanted - users.len() as u64;
-        if remaining == 0 {
+        if users.len() as u64 >= wanted {
             break;
         }
         if part == Part::Missing && !order.field.nullable() {
@@ -533,8 +532,11 @@ async fn in_parts(
             .filter(condition)
             .order_by(Expr::col((Users, column)), sql_order(direction))
             .order_by(Column::Id, sql_order(direction));
-        users.extend(limited(db, query, remaining).await?);
+        // `wanted`, not what remains of it: one statement text per page size, not one per
+        // place where a page meets the users without a value.
+        users.extend(limited(db, query, wanted).await?);
     }
+    users.truncate(wanted as usize);
     Ok(users)
 }
 
@@ -598,11 +600,11 @@ pub async fn chunk_after(
     limited(db, query, chunk).await
 }
 
-/// Runs `query` for at most `limit` users, the limit written into the SQL rather than bound.
-/// Both engines planned a bound LIMIT at every execution: SQLite's planner reads the value, so
-/// binding it again re-prepared the statement (~3% of the server's CPU under concurrent pages),
-/// and PostgreSQL kept a custom plan, as a generic one assumes a tenth of the table. Inlining is
-/// safe: `limit` is a number this module computed, never a caller's text.
+/// Runs `query` (ordered, without a limit of its own) for at most `limit` users, the limit
+/// written into the SQL rather than bound. Both engines planned a bound LIMIT at every execution:
+/// SQLite's planner reads the value, so binding it again re-prepared the statement (~3% of the
+/// server's CPU under concurrent pages), and PostgreSQL kept a custom plan, as a generic one
+/// assumes a tenth of the table. Writing it in is safe: it is an integer, not text.
 async fn limited(db: &DatabaseConnection, query: Select<Users>, limit: u64) -> Result<Vec<User>> {
     let mut statement = query.build(db.get_database_backend());
     statement.sql.push_str(&format!(" LIMIT {limit}"));

@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, PgFunc, Query};
+use sea_orm::sea_query::{OnConflict, Query};
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::{NotSet, Set},
@@ -21,6 +21,7 @@ use serde_json::json;
 
 use super::bulk_insert;
 use crate::catalog;
+use crate::db::one_of;
 use crate::entities::{
     directory_users as users, license_assignments as assignments, license_skus as skus,
     license_snapshots as snapshots, subscriptions,
@@ -56,25 +57,6 @@ fn batches<T>(backend: DbBackend, rows: &[T]) -> impl Iterator<Item = &[T]> {
         rest = tail;
         Some(batch)
     })
-}
-
-/// `column IN (values)`, written for the engine. On PostgreSQL it is `column = ANY($1)` with one
-/// array parameter: the statement text is the same for any number of values, so it is prepared
-/// once and its plan (an index scan) is reused. A list of hundreds of parameters is instead
-/// planned anew, element by element, or — once PostgreSQL settles on a generic plan made while
-/// the table was small — scanned sequentially: measured at 0.25 s per page at 20,000 users.
-/// SQLite plans `IN` lists cheaply.
-fn one_of<V>(backend: DbBackend, column: impl ColumnTrait, values: Vec<V>) -> Expr
-where
-    V: Into<sea_orm::Value>
-        + sea_orm::sea_query::ValueType
-        + sea_orm::sea_query::postgres_array::NotU8,
-{
-    match backend {
-        DbBackend::Postgres => Expr::col(column.as_column_ref())
-            .eq(PgFunc::any(Expr::val(sea_orm::Value::from(values)))),
-        _ => column.is_in(values),
-    }
 }
 
 /// What one page changed.
