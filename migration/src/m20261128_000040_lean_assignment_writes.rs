@@ -3,10 +3,11 @@
 //! A sync inserts about 1.4 assignments per user, and PostgreSQL checked three foreign keys and
 //! updated four indexes for each; in a profile of a 100,000-user first sync the key checks cost
 //! as much as the index inserts. This key adds nothing: an assignment goes with its user (and
-//! with its SKU), both of which cascade from the provider, and no query filters assignments by
-//! provider, so the index served only that key. The column stays: exports show it. SQLite keeps
-//! both, as it cannot drop a foreign key without rebuilding the table, and its sync is not held
-//! back by them.
+//! with its SKU), both of which cascade from the provider. Nor does any read need the index: the
+//! report reads assignments by a range of user ids, where the provider is one more condition on
+//! rows the user index already found. The column stays: exports and that condition use it.
+//! SQLite keeps both, as it cannot drop a foreign key without rebuilding the table, and its sync
+//! is not held back by them.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DbBackend;
