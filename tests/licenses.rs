@@ -3,6 +3,8 @@
 
 mod common;
 
+use std::collections::HashMap;
+
 use common::fixtures::{
     self, ENTERPRISEPACK, NewUser, POWER_BI_PRO, SPE_E3, SPE_E5, Via, assign, data, gql,
 };
@@ -228,22 +230,40 @@ async fn a_page_costs_the_same_statements_for_10_100_and_500_users(engine: Engin
     let db = app.database.connect().await;
     let contoso = fixtures::provider(&db, "Contoso", Some("AVAILABLE")).await;
     let fabrikam = fixtures::provider(&db, "Fabrikam", None).await;
-    let skus = [
-        fixtures::sku(&db, contoso, SPE_E5, (600, 600, 0, 0, 0)).await,
-        fixtures::sku(&db, contoso, ENTERPRISEPACK, (600, 300, 0, 0, 0)).await,
-        fixtures::sku(&db, fabrikam, POWER_BI_PRO, (600, 300, 0, 0, 0)).await,
-    ];
-    for n in 0..520 {
-        let (provider, own_skus) = if n % 2 == 0 {
-            (contoso, &skus[..2])
+    let sku_rows = HashMap::from([
+        (
+            SPE_E5,
+            fixtures::sku(&db, contoso, SPE_E5, (600, 600, 0, 0, 0)).await,
+        ),
+        (
+            ENTERPRISEPACK,
+            fixtures::sku(&db, contoso, ENTERPRISEPACK, (600, 300, 0, 0, 0)).await,
+        ),
+        (
+            POWER_BI_PRO,
+            fixtures::sku(&db, fabrikam, POWER_BI_PRO, (600, 300, 0, 0, 0)).await,
+        ),
+    ]);
+    // Contoso's users (even numbers) hold E5, every other one Office 365 E3 too; Fabrikam's hold
+    // Power BI Pro.
+    let held_by = |n: usize| -> &'static [&'static str] {
+        match (n % 2, n / 2 % 2) {
+            (0, 0) => &[SPE_E5],
+            (0, _) => &[SPE_E5, ENTERPRISEPACK],
+            _ => &[POWER_BI_PRO],
+        }
+    };
+    for n in 0..520_usize {
+        let provider = if n.is_multiple_of(2) {
+            contoso
         } else {
-            (fabrikam, &skus[2..])
+            fabrikam
         };
         let user = NewUser::named(&format!("user{n:04}"))
             .insert(&db, provider)
             .await;
-        for sku in own_skus.iter().take(1 + n % 2) {
-            assign(&db, provider, user, *sku, Via::Direct).await;
+        for sku in held_by(n) {
+            assign(&db, provider, user, sku_rows[sku], Via::Direct).await;
         }
     }
     let mut measured = Vec::new();
@@ -251,18 +271,29 @@ async fn a_page_costs_the_same_statements_for_10_100_and_500_users(engine: Engin
         let (count, body) = statements(&app, PAGE_WITH_LICENSES, json!({ "first": first })).await;
         let edges = body["users"]["edges"].as_array().expect("edges");
         assert_eq!(edges.len(), first);
-        // Each user shows its own licenses: Contoso's users hold E5, Fabrikam's Power BI Pro.
+        // Each user shows its own licenses, in the order they were assigned.
         for edge in edges {
             let node = &edge["node"];
-            let sku = match node["provider"]["name"].as_str() {
-                Some("Contoso") => SPE_E5,
-                _ => POWER_BI_PRO,
+            let upn = node["userPrincipalName"].as_str().expect("a UPN");
+            let n: usize = upn["user".len().."user0000".len()]
+                .parse()
+                .expect("a number");
+            let provider = if n.is_multiple_of(2) {
+                "Contoso"
+            } else {
+                "Fabrikam"
             };
-            let name = catalog::product(sku)
-                .expect("a SKU of Microsoft's table")
-                .name;
-            let expected = json!([{ "sku": { "displayName": name } }]);
-            assert_eq!(node["licenses"], expected, "{node}");
+            assert_eq!(node["provider"]["name"], provider, "{node}");
+            let expected: Vec<Value> = held_by(n)
+                .iter()
+                .map(|sku| {
+                    let name = catalog::product(sku)
+                        .expect("a SKU of Microsoft's table")
+                        .name;
+                    json!({ "sku": { "displayName": name } })
+                })
+                .collect();
+            assert_eq!(node["licenses"], Value::Array(expected), "{node}");
         }
         measured.push(count);
     }

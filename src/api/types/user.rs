@@ -396,9 +396,11 @@ pub async fn user_connection(
 /// Reads what the selection asks of every user of a page (licenses, their SKUs, providers) in
 /// one statement each. Licenses and their SKUs go into the page's nodes, so that resolving them
 /// costs neither a statement nor a loader lookup per user; providers, shared by most users, prime
-/// the request's loader. DataLoader batching alone depends on every row registering its key
-/// within the loader's delay, which a large page in a loaded process does not always do; this
-/// keeps the cost at one statement per level whatever the page size.
+/// the request's loader. (The loaders do not learn the licenses: a user reached again in the same
+/// request, through `user(id)` or a finding, reads them once more.) DataLoader batching alone
+/// depends on every row registering its key within the loader's delay, which a large page in a
+/// loaded process does not always do; this keeps the cost at one statement per level whatever
+/// the page size.
 async fn read_ahead(ctx: &Context<'_>, page: Vec<users::User>) -> Result<Vec<DirectoryUser>> {
     let lookahead = ctx.look_ahead();
     let nodes = [
