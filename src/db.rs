@@ -31,6 +31,14 @@ const SYNC_WRITER_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// A sync's page write holds the write lock for a moment; readers and a second writer wait for it
 /// rather than failing with SQLITE_BUSY.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// A pooled connection idle this long is pinged before it is handed out; busier ones are not.
+/// sqlx pings on every acquire by default and again on every release, and sea-orm takes a
+/// connection per statement, so a page of users with licenses and SKUs (three statements) made
+/// nine round trips where three carry queries: on PostgreSQL each is a wake-up of the backend,
+/// on SQLite one of the connection's worker thread. The ping on release stays (sqlx has no
+/// switch for it), so a connection that broke while in use is still never handed out again;
+/// this catches the ones a server restart or a firewall dropped while they sat idle.
+const POOL_PING_AFTER_IDLE: Duration = Duration::from_secs(30);
 /// Any constant works, as long as every process of this product uses the same one.
 const MIGRATION_LOCK_KEY: i64 = 0x6c69_6365_6e73_6573; // "licenses"
 
@@ -92,7 +100,8 @@ fn base_options(url: &str) -> ConnectOptions {
     options
         .sqlx_logging(true)
         .sqlx_logging_level(tracing::log::LevelFilter::Trace)
-        .acquire_timeout(Duration::from_secs(30));
+        .acquire_timeout(Duration::from_secs(30))
+        .test_before_acquire_if_idle_for(POOL_PING_AFTER_IDLE);
     options
 }
 
