@@ -9,6 +9,7 @@ use std::time::Duration;
 use common::graph::{assert_synced, tenant, tenant_with, truth};
 use common::{Engine, Options, TestApp};
 use graph_sim::{FaultOptions, NewUser, SimOptions, TenantSpec, UserPatch};
+use license_manager::auth::Role;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::json;
 
@@ -47,6 +48,7 @@ async fn an_incremental_sync_applies_every_kind_of_change(engine: Engine) {
     let app = app_for(engine, &sim).await;
     let provider = app.connect_tenant(&sim, &sim.client_secret()).await;
     assert_eq!(app.sync(&provider, "FULL").await["status"], "SUCCEEDED");
+    assert_eq!(user_count(&app).await, 120);
 
     let users = sim.users();
     let sku = sim.subscribed_skus()[0].sku_id;
@@ -105,13 +107,22 @@ async fn an_incremental_sync_applies_every_kind_of_change(engine: Engine) {
         "renamed, disabled, mail cleared, licensed, unlicensed"
     );
     assert_synced(&app, &sim, &provider, true).await;
+    // Counts are kept between requests until a sync writes: these must not be the last ones.
+    assert_eq!(user_count(&app).await, 120 + 1 - 2);
 
     // A restored user comes back with the next round.
     sim.restore_user(users[3].id).expect("restored");
     let run = app.sync(&provider, "DELTA").await;
     assert_eq!(run["status"], "SUCCEEDED", "{run}");
     assert_synced(&app, &sim, &provider, true).await;
+    assert_eq!(user_count(&app).await, 120);
     app.finish().await;
+}
+
+/// The provider's `userCount`, as a dashboard reads it.
+async fn user_count(app: &TestApp) -> i64 {
+    let data = app.query(Role::Viewer, "{ providers { userCount } }").await;
+    data["providers"][0]["userCount"].as_i64().expect("a count")
 }
 
 async fn throttling_and_expiring_tokens_cost_time_not_data(engine: Engine) {

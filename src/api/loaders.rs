@@ -13,16 +13,12 @@ use super::errors::graphql_error;
 use crate::domain::licenses::{self, Assignment, LicenseSku, SkuKey, Subscription};
 use crate::domain::providers::{self, Provider};
 use crate::domain::sync_runs::{self, SyncRun};
+use crate::domain::user_counts::UserCountCache;
 use crate::error::Error;
 
 pub struct ProviderUserCounts {
     db: DatabaseConnection,
-}
-
-impl ProviderUserCounts {
-    pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
-    }
+    cache: Arc<UserCountCache>,
 }
 
 impl Loader<i64> for ProviderUserCounts {
@@ -30,9 +26,7 @@ impl Loader<i64> for ProviderUserCounts {
     type Error = Arc<Error>;
 
     async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, i64>, Self::Error> {
-        providers::current_user_counts(&self.db, keys)
-            .await
-            .map_err(Arc::new)
+        self.cache.counts(&self.db, keys).await.map_err(Arc::new)
     }
 }
 
@@ -97,8 +91,8 @@ where
 }
 
 /// Adds one fresh loader of each kind to a request: providers, SKUs by id and by provider,
-/// licenses by user, subscriptions by SKU.
-pub fn attach(data: &mut Data, db: &DatabaseConnection) {
+/// licenses by user, subscriptions by SKU; user counts go through the process's `counts`.
+pub fn attach(data: &mut Data, db: &DatabaseConnection, counts: &Arc<UserCountCache>) {
     let providers: Fetch<i64, Provider> = |db, ids| Box::pin(providers::by_ids(db, ids));
     let skus: Fetch<i64, LicenseSku> = |db, ids| Box::pin(licenses::skus_by_ids(db, ids));
     let skus_of_providers: Fetch<i64, Vec<LicenseSku>> =
@@ -108,7 +102,10 @@ pub fn attach(data: &mut Data, db: &DatabaseConnection) {
     let subscriptions: Fetch<SkuKey, Vec<Subscription>> =
         |db, keys| Box::pin(licenses::subscriptions_of(db, keys));
     data.insert(DataLoader::new(
-        ProviderUserCounts::new(db.clone()),
+        ProviderUserCounts {
+            db: db.clone(),
+            cache: counts.clone(),
+        },
         tokio::spawn,
     ));
     data.insert(DataLoader::new(

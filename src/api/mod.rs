@@ -20,6 +20,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::auth::Claims;
 use crate::domain::report_cache::ReportCache;
+use crate::domain::user_counts::UserCountCache;
 use crate::sync::worker::SyncEngine;
 
 pub use mutation::Mutation;
@@ -39,11 +40,26 @@ fn builder() -> async_graphql::SchemaBuilder<Query, Mutation, Subscription> {
 /// The schema as the HTTP and websocket handlers run it: every response leaves with the
 /// refusals of its document named (see [`limits::name_refusals`]).
 #[derive(Clone)]
-pub struct Api(ApiSchema);
+pub struct Api {
+    schema: ApiSchema,
+    /// Shared by every request: counts are the same for every caller.
+    user_counts: Arc<UserCountCache>,
+}
+
+impl Api {
+    /// What one request (or one websocket connection) needs: the caller's claims and fresh
+    /// DataLoaders, so that nothing a loader cached for one caller is served to another.
+    pub fn request_data(&self, claims: Claims, db: &DatabaseConnection) -> Data {
+        let mut data = Data::default();
+        data.insert(claims);
+        loaders::attach(&mut data, db, &self.user_counts);
+        data
+    }
+}
 
 impl Executor for Api {
     async fn execute(&self, request: Request) -> Response {
-        limits::name_refusals(self.0.execute(request).await)
+        limits::name_refusals(self.schema.execute(request).await)
     }
 
     fn execute_stream(
@@ -51,20 +67,24 @@ impl Executor for Api {
         request: Request,
         session_data: Option<Arc<Data>>,
     ) -> BoxStream<'static, Response> {
-        Executor::execute_stream(&self.0, request, session_data)
+        Executor::execute_stream(&self.schema, request, session_data)
             .map(limits::name_refusals)
             .boxed()
     }
 }
 
 pub fn build_api(engine: &SyncEngine) -> Api {
-    Api(builder()
+    let schema = builder()
         .data(engine.db.clone())
         .data(engine.keyring.clone())
         .data(engine.registry.clone())
         .data(engine.wake.clone())
         .data(ReportCache::default())
-        .finish())
+        .finish();
+    Api {
+        schema,
+        user_counts: Arc::default(),
+    }
 }
 
 /// The schema with no data attached: enough to print or validate, not to resolve.
@@ -75,13 +95,4 @@ pub fn bare_schema() -> ApiSchema {
 /// The SDL checked in as `schema.graphql`; needs no database.
 pub fn sdl() -> String {
     bare_schema().sdl()
-}
-
-/// What one request (or one websocket connection) needs: the caller's claims and fresh
-/// DataLoaders, so that nothing cached for one caller is ever served to another.
-pub fn request_data(claims: Claims, db: &DatabaseConnection) -> Data {
-    let mut data = Data::default();
-    data.insert(claims);
-    loaders::attach(&mut data, db);
-    data
 }

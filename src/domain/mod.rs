@@ -9,5 +9,6 @@ pub mod providers;
 pub mod report_cache;
 pub mod reports;
 pub mod sync_runs;
+pub mod user_counts;
 pub mod users;
 pub mod validation;

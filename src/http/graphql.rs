@@ -7,7 +7,6 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::api;
 use crate::app::AppState;
 use crate::auth::{AuthError, Claims};
 
@@ -24,7 +23,7 @@ pub async fn execute(State(state): State<AppState>, request: Request) -> Respons
             Err(rejection) => return rejection.into_response(),
         };
     let mut graphql_request = graphql_request;
-    graphql_request.data = api::request_data(claims, &state.db);
+    graphql_request.data = state.api.request_data(claims, &state.db);
     GraphQLResponse::from(state.api.execute(graphql_request).await).into_response()
 }
 
@@ -73,6 +72,7 @@ pub async fn get(State(state): State<AppState>, request: Request) -> Response {
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| {
             let AppState { db, jwt, api, .. } = state;
+            let request_api = api.clone();
             GraphQLWebSocket::new(socket, api, protocol)
                 // The token comes in the connection_init payload, as browsers cannot set
                 // headers on a websocket; a connection without a valid one is closed.
@@ -83,7 +83,7 @@ pub async fn get(State(state): State<AppState>, request: Request) -> Response {
                     let claims = jwt
                         .verify_header(authorization)
                         .map_err(|error| async_graphql::Error::new(error.to_string()))?;
-                    Ok(api::request_data(claims, &db))
+                    Ok(request_api.request_data(claims, &db))
                 })
                 .serve()
         })
