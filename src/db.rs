@@ -43,7 +43,8 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// connection per statement, so a page of users with licenses and SKUs (three statements) made
 /// nine round trips where three carry queries: on PostgreSQL each is a wake-up of the backend,
 /// on SQLite one of the connection's worker thread. The ping on release stays (sqlx has no
-/// switch for it), so a connection that broke while in use is still never handed out again;
+/// switch for it, and skipping it kept dead connections in the pool for good: see
+/// `tests/database.rs`), so a connection that broke while in use is never handed out again;
 /// this catches the ones a server restart or a firewall dropped while they sat idle.
 const POOL_PING_AFTER_IDLE: Duration = Duration::from_secs(30);
 /// Any constant works, as long as every process of this product uses the same one.
