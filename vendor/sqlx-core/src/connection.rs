@@ -165,6 +165,15 @@ pub trait Connection: Send {
     #[doc(hidden)]
     fn should_flush(&self) -> bool;
 
+    /// Whether the connection is known to be at rest: nothing queued to send and no response
+    /// still owed by the server. The pool returns such a connection without testing it; a
+    /// driver that cannot tell keeps the default, and its connections are tested on release.
+    /// (Added in license-manager's vendored copy; see vendor/README.md.)
+    #[doc(hidden)]
+    fn is_settled(&self) -> bool {
+        false
+    }
+
     /// Establish a new database connection.
     ///
     /// A value of [`Options`][Self::Options] is parsed from the provided connection string. This parsing

@@ -203,6 +203,15 @@ impl<DB: Database> Drop for PoolConnection<DB> {
             return;
         }
 
+        // A settled connection goes straight back: testing it costs a round trip to the
+        // server per statement, and an unsettled one (a statement cut short or failed, a
+        // rollback queued, a server gone) still goes through the test below.
+        // (license-manager's vendored change; see vendor/README.md.)
+        if let Some(live) = self.live.take_if(|live| self.pool.can_release_untested(live)) {
+            live.float(self.pool.clone()).release();
+            return;
+        }
+
         // We still need to spawn a task to maintain `min_connections`.
         if self.live.is_some() || self.pool.options.min_connections > 0 {
             crate::rt::spawn(self.return_to_pool());

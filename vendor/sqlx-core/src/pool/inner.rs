@@ -201,6 +201,15 @@ impl<DB: Database> PoolInner<DB> {
         }
     }
 
+    /// Whether a connection handed back may skip the test on release: the driver knows it to
+    /// be settled, and nothing else would close it. (license-manager's vendored change.)
+    pub(super) fn can_release_untested(&self, live: &mut Live<DB>) -> bool {
+        live.raw.is_settled()
+            && !self.is_closed()
+            && !is_beyond_max_lifetime(live, &self.options)
+            && self.options.after_release.is_none()
+    }
+
     pub(super) fn release(&self, floating: Floating<DB, Live<DB>>) {
         // `options.after_release` and other checks are in `PoolConnection::return_to_pool()`.
 

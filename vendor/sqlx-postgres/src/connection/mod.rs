@@ -243,6 +243,13 @@ impl Connection for PgConnection {
     fn should_flush(&self) -> bool {
         !self.inner.stream.write_buffer().is_empty()
     }
+
+    // license-manager's vendored change (see vendor/README.md): nothing left to send, and every
+    // `Sync` answered. A statement that failed or was cut short, and a server that closed the
+    // connection, leave a `ReadyForQuery` owed, so such a connection is still tested on release.
+    fn is_settled(&self) -> bool {
+        self.inner.stream.write_buffer().is_empty() && self.inner.pending_ready_for_query_count == 0
+    }
 }
 
 // Implement `AsMut<Self>` so that `PgConnection` can be wrapped in
