@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::graph::{assert_synced, tenant, tenant_with, truth};
+use common::graph::{assert_synced, faulty_tenant, tenant, tenant_with, truth};
 use common::{Engine, Options, TestApp};
 use graph_sim::{FaultOptions, NewUser, SimOptions, TenantSpec, UserPatch};
 use license_manager::auth::Role;
@@ -377,6 +377,51 @@ async fn the_connection_test_names_what_works_and_what_does_not(engine: Engine) 
     app.finish().await;
 }
 
+/// While Graph throttles the app, the Settings page's connection test says so in seconds,
+/// instead of waiting out each Retry-After as a sync does (up to five minutes per request).
+async fn the_connection_test_reports_throttling_instead_of_waiting_it_out(engine: Engine) {
+    let faults = FaultOptions {
+        throttle_rate: 1.0,
+        retry_after_secs: 120.0,
+        ..FaultOptions::default()
+    };
+    let sim = faulty_tenant(20, 6, faults).await;
+    let app = app_for(engine, &sim).await;
+    let provider = app.connect_tenant(&sim, &sim.client_secret()).await;
+    let body = app
+        .admin(
+            &format!(
+                r#"mutation {{ testProviderConnection(id: "{provider}") {{ ok checks {{ name ok code message }} }} }}"#
+            ),
+            json!({}),
+        )
+        .await;
+    let test = &body["data"]["testProviderConnection"];
+    assert_eq!(test["ok"], false, "{body}");
+    let checks = test["checks"].as_array().expect("checks");
+    assert_eq!(
+        checks[0]["ok"], true,
+        "the token endpoint is not throttled: {body}"
+    );
+    for check in &checks[1..] {
+        assert_eq!(check["code"], "THROTTLED", "{body}");
+    }
+    assert!(
+        checks[2]["message"]
+            .as_str()
+            .expect("message")
+            .contains("s more"),
+        "says how long Graph asked to wait: {body}"
+    );
+    let stats = sim.stats();
+    assert_eq!(
+        stats.throttled, 1,
+        "after the first 429 nothing more was sent to Graph, and nothing early"
+    );
+    assert_eq!(stats.early_retries, 0);
+    app.finish().await;
+}
+
 engine_tests!(
     a_full_sync_stores_exactly_the_tenant,
     an_incremental_sync_applies_every_kind_of_change,
@@ -387,6 +432,7 @@ engine_tests!(
     a_sync_cut_short_by_shutdown_is_not_left_running,
     a_running_sync_can_be_cancelled,
     the_connection_test_names_what_works_and_what_does_not,
+    the_connection_test_reports_throttling_instead_of_waiting_it_out,
 );
 
 async fn replicas_never_run_one_provider_twice_at_once(engine: Engine) {

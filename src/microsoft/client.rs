@@ -45,6 +45,8 @@ impl Default for ClientConfig {
 #[derive(Clone)]
 pub struct GraphClient {
     inner: Arc<Inner>,
+    /// This handle's retry limits; [`GraphClient::with_retry`] makes one with others.
+    retry: RetryConfig,
 }
 
 struct Inner {
@@ -95,6 +97,7 @@ impl GraphClient {
             config.retry.clone(),
         );
         Ok(GraphClient {
+            retry: config.retry.clone(),
             inner: Arc::new(Inner {
                 http,
                 endpoints,
@@ -103,6 +106,14 @@ impl GraphClient {
                 throttle: ThrottleGate::default(),
             }),
         })
+    }
+
+    /// The same client (connections, token cache, throttle) with other retry limits.
+    pub fn with_retry(&self, retry: RetryConfig) -> Self {
+        GraphClient {
+            inner: self.inner.clone(),
+            retry,
+        }
     }
 
     pub fn endpoints(&self) -> &Endpoints {
@@ -129,7 +140,7 @@ impl GraphClient {
         minimal: bool,
     ) -> Result<RawResponse, GraphError> {
         let refreshed = AtomicBool::new(false);
-        retry::run(&self.inner.config.retry, api.name(), || {
+        retry::run(&self.retry, api.name(), || {
             self.attempt(api, url, minimal, &refreshed)
         })
         .await
@@ -175,6 +186,7 @@ impl GraphClient {
         minimal: bool,
         refreshed: &AtomicBool,
     ) -> Result<RawResponse, Failure> {
+        self.refuse_if_held_beyond_budget()?;
         let token = self.inner.tokens.get().await?;
         let raw = self.send(url, minimal, &token).await?;
         match check(api, raw) {
@@ -190,6 +202,25 @@ impl GraphClient {
                 check(api, raw).map_err(|r| r.failure)
             }
             other => other.map_err(|r| r.failure),
+        }
+    }
+
+    /// Gives up at once, rather than wait, when an earlier Retry-After holds the client's
+    /// requests longer than this handle may spend on one (the sync's never do: it caps holds
+    /// below its budget).
+    fn refuse_if_held_beyond_budget(&self) -> Result<(), Failure> {
+        match self.inner.throttle.remaining() {
+            Some(left) if left > self.retry.total_budget => {
+                Err(Failure::permanent(GraphError::new(
+                    ErrorKind::Throttled,
+                    format!(
+                        "Microsoft Graph is throttling this app: its requests wait {} s more, \
+                         as an earlier response's Retry-After asked",
+                        left.as_secs().max(1)
+                    ),
+                )))
+            }
+            _ => Ok(()),
         }
     }
 

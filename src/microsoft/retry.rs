@@ -35,6 +35,19 @@ impl Default for RetryConfig {
     }
 }
 
+impl RetryConfig {
+    /// For requests someone is waiting on (the connection test): a few seconds of retries, and
+    /// no waiting out a throttle that lasts longer than that.
+    pub fn interactive() -> Self {
+        RetryConfig {
+            max_attempts: 3,
+            base_delay: Duration::from_secs(1),
+            total_budget: Duration::from_secs(10),
+            ..RetryConfig::default()
+        }
+    }
+}
+
 /// Whether and how a failed attempt may be retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum RetryHint {

@@ -32,6 +32,13 @@ impl ThrottleGate {
         }
     }
 
+    /// How long requests are still held, if they are.
+    pub fn remaining(&self) -> Option<Duration> {
+        self.open_at()
+            .map(|open_at| open_at.saturating_duration_since(Instant::now()))
+            .filter(|left| !left.is_zero())
+    }
+
     fn open_at(&self) -> Option<Instant> {
         *self.open_at.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -52,8 +59,10 @@ mod tests {
             "an open gate lets requests through"
         );
 
+        assert_eq!(gate.remaining(), None);
         gate.hold(Duration::from_secs(2));
         gate.hold(Duration::from_secs(1));
+        assert_eq!(gate.remaining(), Some(Duration::from_secs(2)));
         gate.wait().await;
         assert_eq!(
             start.elapsed(),
@@ -66,5 +75,6 @@ mod tests {
             Duration::from_secs(2),
             "and is over once passed"
         );
+        assert_eq!(gate.remaining(), None);
     }
 }

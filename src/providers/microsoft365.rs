@@ -17,8 +17,8 @@ use super::{
 };
 use crate::microsoft::{
     CommerceSubscription, DeltaItem, DeltaOptions, DeltaStart, GraphClient, GraphError,
-    RemovedReason, SignInActivity, SignInUnavailableReason, SubscribedSku, User, UserDelta,
-    UserQuery,
+    RemovedReason, RetryConfig, SignInActivity, SignInUnavailableReason, SubscribedSku, User,
+    UserDelta, UserQuery,
 };
 
 impl From<GraphError> for ProviderError {
@@ -338,22 +338,24 @@ impl LicenseProvider for Microsoft365 {
                     skipped("signInActivity"),
                 ];
             }
-            let organization = self.graph.organization().await.map(|org| {
+            // Someone is waiting on the answer: a throttled Graph is reported as such, not
+            // waited out as a sync would (up to minutes per request).
+            let graph = self.graph.with_retry(RetryConfig::interactive());
+            let organization = graph.organization().await.map(|org| {
                 format!(
                     "tenant {:?}, default domain {}",
                     org.display_name.as_deref().unwrap_or_default(),
                     org.default_domain().unwrap_or("unknown")
                 )
             });
-            let users = first_page(&self.graph, false)
+            let users = first_page(&graph, false)
                 .await
                 .map(|count| format!("users can be read ({count} on the first page)"));
-            let subscriptions = self
-                .graph
+            let subscriptions = graph
                 .subscribed_skus()
                 .await
                 .map(|skus| format!("{} subscribed SKUs can be read", skus.len()));
-            let sign_ins = first_page(&self.graph, true)
+            let sign_ins = first_page(&graph, true)
                 .await
                 .map(|_| "sign-in activity can be read".to_owned());
             vec![

@@ -15,33 +15,30 @@ use serde_json::{Value, json};
 use super::TestApp;
 
 pub async fn tenant(users: usize, seed: u64) -> SimServer {
-    tenant_with(
-        TenantSpec {
-            users,
-            seed,
-            ..Default::default()
-        },
-        SimOptions::default(),
-    )
-    .await
+    faulty_tenant(users, seed, graph_sim::FaultOptions::default()).await
 }
 
 /// A tenant whose every Graph request takes `latency`: a sync long enough to act on mid-way.
 pub async fn slow_tenant(users: usize, seed: u64, latency: Duration) -> SimServer {
-    let options = SimOptions {
-        faults: graph_sim::FaultOptions {
-            latency,
-            ..Default::default()
-        },
-        ..SimOptions::default()
+    let faults = graph_sim::FaultOptions {
+        latency,
+        ..Default::default()
     };
+    faulty_tenant(users, seed, faults).await
+}
+
+/// A tenant whose Graph misbehaves as `faults` say.
+pub async fn faulty_tenant(users: usize, seed: u64, faults: graph_sim::FaultOptions) -> SimServer {
     tenant_with(
         TenantSpec {
             users,
             seed,
             ..Default::default()
         },
-        options,
+        SimOptions {
+            faults,
+            ..SimOptions::default()
+        },
     )
     .await
 }

@@ -208,6 +208,49 @@ async fn a_retry_after_longer_than_the_budget_gives_up_at_once() {
     );
 }
 
+/// The connection test's handle shares the client's throttle: once Graph has asked the app to
+/// wait longer than that handle may spend, its next request is refused without being sent,
+/// while the sync's handle (a larger budget) would still wait the hold out.
+#[tokio::test]
+async fn an_interactive_handle_does_not_wait_out_a_throttle_beyond_its_budget() {
+    let sim = start(
+        5,
+        faulty(FaultOptions {
+            throttle_rate: 1.0,
+            retry_after_secs: 45.0,
+            ..Default::default()
+        }),
+    )
+    .await;
+    let mut config = fast_config();
+    config.retry.max_wait = Duration::from_secs(60);
+    let client = client_with(&sim, credentials(&sim), config);
+    let interactive = client.with_retry(RetryConfig::interactive());
+
+    let answered = interactive
+        .organization()
+        .await
+        .expect_err("Graph throttles every request");
+    assert_eq!(answered.code(), "THROTTLED");
+    let refused = interactive
+        .subscribed_skus()
+        .await
+        .expect_err("the client is held for 45 s");
+    assert_eq!(refused.code(), "THROTTLED");
+    assert!(
+        refused.message().contains("wait 4") && refused.message().contains("s more"),
+        "names how long requests are held: {}",
+        refused.message()
+    );
+    let stats = sim.stats();
+    assert_eq!(stats.count("/v1.0/organization", 429), 1, "no early retry");
+    assert_eq!(
+        stats.count("/v1.0/subscribedSkus", 429),
+        0,
+        "nothing sent while held"
+    );
+}
+
 #[tokio::test]
 async fn a_page_that_keeps_failing_ends_the_stream_after_the_pages_before_it() {
     let sim = start(
