@@ -294,16 +294,18 @@ async fn a_running_sync_can_be_cancelled(engine: Engine) {
     app.finish().await;
 }
 
+/// The Settings page's connection test of provider `id`, every field of its checks.
+fn test_connection(id: &str) -> String {
+    format!(
+        r#"mutation {{ testProviderConnection(id: "{id}") {{ ok checks {{ name ok code message hint }} }} }}"#
+    )
+}
+
 async fn the_connection_test_names_what_works_and_what_does_not(engine: Engine) {
     let sim = tenant(50, 4).await;
     let app = app_for(engine, &sim).await;
     let good = app.connect_tenant(&sim, &sim.client_secret()).await;
-    let query = |id: &str| {
-        format!(
-            r#"mutation {{ testProviderConnection(id: "{id}") {{ ok checks {{ name ok code message hint }} }} }}"#
-        )
-    };
-    let body = app.admin(&query(&good), json!({})).await;
+    let body = app.admin(&test_connection(&good), json!({})).await;
     let test = &body["data"]["testProviderConnection"];
     assert_eq!(test["ok"], true, "{body}");
     let names: Vec<&str> = test["checks"]
@@ -332,7 +334,7 @@ async fn the_connection_test_names_what_works_and_what_does_not(engine: Engine) 
     let mut permissions = sim.permissions();
     permissions.audit_log_read_all = false;
     sim.set_permissions(permissions);
-    let body = app.admin(&query(&good), json!({})).await;
+    let body = app.admin(&test_connection(&good), json!({})).await;
     let checks = &body["data"]["testProviderConnection"]["checks"];
     assert_eq!(body["data"]["testProviderConnection"]["ok"], false);
     assert_eq!(checks[2]["ok"], true, "users still readable");
@@ -351,7 +353,7 @@ async fn the_connection_test_names_what_works_and_what_does_not(engine: Engine) 
             .expect("created")
             .to_owned()
     };
-    let body = app.admin(&query(&wrong), json!({})).await;
+    let body = app.admin(&test_connection(&wrong), json!({})).await;
     let token = &body["data"]["testProviderConnection"]["checks"][0];
     assert_eq!(token["code"], "APPLICATION_NOT_FOUND", "{body}");
     assert!(
@@ -365,7 +367,7 @@ async fn the_connection_test_names_what_works_and_what_does_not(engine: Engine) 
         r#"mutation {{ updateMicrosoftProvider(id: "{good}", input: {{ clientSecret: "not-the-secret" }}) {{ id }} }}"#
     );
     assert!(app.admin(&rotate, json!({})).await.get("errors").is_none());
-    let body = app.admin(&query(&good), json!({})).await;
+    let body = app.admin(&test_connection(&good), json!({})).await;
     let token = &body["data"]["testProviderConnection"]["checks"][0];
     assert_eq!(token["code"], "INVALID_CLIENT_SECRET", "{body}");
     assert!(
@@ -388,14 +390,7 @@ async fn the_connection_test_reports_throttling_instead_of_waiting_it_out(engine
     let sim = faulty_tenant(20, 6, faults).await;
     let app = app_for(engine, &sim).await;
     let provider = app.connect_tenant(&sim, &sim.client_secret()).await;
-    let body = app
-        .admin(
-            &format!(
-                r#"mutation {{ testProviderConnection(id: "{provider}") {{ ok checks {{ name ok code message }} }} }}"#
-            ),
-            json!({}),
-        )
-        .await;
+    let body = app.admin(&test_connection(&provider), json!({})).await;
     let test = &body["data"]["testProviderConnection"];
     assert_eq!(test["ok"], false, "{body}");
     let checks = test["checks"].as_array().expect("checks");

@@ -186,7 +186,6 @@ impl GraphClient {
         minimal: bool,
         refreshed: &AtomicBool,
     ) -> Result<RawResponse, Failure> {
-        self.refuse_if_held_beyond_budget()?;
         let token = self.inner.tokens.get().await?;
         let raw = self.send(url, minimal, &token).await?;
         match check(api, raw) {
@@ -202,25 +201,6 @@ impl GraphClient {
                 check(api, raw).map_err(|r| r.failure)
             }
             other => other.map_err(|r| r.failure),
-        }
-    }
-
-    /// Gives up at once, rather than wait, when an earlier Retry-After holds the client's
-    /// requests longer than this handle may spend on one (the sync's never do: it caps holds
-    /// below its budget).
-    fn refuse_if_held_beyond_budget(&self) -> Result<(), Failure> {
-        match self.inner.throttle.remaining() {
-            Some(left) if left > self.retry.total_budget => {
-                Err(Failure::permanent(GraphError::new(
-                    ErrorKind::Throttled,
-                    format!(
-                        "Microsoft Graph is throttling this app: its requests wait {} s more, \
-                         as an earlier response's Retry-After asked",
-                        left.as_secs().max(1)
-                    ),
-                )))
-            }
-            _ => Ok(()),
         }
     }
 
@@ -249,7 +229,13 @@ impl GraphClient {
         if minimal {
             request = request.header("Prefer", "return=minimal");
         }
-        self.inner.throttle.wait().await;
+        // The sync's holds are capped below its budget, so only a handle with a smaller one (the
+        // connection test's) is ever refused here.
+        self.inner
+            .throttle
+            .wait_within(self.retry.total_budget)
+            .await
+            .map_err(held_too_long)?;
         let response = request.send().await.map_err(|e| {
             tracing::debug!(url, client_request_id, error = %e, "Graph request failed without a response");
             transport_failure(&e)
@@ -278,4 +264,16 @@ fn check(api: Api, raw: RawResponse) -> Result<RawResponse, Rejected> {
         failure: raw.into_failure(error),
         token_refused,
     })
+}
+
+/// A request not sent because an earlier Retry-After holds the client longer than it may wait.
+fn held_too_long(left: Duration) -> Failure {
+    Failure::permanent(GraphError::new(
+        ErrorKind::Throttled,
+        format!(
+            "Microsoft Graph is throttling this app: its requests wait {} s more, as an earlier \
+             response's Retry-After asked",
+            left.as_secs().max(1)
+        ),
+    ))
 }

@@ -13,14 +13,20 @@ pub(crate) struct ThrottleGate {
 }
 
 impl ThrottleGate {
-    /// Returns once the last Retry-After the client was given has passed.
-    pub async fn wait(&self) {
+    /// Returns once the last Retry-After the client was given has passed; or at once, with how
+    /// long it still holds, when that is more than `limit` (a caller that cannot wait so long).
+    pub async fn wait_within(&self, limit: Duration) -> Result<(), Duration> {
         while let Some(open_at) = self.open_at() {
-            if open_at <= Instant::now() {
-                return;
+            let left = open_at.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(());
+            }
+            if left > limit {
+                return Err(left);
             }
             tokio::time::sleep_until(open_at).await;
         }
+        Ok(())
     }
 
     /// Holds every request of the client for `wait` from now (or longer, if it already was).
@@ -32,13 +38,6 @@ impl ThrottleGate {
         }
     }
 
-    /// How long requests are still held, if they are.
-    pub fn remaining(&self) -> Option<Duration> {
-        self.open_at()
-            .map(|open_at| open_at.saturating_duration_since(Instant::now()))
-            .filter(|left| !left.is_zero())
-    }
-
     fn open_at(&self) -> Option<Instant> {
         *self.open_at.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -48,33 +47,38 @@ impl ThrottleGate {
 mod tests {
     use super::*;
 
+    const ANY: Duration = Duration::MAX;
+
     #[tokio::test(start_paused = true)]
     async fn a_hold_delays_every_later_request_and_only_grows() {
         let gate = ThrottleGate::default();
         let start = Instant::now();
-        gate.wait().await;
+        assert_eq!(gate.wait_within(Duration::ZERO).await, Ok(()));
         assert_eq!(
             start.elapsed(),
             Duration::ZERO,
             "an open gate lets requests through"
         );
 
-        assert_eq!(gate.remaining(), None);
         gate.hold(Duration::from_secs(2));
         gate.hold(Duration::from_secs(1));
-        assert_eq!(gate.remaining(), Some(Duration::from_secs(2)));
-        gate.wait().await;
+        assert_eq!(
+            gate.wait_within(Duration::from_secs(1)).await,
+            Err(Duration::from_secs(2)),
+            "a caller that cannot wait so long learns how long it is held, at once"
+        );
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        assert_eq!(gate.wait_within(ANY).await, Ok(()));
         assert_eq!(
             start.elapsed(),
             Duration::from_secs(2),
             "the longer hold wins"
         );
-        gate.wait().await;
+        assert_eq!(gate.wait_within(Duration::ZERO).await, Ok(()));
         assert_eq!(
             start.elapsed(),
             Duration::from_secs(2),
             "and is over once passed"
         );
-        assert_eq!(gate.remaining(), None);
     }
 }
