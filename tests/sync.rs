@@ -274,13 +274,17 @@ async fn a_sync_cut_short_by_shutdown_is_not_left_running(engine: Engine) {
     app.finish().await;
 }
 
-async fn a_running_sync_can_be_cancelled(engine: Engine) {
+/// Cancelled once pages are arriving: what was written stays, nothing is removed, and no
+/// delta link is kept, so the next automatic sync reads the whole tenant and ends exact.
+async fn a_sync_cancelled_mid_listing_keeps_its_writes_and_the_next_one_completes(engine: Engine) {
     let sim = common::graph::slow_tenant(5_000, 2, Duration::from_millis(200)).await;
     let app = app_for(engine, &sim).await;
     let provider = app.connect_tenant(&sim, &sim.client_secret()).await;
     let run = app.start_sync(&provider, "FULL").await;
-    app.wait_for_run(&run, |state| state["status"] == "RUNNING")
-        .await;
+    app.wait_for_run(&run, |state| {
+        state["usersSeen"].as_i64().unwrap_or_default() > 0
+    })
+    .await;
     let body = app
         .admin(
             &format!(r#"mutation {{ cancelSync(id: "{run}") {{ status }} }}"#),
@@ -291,6 +295,16 @@ async fn a_running_sync_can_be_cancelled(engine: Engine) {
     let cancelled = app.finished(&run).await;
     assert_eq!(cancelled["status"], "CANCELLED", "{cancelled}");
     assert_eq!(cancelled["usersRemoved"], 0);
+    let written = cancelled["usersCreated"].as_i64().unwrap_or_default();
+    assert!(written > 0 && written < 5_000, "{cancelled}");
+    assert_eq!(user_count(&app).await, written);
+
+    sim.set_faults(FaultOptions::default());
+    let next = app.sync(&provider, "AUTO").await;
+    assert_eq!(next["status"], "SUCCEEDED", "{next}");
+    assert_eq!(next["effectiveMode"], "FULL", "{next}");
+    assert_eq!(next["usersCreated"], 5_000 - written, "{next}");
+    assert_synced(&app, &sim, &provider, true).await;
     app.finish().await;
 }
 
@@ -425,7 +439,7 @@ engine_tests!(
     a_tenant_without_sign_in_data_syncs_with_a_warning,
     an_expired_delta_link_falls_back_to_a_full_sync,
     a_sync_cut_short_by_shutdown_is_not_left_running,
-    a_running_sync_can_be_cancelled,
+    a_sync_cancelled_mid_listing_keeps_its_writes_and_the_next_one_completes,
     the_connection_test_names_what_works_and_what_does_not,
     the_connection_test_reports_throttling_instead_of_waiting_it_out,
 );
