@@ -289,6 +289,44 @@ async fn the_secret_is_stored_sealed(engine: Engine) {
     app.finish().await;
 }
 
+/// What the contract gives a default may be sent as null or bound to an unset variable, as a
+/// form does with a field left empty: the default applies.
+async fn null_or_unset_means_the_default(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let mut input = create_input("Fabrikam", TENANT);
+    input["input"]["cloud"] = Value::Null;
+    let body = graphql(&app, Role::Admin, CREATE, input).await;
+    assert!(body.get("errors").is_none(), "{body}");
+    assert_eq!(body["data"]["createMicrosoftProvider"]["cloud"], "GLOBAL");
+    let provider = body["data"]["createMicrosoftProvider"]["id"].clone();
+
+    let start = "mutation($provider: ID!, $mode: SyncMode) {
+        startSync(providerId: $provider, mode: $mode) { id mode }
+        }";
+    let unset = graphql(&app, Role::Admin, start, json!({ "provider": provider })).await;
+    assert_eq!(unset["data"]["startSync"]["mode"], "AUTO", "{unset}");
+    let run = unset["data"]["startSync"]["id"].clone();
+    let cancel = "mutation($run: ID!) { cancelSync(id: $run) { status } }";
+    let cancelled = graphql(&app, Role::Admin, cancel, json!({ "run": run })).await;
+    assert_eq!(
+        cancelled["data"]["cancelSync"]["status"], "CANCELLED",
+        "{cancelled}"
+    );
+    let null = json!({ "provider": provider, "mode": null });
+    let null = graphql(&app, Role::Admin, start, null).await;
+    assert_eq!(null["data"]["startSync"]["mode"], "AUTO", "{null}");
+
+    let users = "query($removed: Boolean, $direction: OrderDirection) {
+        users(filter: { includeRemoved: $removed },
+              orderBy: { field: DISPLAY_NAME, direction: $direction }) { totalCount }
+        }";
+    for variables in [json!({}), json!({ "removed": null, "direction": null })] {
+        let listed = graphql(&app, Role::Viewer, users, variables).await;
+        assert_eq!(listed["data"]["users"]["totalCount"], 0, "{listed}");
+    }
+    app.finish().await;
+}
+
 engine_tests!(
     an_admin_creates_a_provider_and_sees_only_the_secret_hint,
     viewers_cannot_change_providers,
@@ -297,4 +335,5 @@ engine_tests!(
     updates_rename_rotate_and_clear,
     deleting_a_provider_leaves_an_audit_trail,
     the_secret_is_stored_sealed,
+    null_or_unset_means_the_default,
 );

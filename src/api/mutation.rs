@@ -83,12 +83,19 @@ impl Mutation {
         &self,
         ctx: &Context<'_>,
         provider_id: ID,
-        #[graphql(default_with = "ApiSyncMode::Auto")] mode: ApiSyncMode,
+        // Nullable, as the contract has it: a client passing an unset `$mode: SyncMode` variable
+        // or null means the default.
+        #[graphql(default_with = "Some(ApiSyncMode::Auto)")] mode: Option<ApiSyncMode>,
     ) -> Result<SyncRun> {
         let provider_id = row_id("providerId", &provider_id)?;
-        let run = sync_runs::start(database(ctx)?, &actor(ctx)?, provider_id, mode.into())
-            .await
-            .api()?;
+        let run = sync_runs::start(
+            database(ctx)?,
+            &actor(ctx)?,
+            provider_id,
+            mode.unwrap_or_default().into(),
+        )
+        .await
+        .api()?;
         wake_workers(ctx);
         Ok(run.into())
     }

@@ -18,8 +18,9 @@ pub enum ProviderKind {
 }
 
 /// The Microsoft cloud a tenant lives in; it picks the sign-in authority and the Graph root.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Enum)]
 pub enum MicrosoftCloud {
+    #[default]
     Global,
     UsGov,
     UsGovDod,
@@ -183,8 +184,9 @@ pub struct CreateMicrosoftProviderInput {
     pub client_id: String,
     /// The secret's Value (not its Secret ID). Write-only: no query returns it.
     pub client_secret: String,
-    #[graphql(default_with = "MicrosoftCloud::Global")]
-    pub cloud: MicrosoftCloud,
+    /// The cloud the tenant lives in. Null, like absent, means GLOBAL.
+    #[graphql(default_with = "Some(MicrosoftCloud::Global)")]
+    pub cloud: Option<MicrosoftCloud>,
     /// When the secret expires, as shown under Certificates & secrets.
     pub client_secret_expires_at: Option<DateTime<Utc>>,
     /// Minutes between scheduled syncs (15 to 10080); null for manual syncs only.
@@ -198,7 +200,7 @@ impl From<CreateMicrosoftProviderInput> for NewMicrosoftProvider {
             tenant_id: input.tenant_id,
             client_id: input.client_id,
             client_secret: SecretString::from(input.client_secret),
-            cloud: input.cloud.into(),
+            cloud: input.cloud.unwrap_or_default().into(),
             client_secret_expires_at: input.client_secret_expires_at,
             sync_interval_minutes: input.sync_interval_minutes,
         }

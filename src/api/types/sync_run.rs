@@ -8,10 +8,11 @@ use crate::domain::sync_runs::{Notice, RunStatus, SyncMode};
 use crate::domain::{providers, sync_runs};
 use crate::error::Error;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Enum)]
 #[graphql(name = "SyncMode")]
 pub enum ApiSyncMode {
     /// Incremental when possible, full when needed (no delta link yet, or the last full sync is old).
+    #[default]
     Auto,
     /// Read every user, SKU and subscription.
     Full,

@@ -209,9 +209,10 @@ pub struct UserFilterInput {
     pub inactive_since_days: Option<i32>,
     /// True: sign-in data is available and no sign-in is recorded; false: signed in at least once.
     pub never_signed_in: Option<bool>,
-    /// Also list users that have left the directory.
-    #[graphql(default)]
-    pub include_removed: bool,
+    /// Also list users that have left the directory. Null, like absent, means false: a
+    /// filter form can bind an unset checkbox to it.
+    #[graphql(default_with = "Some(false)")]
+    pub include_removed: Option<bool>,
 }
 
 impl UserFilterInput {
@@ -230,7 +231,7 @@ impl UserFilterInput {
             user_type: self.user_type,
             inactive_since_days: self.inactive_since_days.map(i64::from),
             never_signed_in: self.never_signed_in,
-            include_removed: self.include_removed,
+            include_removed: self.include_removed.unwrap_or_default(),
         })
     }
 }
@@ -244,8 +245,9 @@ pub enum UserOrderField {
     CreatedAt,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Enum)]
 pub enum OrderDirection {
+    #[default]
     Asc,
     Desc,
 }
@@ -255,8 +257,9 @@ pub enum OrderDirection {
 #[derive(InputObject, Clone, Copy)]
 pub struct UserOrder {
     pub field: UserOrderField,
-    #[graphql(default_with = "OrderDirection::Asc")]
-    pub direction: OrderDirection,
+    /// Null, like absent, means ASC.
+    #[graphql(default_with = "Some(OrderDirection::Asc)")]
+    pub direction: Option<OrderDirection>,
 }
 
 impl From<UserOrder> for users::UserOrder {
@@ -268,7 +271,7 @@ impl From<UserOrder> for users::UserOrder {
                 UserOrderField::LastSignInAt => OrderField::LastSignInAt,
                 UserOrderField::CreatedAt => OrderField::CreatedAt,
             },
-            direction: match order.direction {
+            direction: match order.direction.unwrap_or_default() {
                 OrderDirection::Asc => Direction::Asc,
                 OrderDirection::Desc => Direction::Desc,
             },
