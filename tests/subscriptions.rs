@@ -2,7 +2,10 @@
 
 mod common;
 
-use common::graph::tenant;
+use std::collections::HashMap;
+use std::time::Duration;
+
+use common::graph::slow_tenant;
 use common::{Engine, Options, TestApp};
 use futures::{SinkExt, StreamExt};
 use license_manager::auth::Role;
@@ -52,8 +55,23 @@ async fn next_json(
     None
 }
 
+/// The dashboard also shows the provider, renamed while it watches, and its seats as the sync
+/// fills them in: each event is read afresh, not from what the connection saw at an earlier one.
+async fn rename(app: &TestApp, provider: &str, name: &str) {
+    let body = app
+        .admin(
+            &format!(
+                r#"mutation {{ updateMicrosoftProvider(id: "{provider}", input: {{ name: "{name}" }}) {{ name }} }}"#
+            ),
+            json!({}),
+        )
+        .await;
+    assert!(body.get("errors").is_none(), "{body}");
+}
+
 async fn a_dashboard_follows_a_sync_to_its_end(engine: Engine) {
-    let sim = tenant(2_500, 17).await;
+    // Latency, so that the sync is still running when the provider is renamed.
+    let sim = slow_tenant(2_500, 17, Duration::from_millis(100)).await;
     let app = TestApp::spawn_with(engine, Options::with_graph(sim.base_url())).await;
     let provider = app.connect_tenant(&sim, &sim.client_secret()).await;
     let run = app.start_sync(&provider, "FULL").await;
@@ -64,7 +82,9 @@ async fn a_dashboard_follows_a_sync_to_its_end(engine: Engine) {
         "connection_ack"
     );
     let subscribe = json!({ "id": "1", "type": "subscribe", "payload": {
-        "query": format!(r#"subscription {{ syncRunUpdated(id: "{run}") {{ status usersSeen }} }}"#) } });
+        "query": format!(r#"subscription {{ syncRunUpdated(id: "{run}") {{
+            status usersSeen provider {{ name licenseSkus {{ skuPartNumber consumedUnits }} }}
+        }} }}"#) } });
     socket
         .send(Message::text(subscribe.to_string()))
         .await
@@ -74,7 +94,12 @@ async fn a_dashboard_follows_a_sync_to_its_end(engine: Engine) {
     loop {
         let message = next_json(&mut socket).await.expect("a message");
         match message["type"].as_str() {
-            Some("next") => updates.push(message["payload"]["data"]["syncRunUpdated"].clone()),
+            Some("next") => {
+                if updates.is_empty() {
+                    rename(&app, &provider, "Contoso (renamed)").await;
+                }
+                updates.push(message["payload"]["data"]["syncRunUpdated"].clone());
+            }
             Some("complete") => break,
             other => panic!("unexpected {other:?}: {message}"),
         }
@@ -82,6 +107,25 @@ async fn a_dashboard_follows_a_sync_to_its_end(engine: Engine) {
     let last = updates.last().expect("at least one update");
     assert_eq!(last["status"], "SUCCEEDED");
     assert_eq!(last["usersSeen"], 2_500);
+    assert_eq!(last["provider"]["name"], "Contoso (renamed)", "{last}");
+    let skus = last["provider"]["licenseSkus"].as_array().cloned();
+    let consumed: HashMap<String, i64> = skus
+        .unwrap_or_default()
+        .iter()
+        .map(|sku| {
+            let name = sku["skuPartNumber"].as_str().unwrap_or_default().to_owned();
+            (name, sku["consumedUnits"].as_i64().unwrap_or(-1))
+        })
+        .collect();
+    // The provider also lists SKUs its users hold without a subscription; those have no seats.
+    for sku in sim.subscribed_skus() {
+        assert_eq!(
+            consumed.get(&sku.sku_part_number),
+            Some(&i64::from(sku.consumed_units)),
+            "the last event shows the synced seats of {}: {consumed:?}",
+            sku.sku_part_number
+        );
+    }
     let seen: Vec<i64> = updates
         .iter()
         .filter_map(|u| u["usersSeen"].as_i64())

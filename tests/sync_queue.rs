@@ -371,7 +371,35 @@ async fn a_dead_run_never_blocks_the_next_start_even_without_workers(engine: Eng
     app.finish().await;
 }
 
+/// A sync history page names each run's provider; the providers of a whole page cost one
+/// statement, however many runs and providers it lists.
+async fn a_history_page_reads_its_providers_at_once(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    // Seven queued runs, each of a provider of its own.
+    queue_runs(&app, 7).await;
+    let mut measured = Vec::new();
+    for first in [1, 7] {
+        let history = format!(
+            "{{ syncRuns(first: {first}) {{ edges {{ node {{ status provider {{ name }} }} }} }} }}"
+        );
+        let before = app.metrics.sql_statements();
+        let body = graphql(&app, Role::Viewer, &history).await;
+        measured.push(app.metrics.sql_statements() - before);
+        let runs = body["data"]["syncRuns"]["edges"].as_array().cloned();
+        let names: Vec<Value> = runs
+            .unwrap_or_default()
+            .iter()
+            .map(|edge| edge["node"]["provider"]["name"].clone())
+            .collect();
+        assert_eq!(names.len(), first, "{body}");
+        assert!(names.iter().all(Value::is_string), "{body}");
+    }
+    assert_eq!(measured[0], measured[1], "statements for 1 and 7 runs");
+    app.finish().await;
+}
+
 engine_tests!(
+    a_history_page_reads_its_providers_at_once,
     a_dead_run_never_blocks_the_next_start_even_without_workers,
     a_provider_has_at_most_one_active_sync,
     sync_mutations_check_their_input,

@@ -78,7 +78,17 @@ where
 /// can prime them: `prime` answers later lookups without another statement.
 type Cached<K, V> = DataLoader<Batch<K, V>, HashMapCache>;
 
-fn batch<K, V>(db: &DatabaseConnection, fetch: Fetch<K, V>) -> Cached<K, V>
+/// How long the loaders' data is used: one HTTP request, or a websocket connection, which
+/// lives for hours and resolves a subscription's payload again at every event.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Lifetime {
+    Request,
+    /// The loaders still batch, but remember nothing: a value cached at one event (a SKU's
+    /// seats, a provider's name) would be served again at every later one.
+    Connection,
+}
+
+fn batch<K, V>(db: &DatabaseConnection, fetch: Fetch<K, V>, lifetime: Lifetime) -> Cached<K, V>
 where
     K: Send + Sync + Hash + Eq + Clone + 'static,
     V: Send + Sync + Clone + 'static,
@@ -87,12 +97,19 @@ where
         db: db.clone(),
         fetch,
     };
-    DataLoader::with_cache(loader, tokio::spawn, HashMapCache::default())
+    let loader = DataLoader::with_cache(loader, tokio::spawn, HashMapCache::default());
+    loader.enable_all_cache(lifetime == Lifetime::Request);
+    loader
 }
 
 /// Adds one fresh loader of each kind to a request: providers, SKUs by id and by provider,
 /// licenses by user, subscriptions by SKU; user counts go through the process's `counts`.
-pub fn attach(data: &mut Data, db: &DatabaseConnection, counts: &Arc<UserCountCache>) {
+pub fn attach(
+    data: &mut Data,
+    db: &DatabaseConnection,
+    counts: &Arc<UserCountCache>,
+    lifetime: Lifetime,
+) {
     let providers: Fetch<i64, Provider> = |db, ids| Box::pin(providers::by_ids(db, ids));
     let skus: Fetch<i64, LicenseSku> = |db, ids| Box::pin(licenses::skus_by_ids(db, ids));
     let skus_of_providers: Fetch<i64, Vec<LicenseSku>> =
@@ -112,11 +129,11 @@ pub fn attach(data: &mut Data, db: &DatabaseConnection, counts: &Arc<UserCountCa
         LatestSyncRuns::new(db.clone()),
         tokio::spawn,
     ));
-    data.insert(batch(db, providers));
-    data.insert(batch(db, skus));
-    data.insert(batch(db, skus_of_providers));
-    data.insert(batch(db, licenses));
-    data.insert(batch(db, subscriptions));
+    data.insert(batch(db, providers, lifetime));
+    data.insert(batch(db, skus, lifetime));
+    data.insert(batch(db, skus_of_providers, lifetime));
+    data.insert(batch(db, licenses, lifetime));
+    data.insert(batch(db, subscriptions, lifetime));
 }
 
 /// Loads one value through the request's loader for its types.

@@ -22,6 +22,7 @@ use crate::auth::Claims;
 use crate::domain::report_cache::ReportCache;
 use crate::domain::user_counts::UserCountCache;
 use crate::sync::worker::SyncEngine;
+use loaders::Lifetime;
 
 pub use mutation::Mutation;
 pub use query::Query;
@@ -47,12 +48,21 @@ pub struct Api {
 }
 
 impl Api {
-    /// What one request (or one websocket connection) needs: the caller's claims and fresh
-    /// DataLoaders, so that nothing a loader cached for one caller is served to another.
+    /// What one HTTP request needs: the caller's claims and fresh DataLoaders, so that nothing
+    /// a loader cached for one caller is served to another.
     pub fn request_data(&self, claims: Claims, db: &DatabaseConnection) -> Data {
+        self.data(claims, db, Lifetime::Request)
+    }
+
+    /// What one websocket connection needs: as for a request, with loaders that cache nothing.
+    pub fn connection_data(&self, claims: Claims, db: &DatabaseConnection) -> Data {
+        self.data(claims, db, Lifetime::Connection)
+    }
+
+    fn data(&self, claims: Claims, db: &DatabaseConnection, lifetime: Lifetime) -> Data {
         let mut data = Data::default();
         data.insert(claims);
-        loaders::attach(&mut data, db, &self.user_counts);
+        loaders::attach(&mut data, db, &self.user_counts, lifetime);
         data
     }
 }

@@ -83,7 +83,7 @@ pub async fn get(State(state): State<AppState>, request: Request) -> Response {
                     let claims = jwt
                         .verify_header(authorization)
                         .map_err(|error| async_graphql::Error::new(error.to_string()))?;
-                    Ok(request_api.request_data(claims, &db))
+                    Ok(request_api.connection_data(claims, &db))
                 })
                 .serve()
         })

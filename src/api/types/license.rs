@@ -7,12 +7,9 @@ use super::Provider;
 use super::user::{
     PageArgs, UserConnection, UserFilterInput, UserOrder, page_cost, user_connection,
 };
-use crate::api::errors::graphql_error;
 use crate::api::loaders::load;
 use crate::domain::licenses::{self, NewPrice, SkuKey, Subscription};
 use crate::domain::money::{self, Period, Price};
-use crate::domain::providers::Provider as DomainProvider;
-use crate::error::Error;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
 pub enum PricePeriod {
@@ -225,10 +222,7 @@ impl LicenseSku {
     }
 
     async fn provider(&self, ctx: &Context<'_>) -> Result<Provider> {
-        let provider: Option<DomainProvider> = load(ctx, self.0.provider_id).await?;
-        provider
-            .map(Provider::from)
-            .ok_or_else(|| graphql_error(&Error::NotFound("the provider was deleted".into())))
+        Provider::of(ctx, self.0.provider_id).await
     }
 
     /// The commerce subscriptions behind this SKU.

@@ -2,11 +2,8 @@ use async_graphql::{Context, Enum, ID, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use super::Provider;
-use crate::api::context::database;
-use crate::api::errors::{ResultExt, graphql_error};
+use crate::domain::sync_runs;
 use crate::domain::sync_runs::{Notice, RunStatus, SyncMode};
-use crate::domain::{providers, sync_runs};
-use crate::error::Error;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Enum)]
 #[graphql(name = "SyncMode")]
@@ -118,11 +115,7 @@ impl SyncRun {
     }
 
     async fn provider(&self, ctx: &Context<'_>) -> Result<Provider> {
-        let provider = providers::get(database(ctx)?, self.0.provider_id)
-            .await
-            .api()?
-            .ok_or_else(|| graphql_error(&Error::NotFound("the provider was deleted".into())))?;
-        Ok(provider.into())
+        Provider::of(ctx, self.0.provider_id).await
     }
 
     /// The mode asked for.

@@ -12,7 +12,7 @@ use crate::api::cursor;
 use crate::api::errors::{ResultExt, bad_user_input, graphql_error};
 use crate::api::loaders::{load, prime};
 use crate::domain::licenses::{self, Assignment, LicenseSku as DomainSku};
-use crate::domain::providers::{self, Provider as DomainProvider};
+use crate::domain::providers::{self};
 use crate::domain::users::{self, Direction, OrderField, PageRequest, Position};
 use crate::error::Error;
 
@@ -126,10 +126,7 @@ impl DirectoryUser {
     }
 
     async fn provider(&self, ctx: &Context<'_>) -> Result<Provider> {
-        let provider: Option<DomainProvider> = Box::pin(load(ctx, self.user.provider_id)).await?;
-        provider
-            .map(Provider::from)
-            .ok_or_else(|| graphql_error(&Error::NotFound("the provider was deleted".into())))
+        Box::pin(Provider::of(ctx, self.user.provider_id)).await
     }
 }
 
