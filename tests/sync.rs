@@ -493,6 +493,19 @@ async fn the_license_api_reports_the_tenants_seats_and_holders(engine: Engine) {
     let provider = app.connect_tenant(&sim, &sim.client_secret()).await;
     assert_eq!(app.sync(&provider, "FULL").await["status"], "SUCCEEDED");
 
+    let skus = assert_seats_match(&app, &sim).await;
+    // SKUs users hold without a subscription are listed too, with no seats.
+    let unsubscribed: Vec<&serde_json::Value> = skus
+        .iter()
+        .filter(|sku| sku["subscribed"] == false)
+        .collect();
+    assert!(unsubscribed.iter().all(|sku| sku["enabledUnits"] == 0));
+    app.finish().await;
+}
+
+/// Asserts that the license API reports each subscribed SKU's seats and holders as the tenant
+/// has them; returns every SKU it lists.
+async fn assert_seats_match(app: &TestApp, sim: &graph_sim::SimServer) -> Vec<serde_json::Value> {
     let body = app
         .admin(
             "{ licenseSkus { skuId skuPartNumber subscribed enabledUnits consumedUnits availableUnits
@@ -539,13 +552,7 @@ async fn the_license_api_reports_the_tenants_seats_and_holders(engine: Engine) {
             truth.sku_part_number
         );
     }
-    // SKUs users hold without a subscription are listed too, with no seats.
-    let unsubscribed: Vec<&serde_json::Value> = skus
-        .iter()
-        .filter(|sku| sku["subscribed"] == false)
-        .collect();
-    assert!(unsubscribed.iter().all(|sku| sku["enabledUnits"] == 0));
-    app.finish().await;
+    skus.clone()
 }
 
 engine_tests!(the_license_api_reports_the_tenants_seats_and_holders);
