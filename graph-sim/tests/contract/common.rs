@@ -1,4 +1,4 @@
-use graph_sim::{SimOptions, SimServer, TenantSpec};
+use graph_sim::{FaultOptions, SimOptions, SimServer, TenantSpec};
 use reqwest::header::HeaderMap;
 use reqwest::{Client, StatusCode};
 use serde_json::Value;
@@ -13,6 +13,22 @@ pub async fn start(users: usize) -> SimServer {
             ..Default::default()
         },
         SimOptions::default(),
+    )
+    .await
+}
+
+/// A tenant of `users` whose Graph misbehaves as `faults` say.
+pub async fn start_faulty(users: usize, faults: FaultOptions) -> SimServer {
+    start_with(
+        TenantSpec {
+            users,
+            seed: 7,
+            ..Default::default()
+        },
+        SimOptions {
+            faults,
+            ..Default::default()
+        },
     )
     .await
 }

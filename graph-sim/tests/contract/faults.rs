@@ -101,17 +101,10 @@ async fn unavailable_is_503_or_504_without_retry_after() {
 
 #[tokio::test]
 async fn failing_page_always_500() {
-    let sim = start_with(
-        TenantSpec {
-            users: 350,
-            seed: 7,
-            ..Default::default()
-        },
-        SimOptions {
-            faults: FaultOptions {
-                fail_users_page: Some(2),
-                ..Default::default()
-            },
+    let sim = start_faulty(
+        350,
+        FaultOptions {
+            fail_users_page: Some(2),
             ..Default::default()
         },
     )
@@ -149,17 +142,10 @@ fn name_and_skus(item: &Value) -> (String, Vec<String>) {
 
 #[tokio::test]
 async fn repeated_users_are_listed_last_as_they_are() {
-    let sim = start_with(
-        TenantSpec {
-            users: 350,
-            seed: 7,
-            ..Default::default()
-        },
-        SimOptions {
-            faults: FaultOptions {
-                repeat_users: true,
-                ..Default::default()
-            },
+    let sim = start_faulty(
+        350,
+        FaultOptions {
+            repeat_users: true,
             ..Default::default()
         },
     )
