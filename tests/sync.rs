@@ -507,6 +507,19 @@ async fn the_license_api_reports_the_tenants_seats_and_holders(engine: Engine) {
     let provider = app.connect_tenant(&sim, &sim.client_secret()).await;
     assert_eq!(app.sync(&provider, "FULL").await["status"], "SUCCEEDED");
 
+    let skus = assert_seats_match(&app, &sim).await;
+    // SKUs users hold without a subscription are listed too, with no seats.
+    let unsubscribed: Vec<&serde_json::Value> = skus
+        .iter()
+        .filter(|sku| sku["subscribed"] == false)
+        .collect();
+    assert!(unsubscribed.iter().all(|sku| sku["enabledUnits"] == 0));
+    app.finish().await;
+}
+
+/// Asserts that the license API reports each subscribed SKU's seats and holders as the tenant
+/// has them; returns every SKU it lists.
+async fn assert_seats_match(app: &TestApp, sim: &graph_sim::SimServer) -> Vec<serde_json::Value> {
     let body = app
         .admin(
             "{ licenseSkus { skuId skuPartNumber subscribed enabledUnits consumedUnits availableUnits
@@ -553,13 +566,91 @@ async fn the_license_api_reports_the_tenants_seats_and_holders(engine: Engine) {
             truth.sku_part_number
         );
     }
-    // SKUs users hold without a subscription are listed too, with no seats.
-    let unsubscribed: Vec<&serde_json::Value> = skus
-        .iter()
-        .filter(|sku| sku["subscribed"] == false)
-        .collect();
-    assert!(unsubscribed.iter().all(|sku| sku["enabledUnits"] == 0));
-    app.finish().await;
+    skus.clone()
 }
 
 engine_tests!(the_license_api_reports_the_tenants_seats_and_holders);
+
+/// Users in the tenants that list some of them twice: 30 pages of the sign-in listing.
+const RELISTED_TENANT_USERS: usize = 3_000;
+
+/// A tenant whose listing shows some users twice when `repeat_users` is on. Graph may list a
+/// user twice when it changes while the listing is paged through ("It's possible that a single
+/// entity will be contained multiple times in the response",
+/// learn.microsoft.com/graph/delta-query-overview), the later time newer. graph-sim's
+/// `repeat_users` lists such users first in an older state (another name, a license fewer),
+/// then as they are, on the next page or at the end of the same one. Pages of 100 make many:
+/// the writer meets them within one write (pages that piled up are written together) and, on
+/// PostgreSQL, which writes two batches at once, in a batch still being written.
+async fn relisting_tenant(repeat_users: bool) -> graph_sim::SimServer {
+    let options = SimOptions {
+        signin_page_cap: 100,
+        faults: FaultOptions {
+            repeat_users,
+            ..FaultOptions::default()
+        },
+        ..SimOptions::default()
+    };
+    let spec = TenantSpec {
+        users: RELISTED_TENANT_USERS,
+        seed: 23,
+        ..Default::default()
+    };
+    tenant_with(spec, options).await
+}
+
+/// Runs a full sync of a tenant listing users twice and asserts what an admin would see: it
+/// succeeds, counts each user once, and stores each once, as listed last, with its seats.
+async fn assert_full_sync_keeps_the_later_listing(
+    app: &TestApp,
+    sim: &graph_sim::SimServer,
+    provider: &str,
+    created: usize,
+) {
+    let listed_twice = sim.stats().repeated_users;
+    let run = app.sync(provider, "FULL").await;
+    assert_eq!(run["status"], "SUCCEEDED", "{run}");
+    assert!(
+        sim.stats().repeated_users > listed_twice,
+        "users listed twice"
+    );
+    assert_eq!(
+        run["usersSeen"], RELISTED_TENANT_USERS,
+        "each user counted once"
+    );
+    assert_eq!(run["usersCreated"], created);
+    assert_eq!(run["usersRemoved"], 0);
+    // Each user once, as listed last: the older state differs in name and licenses.
+    assert_synced(app, sim, provider, true).await;
+    assert_eq!(user_count(app).await, RELISTED_TENANT_USERS as i64);
+    assert_seats_match(app, sim).await;
+}
+
+/// A first sync inserts each user listed twice once.
+async fn a_first_sync_stores_a_user_listed_twice_once_as_listed_last(engine: Engine) {
+    let sim = relisting_tenant(true).await;
+    let app = app_for(engine, &sim).await;
+    let provider = app.connect_tenant(&sim, &sim.client_secret()).await;
+    assert_full_sync_keeps_the_later_listing(&app, &sim, &provider, RELISTED_TENANT_USERS).await;
+    app.finish().await;
+}
+
+/// Over stored rows the older state differs from what is stored and the current one does not:
+/// if the older were written last, it would stay.
+async fn a_resync_keeps_the_later_state_of_a_user_listed_twice(engine: Engine) {
+    let sim = relisting_tenant(false).await;
+    let app = app_for(engine, &sim).await;
+    let provider = app.connect_tenant(&sim, &sim.client_secret()).await;
+    assert_eq!(app.sync(&provider, "FULL").await["status"], "SUCCEEDED");
+    sim.set_faults(FaultOptions {
+        repeat_users: true,
+        ..FaultOptions::default()
+    });
+    assert_full_sync_keeps_the_later_listing(&app, &sim, &provider, 0).await;
+    app.finish().await;
+}
+
+engine_tests!(
+    a_first_sync_stores_a_user_listed_twice_once_as_listed_last,
+    a_resync_keeps_the_later_state_of_a_user_listed_twice,
+);

@@ -1,5 +1,5 @@
 //! Fault injection: latency, 429 throttling with Retry-After, 503/504, a page that always
-//! fails, intermittent non-premium 403. Random choices come from a seeded RNG so a run with
+//! fails, intermittent non-premium 403, users listed twice. Random choices come from a seeded RNG so a run with
 //! the same seed and the same (sequential) request order fails the same way.
 
 use std::sync::Arc;
@@ -33,6 +33,11 @@ pub struct FaultOptions {
     /// Fraction (0..=1) of signInActivity requests on a premium tenant answered with the
     /// non-premium 403, as reported intermittently in the field.
     pub non_premium_rate: f64,
+    /// GET /v1.0/users lists some users twice, the earlier time in an older state: each page
+    /// after the first starts with a user of the previous page, and each page lists one of its
+    /// own users again at its end (see `users::relist`). Graph gives no promise that a listing
+    /// names each object once while the directory changes under it.
+    pub repeat_users: bool,
 }
 
 impl Default for FaultOptions {
@@ -44,6 +49,7 @@ impl Default for FaultOptions {
             unavailable_rate: 0.0,
             fail_users_page: None,
             non_premium_rate: 0.0,
+            repeat_users: false,
         }
     }
 }

@@ -52,6 +52,9 @@ struct Cli {
     /// Fraction (0..1) of signInActivity requests answered with the non-premium 403.
     #[arg(long, env = "GRAPH_SIM_NON_PREMIUM_RATE", default_value_t = 0.0)]
     non_premium_rate: f64,
+    /// GET /v1.0/users lists some users twice, the earlier time in an older state.
+    #[arg(long, env = "GRAPH_SIM_REPEAT_USERS")]
+    repeat_users: bool,
     /// Access-token lifetime in seconds.
     #[arg(long, env = "GRAPH_SIM_TOKEN_TTL_SECS", default_value_t = 3599)]
     token_ttl_secs: u64,
@@ -172,6 +175,7 @@ async fn run(cli: Cli) -> Result<(), graph_sim::SimError> {
             unavailable_rate: cli.unavailable_rate,
             fail_users_page: cli.fail_users_page,
             non_premium_rate: cli.non_premium_rate,
+            repeat_users: cli.repeat_users,
         },
         token_ttl_secs: cli.token_ttl_secs,
         delta_page_size: cli.delta_page_size,

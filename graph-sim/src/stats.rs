@@ -44,6 +44,8 @@ pub struct Stats {
     pub unavailable: u64,
     /// 500 answers for the configured failing page.
     pub failed_pages: u64,
+    /// Users listed a second time in a /users listing (`FaultOptions::repeat_users`).
+    pub repeated_users: u64,
     /// Intermittent non-premium 403 answers injected.
     pub non_premium_injected: u64,
     /// Requests a client sent after it was answered 429 and before that answer's Retry-After
@@ -97,6 +99,7 @@ pub(crate) struct StatsCollector {
     pub throttled: AtomicU64,
     pub unavailable: AtomicU64,
     pub failed_pages: AtomicU64,
+    pub repeated_users: AtomicU64,
     pub non_premium_injected: AtomicU64,
     pub early_retries: AtomicU64,
     pub tokens_issued: AtomicU64,
@@ -114,6 +117,7 @@ impl StatsCollector {
             throttled: AtomicU64::new(0),
             unavailable: AtomicU64::new(0),
             failed_pages: AtomicU64::new(0),
+            repeated_users: AtomicU64::new(0),
             non_premium_injected: AtomicU64::new(0),
             early_retries: AtomicU64::new(0),
             tokens_issued: AtomicU64::new(0),
@@ -135,6 +139,7 @@ impl StatsCollector {
             throttled: self.throttled.load(Ordering::Relaxed),
             unavailable: self.unavailable.load(Ordering::Relaxed),
             failed_pages: self.failed_pages.load(Ordering::Relaxed),
+            repeated_users: self.repeated_users.load(Ordering::Relaxed),
             non_premium_injected: self.non_premium_injected.load(Ordering::Relaxed),
             early_retries: self.early_retries.load(Ordering::Relaxed),
             tokens_issued: self.tokens_issued.load(Ordering::Relaxed),
@@ -155,6 +160,7 @@ impl StatsCollector {
             &self.throttled,
             &self.unavailable,
             &self.failed_pages,
+            &self.repeated_users,
             &self.non_premium_injected,
             &self.early_retries,
             &self.tokens_issued,

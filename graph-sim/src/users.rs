@@ -1,5 +1,6 @@
 //! `GET /v1.0/users`: $select, $top, @odata.context, @odata.nextLink with an opaque
-//! $skiptoken, signInActivity permission/licence rules and the failing-page fault.
+//! $skiptoken, signInActivity permission/licence rules, the failing-page fault and the fault
+//! that lists users twice.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -17,6 +18,8 @@ use crate::errors::GraphError;
 use crate::filter::Filter;
 use crate::props::{Prop, Selection, UserView};
 use crate::server::{Query, SimState, odata_ok};
+use crate::store::Directory;
+use crate::tenant::User;
 use crate::token::authorize;
 
 /// Position in a /users listing. Encoded opaquely; only this simulator reads it.
@@ -26,15 +29,21 @@ pub(crate) struct SkipToken {
     pub page: u32,
     /// Last ordinal served on the previous page.
     pub after: u64,
+    /// The user the previous page listed in an older state, for this page to list again
+    /// (`FaultOptions::repeat_users`).
+    pub relisted: Option<Uuid>,
 }
 
 const SKIP_MAGIC: &str = "RFNwdA";
 
 impl SkipToken {
     pub fn encode(self) -> String {
+        let relisted = self
+            .relisted
+            .map_or_else(String::new, |id| format!(":{id}"));
         format!(
             "{SKIP_MAGIC}{}",
-            URL_SAFE_NO_PAD.encode(format!("u1:{}:{}", self.page, self.after))
+            URL_SAFE_NO_PAD.encode(format!("u1:{}:{}{relisted}", self.page, self.after))
         )
     }
 
@@ -47,7 +56,15 @@ impl SkipToken {
         }
         let page = parts.next()?.parse().ok()?;
         let after = parts.next()?.parse().ok()?;
-        Some(SkipToken { page, after })
+        let relisted = match parts.next() {
+            Some(id) => Some(Uuid::parse_str(id).ok()?),
+            None => None,
+        };
+        Some(SkipToken {
+            page,
+            after,
+            relisted,
+        })
     }
 }
 
@@ -122,7 +139,11 @@ pub(crate) async fn list_users(
         size = size.min(state.paging.signin_page_cap);
     }
     let position = match query.get("skiptoken") {
-        None => SkipToken { page: 1, after: u64::MAX },
+        None => SkipToken {
+            page: 1,
+            after: u64::MAX,
+            relisted: None,
+        },
         Some(t) => SkipToken::decode(t).ok_or_else(|| {
             GraphError::bad_request(
                 "Directory_ExpiredPageToken",
@@ -150,11 +171,18 @@ pub(crate) async fn list_users(
         Some(position.after)
     };
     let (users, last, more) = dir.page_where(after, size, |u| filter.matches(u));
+    let repeat = state.faults().repeat_users;
+    let relisting = relist(&dir, users, position.relisted, more && repeat, repeat);
+    state
+        .stats
+        .repeated_users
+        .fetch_add(relisting.repeats, Ordering::Relaxed);
     let next_link = match (more, last) {
         (true, Some(last)) => {
             let token = SkipToken {
                 page: position.page + 1,
                 after: last,
+                relisted: relisting.carried,
             }
             .encode();
             let rest = query.without_skiptoken();
@@ -170,10 +198,11 @@ pub(crate) async fn list_users(
         context: selection.context(&state.base_url),
         count: want_count.then(|| dir.active_users().filter(|u| filter.matches(u)).count()),
         next_link,
-        value: users
-            .into_iter()
-            .map(|u| UserView {
-                user: u,
+        value: relisting
+            .users
+            .iter()
+            .map(|listed| UserView {
+                user: listed.user(),
                 props: &selection.props,
             })
             .collect(),
@@ -181,6 +210,103 @@ pub(crate) async fn list_users(
     let body = serde_json::to_vec(&page).map_err(|_| GraphError::internal())?;
     drop(dir);
     Ok(odata_ok(body))
+}
+
+/// A user as one page lists it.
+enum Listed<'a> {
+    Current(&'a User),
+    /// The state it had before a change made while the listing was paged through.
+    Earlier(Box<User>),
+}
+
+impl Listed<'_> {
+    fn user(&self) -> &User {
+        match self {
+            Listed::Current(user) => user,
+            Listed::Earlier(user) => user,
+        }
+    }
+}
+
+/// One page's users, with any listed twice.
+struct Relisting<'a> {
+    users: Vec<Listed<'a>>,
+    /// The user this page lists in an older state, for the next page to list again.
+    carried: Option<Uuid>,
+    /// Users listed a second time on this page.
+    repeats: u64,
+}
+
+/// The `repeat_users` fault: users changed while a listing is paged through show up twice,
+/// first as they were, then as they are. Microsoft warns of it for delta rounds: "It's possible
+/// that a single entity will be contained multiple times in the response, if that entity was
+/// changed multiple times and under certain conditions" and "Assume that the same item can show
+/// up anywhere in the @odata.nextLink sequence and handle that in your merge logic"
+/// (learn.microsoft.com/graph/delta-query-overview). The simulator shows it on /users, the
+/// listing license-manager's full sync reads.
+///
+/// With `carry_to_next`, a page lists its last licensed user in an older state and the next
+/// page starts with that user as it is; with `repeat_on_page`, a page lists its first other
+/// licensed user in an older state and ends with that user as it is. A licensed user, so that the older state
+/// can hold a license fewer. The choice depends on the page alone: the same listing repeats
+/// the same users. A user carried in from the previous page is listed again whatever the
+/// flags, so that a listing begun with the fault still ends with every user as it is.
+fn relist<'a>(
+    dir: &'a Directory,
+    users: Vec<&'a User>,
+    carried_in: Option<Uuid>,
+    carry_to_next: bool,
+    repeat_on_page: bool,
+) -> Relisting<'a> {
+    let licensed = |user: &&&User| !user.assigned_licenses.is_empty();
+    let carried = carry_to_next
+        .then(|| users.iter().rev().find(licensed))
+        .flatten()
+        .map(|user| user.id);
+    let twice = repeat_on_page
+        .then(|| {
+            users
+                .iter()
+                .find(|user| licensed(user) && Some(user.id) != carried)
+        })
+        .flatten()
+        .copied();
+    let earlier = |user: &User| [carried, twice.map(|u| u.id)].contains(&Some(user.id));
+    // A user deleted since the previous page is not listed again.
+    let relisted = carried_in
+        .and_then(|id| dir.get(id))
+        .filter(|u| !u.is_deleted());
+    let mut listed: Vec<Listed<'a>> = relisted.into_iter().map(Listed::Current).collect();
+    listed.extend(users.into_iter().map(|user| {
+        if earlier(user) {
+            Listed::Earlier(Box::new(earlier_state(user)))
+        } else {
+            Listed::Current(user)
+        }
+    }));
+    listed.extend(twice.map(Listed::Current));
+    Relisting {
+        users: listed,
+        carried,
+        repeats: u64::from(relisted.is_some()) + u64::from(twice.is_some()),
+    }
+}
+
+/// What `user` looked like before "a change during the listing": another display name and one
+/// license fewer, so that whichever occurrence a client keeps shows.
+fn earlier_state(user: &User) -> User {
+    let mut earlier = user.clone();
+    let name = user
+        .display_name
+        .as_deref()
+        .unwrap_or(&user.user_principal_name);
+    earlier.display_name = Some(format!("{name} (before a change)"));
+    if let Some(dropped) = earlier.assigned_licenses.pop() {
+        earlier
+            .license_assignment_states
+            .retain(|state| state.sku_id != dropped.sku_id);
+    }
+    earlier
 }
 
 /// `GET /v1.0/users/{id | userPrincipalName}`.
@@ -271,8 +397,14 @@ mod tests {
         let t = SkipToken {
             page: 3,
             after: 12345,
+            relisted: None,
         };
         assert_eq!(SkipToken::decode(&t.encode()), Some(t));
+        let relisting = SkipToken {
+            relisted: Some(Uuid::from_u128(7)),
+            ..t
+        };
+        assert_eq!(SkipToken::decode(&relisting.encode()), Some(relisting));
         assert_eq!(SkipToken::decode("garbage"), None);
     }
 

@@ -555,8 +555,11 @@ impl Run<'_> {
                     let Some(first) = page else { return Ok(()) };
                     let batch = listing.pages.gather(first?, USERS_PER_WRITE);
                     if listing.writes.overlaps(&batch.items) {
-                        // A user listed twice: the later listing must win, so the write holding
-                        // the earlier one ends first.
+                        // A user listed twice: Graph gives no promise of each object once ("a
+                        // single entity will be contained multiple times in the response",
+                        // learn.microsoft.com/graph/delta-query-overview) and a user changed
+                        // while the listing is paged shows up again, newer. The later listing
+                        // must win, so the write holding the earlier one ends first.
                         self.finish_writes(listing, seen).await?;
                     }
                     writer::add_held_skus(self.writes, skus, &batch.items, listing.now).await?;
@@ -599,6 +602,9 @@ impl Run<'_> {
         let (counts, ids) = written.result?;
         seen.extend(ids);
         self.count(counts, written.pages);
+        // Graph may list a user more than once (see `write_listing`), and a sign-in fallback
+        // lists everyone again: the users seen are the distinct users, not the entries read.
+        self.progress.users_seen = seen.len() as i64;
         self.save().await?;
         // After pages 1, 2, 4, 8… up to 32: a few ANALYZEs keep the plans right while the table
         // grows from nothing. Past 16,000 users the plans no longer change, and each ANALYZE

@@ -4,7 +4,8 @@
 //! page's users, insert the new ones, upsert (by primary key) only those that changed, and
 //! replace the licenses of only those users whose licenses changed. Unchanged rows are never
 //! rewritten, so a repeated full sync costs reads, not writes. Rows are deduplicated by Graph id
-//! within a page (the last one wins): PostgreSQL refuses to touch one row twice in a statement.
+//! within a page (the last one wins: Graph may list a user twice, the later time newer, see
+//! `runner::write_listing`): PostgreSQL refuses to touch one row twice in a statement.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;

@@ -1,4 +1,4 @@
-use graph_sim::{SimOptions, SimServer, TenantSpec};
+use graph_sim::{FaultOptions, SimOptions, SimServer, TenantSpec};
 use reqwest::header::HeaderMap;
 use reqwest::{Client, StatusCode};
 use serde_json::Value;
@@ -13,6 +13,22 @@ pub async fn start(users: usize) -> SimServer {
             ..Default::default()
         },
         SimOptions::default(),
+    )
+    .await
+}
+
+/// A tenant of `users` whose Graph misbehaves as `faults` say.
+pub async fn start_faulty(users: usize, faults: FaultOptions) -> SimServer {
+    start_with(
+        TenantSpec {
+            users,
+            seed: 7,
+            ..Default::default()
+        },
+        SimOptions {
+            faults,
+            ..Default::default()
+        },
     )
     .await
 }
@@ -124,18 +140,23 @@ pub fn assert_graph_error(r: &Reply, status: u16, code: &str, message: &str) {
 
 /// Pages through a collection, returning all items and the number of pages.
 pub async fn collect_pages(first_url: &str, token: &str) -> (Vec<Value>, usize) {
+    let pages = page_by_page(first_url, token).await;
+    let count = pages.len();
+    (pages.into_iter().flatten().collect(), count)
+}
+
+/// Pages through a collection, returning the items of each page.
+pub async fn page_by_page(first_url: &str, token: &str) -> Vec<Vec<Value>> {
     let mut url = first_url.to_string();
-    let mut items = Vec::new();
-    let mut pages = 0;
+    let mut pages = Vec::new();
     loop {
         let r = get_with(&url, Some(token), &[]).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-        pages += 1;
-        items.extend(r.body["value"].as_array().expect("value").iter().cloned());
+        pages.push(r.body["value"].as_array().expect("value").clone());
         match r.body.get("@odata.nextLink").and_then(Value::as_str) {
             Some(next) => url = next.to_string(),
             None => break,
         }
     }
-    (items, pages)
+    pages
 }

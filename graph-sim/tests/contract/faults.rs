@@ -1,7 +1,9 @@
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use graph_sim::{FaultOptions, SimOptions, TenantSpec};
 use reqwest::StatusCode;
+use serde_json::Value;
 
 use crate::common::*;
 
@@ -99,17 +101,10 @@ async fn unavailable_is_503_or_504_without_retry_after() {
 
 #[tokio::test]
 async fn failing_page_always_500() {
-    let sim = start_with(
-        TenantSpec {
-            users: 350,
-            seed: 7,
-            ..Default::default()
-        },
-        SimOptions {
-            faults: FaultOptions {
-                fail_users_page: Some(2),
-                ..Default::default()
-            },
+    let sim = start_faulty(
+        350,
+        FaultOptions {
+            fail_users_page: Some(2),
             ..Default::default()
         },
     )
@@ -128,6 +123,93 @@ async fn failing_page_always_500() {
         );
     }
     assert_eq!(sim.stats().failed_pages, 3);
+}
+
+/// A user's name and SKUs as one listing entry shows them.
+fn name_and_skus(item: &Value) -> (String, Vec<String>) {
+    let mut skus: Vec<String> = item["assignedLicenses"]
+        .as_array()
+        .expect("assignedLicenses")
+        .iter()
+        .map(|license| license["skuId"].as_str().expect("skuId").to_owned())
+        .collect();
+    skus.sort();
+    (
+        item["displayName"].as_str().unwrap_or_default().to_owned(),
+        skus,
+    )
+}
+
+#[tokio::test]
+async fn repeated_users_are_listed_last_as_they_are() {
+    let sim = start_faulty(
+        350,
+        FaultOptions {
+            repeat_users: true,
+            ..Default::default()
+        },
+    )
+    .await;
+    let t = token(&sim).await;
+    let url = format!(
+        "{}/v1.0/users?$select=displayName,assignedLicenses&$top=100",
+        sim.base_url()
+    );
+    let pages = page_by_page(&url, &t).await;
+    assert_eq!(pages.len(), 4);
+    let id = |item: &Value| item["id"].as_str().expect("id").to_owned();
+    for (n, page) in pages.iter().enumerate() {
+        let ids: Vec<String> = page.iter().map(id).collect();
+        let once: HashSet<&String> = ids.iter().collect();
+        assert_eq!(once.len(), ids.len() - 1, "page {n} lists one user twice");
+        if n > 0 {
+            let previous: HashSet<String> = pages[n - 1].iter().map(id).collect();
+            assert!(
+                previous.contains(&ids[0]),
+                "page {n} starts with a user of the previous page"
+            );
+        }
+    }
+
+    // Every user is listed, the last time as the tenant holds it, any earlier time not.
+    let listed: Vec<&Value> = pages.iter().flatten().collect();
+    let users = sim.users();
+    let truth: HashMap<String, &graph_sim::User> = users
+        .iter()
+        .map(|user| (user.id.to_string(), user))
+        .collect();
+    let mut last_seen = HashMap::new();
+    for (position, item) in listed.iter().enumerate() {
+        last_seen.insert(id(item), position);
+    }
+    assert_eq!(last_seen.len(), 350);
+    let repeats = listed.len() - 350;
+    assert_eq!(
+        repeats,
+        3 + 4,
+        "pages 2-4 repeat one of the previous page, each page one"
+    );
+    assert_eq!(sim.stats().repeated_users, repeats as u64);
+    for (position, item) in listed.iter().enumerate() {
+        let user = truth[&id(item)];
+        let mut skus: Vec<String> = user
+            .assigned_licenses
+            .iter()
+            .map(|license| license.sku_id.to_string())
+            .collect();
+        skus.sort();
+        let current = (user.display_name.clone().unwrap_or_default(), skus);
+        if last_seen[&id(item)] == position {
+            assert_eq!(name_and_skus(item), current);
+        } else {
+            let (name, held) = name_and_skus(item);
+            assert_eq!(name, format!("{} (before a change)", current.0));
+            assert_eq!(held.len() + 1, current.1.len(), "one license fewer");
+        }
+    }
+
+    // The same listing repeats the same users.
+    assert_eq!(page_by_page(&url, &t).await, pages);
 }
 
 #[tokio::test]
