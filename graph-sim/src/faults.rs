@@ -1,6 +1,6 @@
 //! Fault injection: latency, 429 throttling with Retry-After, 503/504, a page that always
-//! fails, intermittent non-premium 403, users listed twice. Random choices come from a seeded RNG so a run with
-//! the same seed and the same (sequential) request order fails the same way.
+//! fails, intermittent non-premium 403, users listed twice. Random choices come from a seeded
+//! RNG so a run with the same seed and the same (sequential) request order fails the same way.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

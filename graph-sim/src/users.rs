@@ -247,10 +247,11 @@ struct Relisting<'a> {
 ///
 /// With `carry_to_next`, a page lists its last licensed user in an older state and the next
 /// page starts with that user as it is; with `repeat_on_page`, a page lists its first other
-/// licensed user in an older state and ends with that user as it is. A licensed user, so that the older state
-/// can hold a license fewer. The choice depends on the page alone: the same listing repeats
-/// the same users. A user carried in from the previous page is listed again whatever the
-/// flags, so that a listing begun with the fault still ends with every user as it is.
+/// licensed user in an older state and ends with that user as it is. Licensed users, so that
+/// the older state can hold a license fewer. The choice depends on the page alone: the same
+/// listing repeats the same users. A user carried in from the previous page is listed again
+/// whatever the flags, so that a listing begun with the fault still ends with every user as
+/// it is.
 fn relist<'a>(
     dir: &'a Directory,
     users: Vec<&'a User>,
