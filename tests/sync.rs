@@ -431,8 +431,32 @@ async fn the_connection_test_reports_throttling_instead_of_waiting_it_out(engine
     app.finish().await;
 }
 
+/// A tenant of a national cloud, reached through an overridden endpoint (the simulator here, a
+/// proxy in the field): the token is asked for that cloud's Graph, which the sign-in accepts.
+async fn a_national_cloud_tenant_syncs_through_an_overridden_endpoint(engine: Engine) {
+    let sim = tenant(40, 5).await;
+    let app = app_for(engine, &sim).await;
+    for cloud in ["US_GOV", "US_GOV_DOD", "CHINA"] {
+        let provider = app
+            .connect_tenant_in(&sim, &sim.client_secret(), cloud)
+            .await;
+        let run = app.sync(&provider, "FULL").await;
+        assert_eq!(run["status"], "SUCCEEDED", "{cloud}: {run}");
+        assert_eq!(run["usersSeen"], 40, "{cloud}: {run}");
+        let deleted = app
+            .admin(
+                &format!(r#"mutation {{ deleteProvider(id: "{provider}") }}"#),
+                json!({}),
+            )
+            .await;
+        assert!(deleted.get("errors").is_none(), "{deleted}");
+    }
+    app.finish().await;
+}
+
 engine_tests!(
     a_full_sync_stores_exactly_the_tenant,
+    a_national_cloud_tenant_syncs_through_an_overridden_endpoint,
     an_incremental_sync_applies_every_kind_of_change,
     throttling_and_expiring_tokens_cost_time_not_data,
     a_page_that_keeps_failing_fails_the_sync_and_removes_nothing,

@@ -20,7 +20,17 @@ use uuid::Uuid;
 use crate::errors::{AadError, GraphError};
 use crate::server::SimState;
 
-const GRAPH_RESOURCE: &str = "https://graph.microsoft.com";
+/// Microsoft Graph's resource in each cloud. A client pointed at the simulator for a national
+/// cloud still asks for that cloud's Graph ("Any permission scope value (including the .default
+/// scope) that contains the Microsoft Graph domain MUST use the domain of the Microsoft Graph
+/// service root endpoint for the national cloud deployment", learn `graph/sdks/national-clouds`),
+/// and the simulator stands in for every cloud.
+const GRAPH_RESOURCES: [&str; 4] = [
+    "https://graph.microsoft.com",
+    "https://graph.microsoft.us",
+    "https://dod-graph.microsoft.us",
+    "https://microsoftgraph.chinacloudapi.cn",
+];
 
 struct IssuedToken {
     client_id: Uuid,
@@ -326,8 +336,8 @@ fn issue(
     Ok(resp)
 }
 
-/// Client credentials need exactly one `{resource}/.default` scope, for Graph or this
-/// simulator's own base URL.
+/// Client credentials need exactly one `{resource}/.default` scope, for Graph (of any cloud) or
+/// this simulator's own base URL.
 fn check_scope(scope: &str, base_url: &str) -> Result<(), AadError> {
     let scopes: Vec<&str> = scope.split_whitespace().collect();
     let invalid_scope =
@@ -342,7 +352,9 @@ fn check_scope(scope: &str, base_url: &str) -> Result<(), AadError> {
     }
     let accepted = |s: &str| {
         let resource = s.trim_end_matches("/.default").trim_end_matches('/');
-        resource.eq_ignore_ascii_case(GRAPH_RESOURCE)
+        GRAPH_RESOURCES
+            .iter()
+            .any(|graph| resource.eq_ignore_ascii_case(graph))
             || resource.eq_ignore_ascii_case(base_url.trim_end_matches('/'))
     };
     if scopes.len() != 1 || !accepted(scopes[0]) {
@@ -373,6 +385,8 @@ mod tests {
     fn scopes() {
         assert!(check_scope("https://graph.microsoft.com/.default", "http://127.0.0.1:1").is_ok());
         assert!(check_scope("http://127.0.0.1:1/.default", "http://127.0.0.1:1").is_ok());
+        let china = "https://microsoftgraph.chinacloudapi.cn/.default";
+        assert!(check_scope(china, "http://127.0.0.1:1").is_ok());
         assert_eq!(
             check_scope("https://graph.microsoft.com/User.Read", "x")
                 .unwrap_err()

@@ -76,8 +76,10 @@ pub struct Endpoints {
 }
 
 impl Endpoints {
-    /// The cloud's endpoints, with any override applied. With an overridden Graph URL the scope
-    /// follows it (`{graph}/.default`), as the simulator expects.
+    /// The cloud's endpoints, with any override applied. The scope stays the cloud's Graph
+    /// resource whatever the override: a token is for Microsoft Graph, not for the proxy or
+    /// simulator that the requests go through, and Entra refuses a scope of an unknown resource
+    /// (AADSTS70011 / 500011).
     pub fn resolve(cloud: Cloud, overrides: &EndpointOverrides) -> Result<Endpoints, GraphError> {
         let login = parse_base(
             overrides.login_url.as_deref().unwrap_or(cloud.login_url()),
@@ -87,7 +89,7 @@ impl Endpoints {
             overrides.graph_url.as_deref().unwrap_or(cloud.graph_url()),
             "Graph",
         )?;
-        let scope = format!("{}/.default", graph.as_str().trim_end_matches('/'));
+        let scope = format!("{}/.default", cloud.graph_url());
         Ok(Endpoints {
             login,
             graph,
@@ -178,7 +180,10 @@ mod tests {
             e.graph_url("/organization"),
             "http://127.0.0.1:9/v1.0/organization"
         );
-        assert_eq!(e.scope(), "http://127.0.0.1:9/.default");
+        assert_eq!(
+            e.scope(),
+            "https://microsoftgraph.chinacloudapi.cn/.default"
+        );
         assert!(e.is_graph_link("http://127.0.0.1:9/v1.0/users?$skiptoken=x"));
         assert!(!e.is_graph_link("http://evil.example/v1.0/users"));
     }

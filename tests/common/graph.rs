@@ -64,6 +64,11 @@ impl TestApp {
 
     /// Creates a provider for the simulated tenant; returns its id.
     pub async fn connect_tenant(&self, sim: &SimServer, secret: &str) -> String {
+        self.connect_tenant_in(sim, secret, "GLOBAL").await
+    }
+
+    /// As [`Self::connect_tenant`], for a tenant of the Microsoft cloud `cloud` (API name).
+    pub async fn connect_tenant_in(&self, sim: &SimServer, secret: &str, cloud: &str) -> String {
         let body = self
             .admin(
                 "mutation($input: CreateMicrosoftProviderInput!) {
@@ -71,6 +76,7 @@ impl TestApp {
                 json!({ "input": {
                     "name": "Simulated tenant", "tenantId": sim.tenant_id().to_string(),
                     "clientId": sim.client_id().to_string(), "clientSecret": secret,
+                    "cloud": cloud,
                 }}),
             )
             .await;
