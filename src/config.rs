@@ -125,11 +125,19 @@ pub struct ServeArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct WorkerArgs {
-    /// Syncs this process runs at once.
-    #[arg(long, default_value_t = 2)]
+    /// Syncs this process runs at once; at least 1, as a worker process exists to run them.
+    #[arg(long, default_value_t = 2, value_parser = at_least_one)]
     pub workers: usize,
     #[command(flatten)]
     pub engine: EngineArgs,
+}
+
+fn at_least_one(value: &str) -> Result<usize, String> {
+    match value.parse::<usize>() {
+        Ok(0) => Err("a worker process needs at least 1 worker".into()),
+        Ok(count) => Ok(count),
+        Err(error) => Err(error.to_string()),
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -251,6 +251,27 @@ async fn the_sync_command_runs_one_sync_for_cron() {
     let failed = sync(&id);
     assert!(!failed.status.success(), "a failed sync exits non-zero");
     assert!(String::from_utf8_lossy(&failed.stderr).contains("CLIENT_SECRET_EXPIRED"));
+
+    let unknown = sync("999");
+    let stderr = String::from_utf8_lossy(&unknown.stderr);
+    assert!(
+        !unknown.status.success(),
+        "an unknown provider exits non-zero"
+    );
+    assert!(stderr.contains("no provider with id 999"), "{stderr}");
+}
+
+/// A worker process without workers would sit idle while syncs queue up: refused at the start.
+#[test]
+fn a_worker_process_needs_at_least_one_worker() {
+    let output = Command::new(BINARY)
+        .args(["worker", "--workers", "0"])
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("the worker command runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(stderr.contains("at least 1 worker"), "{stderr}");
 }
 
 #[tokio::test]

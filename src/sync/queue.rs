@@ -128,7 +128,8 @@ fn active_conflict(provider_id: i64) -> Error {
     ))
 }
 
-/// Queues a run and returns it at once; CONFLICT if the provider already has one active.
+/// Queues a run and returns it at once; CONFLICT if the provider already has one active,
+/// NOT_FOUND if there is no such provider (`license-manager sync --provider` with a wrong id).
 pub async fn enqueue(
     db: &DatabaseConnection,
     provider_id: i64,
@@ -150,6 +151,9 @@ pub async fn enqueue(
     .await
     .map_err(|error| match error.sql_err() {
         Some(SqlErr::UniqueConstraintViolation(_)) => active_conflict(provider_id),
+        Some(SqlErr::ForeignKeyConstraintViolation(_)) => {
+            Error::NotFound(format!("no provider with id {provider_id}"))
+        }
         _ => Error::Database(error),
     })
 }
