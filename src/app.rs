@@ -95,6 +95,7 @@ pub async fn open_engine(
     let metrics = Arc::new(Metrics::default());
     metrics::count_statements(&mut db, metrics.clone());
     db::migrate(&db).await?;
+    warn_of_unreadable_secrets(&db, &keyring).await;
     let writes = match db::connect_sync_writer(&settings.database_url).await? {
         Some(mut writes) => {
             metrics::count_statements(&mut writes, metrics.clone());
@@ -115,6 +116,31 @@ pub async fn open_engine(
         wake: Arc::new(Notify::new()),
     };
     Ok((engine, metrics))
+}
+
+/// Names, at start, the providers whose client secret this process cannot open. With a key that
+/// differs between hosts, or was replaced without the old one, each of their syncs would fail:
+/// the log says why before the first one does.
+async fn warn_of_unreadable_secrets(db: &DatabaseConnection, keyring: &SecretKeyring) {
+    let providers = match crate::domain::providers::list(db).await {
+        Ok(providers) => providers,
+        Err(error) => {
+            tracing::warn!(error = ?error, "could not check the providers' secrets against the keys");
+            return;
+        }
+    };
+    for provider in providers {
+        if !keyring.has_key(&provider.client_secret_key_id) {
+            tracing::warn!(
+                provider = provider.id,
+                name = %provider.name,
+                key = %provider.client_secret_key_id,
+                "this process cannot open the provider's client secret: it was sealed with another \
+                 key. Set the same LM_SECRET_KEY on every host (a replaced key after the new one), \
+                 or enter the secret again"
+            );
+        }
+    }
 }
 
 pub struct Application {

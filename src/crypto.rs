@@ -133,6 +133,11 @@ impl SecretKeyring {
         })
     }
 
+    /// Whether this keyring holds the key `key_id` names, i.e. can open what it sealed.
+    pub fn has_key(&self, key_id: &str) -> bool {
+        self.keys.iter().any(|key| key.id == key_id)
+    }
+
     pub fn open(&self, sealed: &Sealed, context: &str) -> Result<SecretString, CryptoError> {
         let key = self
             .keys

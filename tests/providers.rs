@@ -327,6 +327,41 @@ async fn null_or_unset_means_the_default(engine: Engine) {
     app.finish().await;
 }
 
+/// A server started with another secret key (replaced, or another host's) shows which
+/// providers it cannot use, until their secret is entered again.
+async fn a_secret_sealed_with_another_key_is_flagged_until_entered_again(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let id = create(&app, "Contoso", TENANT).await["id"].clone();
+    let readable = "{ providers { clientSecretReadable } }";
+    let flags = |data: Value| data["providers"][0]["clientSecretReadable"].clone();
+    assert_eq!(flags(app.query(Role::Viewer, readable).await), true);
+
+    let (data_dir, database) = app.stop().await;
+    std::fs::remove_file(
+        data_dir
+            .path()
+            .join(license_manager::crypto::SECRET_KEY_FILE),
+    )
+    .expect("the generated key removed");
+    let app = TestApp::start(data_dir, database).await;
+    assert_eq!(flags(app.query(Role::Viewer, readable).await), false);
+
+    let body = graphql(
+        &app,
+        Role::Admin,
+        "mutation($id: ID!, $input: UpdateMicrosoftProviderInput!) {
+            updateMicrosoftProvider(id: $id, input: $input) { clientSecretReadable }
+        }",
+        json!({ "id": id, "input": { "clientSecret": "entered-again-0000000000ABCD" } }),
+    )
+    .await;
+    assert_eq!(
+        body["data"]["updateMicrosoftProvider"]["clientSecretReadable"], true,
+        "{body}"
+    );
+    app.finish().await;
+}
+
 engine_tests!(
     an_admin_creates_a_provider_and_sees_only_the_secret_hint,
     viewers_cannot_change_providers,
@@ -336,4 +371,5 @@ engine_tests!(
     deleting_a_provider_leaves_an_audit_trail,
     the_secret_is_stored_sealed,
     null_or_unset_means_the_default,
+    a_secret_sealed_with_another_key_is_flagged_until_entered_again,
 );

@@ -70,6 +70,8 @@ pub struct Provider {
     pub cloud: Cloud,
     pub client_secret_hint: String,
     pub client_secret_expires_at: Option<DateTime<Utc>>,
+    /// Which key sealed the client secret: a process without that key cannot use the provider.
+    pub client_secret_key_id: String,
     pub sync_interval_minutes: Option<i32>,
     pub enabled: bool,
     pub created_at: DateTime<Utc>,
@@ -112,6 +114,7 @@ impl TryFrom<providers::Model> for Provider {
             cloud: parse_cloud(&row.cloud)?,
             client_secret_hint: row.client_secret_hint,
             client_secret_expires_at: row.client_secret_expires_at,
+            client_secret_key_id: row.client_secret_key_id,
             sync_interval_minutes: row.sync_interval_minutes,
             enabled: row.enabled,
             created_at: row.created_at,

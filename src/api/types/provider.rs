@@ -3,6 +3,7 @@ use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Resu
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 
+use crate::api::context::keyring;
 use crate::api::errors::graphql_error;
 use crate::api::loaders::{LatestSyncRuns, ProviderUserCounts, load};
 use crate::api::types::{LicenseSku, SyncRun};
@@ -135,6 +136,14 @@ impl Provider {
 
     async fn client_secret_status(&self) -> ApiSecretStatus {
         self.0.secret_status(Utc::now()).into()
+    }
+
+    /// False when this server cannot open the stored client secret: it was sealed with a key
+    /// the server does not have (LM_SECRET_KEY changed without the old key listed after the new
+    /// one, or differs between hosts). Syncs and connection tests then fail: restore the key,
+    /// or enter the secret again.
+    async fn client_secret_readable(&self, ctx: &Context<'_>) -> Result<bool> {
+        Ok(keyring(ctx)?.has_key(&self.0.client_secret_key_id))
     }
 
     /// Scheduled syncs run only for enabled providers.
