@@ -167,7 +167,7 @@ async fn fault_and_tenant_flags() {
         .form(&[
             ("client_id", info["clientId"].as_str().unwrap()),
             ("client_secret", info["clientSecret"].as_str().unwrap()),
-            ("scope", &format!("{base}/.default")),
+            ("scope", GRAPH_SCOPE),
             ("grant_type", "client_credentials"),
         ])
         .send()
