@@ -136,8 +136,8 @@ async fn warn_of_unreadable_secrets(db: &DatabaseConnection, keyring: &SecretKey
                 name = %provider.name,
                 key = %provider.client_secret_key_id,
                 "this process cannot open the provider's client secret: it was sealed with another \
-                 key. Set the same LM_SECRET_KEY on every host (a replaced key after the new one), \
-                 or enter the secret again"
+                 key. Set the same LM_SECRET_KEY on every host (listing a replaced key after the \
+                 new one), or enter the secret again"
             );
         }
     }

@@ -55,8 +55,6 @@ async fn next_json(
     None
 }
 
-/// The dashboard also shows the provider, renamed while it watches, and its seats as the sync
-/// fills them in: each event is read afresh, not from what the connection saw at an earlier one.
 async fn rename(app: &TestApp, provider: &str, name: &str) {
     let body = app
         .admin(
@@ -69,6 +67,8 @@ async fn rename(app: &TestApp, provider: &str, name: &str) {
     assert!(body.get("errors").is_none(), "{body}");
 }
 
+/// The dashboard also shows the provider, renamed while it watches, and its seats as the sync
+/// fills them in: each event is read afresh, not from what the connection saw at an earlier one.
 async fn a_dashboard_follows_a_sync_to_its_end(engine: Engine) {
     // Latency, so that the sync is still running when the provider is renamed.
     let sim = slow_tenant(2_500, 17, Duration::from_millis(100)).await;

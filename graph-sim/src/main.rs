@@ -53,7 +53,7 @@ struct Cli {
     #[arg(long, env = "GRAPH_SIM_NON_PREMIUM_RATE", default_value_t = 0.0)]
     non_premium_rate: f64,
     /// GET /v1.0/users lists some users twice, the earlier time in an older state.
-    #[arg(long, env = "GRAPH_SIM_REPEAT_USERS")]
+    #[arg(long, env = "GRAPH_SIM_REPEAT_USERS", value_parser = clap::builder::BoolishValueParser::new())]
     repeat_users: bool,
     /// Access-token lifetime in seconds.
     #[arg(long, env = "GRAPH_SIM_TOKEN_TTL_SECS", default_value_t = 3599)]

@@ -75,7 +75,8 @@ where
 }
 
 /// The loaders of one request. They cache (a request never outlives its data), so that a page
-/// can prime them: `prime` answers later lookups without another statement.
+/// can prime them: `prime` answers later lookups without another statement. On a websocket
+/// connection they cache nothing (see [`Lifetime`]), and priming would be wasted.
 type Cached<K, V> = DataLoader<Batch<K, V>, HashMapCache>;
 
 /// How long the loaders' data is used: one HTTP request, or a websocket connection, which
@@ -129,6 +130,7 @@ pub fn attach(
         LatestSyncRuns::new(db.clone()),
         tokio::spawn,
     ));
+    data.insert(lifetime);
     data.insert(batch(db, providers, lifetime));
     data.insert(batch(db, skus, lifetime));
     data.insert(batch(db, skus_of_providers, lifetime));
@@ -146,6 +148,11 @@ where
         .load_one(key)
         .await
         .map_err(|error| graphql_error(&error))
+}
+
+/// Whether values handed to [`prime`] are used: only by loaders that cache.
+pub fn primes(ctx: &Context<'_>) -> bool {
+    ctx.data_opt::<Lifetime>() == Some(&Lifetime::Request)
 }
 
 /// Hands values already read (e.g. for a whole page) to the request's loader for their types.

@@ -83,9 +83,12 @@ impl Mutation {
         &self,
         ctx: &Context<'_>,
         provider_id: ID,
-        // Nullable, as the contract has it: a client passing an unset `$mode: SyncMode` variable
-        // or null means the default.
-        #[graphql(default_with = "Some(ApiSyncMode::Auto)")] mode: Option<ApiSyncMode>,
+        // Nullable, as the contract has it, so that a script can pass an unset `$mode` variable.
+        #[graphql(
+            default_with = "Some(ApiSyncMode::default())",
+            desc = "Null, like absent, means AUTO."
+        )]
+        mode: Option<ApiSyncMode>,
     ) -> Result<SyncRun> {
         let provider_id = row_id("providerId", &provider_id)?;
         let run = sync_runs::start(

@@ -51,6 +51,16 @@ pub enum UserChange {
     },
 }
 
+impl UserChange {
+    /// The Graph id of the user the change is about.
+    pub fn external_id(&self) -> &str {
+        match self {
+            UserChange::Upsert(patch) => &patch.external_id,
+            UserChange::Removed { external_id, .. } => external_id,
+        }
+    }
+}
+
 /// A partial user. `None` = not sent; `Some(None)` = sent as null.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct UserPatch {

@@ -432,9 +432,10 @@ impl Run<'_> {
         Ok(())
     }
 
+    /// Adds a write's counts. `users_seen` is not among them: Graph may list a user more than
+    /// once (see `write_listing`), so each path sets it from the distinct users it has seen.
     fn count(&mut self, counts: PageCounts, pages: i64) {
         self.progress.pages_fetched += pages;
-        self.progress.users_seen += counts.seen;
         self.progress.users_created += counts.created;
         self.progress.users_updated += counts.updated;
         self.progress.users_removed += counts.removed;
@@ -602,8 +603,7 @@ impl Run<'_> {
         let (counts, ids) = written.result?;
         seen.extend(ids);
         self.count(counts, written.pages);
-        // Graph may list a user more than once (see `write_listing`), and a sign-in fallback
-        // lists everyone again: the users seen are the distinct users, not the entries read.
+        // Distinct users, also when a sign-in fallback lists everyone again.
         self.progress.users_seen = seen.len() as i64;
         self.save().await?;
         // After pages 1, 2, 4, 8… up to 32: a few ANALYZEs keep the plans right while the table
@@ -624,6 +624,7 @@ impl Run<'_> {
         let now = Utc::now();
         let mut skus = self.seats(provider.id, now).await?;
         let mut next_round = None;
+        let mut seen: HashSet<String> = HashSet::new();
         let mut changes = self.provider.changes_since(link);
         loop {
             let page = match self.stop.next(&mut changes).await? {
@@ -643,10 +644,12 @@ impl Run<'_> {
                 Some(Err(error)) => return Err(error.into()),
             };
             self.stop.check()?;
+            seen.extend(page.changes.iter().map(|c| c.external_id().to_owned()));
             let counts =
                 writer::apply_changes(self.writes, provider.id, page.changes, &mut skus, now)
                     .await?;
             self.count(counts, 1);
+            self.progress.users_seen = seen.len() as i64;
             next_round = page.next_round.or(next_round);
             self.save().await?;
         }

@@ -160,6 +160,8 @@ impl SyncEngine {
                 Ok(_) => queued += 1,
                 // Another process queued it first, or a sync is already running: fine.
                 Err(Error::Conflict(_)) => {}
+                // Deleted since it was read: the other providers are still due.
+                Err(Error::NotFound(_)) => {}
                 Err(error) => return Err(error),
             }
         }

@@ -60,10 +60,10 @@ fn batches<T>(backend: DbBackend, rows: &[T]) -> impl Iterator<Item = &[T]> {
     })
 }
 
-/// What one page changed.
+/// What one page changed. (The users it listed are counted by the runner, across pages: a user
+/// may be listed on more than one.)
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PageCounts {
-    pub seen: i64,
     pub created: i64,
     pub updated: i64,
     pub removed: i64,
@@ -607,10 +607,9 @@ impl<'a> UserWrites<'a> {
 
 impl SavedUsers {
     /// A user whose licenses changed counts as updated, unless it is new.
-    fn counts(mut self, seen: usize, relicensed: HashSet<i64>, removed: i64) -> PageCounts {
+    fn counts(mut self, relicensed: HashSet<i64>, removed: i64) -> PageCounts {
         self.updated.extend(relicensed.difference(&self.new_ids));
         PageCounts {
-            seen: seen as i64,
             created: self.created,
             updated: self.updated.len() as i64,
             removed,
@@ -803,7 +802,7 @@ pub async fn write_user_page(
     let relicensed = save_holdings(&transaction, provider_id, wanted, &held, now).await?;
     transaction.commit().await?;
     let page_ids = saved.ids.values().copied().collect();
-    let counts = saved.counts(records.len(), relicensed, 0);
+    let counts = saved.counts(relicensed, 0);
     Ok((counts, page_ids))
 }
 
@@ -898,10 +897,7 @@ pub async fn apply_changes(
     skus: &mut SkuIndex,
     now: DateTime<Utc>,
 ) -> Result<PageCounts> {
-    let changes = dedupe_by(changes, |change| match change {
-        UserChange::Upsert(patch) => &patch.external_id,
-        UserChange::Removed { external_id, .. } => external_id,
-    });
+    let changes = dedupe_by(changes, UserChange::external_id);
     let transaction = crate::db::begin_write(db).await?;
     let held: HashSet<String> = changes
         .iter()
@@ -920,10 +916,7 @@ pub async fn apply_changes(
         provider_id,
         changes
             .iter()
-            .map(|change| match change {
-                UserChange::Upsert(patch) => patch.external_id.clone(),
-                UserChange::Removed { external_id, .. } => external_id.clone(),
-            })
+            .map(|change| change.external_id().to_owned())
             .collect(),
     )
     .await?;
@@ -985,7 +978,7 @@ pub async fn apply_changes(
     let relicensed = save_holdings(&transaction, provider_id, wanted, &holdings, now).await?;
     transaction.commit().await?;
     mark_removed(db, &removed, now).await?;
-    Ok(saved.counts(changes.len(), relicensed, removed.len() as i64))
+    Ok(saved.counts(relicensed, removed.len() as i64))
 }
 
 /// Refreshes sign-in dates from the light listing; returns how many users changed.

@@ -138,10 +138,10 @@ impl Provider {
         self.0.secret_status(Utc::now()).into()
     }
 
-    /// False when this server cannot open the stored client secret: it was sealed with a key
-    /// the server does not have (LM_SECRET_KEY changed without the old key listed after the new
-    /// one, or differs between hosts). Syncs and connection tests then fail: restore the key,
-    /// or enter the secret again.
+    /// False when the server answering cannot open the stored client secret: it was sealed with
+    /// a key this server does not have (LM_SECRET_KEY changed without the old key listed after
+    /// the new one, or differs between hosts). Connection tests then fail here, as do syncs on
+    /// any process with the same keys: restore the key, or enter the secret again.
     async fn client_secret_readable(&self, ctx: &Context<'_>) -> Result<bool> {
         Ok(keyring(ctx)?.has_key(&self.0.client_secret_key_id))
     }
@@ -206,7 +206,7 @@ pub struct CreateMicrosoftProviderInput {
     /// The secret's Value (not its Secret ID). Write-only: no query returns it.
     pub client_secret: String,
     /// The cloud the tenant lives in. Null, like absent, means GLOBAL.
-    #[graphql(default_with = "Some(MicrosoftCloud::Global)")]
+    #[graphql(default_with = "Some(MicrosoftCloud::default())")]
     pub cloud: Option<MicrosoftCloud>,
     /// When the secret expires, as shown under Certificates & secrets.
     pub client_secret_expires_at: Option<DateTime<Utc>>,

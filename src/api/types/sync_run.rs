@@ -2,8 +2,7 @@ use async_graphql::{Context, Enum, ID, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use super::Provider;
-use crate::domain::sync_runs;
-use crate::domain::sync_runs::{Notice, RunStatus, SyncMode};
+use crate::domain::sync_runs::{self, Notice, RunStatus, SyncMode};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Enum)]
 #[graphql(name = "SyncMode")]

@@ -10,9 +10,9 @@ use super::{LicenseSku, Provider};
 use crate::api::context::{database, row_id};
 use crate::api::cursor;
 use crate::api::errors::{ResultExt, bad_user_input, graphql_error};
-use crate::api::loaders::{load, prime};
+use crate::api::loaders::{load, prime, primes};
 use crate::domain::licenses::{self, Assignment, LicenseSku as DomainSku};
-use crate::domain::providers::{self};
+use crate::domain::providers;
 use crate::domain::users::{self, Direction, OrderField, PageRequest, Position};
 use crate::error::Error;
 
@@ -206,9 +206,8 @@ pub struct UserFilterInput {
     pub inactive_since_days: Option<i32>,
     /// True: sign-in data is available and no sign-in is recorded; false: signed in at least once.
     pub never_signed_in: Option<bool>,
-    /// Also list users that have left the directory. Null, like absent, means false: a
-    /// filter form can bind an unset checkbox to it.
-    #[graphql(default_with = "Some(false)")]
+    /// Also list users that have left the directory. Null, like absent, means false.
+    #[graphql(default_with = "Some(bool::default())")]
     pub include_removed: Option<bool>,
 }
 
@@ -255,7 +254,7 @@ pub enum OrderDirection {
 pub struct UserOrder {
     pub field: UserOrderField,
     /// Null, like absent, means ASC.
-    #[graphql(default_with = "Some(OrderDirection::Asc)")]
+    #[graphql(default_with = "Some(OrderDirection::default())")]
     pub direction: Option<OrderDirection>,
 }
 
@@ -396,7 +395,8 @@ pub async fn user_connection(
 /// Reads what the selection asks of every user of a page (licenses, their SKUs, providers) in
 /// one statement each. Licenses and their SKUs go into the page's nodes, so that resolving them
 /// costs neither a statement nor a loader lookup per user; providers, shared by most users, prime
-/// the request's loader. (The loaders do not learn the licenses: a user reached again in the same
+/// the request's loader (over HTTP; a websocket connection's loaders keep nothing, and batch
+/// them instead). (The loaders do not learn the licenses: a user reached again in the same
 /// request, through `user(id)` or a finding, reads them once more.) DataLoader batching alone
 /// depends on every row registering its key within the loader's delay, which a large page in a
 /// loaded process does not always do; this keeps the cost at one statement per level whatever
@@ -415,7 +415,7 @@ async fn read_ahead(ctx: &Context<'_>, page: Vec<users::User>) -> Result<Vec<Dir
         return Ok(Vec::new());
     }
     let db = database(ctx)?;
-    if selected("provider") {
+    if selected("provider") && primes(ctx) {
         let ids = unique(page.iter().map(|user| user.provider_id));
         prime(ctx, providers::by_ids(db, &ids).await.api()?).await?;
     }
