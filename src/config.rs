@@ -1,4 +1,5 @@
-//! The command line: every flag has the environment fallback listed in API.md.
+//! The command line. The settings of API.md have environment fallbacks; the arguments of one
+//! command (`--workers`, `token`'s and `sync`'s) do not.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

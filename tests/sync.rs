@@ -344,6 +344,12 @@ async fn the_connection_test_names_what_works_and_what_does_not(engine: Engine) 
             .expect("message")
             .contains(&sim.domain())
     );
+    let seats = format!(
+        "{} subscribed SKUs and {} subscriptions can be read",
+        sim.subscribed_skus().len(),
+        sim.subscriptions().len()
+    );
+    assert_eq!(test["checks"][3]["message"], seats.as_str(), "{body}");
 
     let mut permissions = sim.permissions();
     permissions.audit_log_read_all = false;

@@ -103,7 +103,8 @@ impl Mutation {
         Ok(run.into())
     }
 
-    /// Cancels a queued sync at once, or asks a running one to stop at its next page.
+    /// Cancels a queued sync at once, or asks a running one to stop: it notices within one
+    /// heartbeat (15 s) and keeps what it has written.
     #[graphql(guard = "RoleGuard::admin()")]
     async fn cancel_sync(&self, ctx: &Context<'_>, id: ID) -> Result<SyncRun> {
         let id = row_id("id", &id)?;

@@ -351,10 +351,16 @@ impl LicenseProvider for Microsoft365 {
             let users = first_page(&graph, false)
                 .await
                 .map(|count| format!("users can be read ({count} on the first page)"));
-            let subscriptions = graph
-                .subscribed_skus()
-                .await
-                .map(|skus| format!("{} subscribed SKUs can be read", skus.len()));
+            // Both reads of a sync's seats: the SKUs with their counts, and the commerce
+            // subscriptions behind them.
+            let subscriptions = tokio::try_join!(graph.subscribed_skus(), graph.subscriptions())
+                .map(|(skus, subscriptions)| {
+                    format!(
+                        "{} subscribed SKUs and {} subscriptions can be read",
+                        skus.len(),
+                        subscriptions.len()
+                    )
+                });
             let sign_ins = first_page(&graph, true)
                 .await
                 .map(|_| "sign-in activity can be read".to_owned());

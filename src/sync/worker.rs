@@ -71,8 +71,10 @@ impl SyncEngine {
                 let notice = Notice {
                     code: "INTERNAL".into(),
                     message: format!("the provider's configuration cannot be used: {error}"),
-                    hint: "if LM_SECRET_KEY changed, restore the previous key after the new one, \
-                           or enter the client secret again"
+                    hint: "if LM_SECRET_KEY changed, or differs between hosts, give this worker \
+                           the key that sealed the secret (after the current one), or enter the \
+                           client secret again; check LM_MICROSOFT_LOGIN_URL and \
+                           LM_MICROSOFT_GRAPH_URL if set"
                         .into(),
                 };
                 queue::finish(&self.db, run_id, worker, Outcome::Failed(notice))

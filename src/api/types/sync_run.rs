@@ -12,7 +12,8 @@ pub enum ApiSyncMode {
     Auto,
     /// Read every user, SKU and subscription.
     Full,
-    /// Read only what changed since the last sync.
+    /// Read only what changed since the last sync; a full sync when there is no delta link to
+    /// start from (before the first full sync, or after the cloud changed).
     Delta,
 }
 
