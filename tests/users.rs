@@ -445,6 +445,57 @@ async fn one_user_shows_how_each_license_came(engine: Engine) {
     app.finish().await;
 }
 
+/// A page shows each user's licenses as the user read alone shows them, whether its selection
+/// asks how each license came (read with the page) or only for the SKUs (read without it), and
+/// also when it asks through a fragment; each way costs the page the same statements.
+async fn a_page_shows_the_licenses_of_each_user_alone(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let db = app.database.connect().await;
+    directory(&db).await;
+    let details = "assignedDirectly inheritedFromGroupIds state error disabledPlans";
+    let sku = "sku { skuPartNumber displayName }";
+    let pages = [
+        format!(
+            "{{ users(first: 50, filter: {{ includeRemoved: true }}) {{ nodes {{ id licenses {{ {details} {sku} }} }} }} }}"
+        ),
+        format!(
+            "{{ users(first: 50, filter: {{ includeRemoved: true }}) {{ nodes {{ id licenses {{ ...how {sku} }} }} }} }} fragment how on LicenseAssignment {{ {details} }}"
+        ),
+        format!(
+            "{{ users(first: 50, filter: {{ includeRemoved: true }}) {{ nodes {{ id licenses {{ {sku} }} }} }} }}"
+        ),
+    ];
+    let mut statements = Vec::new();
+    for (index, page) in pages.iter().enumerate() {
+        let before = app.metrics.sql_statements();
+        let listed = data(&app, page, json!({})).await;
+        statements.push(app.metrics.sql_statements() - before);
+        let nodes = listed["users"]["nodes"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert!(nodes.len() >= 5, "{listed}");
+        for node in nodes {
+            let alone = data(&app, USER, json!({ "id": node["id"] })).await;
+            let mut expected = alone["user"]["licenses"].clone();
+            if index == 2 {
+                for license in expected.as_array_mut().into_iter().flatten() {
+                    *license = json!({ "sku": license["sku"] });
+                }
+            }
+            assert_eq!(
+                node["licenses"], expected,
+                "page {index}, user {}",
+                node["id"]
+            );
+        }
+    }
+    // Each page reads its licenses once, however it asks for them.
+    assert_eq!(statements, [statements[2]; 3], "statements per page");
+    db.close().await.ok();
+    app.finish().await;
+}
+
 engine_tests!(
     every_filter_narrows_the_list,
     every_order_puts_missing_values_last,
@@ -453,4 +504,5 @@ engine_tests!(
     empty_and_last_pages_say_so,
     page_arguments_are_checked,
     one_user_shows_how_each_license_came,
+    a_page_shows_the_licenses_of_each_user_alone,
 );

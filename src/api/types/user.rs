@@ -11,7 +11,7 @@ use crate::api::context::{database, row_id};
 use crate::api::cursor;
 use crate::api::errors::{ResultExt, bad_user_input, graphql_error};
 use crate::api::loaders::{load, prime, primes};
-use crate::domain::licenses::{self, Assignment, LicenseSku as DomainSku};
+use crate::domain::licenses::{self, Assignment, HeldLicense, LicenseSku as DomainSku};
 use crate::domain::providers;
 use crate::domain::users::{self, Direction, OrderField, PageRequest, Position};
 use crate::error::Error;
@@ -133,17 +133,59 @@ impl DirectoryUser {
 /// One license held by one user.
 #[derive(Clone)]
 pub struct LicenseAssignment {
-    assignment: Assignment,
+    held: HeldLicense,
+    /// How the license came to the user, when it was read with it. A page reads it only when
+    /// its selection asks for one of [`DETAIL_FIELDS`]; without it those fields ask the loader.
+    details: Option<Assignment>,
     /// The SKU when the page read it ahead; without it the `sku` field asks the loader.
     sku: Option<Arc<DomainSku>>,
 }
 
+/// The fields of a license that need more than its user and SKU.
+const DETAIL_FIELDS: [&str; 5] = [
+    "disabledPlans",
+    "assignedDirectly",
+    "inheritedFromGroupIds",
+    "state",
+    "error",
+];
+
 impl From<Assignment> for LicenseAssignment {
     fn from(assignment: Assignment) -> Self {
         Self {
-            assignment,
+            held: HeldLicense {
+                user_id: assignment.user_id,
+                license_sku_id: assignment.license_sku_id,
+            },
+            details: Some(assignment),
             sku: None,
         }
+    }
+}
+
+impl From<HeldLicense> for LicenseAssignment {
+    fn from(held: HeldLicense) -> Self {
+        Self {
+            held,
+            details: None,
+            sku: None,
+        }
+    }
+}
+
+impl LicenseAssignment {
+    /// How the license came to the user: as read with the page, or else through the request's
+    /// loader (one statement for all the licenses that ask).
+    async fn details(&self, ctx: &Context<'_>) -> Result<Cow<'_, Assignment>> {
+        if let Some(details) = &self.details {
+            return Ok(Cow::Borrowed(details));
+        }
+        let held: Option<Vec<Assignment>> = Box::pin(load(ctx, self.held.user_id)).await?;
+        held.into_iter()
+            .flatten()
+            .find(|assignment| assignment.license_sku_id == self.held.license_sku_id)
+            .map(Cow::Owned)
+            .ok_or_else(|| graphql_error(&Error::NotFound("the license was removed".into())))
     }
 }
 
@@ -153,34 +195,34 @@ impl LicenseAssignment {
         if let Some(read_ahead) = &self.sku {
             return Ok(LicenseSku::from(Arc::clone(read_ahead)));
         }
-        let sku: Option<DomainSku> = Box::pin(load(ctx, self.assignment.license_sku_id)).await?;
+        let sku: Option<DomainSku> = Box::pin(load(ctx, self.held.license_sku_id)).await?;
         sku.map(LicenseSku::from)
             .ok_or_else(|| graphql_error(&Error::NotFound("the SKU was removed".into())))
     }
 
     /// Service plan ids switched off for this user.
-    async fn disabled_plans(&self) -> &[String] {
-        &self.assignment.disabled_plans
+    async fn disabled_plans(&self, ctx: &Context<'_>) -> Result<Vec<String>> {
+        Ok(self.details(ctx).await?.disabled_plans.clone())
     }
 
     /// True when the license is assigned to the user itself: an admin can remove it from the user.
-    async fn assigned_directly(&self) -> bool {
-        self.assignment.assigned_directly
+    async fn assigned_directly(&self, ctx: &Context<'_>) -> Result<bool> {
+        Ok(self.details(ctx).await?.assigned_directly)
     }
 
     /// Groups the license also (or only) comes from: it stays until removed there.
-    async fn inherited_from_group_ids(&self) -> &[String] {
-        &self.assignment.inherited_from_group_ids
+    async fn inherited_from_group_ids(&self, ctx: &Context<'_>) -> Result<Vec<String>> {
+        Ok(self.details(ctx).await?.inherited_from_group_ids.clone())
     }
 
     /// Active, ActiveWithError, Disabled, Error…
-    async fn state(&self) -> Option<&str> {
-        self.assignment.state.as_deref()
+    async fn state(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        Ok(self.details(ctx).await?.state.clone())
     }
 
     /// CountViolation, MutuallyExclusiveViolation, DependencyViolation…; null when none.
-    async fn error(&self) -> Option<&str> {
-        self.assignment.error.as_deref()
+    async fn error(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        Ok(self.details(ctx).await?.error.clone())
     }
 }
 
@@ -411,6 +453,12 @@ async fn read_ahead(ctx: &Context<'_>, page: Vec<users::User>) -> Result<Vec<Dir
     let skus_selected = nodes
         .iter()
         .any(|node| node.field("licenses").field("sku").exists());
+    let details_selected = nodes.iter().any(|node| {
+        let licenses = node.field("licenses");
+        DETAIL_FIELDS
+            .iter()
+            .any(|name| licenses.field(name).exists())
+    });
     if page.is_empty() {
         return Ok(Vec::new());
     }
@@ -423,9 +471,13 @@ async fn read_ahead(ctx: &Context<'_>, page: Vec<users::User>) -> Result<Vec<Dir
         return Ok(page.into_iter().map(DirectoryUser::from).collect());
     }
     let ids: Vec<i64> = page.iter().map(|user| user.id).collect();
-    let mut held = licenses::assignments_of_users(db, &ids).await.api()?;
+    let mut held = if details_selected {
+        as_licenses(licenses::assignments_of_users(db, &ids).await.api()?)
+    } else {
+        as_licenses(licenses::licenses_held_by(db, &ids).await.api()?)
+    };
     let skus: HashMap<i64, Arc<DomainSku>> = if skus_selected {
-        let sku_ids = unique(held.values().flatten().map(|held| held.license_sku_id));
+        let sku_ids = unique(held.values().flatten().map(|l| l.held.license_sku_id));
         let skus = licenses::skus_by_ids(db, &sku_ids).await.api()?;
         skus.into_iter()
             .map(|(id, sku)| (id, Arc::new(sku)))
@@ -433,9 +485,9 @@ async fn read_ahead(ctx: &Context<'_>, page: Vec<users::User>) -> Result<Vec<Dir
     } else {
         HashMap::new()
     };
-    let with_sku = |assignment: Assignment| LicenseAssignment {
-        sku: skus.get(&assignment.license_sku_id).cloned(),
-        assignment,
+    let with_sku = |license: LicenseAssignment| LicenseAssignment {
+        sku: skus.get(&license.held.license_sku_id).cloned(),
+        ..license
     };
     Ok(page
         .into_iter()
@@ -447,6 +499,15 @@ async fn read_ahead(ctx: &Context<'_>, page: Vec<users::User>) -> Result<Vec<Dir
             }
         })
         .collect())
+}
+
+fn as_licenses<T: Into<LicenseAssignment>>(
+    by_user: HashMap<i64, Vec<T>>,
+) -> HashMap<i64, Vec<LicenseAssignment>> {
+    by_user
+        .into_iter()
+        .map(|(user, held)| (user, held.into_iter().map(Into::into).collect()))
+        .collect()
 }
 
 fn unique(ids: impl Iterator<Item = i64>) -> Vec<i64> {
