@@ -102,6 +102,7 @@ async fn an_incremental_sync_applies_every_kind_of_change(engine: Engine) {
     assert_eq!(run["effectiveMode"], "DELTA");
     assert_eq!(run["usersCreated"], 1);
     assert_eq!(run["usersRemoved"], 2);
+    assert_eq!(run["usersSeen"], 8, "each user the round changed, once");
     assert_eq!(
         run["usersUpdated"], 5,
         "renamed, disabled, mail cleared, licensed, unlicensed"
@@ -680,7 +681,42 @@ async fn a_resync_keeps_the_later_state_of_a_user_listed_twice(engine: Engine) {
     app.finish().await;
 }
 
+/// An incremental round that lists a change twice (each delta page repeats the last change of
+/// the page before) applies it and counts each changed user once.
+async fn an_incremental_round_counts_a_user_listed_twice_once(engine: Engine) {
+    let sim = relisting_tenant(false).await;
+    let app = app_for(engine, &sim).await;
+    let provider = app.connect_tenant(&sim, &sim.client_secret()).await;
+    assert_eq!(app.sync(&provider, "FULL").await["status"], "SUCCEEDED");
+    // More changes than one delta page holds (200), so that later pages repeat.
+    let renamed: Vec<_> = sim.users().into_iter().take(450).collect();
+    for (index, user) in renamed.iter().enumerate() {
+        sim.rename_user(user.id, &format!("Renamed person {index}"), None)
+            .expect("renamed");
+    }
+    sim.set_faults(FaultOptions {
+        repeat_users: true,
+        ..FaultOptions::default()
+    });
+    let listed_twice = sim.stats().repeated_users;
+    let run = app.sync(&provider, "DELTA").await;
+    assert_eq!(run["status"], "SUCCEEDED", "{run}");
+    assert_eq!(run["effectiveMode"], "DELTA");
+    assert!(
+        sim.stats().repeated_users > listed_twice,
+        "changes listed twice"
+    );
+    assert_eq!(
+        run["usersSeen"], 450,
+        "each changed user counted once: {run}"
+    );
+    assert_eq!(run["usersUpdated"], 450, "{run}");
+    assert_synced(&app, &sim, &provider, true).await;
+    app.finish().await;
+}
+
 engine_tests!(
     a_first_sync_stores_a_user_listed_twice_once_as_listed_last,
     a_resync_keeps_the_later_state_of_a_user_listed_twice,
+    an_incremental_round_counts_a_user_listed_twice_once,
 );

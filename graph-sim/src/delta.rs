@@ -5,6 +5,7 @@
 //! request, as Graph encodes the query into the token.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue};
@@ -238,7 +239,18 @@ pub(crate) async fn users_delta(
         } => {
             let items = changed_items(&dir, since, upto, &selection);
             let end = (offset + size).min(items.len());
-            let slice = items.get(offset..end).unwrap_or(&[]);
+            // `repeat_users`: each later page of a round starts with the last change of the
+            // page before, again: "Assume that the same item can show up anywhere in the
+            // @odata.nextLink sequence" (learn.microsoft.com/graph/delta-query-overview).
+            let start = match offset {
+                0 => 0,
+                _ if state.faults().repeat_users && offset < items.len() => {
+                    state.stats.repeated_users.fetch_add(1, Ordering::Relaxed);
+                    offset - 1
+                }
+                _ => offset,
+            };
+            let slice = items.get(start..end).unwrap_or(&[]);
             // Minimal responses list only changed (and selected) properties.
             for c in slice {
                 if let Change::Present { props, full, .. } = c {

@@ -35,8 +35,9 @@ pub struct FaultOptions {
     pub non_premium_rate: f64,
     /// GET /v1.0/users lists some users twice, the earlier time in an older state: each page
     /// after the first starts with a user of the previous page, and each page lists one of its
-    /// own users again at its end (see `users::relist`). Graph gives no promise that a listing
-    /// names each object once while the directory changes under it.
+    /// own users again at its end (see `users::relist`). Each later page of a users/delta round
+    /// starts with the last change of the page before, again. Graph gives no promise that a
+    /// listing names each object once while the directory changes under it.
     pub repeat_users: bool,
 }
 

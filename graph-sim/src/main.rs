@@ -52,7 +52,8 @@ struct Cli {
     /// Fraction (0..1) of signInActivity requests answered with the non-premium 403.
     #[arg(long, env = "GRAPH_SIM_NON_PREMIUM_RATE", default_value_t = 0.0)]
     non_premium_rate: f64,
-    /// GET /v1.0/users lists some users twice, the earlier time in an older state.
+    /// GET /v1.0/users lists some users twice, the earlier time in an older state; a delta
+    /// round lists the last change of each page again on the next.
     #[arg(long, env = "GRAPH_SIM_REPEAT_USERS", value_parser = clap::builder::BoolishValueParser::new())]
     repeat_users: bool,
     /// Access-token lifetime in seconds.
