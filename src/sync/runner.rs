@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::queue::{self, Heartbeat, Notice, Outcome, Progress, SyncMode};
 use super::read_ahead::ReadAhead;
-use super::writer::{self, PageCounts, SkuIndex};
+use super::writer::{self, PageChanges, SkuIndex};
 use crate::entities::{providers, sync_runs};
 use crate::providers::records::UserRecord;
 use crate::providers::{LicenseProvider, ProviderError, ProviderErrorKind, SignInGap};
@@ -153,6 +153,14 @@ struct Run<'a> {
     settings: &'a SyncSettings,
     stop: StopSignal,
     progress: Progress,
+    tally: Tally,
+}
+
+/// The users a run created and updated, each once however often Graph listed it.
+#[derive(Default)]
+struct Tally {
+    created: HashSet<i64>,
+    updated: HashSet<i64>,
 }
 
 /// Runs `run` (already claimed by `worker`) to its end and records the outcome. `shutdown`
@@ -186,6 +194,7 @@ pub async fn execute(
         settings,
         stop: stop.clone(),
         progress: Progress::default(),
+        tally: Tally::default(),
     };
     let result = job.body(&run).await;
     drop(heartbeat);
@@ -306,7 +315,7 @@ fn sign_in_warning(gap: SignInGap, error: &ProviderError) -> Notice {
 
 /// A page write's outcome, with what the run needs to account for it.
 struct WrittenPage {
-    result: Result<(PageCounts, Vec<i64>), crate::Error>,
+    result: Result<(PageChanges, Vec<i64>), crate::Error>,
     /// Graph pages in the write.
     pages: i64,
     /// The Graph ids of the users written.
@@ -432,13 +441,20 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// Adds a write's counts. `users_seen` is not among them: Graph may list a user more than
-    /// once (see `write_listing`), so each path sets it from the distinct users it has seen.
-    fn count(&mut self, counts: PageCounts, pages: i64) {
+    /// Adds what a write changed. A user created by this run and written again stays one
+    /// created user. `users_seen` is not here: each path sets it from the distinct users it has
+    /// seen (Graph may list a user more than once, see `write_listing`).
+    fn count(&mut self, changes: PageChanges, pages: i64) {
         self.progress.pages_fetched += pages;
-        self.progress.users_created += counts.created;
-        self.progress.users_updated += counts.updated;
-        self.progress.users_removed += counts.removed;
+        self.progress.users_removed += changes.removed;
+        let tally = &mut self.tally;
+        tally.created.extend(changes.created);
+        let updated = changes.updated.into_iter();
+        tally
+            .updated
+            .extend(updated.filter(|id| !tally.created.contains(id)));
+        self.progress.users_created = tally.created.len() as i64;
+        self.progress.users_updated = tally.updated.len() as i64;
     }
 
     async fn seats(&mut self, provider_id: i64, now: DateTime<Utc>) -> Result<SkuIndex, Halt> {
@@ -600,9 +616,9 @@ impl Run<'_> {
         listing: &mut Listing<'_>,
         seen: &mut HashSet<i64>,
     ) -> Result<(), Halt> {
-        let (counts, ids) = written.result?;
+        let (changed, ids) = written.result?;
         seen.extend(ids);
-        self.count(counts, written.pages);
+        self.count(changed, written.pages);
         // Distinct users, also when a sign-in fallback lists everyone again.
         self.progress.users_seen = seen.len() as i64;
         self.save().await?;
@@ -645,10 +661,10 @@ impl Run<'_> {
             };
             self.stop.check()?;
             seen.extend(page.changes.iter().map(|c| c.external_id().to_owned()));
-            let counts =
+            let changed =
                 writer::apply_changes(self.writes, provider.id, page.changes, &mut skus, now)
                     .await?;
-            self.count(counts, 1);
+            self.count(changed, 1);
             self.progress.users_seen = seen.len() as i64;
             next_round = page.next_round.or(next_round);
             self.save().await?;

@@ -60,12 +60,13 @@ fn batches<T>(backend: DbBackend, rows: &[T]) -> impl Iterator<Item = &[T]> {
     })
 }
 
-/// What one page changed. (The users it listed are counted by the runner, across pages: a user
-/// may be listed on more than one.)
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct PageCounts {
-    pub created: i64,
-    pub updated: i64,
+/// What one page changed: the row ids of the users it created and of those it updated, and how
+/// many it marked removed. Ids, not counts: Graph may list a user on more than one page, and a
+/// run counts each user once (see `runner::Tally`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PageChanges {
+    pub created: Vec<i64>,
+    pub updated: Vec<i64>,
     pub removed: i64,
 }
 
@@ -545,7 +546,6 @@ struct UserWrites<'a> {
 /// What a page's user rows became: ids by Graph id (new and stored) and who counts as what.
 struct SavedUsers {
     ids: HashMap<String, i64>,
-    created: i64,
     updated: HashSet<i64>,
     new_ids: HashSet<i64>,
 }
@@ -579,7 +579,6 @@ impl<'a> UserWrites<'a> {
     }
 
     async fn save(self, db: &impl ConnectionTrait) -> Result<SavedUsers> {
-        let created = self.inserts.len() as i64;
         let updated: HashSet<i64> = self
             .updates
             .iter()
@@ -598,7 +597,6 @@ impl<'a> UserWrites<'a> {
         );
         Ok(SavedUsers {
             ids,
-            created,
             updated,
             new_ids,
         })
@@ -607,11 +605,11 @@ impl<'a> UserWrites<'a> {
 
 impl SavedUsers {
     /// A user whose licenses changed counts as updated, unless it is new.
-    fn counts(mut self, relicensed: HashSet<i64>, removed: i64) -> PageCounts {
+    fn changes(mut self, relicensed: HashSet<i64>, removed: i64) -> PageChanges {
         self.updated.extend(relicensed.difference(&self.new_ids));
-        PageCounts {
-            created: self.created,
-            updated: self.updated.len() as i64,
+        PageChanges {
+            created: self.new_ids.into_iter().collect(),
+            updated: self.updated.into_iter().collect(),
             removed,
         }
     }
@@ -759,7 +757,7 @@ pub async fn write_user_page(
     records: Vec<UserRecord>,
     skus: &SkuIndex,
     now: DateTime<Utc>,
-) -> Result<(PageCounts, Vec<i64>)> {
+) -> Result<(PageChanges, Vec<i64>)> {
     let records = dedupe_by(records, |record| &record.external_id);
     let transaction = crate::db::begin_write(db).await?;
     let stored = stored_users(
@@ -802,7 +800,7 @@ pub async fn write_user_page(
     let relicensed = save_holdings(&transaction, provider_id, wanted, &held, now).await?;
     transaction.commit().await?;
     let page_ids = saved.ids.values().copied().collect();
-    let counts = saved.counts(relicensed, 0);
+    let counts = saved.changes(relicensed, 0);
     Ok((counts, page_ids))
 }
 
@@ -896,7 +894,7 @@ pub async fn apply_changes(
     changes: Vec<UserChange>,
     skus: &mut SkuIndex,
     now: DateTime<Utc>,
-) -> Result<PageCounts> {
+) -> Result<PageChanges> {
     let changes = dedupe_by(changes, UserChange::external_id);
     let transaction = crate::db::begin_write(db).await?;
     let held: HashSet<String> = changes
@@ -978,7 +976,7 @@ pub async fn apply_changes(
     let relicensed = save_holdings(&transaction, provider_id, wanted, &holdings, now).await?;
     transaction.commit().await?;
     mark_removed(db, &removed, now).await?;
-    Ok(saved.counts(relicensed, removed.len() as i64))
+    Ok(saved.changes(relicensed, removed.len() as i64))
 }
 
 /// Refreshes sign-in dates from the light listing; returns how many users changed.
