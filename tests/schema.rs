@@ -22,6 +22,7 @@ mod contract {
 
     use std::collections::HashMap;
 
+    use async_graphql::Positioned;
     use async_graphql::parser::parse_schema;
     use async_graphql::parser::types::{
         BaseType, FieldDefinition, InputValueDefinition, Type, TypeDefinition, TypeKind,
@@ -63,27 +64,42 @@ mod contract {
         }
     }
 
+    /// Pairs each of `contract`'s items with the served one of its name, reporting those
+    /// missing; `owner` names where they belong (a type, or a field for its arguments).
+    fn matched<'a, T>(
+        owner: &str,
+        contract: &'a [Positioned<T>],
+        served: &'a [Positioned<T>],
+        name_of: fn(&T) -> &str,
+        problems: &mut Vec<String>,
+    ) -> Vec<(&'a str, &'a T, &'a T)> {
+        let served: HashMap<&str, &T> = served
+            .iter()
+            .map(|item| (name_of(&item.node), &item.node))
+            .collect();
+        let mut pairs = Vec::new();
+        for item in contract {
+            let name = name_of(&item.node);
+            match served.get(name) {
+                Some(actual) => pairs.push((name, &item.node, *actual)),
+                None => problems.push(format!("{owner}.{name} is missing")),
+            }
+        }
+        pairs
+    }
+
     /// `owner`'s inputs (a field's arguments or an input object's fields) against the contract's.
     fn check_inputs(
         owner: &str,
-        contract: &[async_graphql::Positioned<InputValueDefinition>],
-        served: &[async_graphql::Positioned<InputValueDefinition>],
+        contract: &[Positioned<InputValueDefinition>],
+        served: &[Positioned<InputValueDefinition>],
         problems: &mut Vec<String>,
     ) {
-        let served: HashMap<_, _> = served
-            .iter()
-            .map(|input| (input.node.name.node.as_str(), &input.node))
-            .collect();
-        for input in contract {
-            let input = &input.node;
-            let name = input.name.node.as_str();
-            let Some(actual) = served.get(name) else {
-                problems.push(format!("{owner}: `{name}` is missing"));
-                continue;
-            };
+        let name_of: fn(&InputValueDefinition) -> &str = |input| input.name.node.as_str();
+        for (name, input, actual) in matched(owner, contract, served, name_of, problems) {
             if !input_compatible(&input.ty.node, &actual.ty.node) {
                 problems.push(format!(
-                    "{owner}: `{name}` is `{}` in the contract but `{}` is served",
+                    "{owner}.{name} is `{}` in the contract but `{}` is served",
                     input.ty.node, actual.ty.node
                 ));
             }
@@ -93,18 +109,19 @@ mod contract {
             );
             if defaults.0.is_some() && defaults.0 != defaults.1 {
                 problems.push(format!(
-                    "{owner}: `{name}` defaults to {:?} in the contract but {:?} is served",
+                    "{owner}.{name} defaults to {:?} in the contract but {:?} is served",
                     defaults.0, defaults.1
                 ));
             }
         }
-        let named: Vec<&str> = contract.iter().map(|i| i.node.name.node.as_str()).collect();
-        for (name, input) in served {
+        let named: Vec<&str> = contract.iter().map(|i| name_of(&i.node)).collect();
+        for input in served {
+            let (name, input) = (name_of(&input.node), &input.node);
             let required = !input.ty.node.nullable && input.default_value.is_none();
             if required && !named.contains(&name) {
                 problems.push(format!(
-                    "{owner}: `{name}` is required but not in the contract: callers written \
-                     against it would be refused"
+                    "{owner}.{name} is required but not in the contract: callers written against \
+                     it would be refused"
                 ));
             }
         }
@@ -112,21 +129,12 @@ mod contract {
 
     fn check_fields(
         ty: &str,
-        contract: &[async_graphql::Positioned<FieldDefinition>],
-        served: &[async_graphql::Positioned<FieldDefinition>],
+        contract: &[Positioned<FieldDefinition>],
+        served: &[Positioned<FieldDefinition>],
         problems: &mut Vec<String>,
     ) {
-        let served: HashMap<_, _> = served
-            .iter()
-            .map(|field| (field.node.name.node.as_str(), &field.node))
-            .collect();
-        for field in contract {
-            let field = &field.node;
-            let name = field.name.node.as_str();
-            let Some(actual) = served.get(name) else {
-                problems.push(format!("{ty}.{name} is missing"));
-                continue;
-            };
+        let name_of: fn(&FieldDefinition) -> &str = |field| field.name.node.as_str();
+        for (name, field, actual) in matched(ty, contract, served, name_of, problems) {
             if !output_compatible(&field.ty.node, &actual.ty.node) {
                 problems.push(format!(
                     "{ty}.{name} is `{}` in the contract but `{}` is served",

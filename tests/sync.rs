@@ -630,6 +630,20 @@ async fn relisting_tenant(repeat_users: bool) -> graph_sim::SimServer {
     tenant_with(spec, options).await
 }
 
+/// A tenant synced in full while it listed each user once, and listing some twice from then on;
+/// returns it, the app and the provider's id.
+async fn synced_then_relisting(engine: Engine) -> (graph_sim::SimServer, TestApp, String) {
+    let sim = relisting_tenant(false).await;
+    let app = app_for(engine, &sim).await;
+    let provider = app.connect_tenant(&sim, &sim.client_secret()).await;
+    assert_eq!(app.sync(&provider, "FULL").await["status"], "SUCCEEDED");
+    sim.set_faults(FaultOptions {
+        repeat_users: true,
+        ..FaultOptions::default()
+    });
+    (sim, app, provider)
+}
+
 /// Runs a full sync of a tenant listing users twice and asserts what an admin would see: it
 /// succeeds, counts each user once, and stores each once, as listed last, with its seats.
 async fn assert_full_sync_keeps_the_later_listing(
@@ -677,14 +691,7 @@ async fn a_first_sync_stores_a_user_listed_twice_once_as_listed_last(engine: Eng
 /// Over stored rows the older state differs from what is stored and the current one does not:
 /// if the older were written last, it would stay.
 async fn a_resync_keeps_the_later_state_of_a_user_listed_twice(engine: Engine) {
-    let sim = relisting_tenant(false).await;
-    let app = app_for(engine, &sim).await;
-    let provider = app.connect_tenant(&sim, &sim.client_secret()).await;
-    assert_eq!(app.sync(&provider, "FULL").await["status"], "SUCCEEDED");
-    sim.set_faults(FaultOptions {
-        repeat_users: true,
-        ..FaultOptions::default()
-    });
+    let (sim, app, provider) = synced_then_relisting(engine).await;
     assert_full_sync_keeps_the_later_listing(&app, &sim, &provider, 0).await;
     app.finish().await;
 }
@@ -692,20 +699,13 @@ async fn a_resync_keeps_the_later_state_of_a_user_listed_twice(engine: Engine) {
 /// An incremental round that lists a change twice (each delta page repeats the last change of
 /// the page before) applies it and counts each changed user once.
 async fn an_incremental_round_counts_a_user_listed_twice_once(engine: Engine) {
-    let sim = relisting_tenant(false).await;
-    let app = app_for(engine, &sim).await;
-    let provider = app.connect_tenant(&sim, &sim.client_secret()).await;
-    assert_eq!(app.sync(&provider, "FULL").await["status"], "SUCCEEDED");
+    let (sim, app, provider) = synced_then_relisting(engine).await;
     // More changes than one delta page holds (200), so that later pages repeat.
     let renamed: Vec<_> = sim.users().into_iter().take(450).collect();
     for (index, user) in renamed.iter().enumerate() {
         sim.rename_user(user.id, &format!("Renamed person {index}"), None)
             .expect("renamed");
     }
-    sim.set_faults(FaultOptions {
-        repeat_users: true,
-        ..FaultOptions::default()
-    });
     let listed_twice = sim.stats().repeated_users;
     let run = app.sync(&provider, "DELTA").await;
     assert_eq!(run["status"], "SUCCEEDED", "{run}");
