@@ -1,5 +1,5 @@
 //! license-manager: a self-hosted GraphQL API that tracks the software licenses an organization
-//! pays for and who holds them. See DESIGN.md for the shape of the whole.
+//! pays for and who holds them. docs/architecture.md describes the shape of the whole.
 
 pub mod api;
 pub mod app;

@@ -1,4 +1,4 @@
-//! The read queries Q1–Q4 (names from API.md), and whether this build serves them. The read
+//! The read queries Q1–Q4 (names from the public contract, docs/api.md), and whether this build serves them. The read
 //! API lands on its own branch, so each query is built against what the schema actually has:
 //! a missing root field makes the scenario "not available on this build" instead of a failure.
 
@@ -14,7 +14,7 @@ pub const Q1: &str = "query { users(first: 100) { edges { node { userPrincipalNa
 pub const Q2: &str = "query($after: String) { users(first: 100, after: $after) { edges { node { \
                       userPrincipalName licenses { sku { displayName } } } } } }";
 
-/// The seat fields of API.md's LicenseSku, of which Q3 selects those the build has.
+/// The seat fields of the contract's LicenseSku, of which Q3 selects those the build has.
 const SKU_FIELDS: &[&str] = &[
     "skuPartNumber",
     "displayName",

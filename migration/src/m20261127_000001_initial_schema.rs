@@ -1,4 +1,4 @@
-//! The whole storage model of DESIGN.md "Storage", created at once so later features only add columns.
+//! The whole storage model (docs/architecture.md, "Storage"), created at once so later features only add columns.
 //!
 //! Every timestamp is stored in UTC. Foreign keys cascade from `providers`, so deleting a provider
 //! removes everything synced from it; audit events deliberately have no foreign key and outlive it.
@@ -428,7 +428,7 @@ fn indexes() -> Vec<IndexCreateStatement> {
             "ux_providers_tenant_client",
             &["tenant_id", "client_id"],
         ),
-        // Users: one row per Graph object per provider; the list filters and orders of API.md.
+        // Users: one row per Graph object per provider; the list filters and orders of the read API (docs/license-api.md).
         unique(
             DirectoryUsers::Table,
             "ux_directory_users_provider_external",
