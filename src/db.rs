@@ -42,12 +42,9 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// sqlx pings on every acquire by default and again on every release, and sea-orm takes a
 /// connection per statement, so a page of users with licenses and SKUs (three statements) made
 /// nine round trips where three carry queries: on PostgreSQL each is a wake-up of the backend,
-/// on SQLite one of the connection's worker thread. On release, sqlx pings every SQLite
-/// connection, and the vendored copy only the PostgreSQL ones that are not settled (a statement
-/// failed or was cut short, a rollback is queued): skipping the ping for all of them kept dead
-/// connections in the pool for good (see `tests/database.rs` and vendor/README.md), so one that
-/// broke while in use is never handed out again. This ping catches the ones a server restart or
-/// a firewall dropped while they sat idle.
+/// on SQLite one of the connection's worker thread. sqlx still pings every connection on
+/// release, so one that broke while in use is never handed out again (`tests/database.rs`); this
+/// ping catches the ones a server restart or a firewall dropped while they sat idle.
 const POOL_PING_AFTER_IDLE: Duration = Duration::from_secs(30);
 /// Any constant works, as long as every process of this product uses the same one.
 const MIGRATION_LOCK_KEY: i64 = 0x6c69_6365_6e73_6573; // "licenses"
