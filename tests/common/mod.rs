@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use license_manager::app::{self, Application};
-use license_manager::auth::Role;
+use license_manager::auth::{MaxTokenLifetime, Role};
 use license_manager::config::{EngineSettings, Settings};
 use license_manager::db;
 use license_manager::metrics::Metrics;
@@ -196,6 +196,7 @@ impl TestApp {
         let settings = Settings {
             listen: "127.0.0.1:0".parse().expect("valid address"),
             jwt_secret: None,
+            token_max_ttl: MaxTokenLifetime::DEFAULT,
             workers: options.workers,
             engine: EngineSettings {
                 microsoft: options.microsoft.clone(),
@@ -265,8 +266,8 @@ impl TestApp {
 
     /// A token signed with the key this server uses, as `license-manager token` would mint it.
     pub fn token(&self, role: Role, subject: &str) -> String {
-        let (keys, _) =
-            app::load_jwt_keys(None, self.data_dir.path()).expect("the server's signing key");
+        let (keys, _) = app::load_jwt_keys(None, MaxTokenLifetime::DEFAULT, self.data_dir.path())
+            .expect("the server's signing key");
         keys.issue(subject, role, Duration::from_secs(3600))
             .expect("token signed")
     }
