@@ -34,7 +34,7 @@ const ASSETS: [(&str, &str, &[u8]); 4] = [
 
 const TOKEN_HELP: &str = "license-manager token --role admin --subject YOUR-NAME";
 
-const DEFAULT_QUERY: &str = "# Every request needs a token: run\n#   license-manager token --role admin --subject YOUR-NAME\n# and paste it into the Headers tab below as\n#   {\"Authorization\": \"Bearer <token>\"}\n\nquery {\n  viewer { subject role }\n  providers { id name tenantId userCount lastSyncRun { status finishedAt } }\n}\n";
+const DEFAULT_QUERY: &str = "# Every request needs a token: run\n#   license-manager token --role admin --subject YOUR-NAME\n# and paste it into the Headers tab below as\n#   {\"Authorization\": \"Bearer <token>\"}\n# then press the circular arrow at the bottom left (Re-fetch GraphQL schema)\n# to load the Docs and autocompletion. The token is not stored: a reload\n# forgets it.\n\nquery {\n  viewer { subject role }\n  providers { id name tenantId userCount lastSyncRun { status finishedAt } }\n}\n";
 
 /// `GET /graphiql/{version}/{file}`.
 pub async fn asset(Path((version, file)): Path<(String, String)>) -> Response {
@@ -74,6 +74,9 @@ pub fn page() -> Html<String> {
   <script src="{base}/react-dom.production.min.js"></script>
   <script src="{base}/graphiql.min.js"></script>
   <script>
+    // Earlier versions of this page kept the headers, token included, in localStorage.
+    localStorage.removeItem('graphiql:headers');
+    localStorage.removeItem('graphiql:shouldPersistHeaders');
     const here = new URL('/graphql', window.location.href);
     const sockets = new URL(here);
     sockets.protocol = here.protocol === 'https:' ? 'wss:' : 'ws:';
@@ -83,7 +86,9 @@ pub fn page() -> Html<String> {
         defaultHeaders: {headers},
         defaultQuery: {query},
         defaultEditorToolsVisibility: 'headers',
-        shouldPersistHeaders: true,
+        // The token stays in this tab's memory only: nothing in localStorage for another
+        // script of this origin, or the next user of the browser, to read.
+        shouldPersistHeaders: false,
       }})
     );
   </script>
