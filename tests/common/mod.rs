@@ -193,18 +193,7 @@ impl TestApp {
 
     pub async fn start_with(data_dir: TempDir, database: TestDatabase, options: Options) -> Self {
         init_logging();
-        let settings = Settings {
-            listen: "127.0.0.1:0".parse().expect("valid address"),
-            jwt_secret: None,
-            token_max_ttl: MaxTokenLifetime::DEFAULT,
-            workers: options.workers,
-            engine: EngineSettings {
-                microsoft: options.microsoft.clone(),
-                sync: options.sync.clone().unwrap_or_default(),
-                ..EngineSettings::new(database.url.clone(), data_dir.path().to_owned())
-            },
-        };
-        let application = Application::build(settings)
+        let application = Application::build(settings(&database.url, data_dir.path(), &options))
             .await
             .expect("the server starts");
         let addr = application.local_addr().expect("bound address");
@@ -300,6 +289,21 @@ impl TestApp {
         assert_eq!(status, StatusCode::OK, "{body}");
         assert!(body.get("errors").is_none(), "unexpected errors: {body}");
         body["data"].clone()
+    }
+}
+
+/// What a test server starts with: `options` over the defaults, on an ephemeral port.
+pub fn settings(database_url: &str, data_dir: &Path, options: &Options) -> Settings {
+    Settings {
+        listen: "127.0.0.1:0".parse().expect("valid address"),
+        jwt_secret: None,
+        token_max_ttl: MaxTokenLifetime::DEFAULT,
+        workers: options.workers,
+        engine: EngineSettings {
+            microsoft: options.microsoft.clone(),
+            sync: options.sync.clone().unwrap_or_default(),
+            ..EngineSettings::new(database_url.to_owned(), data_dir.to_owned())
+        },
     }
 }
 
