@@ -14,7 +14,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, Api};
-use crate::auth::{AuthError, JwtKeys};
+use crate::auth::{AuthError, JwtKeys, MaxTokenLifetime};
 use crate::config::{EngineSettings, Settings};
 use crate::crypto::{CryptoError, SecretKeyring};
 use crate::keyfile::{self, KeyFileError};
@@ -56,16 +56,18 @@ pub struct AppState {
 /// data folder on the first start. The second value is true when that key was just created.
 pub fn load_jwt_keys(
     secret: Option<&SecretString>,
+    max_lifetime: MaxTokenLifetime,
     data_dir: &Path,
 ) -> Result<(JwtKeys, bool), StartupError> {
     if let Some(secret) = secret {
-        return Ok((JwtKeys::new(secret.expose_secret().as_bytes())?, false));
+        let keys = JwtKeys::new(secret.expose_secret().as_bytes(), max_lifetime)?;
+        return Ok((keys, false));
     }
     let file = keyfile::load_or_create(data_dir, JWT_SECRET_FILE)?;
     if file.created {
         tracing::info!(path = %file.path.display(), "generated a new JWT signing key");
     }
-    Ok((JwtKeys::new(&file.key)?, file.created))
+    Ok((JwtKeys::new(&file.key, max_lifetime)?, file.created))
 }
 
 /// The command that mints an admin token against the same key as this server.
@@ -154,7 +156,11 @@ impl Application {
     /// Opens the database, applies migrations, loads keys and binds the listening socket, so
     /// that every start-up failure surfaces here, before anything is served.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
-        let (jwt, _) = load_jwt_keys(settings.jwt_secret.as_ref(), &settings.engine.data_dir)?;
+        let (jwt, _) = load_jwt_keys(
+            settings.jwt_secret.as_ref(),
+            settings.token_max_ttl,
+            &settings.engine.data_dir,
+        )?;
         if settings.jwt_secret.is_none() {
             tracing::info!(
                 "mint an admin token with: {}",

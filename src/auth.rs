@@ -1,6 +1,7 @@
 //! JSON Web Tokens: minting for the `token` command, verifying for every GraphQL request.
 
 use std::fmt;
+use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -9,8 +10,64 @@ use serde::{Deserialize, Serialize};
 
 /// 256 bits: HS256 is only as strong as its key, and RFC 7518 §3.2 asks for at least this much.
 pub const MIN_SECRET_BYTES: usize = 32;
-/// Clock skew tolerated between the process that minted a token and the one verifying it.
+/// Clock skew tolerated between the process that minted a token and the one verifying it, for
+/// the times a token starts at (`iat`, `nbf`). None is granted past `exp`: a token one second
+/// expired is expired, so the HTTP layer and the per-operation check in the API agree on it.
 const LEEWAY_SECONDS: u64 = 5;
+const SECONDS_PER_DAY: u64 = 24 * 3600;
+
+/// The longest a token may live (`exp - iat`): `token --ttl` refuses to mint a longer one and
+/// every server refuses to accept one, so a leaked token is not a key for life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MaxTokenLifetime(Duration);
+
+impl MaxTokenLifetime {
+    /// 400 days: a yearly rotation with a month to spare.
+    pub const DEFAULT: Self = Self(Duration::from_secs(400 * SECONDS_PER_DAY));
+
+    pub fn new(lifetime: Duration) -> Result<Self, String> {
+        if lifetime.as_secs() == 0 {
+            return Err("the maximum token lifetime must be at least one second".into());
+        }
+        Ok(Self(lifetime))
+    }
+
+    fn seconds(self) -> i64 {
+        i64::try_from(self.0.as_secs()).unwrap_or(i64::MAX)
+    }
+
+    fn allows(self, lifetime: Duration) -> bool {
+        lifetime <= self.0
+    }
+}
+
+impl Default for MaxTokenLifetime {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// `400d`, `12h`, … as `--ttl` takes them.
+impl FromStr for MaxTokenLifetime {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let lifetime = humantime::parse_duration(text).map_err(|error| error.to_string())?;
+        Self::new(lifetime)
+    }
+}
+
+/// In the largest whole unit, as a person would write it for `--ttl`.
+impl fmt::Display for MaxTokenLifetime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let seconds = self.0.as_secs();
+        let (size, unit) = [(SECONDS_PER_DAY, "d"), (3600, "h"), (60, "m")]
+            .into_iter()
+            .find(|(size, _)| seconds.is_multiple_of(*size))
+            .unwrap_or((1, "s"));
+        write!(f, "{}{unit}", seconds / size)
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -48,6 +105,12 @@ pub enum AuthError {
     MalformedHeader,
     #[error("the token has expired; mint a new one")]
     Expired,
+    #[error("the token is not valid yet (its nbf or iat is in the future); check the clocks")]
+    NotYetValid,
+    #[error(
+        "the token lives longer than the maximum token lifetime of {max}; mint one with a shorter --ttl"
+    )]
+    LifetimeTooLong { max: MaxTokenLifetime },
     #[error("invalid token: {0}")]
     Invalid(&'static str),
     #[error(
@@ -63,6 +126,7 @@ pub struct JwtKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    max_lifetime: MaxTokenLifetime,
 }
 
 impl fmt::Debug for JwtKeys {
@@ -72,22 +136,34 @@ impl fmt::Debug for JwtKeys {
 }
 
 impl JwtKeys {
-    pub fn new(secret: &[u8]) -> Result<Self, AuthError> {
+    pub fn new(secret: &[u8], max_lifetime: MaxTokenLifetime) -> Result<Self, AuthError> {
         if secret.len() < MIN_SECRET_BYTES {
             return Err(AuthError::WeakSecret);
         }
         // Only HS256 is accepted, so `alg: none` and algorithm-confusion tokens fail here.
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = LEEWAY_SECONDS;
+        // jsonwebtoken grants the leeway to `exp` too, and counts a token as expired only after
+        // its `exp` second: taking back the leeway and one second more makes it expired from
+        // `exp` on (RFC 7519 §4.1.4), as the API's per-operation check counts it. Otherwise a
+        // token in its last seconds passed here and failed there, a 200 with a field error.
+        validation.reject_tokens_expiring_in_less_than = LEEWAY_SECONDS + 1;
+        validation.validate_nbf = true;
         validation.set_required_spec_claims(&["exp", "iat", "sub"]);
         Ok(Self {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             validation,
+            max_lifetime,
         })
     }
 
     pub fn issue(&self, subject: &str, role: Role, ttl: Duration) -> Result<String, AuthError> {
+        if !self.max_lifetime.allows(ttl) {
+            return Err(AuthError::LifetimeTooLong {
+                max: self.max_lifetime,
+            });
+        }
         let now = Utc::now().timestamp();
         let ttl = i64::try_from(ttl.as_secs()).map_err(|_| AuthError::Signing)?;
         let claims = Claims {
@@ -104,19 +180,38 @@ impl JwtKeys {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|error| match error.kind() {
                 ErrorKind::ExpiredSignature => AuthError::Expired,
+                ErrorKind::ImmatureSignature => AuthError::NotYetValid,
                 ErrorKind::InvalidSignature => AuthError::Invalid("bad signature"),
                 ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
                     AuthError::Invalid("only HS256 tokens are accepted")
                 }
-                ErrorKind::Json(_) | ErrorKind::MissingRequiredClaim(_) => {
+                ErrorKind::Json(_)
+                | ErrorKind::MissingRequiredClaim(_)
+                | ErrorKind::InvalidClaimFormat(_) => {
                     AuthError::Invalid("claims must be sub, role (viewer or admin), iat and exp")
                 }
                 _ => AuthError::Invalid("not a well-formed JWT"),
             })?;
-        if data.claims.sub.trim().is_empty() {
+        let claims = data.claims;
+        if claims.sub.trim().is_empty() {
             return Err(AuthError::Invalid("the subject is empty"));
         }
-        Ok(data.claims)
+        self.check_times(&claims, Utc::now().timestamp())?;
+        Ok(claims)
+    }
+
+    /// What jsonwebtoken's `Validation` has no setting for: `iat` in the future and the lifetime.
+    fn check_times(&self, claims: &Claims, now: i64) -> Result<(), AuthError> {
+        let leeway = i64::try_from(LEEWAY_SECONDS).unwrap_or(0);
+        if claims.iat > now.saturating_add(leeway) {
+            return Err(AuthError::NotYetValid);
+        }
+        if claims.exp.saturating_sub(claims.iat) > self.max_lifetime.seconds() {
+            return Err(AuthError::LifetimeTooLong {
+                max: self.max_lifetime,
+            });
+        }
+        Ok(())
     }
 
     /// Reads `Authorization: Bearer <token>`. A missing header is refused like a bad token:
@@ -139,10 +234,139 @@ mod tests {
     use super::*;
 
     fn keys(secret: &str) -> JwtKeys {
-        JwtKeys::new(secret.as_bytes()).expect("a 32-byte secret is accepted")
+        JwtKeys::new(secret.as_bytes(), MaxTokenLifetime::DEFAULT)
+            .expect("a 32-byte secret is accepted")
     }
 
     const SECRET: &str = "0123456789abcdef0123456789abcdef";
+    const DAY: u64 = 24 * 3600;
+
+    /// A token with exactly these times, signed with `SECRET`, as another minter might make it.
+    fn signed(iat: i64, exp: i64, nbf: Option<i64>) -> String {
+        let mut claims =
+            serde_json::json!({ "sub": "someone", "role": "viewer", "iat": iat, "exp": exp });
+        if let Some(nbf) = nbf {
+            claims["nbf"] = nbf.into();
+        }
+        jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(SECRET.as_bytes()),
+        )
+        .expect("signed")
+    }
+
+    fn now() -> i64 {
+        Utc::now().timestamp()
+    }
+
+    #[test]
+    fn a_token_is_expired_from_its_exp_second_on_without_leeway() {
+        let keys = keys(SECRET);
+        let start = now() - 3600;
+        for exp in [now() - 2, now()] {
+            assert_eq!(
+                keys.verify(&signed(start, exp, None)),
+                Err(AuthError::Expired),
+                "exp {} seconds ago",
+                now() - exp
+            );
+        }
+        assert!(keys.verify(&signed(start, now() + 60, None)).is_ok());
+    }
+
+    #[test]
+    fn start_times_in_the_future_are_refused_beyond_the_leeway() {
+        let keys = keys(SECRET);
+        let exp = now() + 3600;
+        assert_eq!(
+            keys.verify(&signed(
+                now() + 3600 * 24 * 365,
+                exp + 3600 * 24 * 365,
+                None
+            )),
+            Err(AuthError::NotYetValid),
+            "iat a year ahead"
+        );
+        assert_eq!(
+            keys.verify(&signed(now() + 60, exp, None)),
+            Err(AuthError::NotYetValid),
+            "iat a minute ahead"
+        );
+        assert_eq!(
+            keys.verify(&signed(now(), exp, Some(now() + 60))),
+            Err(AuthError::NotYetValid),
+            "nbf a minute ahead"
+        );
+        // A minter whose clock runs two seconds fast.
+        assert!(
+            keys.verify(&signed(now() + 2, exp, Some(now() + 2)))
+                .is_ok()
+        );
+        assert!(keys.verify(&signed(now(), exp, Some(now() - 60))).is_ok());
+    }
+
+    #[test]
+    fn a_token_living_longer_than_the_maximum_is_refused() {
+        let keys = keys(SECRET);
+        let too_long = MaxTokenLifetime::DEFAULT.seconds() + 1;
+        assert_eq!(
+            keys.verify(&signed(now(), 1 << 62, None)),
+            Err(AuthError::LifetimeTooLong {
+                max: MaxTokenLifetime::DEFAULT
+            }),
+            "exp = 2^62"
+        );
+        assert!(matches!(
+            keys.verify(&signed(now() - 10, now() - 10 + too_long, None)),
+            Err(AuthError::LifetimeTooLong { .. })
+        ));
+        // A token as old as the maximum allows, issued long ago, is fine until it expires.
+        let longest = MaxTokenLifetime::DEFAULT.seconds();
+        assert!(
+            keys.verify(&signed(now() - 10, now() - 10 + longest, None))
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn minting_beyond_the_maximum_is_refused_and_names_it() {
+        let keys = keys(SECRET);
+        let error = keys
+            .issue("me", Role::Admin, Duration::from_secs(99_999_999 * DAY))
+            .expect_err("270,000 years is too long");
+        assert_eq!(
+            error.to_string(),
+            "the token lives longer than the maximum token lifetime of 400d; mint one with a shorter --ttl"
+        );
+        assert!(
+            keys.issue("me", Role::Admin, Duration::from_secs(400 * DAY))
+                .is_ok()
+        );
+
+        let short =
+            JwtKeys::new(SECRET.as_bytes(), "12h".parse().expect("a duration")).expect("keys");
+        assert!(
+            short
+                .issue("me", Role::Admin, Duration::from_secs(DAY))
+                .is_err()
+        );
+        let day_long = keys
+            .issue("me", Role::Admin, Duration::from_secs(DAY))
+            .expect("a day is within 400 days");
+        assert!(
+            matches!(short.verify(&day_long), Err(AuthError::LifetimeTooLong { max }) if max.to_string() == "12h"),
+            "a server with a shorter maximum refuses what another one minted"
+        );
+    }
+
+    #[test]
+    fn the_maximum_lifetime_reads_as_ttl_does() {
+        assert_eq!("400d".parse(), Ok(MaxTokenLifetime::DEFAULT));
+        assert_eq!(MaxTokenLifetime::DEFAULT.to_string(), "400d");
+        assert!("0s".parse::<MaxTokenLifetime>().is_err());
+        assert!("soon".parse::<MaxTokenLifetime>().is_err());
+    }
 
     #[test]
     fn a_minted_token_round_trips_with_its_claims() {
@@ -170,7 +394,7 @@ mod tests {
     #[test]
     fn short_secrets_are_refused() {
         assert_eq!(
-            JwtKeys::new(b"password").map(|_| ()),
+            JwtKeys::new(b"password", MaxTokenLifetime::DEFAULT).map(|_| ()),
             Err(AuthError::WeakSecret)
         );
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use secrecy::SecretString;
 
-use crate::auth::Role;
+use crate::auth::{MaxTokenLifetime, Role};
 use crate::db;
 use crate::microsoft::EndpointOverrides;
 use crate::sync::queue::SyncMode;
@@ -84,6 +84,10 @@ pub struct JwtArgs {
     /// HS256 signing key, at least 32 bytes; default: generated once into the data folder.
     #[arg(long, env = "LM_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<SecretString>,
+    /// The longest lifetime of a token (e.g. 400d, 90d): `token` mints none longer and the
+    /// server accepts none longer.
+    #[arg(long, env = "LM_TOKEN_MAX_TTL", default_value_t = MaxTokenLifetime::DEFAULT)]
+    pub token_max_ttl: MaxTokenLifetime,
 }
 
 /// Everything that reads providers and syncs them: storage, the key for their secrets, where
@@ -235,6 +239,7 @@ impl From<EngineArgs> for EngineSettings {
 pub struct Settings {
     pub listen: SocketAddr,
     pub jwt_secret: Option<SecretString>,
+    pub token_max_ttl: MaxTokenLifetime,
     pub workers: usize,
     pub engine: EngineSettings,
 }
@@ -244,6 +249,7 @@ impl From<ServeArgs> for Settings {
         Self {
             listen: args.listen,
             jwt_secret: args.jwt.jwt_secret,
+            token_max_ttl: args.jwt.token_max_ttl,
             workers: args.workers,
             engine: args.engine.into(),
         }

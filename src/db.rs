@@ -1,7 +1,9 @@
 //! Opening the database (SQLite or PostgreSQL), applying migrations, and the few statement
 //! pieces that differ by engine.
 
+use std::io;
 use std::path::Path;
+use std::str::FromStr;
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
@@ -12,6 +14,8 @@ use sea_orm::{
     DatabaseTransaction, DbBackend, DbErr, SqliteTransactionMode, TransactionOptions,
     TransactionTrait,
 };
+
+use crate::data_dir;
 
 /// SQLite keeps one writer at a time whatever the pool size; the extra connections let reads
 /// (GraphQL, readiness probes) proceed while a sync writes, which WAL allows. Each connection
@@ -63,6 +67,7 @@ pub fn default_sqlite_url(data_dir: &Path) -> String {
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     let mut options = base_options(url);
     if is_sqlite(url) {
+        prepare_sqlite_file(url)?;
         options
             .max_connections(sqlite_pool_size())
             .min_connections(1)
@@ -84,7 +89,7 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
 /// `None` where the shared pool should be used: PostgreSQL, and an in-memory SQLite database,
 /// which a second pool would not see.
 pub async fn connect_sync_writer(url: &str) -> Result<Option<DatabaseConnection>, DbErr> {
-    if !is_sqlite(url) || url.contains(":memory:") || url.contains("mode=memory") {
+    if !is_sqlite(url) || is_in_memory(url) {
         return Ok(None);
     }
     let mut options = base_options(url);
@@ -100,6 +105,47 @@ pub async fn connect_sync_writer(url: &str) -> Result<Option<DatabaseConnection>
 
 fn is_sqlite(url: &str) -> bool {
     url.starts_with("sqlite:")
+}
+
+fn is_in_memory(url: &str) -> bool {
+    url.contains(":memory:") || url.contains("mode=memory")
+}
+
+/// SQLite creates a database file with the process's umask, 0644 as a rule, and its `-wal` and
+/// `-shm` files with the mode of the database file: the directory's personal data readable by
+/// every local user. So a database the URL asks to create (`mode=rwc`, as the default URL does)
+/// is created here first, 0600, and all three files are the owner's only. An existing file keeps
+/// its mode, with a warning when others may read it.
+fn prepare_sqlite_file(url: &str) -> Result<(), DbErr> {
+    if is_in_memory(url) {
+        return Ok(());
+    }
+    let options = SqliteConnectOptions::from_str(url)
+        .map_err(|error| DbErr::Custom(format!("the SQLite URL: {error}")))?;
+    let path = options.get_filename();
+    let creates = url
+        .split_once('?')
+        .is_some_and(|(_, params)| params.split('&').any(|param| param == "mode=rwc"));
+    let created = match creates.then(|| data_dir::create_private_file(path)) {
+        Some(Ok(created)) => created,
+        // A missing folder: SQLite says so when it opens the file.
+        Some(Err(error)) if error.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Some(Err(error)) => {
+            return Err(DbErr::Custom(format!(
+                "cannot create the database file {}: {error}",
+                path.display()
+            )));
+        }
+        None => false,
+    };
+    if !created && data_dir::open_to_others(path).unwrap_or(false) {
+        tracing::warn!(
+            path = %path.display(),
+            "the database file is readable by other users; run chmod 600 on it and on its -wal \
+             and -shm files"
+        );
+    }
+    Ok(())
 }
 
 fn base_options(url: &str) -> ConnectOptions {

@@ -8,7 +8,7 @@ use graph_sim::{SimOptions, SimServer, TenantSpec};
 use secrecy::SecretString;
 
 use crate::app::{self, Application, StartupError};
-use crate::auth::Role;
+use crate::auth::{MaxTokenLifetime, Role};
 use crate::config::{DemoArgs, EngineSettings, Settings};
 use crate::domain::audit::Actor;
 use crate::domain::{providers, sync_runs};
@@ -78,6 +78,7 @@ pub async fn run(
     let application = Application::build(Settings {
         listen: args.listen,
         jwt_secret: None,
+        token_max_ttl: MaxTokenLifetime::DEFAULT,
         workers: 2,
         engine: engine.clone(),
     })
@@ -103,7 +104,7 @@ pub async fn run(
     )
     .await?;
     sync_runs::start(application.db(), &actor, provider.id, SyncMode::Full).await?;
-    let (keys, _) = app::load_jwt_keys(None, data_dir.path())?;
+    let (keys, _) = app::load_jwt_keys(None, MaxTokenLifetime::DEFAULT, data_dir.path())?;
     let token = keys.issue(
         "demo",
         Role::Admin,

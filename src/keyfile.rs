@@ -40,7 +40,7 @@ pub fn load_or_create(data_dir: &Path, name: &str) -> Result<KeyFile, KeyFileErr
         path: path.clone(),
         source,
     };
-    fs::create_dir_all(data_dir).map_err(io_error)?;
+    crate::data_dir::ensure(data_dir).map_err(io_error)?;
     if path.exists() {
         return read(&path);
     }

@@ -3,6 +3,7 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 use license_manager::app::{self, Application};
+use license_manager::auth::AuthError;
 use license_manager::config::{
     Cli, Command, Settings, StorageArgs, SyncArgs, TokenArgs, WorkerArgs,
 };
@@ -107,14 +108,28 @@ async fn migrate(args: StorageArgs) -> anyhow::Result<()> {
 fn token(args: TokenArgs) -> anyhow::Result<()> {
     let subject = args.subject.trim();
     anyhow::ensure!(!subject.is_empty(), "--subject must not be empty");
-    let (keys, created) = app::load_jwt_keys(args.jwt.jwt_secret.as_ref(), &args.data.data_dir)?;
+    let (keys, created) = app::load_jwt_keys(
+        args.jwt.jwt_secret.as_ref(),
+        args.jwt.token_max_ttl,
+        &args.data.data_dir,
+    )?;
     if created {
         eprintln!(
             "note: generated a new signing key in {}; start the server with the same data folder",
             args.data.data_dir.display()
         );
     }
-    println!("{}", keys.issue(subject, args.role, args.ttl)?);
+    let token = keys
+        .issue(subject, args.role, args.ttl)
+        .map_err(|error| match error {
+            AuthError::LifetimeTooLong { max } => anyhow::anyhow!(
+                "--ttl: a token may live at most {max}; give a shorter --ttl, or raise the \
+                 maximum with --token-max-ttl or LM_TOKEN_MAX_TTL (on the servers too: they \
+                 refuse tokens that live longer)"
+            ),
+            other => other.into(),
+        })?;
+    println!("{token}");
     Ok(())
 }
 

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context;
-use license_manager::auth::Role;
+use license_manager::auth::{MaxTokenLifetime, Role};
 use secrecy::SecretString;
 use serde::Serialize;
 
@@ -168,9 +168,12 @@ impl Stack {
             },
         )
         .await?;
-        let (keys, _) =
-            license_manager::app::load_jwt_keys(Some(&SecretString::from(jwt_secret)), data_dir)
-                .context("cannot load the signing key")?;
+        let (keys, _) = license_manager::app::load_jwt_keys(
+            Some(&SecretString::from(jwt_secret)),
+            MaxTokenLifetime::DEFAULT,
+            data_dir,
+        )
+        .context("cannot load the signing key")?;
         let token = keys
             .issue("bench", Role::Admin, Duration::from_secs(24 * 3600))
             .context("cannot sign the admin token")?;

@@ -34,7 +34,39 @@ const ASSETS: [(&str, &str, &[u8]); 4] = [
 
 const TOKEN_HELP: &str = "license-manager token --role admin --subject YOUR-NAME";
 
-const DEFAULT_QUERY: &str = "# Every request needs a token: run\n#   license-manager token --role admin --subject YOUR-NAME\n# and paste it into the Headers tab below as\n#   {\"Authorization\": \"Bearer <token>\"}\n\nquery {\n  viewer { subject role }\n  providers { id name tenantId userCount lastSyncRun { status finishedAt } }\n}\n";
+const DEFAULT_QUERY: &str = "# Every request needs a token: run\n#   license-manager token --role admin --subject YOUR-NAME\n# and paste it into the Headers tab below as\n#   {\"Authorization\": \"Bearer <token>\"}\n# then press the circular arrow at the bottom left (Re-fetch GraphQL schema)\n# to load the Docs and autocompletion. The token is not stored: a reload\n# forgets it.\n\nquery {\n  viewer { subject role }\n  providers { id name tenantId userCount lastSyncRun { status finishedAt } }\n}\n";
+
+/// What GraphiQL keeps in localStorage (tabs, history, favourites), without any headers: its
+/// history stores each query's headers, token included, whatever `shouldPersistHeaders` says.
+/// Headers that earlier versions of this page stored are removed when it loads.
+const STORAGE_WITHOUT_HEADERS: &str = r#"    const HISTORY_KEYS = ['graphiql:queries', 'graphiql:favorites'];
+    const withoutHeaders = (key, value) => {
+      if (!HISTORY_KEYS.includes(key) || value === null) return value;
+      try {
+        const stored = JSON.parse(value);
+        for (const items of Object.values(stored)) {
+          if (Array.isArray(items)) items.forEach(item => { delete item.headers; });
+        }
+        return JSON.stringify(stored);
+      } catch (notJson) {
+        return null;
+      }
+    };
+    const storage = {
+      getItem: key => localStorage.getItem(key),
+      setItem: (key, value) => {
+        const kept = withoutHeaders(key, value);
+        if (kept === null) localStorage.removeItem(key); else localStorage.setItem(key, kept);
+      },
+      removeItem: key => localStorage.removeItem(key),
+      clear: () => Object.keys(localStorage)
+        .filter(key => key.startsWith('graphiql:'))
+        .forEach(key => localStorage.removeItem(key)),
+      get length() { return Object.keys(localStorage).filter(key => key.startsWith('graphiql:')).length; },
+    };
+    localStorage.removeItem('graphiql:headers');
+    localStorage.removeItem('graphiql:shouldPersistHeaders');
+    HISTORY_KEYS.forEach(key => storage.setItem(key, localStorage.getItem(key)));"#;
 
 /// `GET /graphiql/{version}/{file}`.
 pub async fn asset(Path((version, file)): Path<(String, String)>) -> Response {
@@ -74,6 +106,7 @@ pub fn page() -> Html<String> {
   <script src="{base}/react-dom.production.min.js"></script>
   <script src="{base}/graphiql.min.js"></script>
   <script>
+{storage}
     const here = new URL('/graphql', window.location.href);
     const sockets = new URL(here);
     sockets.protocol = here.protocol === 'https:' ? 'wss:' : 'ws:';
@@ -83,7 +116,10 @@ pub fn page() -> Html<String> {
         defaultHeaders: {headers},
         defaultQuery: {query},
         defaultEditorToolsVisibility: 'headers',
-        shouldPersistHeaders: true,
+        // The token stays in this tab's memory only: nothing in localStorage for another
+        // script of this origin, or the next user of the browser, to read.
+        shouldPersistHeaders: false,
+        storage,
       }})
     );
   </script>
@@ -92,5 +128,6 @@ pub fn page() -> Html<String> {
 "#,
         headers = json!(headers),
         query = json!(DEFAULT_QUERY),
+        storage = STORAGE_WITHOUT_HEADERS,
     ))
 }

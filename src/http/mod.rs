@@ -3,6 +3,7 @@
 mod export;
 mod graphiql;
 mod graphql;
+mod headers;
 mod health;
 mod prometheus;
 
@@ -18,7 +19,7 @@ use crate::app::AppState;
 const MAX_REQUEST_BYTES: usize = 1024 * 1024;
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::execute))
         .route("/graphiql/{version}/{file}", get(graphiql::asset))
         .route("/export/users.csv", get(export::users_csv))
@@ -29,7 +30,8 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
         // async-graphql-axum reads the body as a stream, which DefaultBodyLimit does not
         // cover; this layer caps every body, answering 413 before reading an oversized one.
-        .layer(RequestBodyLimitLayer::new(MAX_REQUEST_BYTES))
+        .layer(RequestBodyLimitLayer::new(MAX_REQUEST_BYTES));
+    headers::apply(routes)
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

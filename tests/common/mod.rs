@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use license_manager::app::{self, Application};
-use license_manager::auth::Role;
+use license_manager::auth::{MaxTokenLifetime, Role};
 use license_manager::config::{EngineSettings, Settings};
 use license_manager::db;
 use license_manager::metrics::Metrics;
@@ -193,17 +193,7 @@ impl TestApp {
 
     pub async fn start_with(data_dir: TempDir, database: TestDatabase, options: Options) -> Self {
         init_logging();
-        let settings = Settings {
-            listen: "127.0.0.1:0".parse().expect("valid address"),
-            jwt_secret: None,
-            workers: options.workers,
-            engine: EngineSettings {
-                microsoft: options.microsoft.clone(),
-                sync: options.sync.clone().unwrap_or_default(),
-                ..EngineSettings::new(database.url.clone(), data_dir.path().to_owned())
-            },
-        };
-        let application = Application::build(settings)
+        let application = Application::build(settings(&database.url, data_dir.path(), &options))
             .await
             .expect("the server starts");
         let addr = application.local_addr().expect("bound address");
@@ -265,8 +255,8 @@ impl TestApp {
 
     /// A token signed with the key this server uses, as `license-manager token` would mint it.
     pub fn token(&self, role: Role, subject: &str) -> String {
-        let (keys, _) =
-            app::load_jwt_keys(None, self.data_dir.path()).expect("the server's signing key");
+        let (keys, _) = app::load_jwt_keys(None, MaxTokenLifetime::DEFAULT, self.data_dir.path())
+            .expect("the server's signing key");
         keys.issue(subject, role, Duration::from_secs(3600))
             .expect("token signed")
     }
@@ -299,6 +289,21 @@ impl TestApp {
         assert_eq!(status, StatusCode::OK, "{body}");
         assert!(body.get("errors").is_none(), "unexpected errors: {body}");
         body["data"].clone()
+    }
+}
+
+/// What a test server starts with: `options` over the defaults, on an ephemeral port.
+pub fn settings(database_url: &str, data_dir: &Path, options: &Options) -> Settings {
+    Settings {
+        listen: "127.0.0.1:0".parse().expect("valid address"),
+        jwt_secret: None,
+        token_max_ttl: MaxTokenLifetime::DEFAULT,
+        workers: options.workers,
+        engine: EngineSettings {
+            microsoft: options.microsoft.clone(),
+            sync: options.sync.clone().unwrap_or_default(),
+            ..EngineSettings::new(database_url.to_owned(), data_dir.to_owned())
+        },
     }
 }
 

@@ -1,0 +1,260 @@
+//! The browser-test harness: headless Chromium driven over WebDriver, for the tests that must
+//! see a page as a person does (GraphiQL today, the console's pages later).
+//!
+//! Each `Browser` starts its own chromedriver on a free loopback port, and Chromium with a fresh
+//! profile, so browser tests run in parallel and share nothing. Where Chromium or chromedriver is
+//! not installed, `Browser::start` says why and returns `None`, and the test passes without
+//! looking; with `LM_REQUIRE_BROWSER=1` (CI sets it) a missing browser fails the test instead.
+//!
+//! A test binary that drives a browser declares this module itself, next to `mod common;`:
+//!
+//! ```ignore
+//! mod common;
+//! #[path = "common/browser.rs"]
+//! mod browser;
+//! ```
+//!
+//! so that the other test binaries do not compile and link a WebDriver client they never use.
+
+#![allow(dead_code)] // each browser test uses its own part of the harness
+
+use std::io::Write;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::elements::Element;
+use fantoccini::wd::Capabilities;
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+pub const CHROMIUM: &str = "/usr/bin/chromium";
+/// Set to 1 where a missing browser must fail the browser tests rather than skip them.
+pub const REQUIRE_ENV: &str = "LM_REQUIRE_BROWSER";
+/// How long a page may take to show what a test waits for. A bound against hanging, not a
+/// measurement: a loaded CI machine renders GraphiQL in a second or two.
+const WAIT: Duration = Duration::from_secs(30);
+const POLL: Duration = Duration::from_millis(100);
+/// Large enough for GraphiQL's editors and docs side by side in a screenshot.
+const WINDOW: (u32, u32) = (1400, 900);
+
+pub struct Browser {
+    client: Client,
+    driver: Child,
+    /// Chromium's user-data-dir and chromedriver's log.
+    profile: TempDir,
+    name: String,
+}
+
+impl Browser {
+    /// A fresh headless Chromium, or `None` (with the reason on stderr) where none is installed
+    /// and `LM_REQUIRE_BROWSER` is not 1. `name` names the screenshots of the test.
+    pub async fn start(name: &str) -> Option<Self> {
+        if let Some(missing) = [CHROMEDRIVER, CHROMIUM]
+            .into_iter()
+            .find(|path| !Path::new(path).exists())
+        {
+            let reason = format!("{missing} not found; apt-get install chromium chromium-driver");
+            if std::env::var(REQUIRE_ENV).is_ok_and(|value| value == "1") {
+                panic!("browser tests cannot run: {reason} ({REQUIRE_ENV}=1 requires them)");
+            }
+            // Past the test harness's capture, so that a passing run still says it looked at
+            // nothing.
+            writeln!(
+                std::io::stderr(),
+                "\n{name}: browser tests skipped: {reason}"
+            )
+            .ok();
+            return None;
+        }
+        Some(Self::launch(name).await)
+    }
+
+    async fn launch(name: &str) -> Self {
+        let profile = tempfile::tempdir().expect("a temporary browser profile");
+        let port = free_port();
+        let log = profile.path().join("chromedriver.log");
+        let driver = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .arg(format!("--log-path={}", log.display()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            // Its own process group, so that Drop ends Chromium too, even after a panic.
+            .process_group(0)
+            .spawn()
+            .unwrap_or_else(|error| panic!("{CHROMEDRIVER} does not start: {error}"));
+        let webdriver = format!("http://127.0.0.1:{port}");
+        wait_until_ready(&webdriver, &log).await;
+
+        let user_data = profile.path().join("chromium");
+        let mut capabilities = Capabilities::new();
+        capabilities.insert("browserName".into(), json!("chrome"));
+        capabilities.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": CHROMIUM,
+                "args": [
+                    "--headless=new",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    "--no-first-run",
+                    "--disable-dev-shm-usage",
+                    format!("--window-size={},{}", WINDOW.0, WINDOW.1),
+                    format!("--user-data-dir={}", user_data.display()),
+                ],
+            }),
+        );
+        let client = ClientBuilder::new(HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&webdriver)
+            .await
+            .unwrap_or_else(|error| {
+                panic!(
+                    "chromedriver does not open {CHROMIUM}: {error}; see {}",
+                    log.display()
+                )
+            });
+        Self {
+            client,
+            driver,
+            profile,
+            name: name.to_owned(),
+        }
+    }
+
+    pub async fn open(&self, url: &str) {
+        self.client
+            .goto(url)
+            .await
+            .unwrap_or_else(|error| panic!("cannot open {url}: {error}"));
+    }
+
+    /// Runs `script` in the page, as the body of a function (`return` gives a value back;
+    /// `arguments` holds `args`).
+    pub async fn run(&self, script: &str, args: Vec<Value>) -> Value {
+        self.client
+            .execute(script, args)
+            .await
+            .unwrap_or_else(|error| panic!("the page refused the script: {error}\n{script}"))
+    }
+
+    /// The first element matching `css`, once there is one.
+    pub async fn wait_for(&self, css: &str) -> Element {
+        match self
+            .client
+            .wait()
+            .at_most(WAIT)
+            .every(POLL)
+            .for_element(Locator::Css(css))
+            .await
+        {
+            Ok(element) => element,
+            Err(error) => {
+                self.fail(&format!("no element matches {css}: {error}"))
+                    .await
+            }
+        }
+    }
+
+    pub async fn click(&self, css: &str) {
+        if let Err(error) = self.wait_for(css).await.click().await {
+            self.fail(&format!("cannot click {css}: {error}")).await
+        }
+    }
+
+    /// Polls `script` until it returns something other than `null`, `false` or `undefined`, and
+    /// gives that back. `what` says what the test waits for, for the failure message.
+    pub async fn wait_until(&self, what: &str, script: &str) -> Value {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let value = self.run(script, Vec::new()).await;
+            if !matches!(value, Value::Null | Value::Bool(false)) {
+                return value;
+            }
+            if Instant::now() > deadline {
+                self.fail(&format!("waited {WAIT:?} for {what}")).await
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// A PNG of the window, kept under the cargo target folder; returns its path.
+    pub async fn screenshot(&self, label: &str) -> PathBuf {
+        let folder = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser");
+        std::fs::create_dir_all(&folder).expect("the screenshot folder");
+        let path = folder.join(format!("{}-{label}.png", self.name));
+        let png = self.client.screenshot().await.expect("a screenshot");
+        std::fs::write(&path, png).expect("the screenshot is written");
+        path
+    }
+
+    /// Fails the test with `message`, a screenshot of the page as it is and its visible text.
+    pub async fn fail(&self, message: &str) -> ! {
+        let screenshot = self.screenshot("failure").await;
+        let text = self
+            .run(
+                "return document.body ? document.body.innerText : ''",
+                Vec::new(),
+            )
+            .await;
+        panic!(
+            "{message}\nscreenshot: {}\npage text:\n{}",
+            screenshot.display(),
+            text.as_str().unwrap_or_default()
+        )
+    }
+
+    /// Ends the WebDriver session, which closes Chromium; chromedriver ends when dropped.
+    pub async fn close(self) {
+        if let Err(error) = self.client.clone().close().await {
+            writeln!(std::io::stderr(), "closing the browser: {error}").ok();
+        }
+    }
+}
+
+impl Drop for Browser {
+    /// Ends chromedriver's whole process group: after a failed test the session is still open,
+    /// and Chromium must not outlive it.
+    fn drop(&mut self) {
+        Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.driver.id())])
+            .stderr(Stdio::null())
+            .status()
+            .ok();
+        self.driver.wait().ok();
+    }
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free loopback port");
+    listener.local_addr().expect("its address").port()
+}
+
+/// Waits for chromedriver's `/status` to say it takes sessions.
+async fn wait_until_ready(webdriver: &str, log: &Path) {
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let status = http.get(format!("{webdriver}/status")).send().await;
+        if let Ok(response) = status
+            && let Ok(body) = response.json::<Value>().await
+            && body["value"]["ready"] == json!(true)
+        {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "chromedriver did not start within {WAIT:?}; see {}",
+            log.display()
+        );
+        tokio::time::sleep(POLL).await;
+    }
+}
