@@ -2,7 +2,7 @@
 //! full sync, every kind of change applied by an incremental one, and the faults of the real
 //! service handled without losing anything.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

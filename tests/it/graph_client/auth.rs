@@ -6,7 +6,7 @@ use futures::TryStreamExt;
 use graph_sim::SimOptions;
 use license_manager::microsoft::{Credentials, ErrorKind, GraphError, SecretString, UserQuery};
 
-use crate::common::*;
+use super::common::*;
 
 async fn token_error(sim: &graph_sim::SimServer, credentials: Credentials) -> GraphError {
     let secret = secrecy_text(&credentials);

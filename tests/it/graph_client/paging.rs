@@ -6,7 +6,7 @@ use futures::StreamExt;
 use graph_sim::SimOptions;
 use license_manager::microsoft::{USER_SELECT, UserQuery};
 
-use crate::common::*;
+use super::common::*;
 
 fn users_queries(sim: &graph_sim::SimServer) -> Vec<String> {
     sim.request_log()
