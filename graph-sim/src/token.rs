@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::json;
+use tokio::time::Instant;
 use uuid::Uuid;
 
 use crate::errors::{AadError, GraphError};
@@ -34,6 +35,8 @@ const GRAPH_RESOURCES: [&str; 4] = [
 
 struct IssuedToken {
     client_id: Uuid,
+    /// On the runtime's clock (the system's, outside tests), as a client's token cache may be:
+    /// a test that moves time past a token's lifetime then moves it for both sides.
     expires_at: Instant,
 }
 

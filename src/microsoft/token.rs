@@ -3,13 +3,14 @@
 //! The cache sits behind a tokio mutex held across the token request: concurrent callers that
 //! find no fresh token wait for the one request in flight instead of each starting their own.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use reqwest::{StatusCode, Url};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer};
 use tokio::sync::Mutex;
+use tokio::time::Instant;
 
 use super::credentials::Credentials;
 use super::error::{ErrorKind, GraphError};
@@ -29,6 +30,8 @@ pub(crate) struct AccessToken {
     value: SecretString,
     /// Tells tokens apart, so a 401 only discards the token that was refused.
     generation: u64,
+    /// On the runtime's clock (the system's, outside tests), so that a test can move time past
+    /// a token's lifetime instead of waiting for it.
     refresh_at: Instant,
     expires_at: DateTime<Utc>,
 }

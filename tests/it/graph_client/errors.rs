@@ -5,7 +5,7 @@ use license_manager::microsoft::{
     DeltaStart, ErrorKind, GraphError, Permission, SignInUnavailableReason, UserQuery,
 };
 
-use crate::common::*;
+use super::common::*;
 
 async fn first_error<T>(stream: license_manager::microsoft::PageStream<T>) -> GraphError {
     all_pages(stream)

@@ -8,7 +8,7 @@ use license_manager::microsoft::{
     UserDelta,
 };
 
-use crate::common::*;
+use super::common::*;
 
 async fn round(client: &GraphClient, start: DeltaStart, minimal: bool) -> Vec<Page<DeltaItem>> {
     all_pages(client.users_delta(start, DeltaOptions { minimal }))

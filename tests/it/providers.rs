@@ -1,6 +1,6 @@
 //! Configuring Microsoft 365 providers through the API, as a Settings page or a script does.
 
-mod common;
+use crate::common;
 
 use chrono::{Duration, Utc};
 use common::{Engine, TestApp, error_code};

@@ -1,7 +1,7 @@
 //! The server as an operator meets it: migrations on an empty database, health and readiness,
 //! GraphiQL, the database's own guarantees, and a restart that keeps data and keys.
 
-mod common;
+use crate::common;
 
 use chrono::Utc;
 use common::{Engine, TestApp, TestDatabase};

@@ -1,6 +1,6 @@
 //! The connection pool as the product configures it (`db::connect`), on each engine.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

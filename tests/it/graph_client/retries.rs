@@ -7,7 +7,7 @@ use license_manager::microsoft::{
     ClientConfig, EndpointOverrides, GraphClient, RetryConfig, UserQuery,
 };
 
-use crate::common::*;
+use super::common::*;
 
 fn faulty(faults: FaultOptions) -> SimOptions {
     SimOptions {

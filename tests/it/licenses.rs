@@ -1,7 +1,7 @@
 //! What is paid for and who holds it: SKUs with seat math, their subscriptions and holders,
 //! unit prices, and the constant SQL cost of a page of users with their licenses.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 

@@ -2,7 +2,7 @@
 //! are the generated keys and the SQLite database with its -wal and -shm files (0600), which hold
 //! the directory's personal data. A folder the admin made keeps the mode the admin gave it.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;

@@ -1,7 +1,7 @@
 //! CSV exports as a script or a spreadsheet user fetches them: authenticated like GraphQL,
 //! filtered by query parameters, complete across the export's internal chunks.
 
-mod common;
+use crate::common;
 
 use common::fixtures::{self, ENTERPRISEPACK, NewUser, SPE_E5, Via, assign, gql};
 use common::{Engine, TestApp};

@@ -1,7 +1,7 @@
 //! Abusive documents are refused with an error that names the limit, and the server keeps
 //! serving the next caller.
 
-mod common;
+use crate::common;
 
 use common::fixtures::gql;
 use common::{Engine, TestApp, error_code};

@@ -2,7 +2,7 @@
 //! full sync, every kind of change applied by an incremental one, and the faults of the real
 //! service handled without losing anything.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
@@ -476,6 +476,8 @@ engine_tests!(
 );
 
 async fn replicas_never_run_one_provider_twice_at_once(engine: Engine) {
+    use license_manager::entities::sync_runs;
+
     let sim = common::graph::slow_tenant(1_500, 8, Duration::from_millis(30)).await;
     let first = TestApp::spawn_with(
         engine,
@@ -494,40 +496,74 @@ async fn replicas_never_run_one_provider_twice_at_once(engine: Engine) {
     let provider = first.connect_tenant(&sim, &sim.client_secret()).await;
     let db = first.database.connect().await;
 
-    // Both replicas keep asking for syncs of the one provider while their workers run them.
-    let mut started = 0;
-    let mut most_running = 0;
-    for round in 0..60 {
-        let app = if round % 2 == 0 { &first } else { &second };
-        let body = app
-            .admin(
-                &format!(
-                    r#"mutation {{ startSync(providerId: "{provider}", mode: FULL) {{ id }} }}"#
-                ),
-                json!({}),
-            )
-            .await;
-        if body.get("errors").is_none() {
-            started += 1;
-        } else {
-            assert_eq!(common::error_code(&body), "CONFLICT", "{body}");
-        }
-        let running = license_manager::entities::sync_runs::Entity::find()
-            .filter(license_manager::entities::sync_runs::Column::Status.eq("RUNNING"))
+    // Both replicas ask for a sync of the one provider at the same moment, and again once it
+    // runs; each round ends when its runs have, so the pace is set by the syncs, not the clock.
+    let running = || {
+        sync_runs::Entity::find()
+            .filter(sync_runs::Column::Status.eq("RUNNING"))
             .count(&db)
-            .await
-            .expect("count");
-        most_running = most_running.max(running);
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    for _ in 0..3 {
+        // Nothing is queued or running: one of the two is queued.
+        let mut runs = ask_both([&first, &second], &provider).await;
+        assert_eq!(runs.len(), 1, "one of two simultaneous requests is queued");
+        first
+            .wait_for_run(&runs[0], |run| run["status"] != "QUEUED")
+            .await;
+        // Refused while it runs; queued only if it has already ended.
+        runs.extend(ask_both([&first, &second], &provider).await);
+        assert!(running().await.expect("count") <= 1, "never two at once");
+        for run in &runs {
+            let run = first.finished(run).await;
+            assert_eq!(run["status"], "SUCCEEDED", "{run}");
+        }
     }
-    assert!(
-        started >= 2,
-        "several syncs ran one after another ({started})"
-    );
-    assert_eq!(most_running, 1, "never two at once");
+
+    // Every run, in the order they started: each began after the one before had ended.
+    let mut history = sync_runs::Entity::find()
+        .filter(sync_runs::Column::ProviderId.eq(provider.parse::<i64>().expect("id")))
+        .all(&db)
+        .await
+        .expect("runs");
+    history.sort_by_key(|run| run.started_at);
+    assert!(history.len() >= 3, "several syncs ran one after another");
+    for pair in history.windows(2) {
+        let (earlier, later) = (&pair[0], &pair[1]);
+        let ended = earlier.finished_at.expect("an ended run has an end");
+        let began = later.started_at.expect("a run that ran has a start");
+        assert!(
+            began >= ended,
+            "run {} started at {began} while run {} ran until {ended}",
+            later.id,
+            earlier.id
+        );
+    }
     db.close().await.ok();
     second.stop().await;
     first.finish().await;
+}
+
+/// Both replicas ask for a sync of `provider` at the same moment; returns the run queued, if
+/// any: the unique index lets at most one through and the other is refused with CONFLICT.
+async fn ask_both(replicas: [&TestApp; 2], provider: &str) -> Vec<String> {
+    let mutation =
+        format!(r#"mutation {{ startSync(providerId: "{provider}", mode: FULL) {{ id }} }}"#);
+    let (a, b) = tokio::join!(
+        replicas[0].admin(&mutation, json!({})),
+        replicas[1].admin(&mutation, json!({}))
+    );
+    let queued: Vec<String> = [a, b]
+        .iter()
+        .filter_map(|body| match body["data"]["startSync"]["id"].as_str() {
+            Some(run) => Some(run.to_owned()),
+            None => {
+                assert_eq!(common::error_code(body), "CONFLICT", "{body}");
+                None
+            }
+        })
+        .collect();
+    assert!(queued.len() <= 1, "two runs queued at once: {queued:?}");
+    queued
 }
 
 engine_tests!(replicas_never_run_one_provider_twice_at_once);

@@ -6,15 +6,7 @@
 //! not installed, `Browser::start` says why and returns `None`, and the test passes without
 //! looking; with `LM_REQUIRE_BROWSER=1` (CI sets it) a missing browser fails the test instead.
 //!
-//! A test binary that drives a browser declares this module itself, next to `mod common;`:
-//!
-//! ```ignore
-//! mod common;
-//! #[path = "common/browser.rs"]
-//! mod browser;
-//! ```
-//!
-//! so that the other test binaries do not compile and link a WebDriver client they never use.
+//! A test reaches it as `crate::common::browser`.
 
 #![allow(dead_code)] // each browser test uses its own part of the harness
 

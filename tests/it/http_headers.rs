@@ -2,7 +2,7 @@
 //! another site, send no Referer to links followed from it, and keep no copy of answers that hold
 //! directory data or a token. A browser obeys these headers, so a test reads them as it would.
 
-mod common;
+use crate::common;
 
 use common::{Engine, TestApp};
 use license_manager::auth::Role;

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use graph_sim::SimOptions;
 
-use crate::common::*;
+use super::common::*;
 
 #[tokio::test]
 async fn organization_names_the_tenant_and_its_default_domain() {

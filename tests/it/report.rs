@@ -1,7 +1,7 @@
 //! The license report on a tenant built to contain each kind of waste once, with prices in two
 //! currencies and a provider that cannot provide sign-in data.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 

@@ -1,8 +1,7 @@
 //! The test harness: starts the real server on an ephemeral port, on a fresh database of the
 //! engine under test, and talks HTTP to it as a frontend or a script would.
 
-#![allow(dead_code)] // each test binary uses its own part of the harness
-
+pub mod browser;
 pub mod fixtures;
 pub mod graph;
 
@@ -28,8 +27,7 @@ use tokio_util::sync::CancellationToken;
 
 /// Runs a test once per engine: `engine_tests!(name, …)` expects `async fn name(engine: Engine)`.
 /// The PostgreSQL variant is ignored, with its reason in the report, unless `TEST_DATABASE_URL`
-/// was set when the tests were built.
-#[macro_export]
+/// was set when the tests were built. `main.rs` brings it into every test module.
 macro_rules! engine_tests {
     ($($name:ident),* $(,)?) => {$(
         mod $name {

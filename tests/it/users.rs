@@ -1,7 +1,7 @@
 //! Browsing the directory as a license dashboard does: every filter, every order, and paging
 //! through it forwards and backwards while a sync inserts users.
 
-mod common;
+use crate::common;
 
 use common::fixtures::{
     self, ENTERPRISEPACK, NewUser, SPE_E3, SPE_E5, Via, assign, data, days_ago, gql,

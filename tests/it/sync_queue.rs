@@ -1,7 +1,7 @@
 //! Syncs as durable jobs: queued by the API, claimed under a lease by exactly one worker,
 //! cancelled, and never left RUNNING when the process holding them dies.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 

@@ -3,9 +3,8 @@
 //! default query; and find the token nowhere in the browser's storage, neither in the tabs nor
 //! in the history of queries run.
 
-#[path = "common/browser.rs"]
-mod browser;
-mod common;
+use crate::common;
+use crate::common::browser;
 
 use std::io::Write;
 

@@ -1,6 +1,6 @@
 //! `syncRunUpdated` over graphql-transport-ws, as a dashboard follows a sync live.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::time::Duration;

@@ -11,7 +11,7 @@ fn checked_in_schema_matches_the_code() {
     let checked_in = std::fs::read_to_string(path).unwrap_or_default();
     assert!(
         checked_in == generated,
-        "schema.graphql differs from the schema the code serves; regenerate it with\n\n    UPDATE_SCHEMA=1 cargo test --test schema\n\nand review the diff"
+        "schema.graphql differs from the schema the code serves; regenerate it with\n\n    UPDATE_SCHEMA=1 cargo test --test it schema::\n\nand review the diff"
     );
 }
 
@@ -29,7 +29,7 @@ mod contract {
         TypeSystemDefinition,
     };
 
-    const CONTRACT: &str = include_str!("contract/api.graphql");
+    const CONTRACT: &str = include_str!("../contract/api.graphql");
 
     fn types_of(sdl: &str) -> HashMap<String, TypeDefinition> {
         let document = parse_schema(sdl).expect("SDL parses");

@@ -1,7 +1,7 @@
 //! Every GraphQL operation needs a valid bearer token; each way a token can be wrong is refused
 //! with UNAUTHENTICATED, and a good one is accepted with its subject and role.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! The binary as an operator runs it: `serve` with full tracing never prints a secret, `sync`
 //! runs one sync in the foreground for cron, and `demo` shows a working tenant.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
