@@ -54,8 +54,8 @@ pub struct Removal {
 impl Removal {
     fn of(holding: &Holding) -> Self {
         Self {
-            assigned_directly: holding.assigned_directly,
-            via_group_ids: holding.inherited_from_group_ids.clone(),
+            assigned_directly: holding.paths.assigned_directly(),
+            via_group_ids: holding.paths.group_ids(),
         }
     }
 

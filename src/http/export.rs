@@ -277,11 +277,12 @@ fn license_names(held: &[Assignment], skus: &HashMap<i64, LicenseSku>) -> String
                 .get(&assignment.license_sku_id)
                 .map(|sku| sku.display_name.as_str())
                 .unwrap_or("unknown SKU");
-            let groups = &assignment.inherited_from_group_ids;
-            match (assignment.assigned_directly, groups.is_empty()) {
+            let paths = &assignment.paths;
+            let groups = paths.group_ids().join(" ");
+            match (paths.assigned_directly(), groups.is_empty()) {
                 (_, true) => name.to_owned(),
-                (true, false) => format!("{name} (direct and group {})", groups.join(" ")),
-                (false, false) => format!("{name} (group {})", groups.join(" ")),
+                (true, false) => format!("{name} (direct and group {groups})"),
+                (false, false) => format!("{name} (group {groups})"),
             }
         })
         .collect::<Vec<_>>()
