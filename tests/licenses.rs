@@ -435,6 +435,18 @@ async fn licenses_stored_before_the_upgrade_keep_their_data(engine: Engine) {
         ]),
         "each path the columns name, in the license's state"
     );
+    let filtered = data(
+        &app,
+        "{ users(filter: { licenseInError: true }) { nodes { userPrincipalName } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        filtered["users"]["nodes"],
+        json!([{ "userPrincipalName": "failing@contoso.com" }]),
+        "\"None\" is not an error"
+    );
+
     // A state this version does not know is kept as sent, however long (PostgreSQL bounded it).
     let db = app.database.connect().await;
     let unknown = "PendingInputFromAnUpstreamLicensingServiceOfTheFuture";

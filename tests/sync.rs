@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use common::graph::{
@@ -869,4 +869,140 @@ async fn a_tenant_sending_none_shows_errors_only_on_failing_paths(engine: Engine
     }
 }
 
-engine_tests!(a_tenant_sending_none_shows_errors_only_on_failing_paths);
+/// The report, the `licenseInError` filter and the CSV export tell the same licenses in error
+/// as the API's `error` field: none of them takes Graph's "None" for one.
+async fn the_report_the_filter_and_the_csv_agree_on_licenses_in_error(engine: Engine) {
+    let sim = tenant(400, 19).await;
+    let app = app_for(engine, &sim).await;
+    let provider = app.connect_tenant(&sim, &sim.client_secret()).await;
+    assert_eq!(app.sync(&provider, "FULL").await["status"], "SUCCEEDED");
+    let (truth, _, _) = truth(&sim);
+    // (user, SKU) → error, for every license in error.
+    let in_error: BTreeMap<(String, String), String> = truth
+        .iter()
+        .flat_map(|user| {
+            user.licenses.iter().filter_map(|(sku, license)| {
+                let error = license.error.clone()?;
+                Some(((user.upn.clone(), sku.clone()), error))
+            })
+        })
+        .collect();
+    assert!(!in_error.is_empty(), "the tenant has licenses in error");
+    let users_in_error: BTreeSet<String> = in_error.keys().map(|(upn, _)| upn.clone()).collect();
+
+    // The filter.
+    let filtered = users_with_licenses(&app, json!({ "licenseInError": true })).await;
+    assert_eq!(
+        filtered.keys().cloned().collect::<BTreeSet<_>>(),
+        users_in_error
+    );
+    let others = users_with_licenses(&app, json!({ "licenseInError": false })).await;
+    assert_eq!(others.len() + filtered.len(), truth.len());
+    assert!(others.keys().all(|upn| !users_in_error.contains(upn)));
+
+    // The report: each finding about a license shows that license's error, or null.
+    let report = app
+        .admin(
+            "{ licenseReport(inactiveDays: 30) { findings(first: 500) { nodes {
+                user { userPrincipalName } sku { skuId } licenseState licenseError removal } } } }",
+            json!({}),
+        )
+        .await;
+    let findings = report["data"]["licenseReport"]["findings"]["nodes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{report}"));
+    let mut reported_in_error = 0;
+    for finding in findings {
+        let Some(upn) = finding["user"]["userPrincipalName"].as_str() else {
+            assert_eq!(finding["licenseError"], Value::Null, "unassigned seats");
+            continue;
+        };
+        let key = (
+            upn.to_owned(),
+            finding["sku"]["skuId"].as_str().expect("sku").to_owned(),
+        );
+        assert_eq!(
+            finding["licenseError"],
+            json!(in_error.get(&key)),
+            "{finding}"
+        );
+        let removal = finding["removal"].as_str().expect("removal");
+        assert!(!removal.contains("None"), "{removal}");
+        if let Some(error) = in_error.get(&key) {
+            assert!(removal.contains(&format!("reports {error}")), "{removal}");
+            reported_in_error += 1;
+        }
+    }
+    assert!(
+        reported_in_error > 0,
+        "some findings are about licenses in error"
+    );
+
+    // The CSV: the licenses column marks each license in error, and no other.
+    let skus = app
+        .admin("{ licenseSkus { skuId displayName } }", json!({}))
+        .await;
+    let names: BTreeMap<String, String> = skus["data"]["licenseSkus"]
+        .as_array()
+        .expect("skus")
+        .iter()
+        .map(|sku| {
+            let field = |name: &str| sku[name].as_str().expect("text").to_owned();
+            (field("skuId"), field("displayName"))
+        })
+        .collect();
+    let csv_text = app
+        .http
+        .get(app.url("/export/users.csv"))
+        .bearer_auth(app.token(Role::Viewer, "csv"))
+        .send()
+        .await
+        .expect("exported")
+        .text()
+        .await
+        .expect("CSV");
+    let mut reader = csv::Reader::from_reader(csv_text.as_bytes());
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("a row")).collect();
+    assert_eq!(rows.len(), truth.len());
+    for row in &rows {
+        let (upn, cell) = (&row[2], &row[14]);
+        let expected: Vec<(&String, &String)> = in_error
+            .iter()
+            .filter(|((user, _), _)| user == upn)
+            .map(|((_, sku), error)| (&names[sku], error))
+            .collect();
+        assert_eq!(
+            cell.matches("error ").count(),
+            expected.len(),
+            "{upn}: {cell}"
+        );
+        for (name, error) in expected {
+            let marked = cell.split("; ").any(|license| {
+                license.starts_with(name.as_str()) && license.ends_with(&format!("error {error})"))
+            });
+            assert!(marked, "{upn}: {name} marked with {error} in {cell}");
+        }
+        assert!(!cell.contains("None"), "{cell}");
+    }
+    let csv_in_error = app
+        .http
+        .get(app.url("/export/users.csv?licenseInError=true"))
+        .bearer_auth(app.token(Role::Viewer, "csv"))
+        .send()
+        .await
+        .expect("exported")
+        .text()
+        .await
+        .expect("CSV");
+    let upns: BTreeSet<String> = csv::Reader::from_reader(csv_in_error.as_bytes())
+        .records()
+        .map(|row| row.expect("a row")[2].to_owned())
+        .collect();
+    assert_eq!(upns, users_in_error);
+    app.finish().await;
+}
+
+engine_tests!(
+    a_tenant_sending_none_shows_errors_only_on_failing_paths,
+    the_report_the_filter_and_the_csv_agree_on_licenses_in_error,
+);

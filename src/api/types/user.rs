@@ -271,6 +271,8 @@ pub struct UserFilterInput {
     pub inactive_since_days: Option<i32>,
     /// True: sign-in data is available and no sign-in is recorded; false: signed in at least once.
     pub never_signed_in: Option<bool>,
+    /// True: holds at least one license whose `error` is not null; false: holds none.
+    pub license_in_error: Option<bool>,
     /// Also list users that have left the directory. Null, like absent, means false.
     #[graphql(default_with = "Some(bool::default())")]
     pub include_removed: Option<bool>,
@@ -292,6 +294,7 @@ impl UserFilterInput {
             user_type: self.user_type,
             inactive_since_days: self.inactive_since_days.map(i64::from),
             never_signed_in: self.never_signed_in,
+            license_in_error: self.license_in_error,
             include_removed: self.include_removed.unwrap_or_default(),
         })
     }
