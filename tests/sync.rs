@@ -869,6 +869,51 @@ async fn a_tenant_sending_none_shows_errors_only_on_failing_paths(engine: Engine
     }
 }
 
+/// Graph's edge answers one request in ten with 500, 502 or 504, half of them an HTML page: two
+/// full syncs still end SUCCEEDED with exactly the tenant's data, the second writing nothing.
+/// Pages of 50 users make the syncs' hundreds of requests meet every kind of answer.
+async fn a_full_sync_through_an_edge_failing_one_request_in_ten_ends_exact(engine: Engine) {
+    let options = SimOptions {
+        signin_page_cap: 50,
+        faults: FaultOptions {
+            server_error_rate: 0.1,
+            ..FaultOptions::default()
+        },
+        ..SimOptions::default()
+    };
+    let spec = TenantSpec {
+        users: 6_000,
+        seed: 17,
+        ..Default::default()
+    };
+    let sim = tenant_with(spec, options).await;
+    let app = app_for(engine, &sim).await;
+    let provider = app.connect_tenant(&sim, &sim.client_secret()).await;
+
+    let run = app.sync(&provider, "FULL").await;
+    assert_eq!(run["status"], "SUCCEEDED", "{run}");
+    assert_eq!(run["usersCreated"], 6_000);
+    assert_synced(&app, &sim, &provider, LastSync::Full).await;
+    let again = app.sync(&provider, "FULL").await;
+    assert_eq!(again["status"], "SUCCEEDED", "{again}");
+    assert_eq!(
+        (again["usersCreated"].clone(), again["usersUpdated"].clone()),
+        (json!(0), json!(0))
+    );
+    assert_synced(&app, &sim, &provider, LastSync::Full).await;
+
+    let stats = sim.stats();
+    assert!(
+        stats.html_errors > 0,
+        "some failures were HTML pages: {stats:?}"
+    );
+    assert!(
+        stats.server_errors > stats.html_errors,
+        "and some Graph's JSON: {stats:?}"
+    );
+    app.finish().await;
+}
+
 /// The report, the `licenseInError` filter and the CSV export tell the same licenses in error
 /// as the API's `error` field: none of them takes Graph's "None" for one.
 async fn the_report_the_filter_and_the_csv_agree_on_licenses_in_error(engine: Engine) {
@@ -1004,5 +1049,6 @@ async fn the_report_the_filter_and_the_csv_agree_on_licenses_in_error(engine: En
 
 engine_tests!(
     a_tenant_sending_none_shows_errors_only_on_failing_paths,
+    a_full_sync_through_an_edge_failing_one_request_in_ten_ends_exact,
     the_report_the_filter_and_the_csv_agree_on_licenses_in_error,
 );
