@@ -132,24 +132,20 @@ struct StoredPaths {
 
 impl StoredPaths {
     fn read(self, disabled_plans: &[String]) -> Result<LicensePaths> {
-        if let Some(sources) = self.sources {
-            let sources: Vec<LicenseSource> = serde_json::from_value(sources).map_err(|error| {
-                Error::Corrupt(format!("license assignment {} sources: {error}", self.id))
-            })?;
-            return Ok(LicensePaths::new(sources));
-        }
         let groups = strings(
             self.inherited_from_group_ids,
             "inherited group ids",
             self.id,
         )?;
-        Ok(LicensePaths::implied(
+        LicensePaths::from_stored(
+            self.sources,
             self.assigned_directly,
             &groups,
-            self.state.as_deref().and_then(AssignmentState::parse),
-            self.error.as_deref().and_then(AssignmentError::parse),
+            self.state.as_deref(),
+            self.error.as_deref(),
             disabled_plans,
-        ))
+        )
+        .map_err(|error| Error::Corrupt(format!("license assignment {} sources: {error}", self.id)))
     }
 }
 

@@ -20,7 +20,7 @@ pub struct Model {
     /// The error of that path; NULL when it has none.
     pub error: Option<String>,
     /// JSON array of every path by which the license reaches the user (`LicenseSource`); NULL
-    /// when the other columns say it all (`LicensePaths::implied`).
+    /// when the other columns say it all (`LicensePaths::stored` and `from_stored`).
     pub sources: Option<Json>,
     pub updated_at: DateTimeUtc,
 }

@@ -219,8 +219,8 @@ impl LicensePaths {
 
     /// The paths a license's summary stands for when nothing more is known: one per path the
     /// summary names, each in the summary's state, with its error and disabled plans. Storage
-    /// keeps a license's paths only when they differ from these (`license_assignments.sources`),
-    /// and licenses stored before paths were kept read as these.
+    /// keeps a license's paths only when they differ from these (see [`Self::stored`]), and
+    /// licenses stored before paths were kept read as these.
     pub fn implied(
         assigned_directly: bool,
         group_ids: &[String],
@@ -242,6 +242,42 @@ impl LicensePaths {
                 })
                 .collect(),
         )
+    }
+
+    /// The `sources` column of a license holding these paths and `disabled_plans`: nothing
+    /// when the summary columns imply them (one path, or several alike — nearly every license),
+    /// else the paths as JSON.
+    pub fn stored(&self, disabled_plans: &[String]) -> Option<serde_json::Value> {
+        let implied = Self::implied(
+            self.assigned_directly(),
+            &self.group_ids(),
+            self.state().cloned(),
+            self.error().cloned(),
+            disabled_plans,
+        );
+        (*self != implied).then(|| serde_json::json!(self.0))
+    }
+
+    /// The paths of a stored license: its `sources` column, or, where that is empty, the paths
+    /// its summary columns imply. Fails on `sources` that are not paths.
+    pub fn from_stored(
+        sources: Option<serde_json::Value>,
+        assigned_directly: bool,
+        group_ids: &[String],
+        state: Option<&str>,
+        error: Option<&str>,
+        disabled_plans: &[String],
+    ) -> Result<Self, serde_json::Error> {
+        Ok(match sources {
+            Some(sources) => Self::new(serde_json::from_value(sources)?),
+            None => Self::implied(
+                assigned_directly,
+                group_ids,
+                state.and_then(AssignmentState::parse),
+                error.and_then(AssignmentError::parse),
+                disabled_plans,
+            ),
+        })
     }
 
     pub fn sources(&self) -> &[LicenseSource] {
@@ -457,6 +493,51 @@ mod tests {
         assert!(unknown.assigned_directly());
         assert!(unknown.group_ids().is_empty());
         assert_eq!((unknown.state(), unknown.error()), (None, None));
+    }
+
+    #[test]
+    fn storage_keeps_only_the_paths_the_columns_cannot_say() {
+        let plans = vec!["p".to_owned()];
+        let read = |sources, direct, groups: &[String], state, error, plans: &[String]| {
+            LicensePaths::from_stored(sources, direct, groups, state, error, plans)
+        };
+        let one = LicensePaths::new(vec![LicenseSource {
+            disabled_plans: plans.clone(),
+            ..path(None, "Active", None)
+        }]);
+        assert_eq!(one.stored(&plans), None, "one path: the columns say it");
+        let back = read(None, true, &[], Some("Active"), Some("None"), &plans);
+        assert_eq!(back.expect("read"), one);
+
+        let two = LicensePaths::new(vec![
+            path(None, "Active", None),
+            path(Some("g"), "Error", Some("CountViolation")),
+        ]);
+        let stored = two.stored(&[]).expect("paths that differ are kept");
+        let groups = ["g".to_owned()];
+        let back = read(
+            Some(stored),
+            true,
+            &groups,
+            Some("Error"),
+            Some("CountViolation"),
+            &[],
+        );
+        assert_eq!(back.expect("read"), two);
+
+        let unknown = LicensePaths::default();
+        let stored = unknown.stored(&[]);
+        assert_eq!(
+            stored,
+            Some(serde_json::json!([])),
+            "no known path is not one direct path"
+        );
+        assert_eq!(
+            read(stored, true, &[], None, None, &[]).expect("read"),
+            unknown
+        );
+        let corrupt = read(Some(serde_json::json!({})), true, &[], None, None, &[]);
+        assert!(corrupt.is_err());
     }
 
     #[test]

@@ -29,8 +29,8 @@ use crate::entities::{
 };
 use crate::error::{Error, Result};
 use crate::providers::records::{
-    AssignedSku, AssignmentError, AssignmentState, LicensePaths, LicenseRecord, SignInDates,
-    SignInRecord, SkuRecord, SubscriptionRecord, UserChange, UserPatch, UserRecord,
+    AssignedSku, LicensePaths, LicenseRecord, SignInDates, SignInRecord, SkuRecord,
+    SubscriptionRecord, UserChange, UserPatch, UserRecord,
 };
 
 /// Rows per statement, so that rows × columns stays under SQLite's 32,766 bind parameters (and
@@ -420,20 +420,17 @@ impl Holding {
             serde_json::from_value(value.clone()).unwrap_or_default()
         };
         let disabled_plans = strings(&row.disabled_plans);
-        let paths = match &row.sources {
-            Some(sources) => {
-                LicensePaths::new(serde_json::from_value(sources.clone()).map_err(|error| {
-                    Error::Corrupt(format!("license assignment {} sources: {error}", row.id))
-                })?)
-            }
-            None => LicensePaths::implied(
-                row.assigned_directly,
-                &strings(&row.inherited_from_group_ids),
-                row.state.as_deref().and_then(AssignmentState::parse),
-                row.error.as_deref().and_then(AssignmentError::parse),
-                &disabled_plans,
-            ),
-        };
+        let paths = LicensePaths::from_stored(
+            row.sources.clone(),
+            row.assigned_directly,
+            &strings(&row.inherited_from_group_ids),
+            row.state.as_deref(),
+            row.error.as_deref(),
+            &disabled_plans,
+        )
+        .map_err(|error| {
+            Error::Corrupt(format!("license assignment {} sources: {error}", row.id))
+        })?;
         Ok(Self {
             license_sku_id: row.license_sku_id,
             disabled_plans,
@@ -457,28 +454,18 @@ impl Holding {
         user_id: i64,
         now: DateTime<Utc>,
     ) -> assignments::ActiveModel {
-        let assigned_directly = self.paths.assigned_directly();
-        let groups = self.paths.group_ids();
-        let state = self.paths.state().cloned();
-        let error = self.paths.error().cloned();
         // Nearly every license has one path, which the columns already say: no JSON for it.
-        let implied = LicensePaths::implied(
-            assigned_directly,
-            &groups,
-            state.clone(),
-            error.clone(),
-            &self.disabled_plans,
-        );
-        let sources = (self.paths != implied).then(|| json!(self.paths.into_sources()));
+        let sources = self.paths.stored(&self.disabled_plans);
+        let paths = self.paths;
         assignments::ActiveModel {
             provider_id: Set(provider_id),
             user_id: Set(user_id),
             license_sku_id: Set(self.license_sku_id),
             disabled_plans: Set(json!(self.disabled_plans)),
-            assigned_directly: Set(assigned_directly),
-            inherited_from_group_ids: Set(json!(groups)),
-            state: Set(state.map(|state| state.as_str().to_owned())),
-            error: Set(error.map(|error| error.as_str().to_owned())),
+            assigned_directly: Set(paths.assigned_directly()),
+            inherited_from_group_ids: Set(json!(paths.group_ids())),
+            state: Set(paths.state().map(|state| state.as_str().to_owned())),
+            error: Set(paths.error().map(|error| error.as_str().to_owned())),
             sources: Set(sources),
             updated_at: Set(now),
             ..Default::default()
