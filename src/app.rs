@@ -19,7 +19,6 @@ use crate::config::{EngineSettings, Settings};
 use crate::crypto::{CryptoError, SecretKeyring};
 use crate::keyfile::{self, KeyFileError};
 use crate::metrics::{self, Metrics};
-use crate::microsoft::ClientConfig;
 use crate::providers::ProviderError;
 use crate::providers::registry::ProviderRegistry;
 use crate::sync::worker::SyncEngine;
@@ -107,7 +106,7 @@ pub async fn open_engine(
     };
     let registry = Arc::new(ProviderRegistry::new(
         settings.microsoft.clone(),
-        ClientConfig::default(),
+        settings.sync.retry,
     )?);
     let engine = SyncEngine {
         db,

@@ -17,7 +17,7 @@ use crate::errors::SimError;
 use crate::faults::FaultOptions;
 use crate::handle::{NewUser, SimHandle, UserPatch};
 use crate::server::SimState;
-use crate::tenant::{AssignedLicense, Permissions};
+use crate::tenant::{AssignedLicense, NoErrorAs, Permissions};
 
 type Shared = State<Arc<SimState>>;
 
@@ -61,13 +61,14 @@ pub(crate) fn router() -> Router<Arc<SimState>> {
 }
 
 async fn tenant_info(State(s): Shared) -> Reply {
-    let (domains, premium, permissions, secret_expired) = {
+    let (domains, premium, permissions, secret_expired, no_error_as) = {
         let d = s.dir();
         (
             d.meta.domains.clone(),
             d.meta.premium,
             d.meta.app.permissions,
             d.meta.app.secret_expired,
+            d.meta.no_error_as,
         )
     };
     let h = handle(s.clone());
@@ -81,6 +82,7 @@ async fn tenant_info(State(s): Shared) -> Reply {
         "baseUrl": h.base_url(),
         "premium": premium,
         "permissions": permissions,
+        "noErrorAs": no_error_as,
         "tokenTtlSecs": s.token_ttl_secs(),
         "userCount": h.user_count(),
     }))
@@ -93,6 +95,7 @@ struct TenantPatch {
     permissions: Option<Permissions>,
     secret_expired: Option<bool>,
     token_ttl_secs: Option<u64>,
+    no_error_as: Option<NoErrorAs>,
 }
 
 async fn patch_tenant(State(s): Shared, Json(p): Json<TenantPatch>) -> Reply {
@@ -108,6 +111,9 @@ async fn patch_tenant(State(s): Shared, Json(p): Json<TenantPatch>) -> Reply {
     }
     if let Some(v) = p.token_ttl_secs {
         h.set_token_ttl_secs(v);
+    }
+    if let Some(v) = p.no_error_as {
+        h.set_no_error_as(v);
     }
     tenant_info(State(s)).await
 }

@@ -220,6 +220,7 @@ pub(crate) async fn users_delta(
                     Item::User(UserView {
                         user: u,
                         props: &selection.props,
+                        no_error_as: dir.meta.no_error_as,
                     })
                 })
                 .collect();
@@ -275,6 +276,7 @@ pub(crate) async fn users_delta(
                             value.push(Item::User(UserView {
                                 user: u,
                                 props: &minimal_props[k],
+                                no_error_as: dir.meta.no_error_as,
                             }));
                         }
                         k += 1;

@@ -136,6 +136,22 @@ impl GraphError {
         )
     }
 
+    pub fn bad_gateway() -> Self {
+        GraphError::new(
+            StatusCode::BAD_GATEWAY,
+            "BadGateway",
+            "The gateway received an invalid response from the upstream server.",
+        )
+    }
+
+    pub fn gateway_timeout() -> Self {
+        GraphError::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "UnknownError",
+            "The gateway did not receive a timely response from the upstream server.",
+        )
+    }
+
     /// Renders the body with the given request ids (called by the request-id middleware).
     pub fn render(&self, request_id: &str, client_request_id: &str) -> Response {
         let date = Utc::now().format("%Y-%m-%dT%H:%M:%S").to_string();
@@ -187,6 +203,28 @@ impl IntoResponse for GraphError {
         resp.extensions_mut().insert(self);
         resp
     }
+}
+
+/// Marks an answer of the gateway in front of Graph, not of Graph: it carries none of Graph's
+/// headers (no `request-id`), and the request-id middleware leaves it as it is.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FromGateway;
+
+/// The HTML error page a gateway sends instead of Graph's JSON error (as nginx-based gateways
+/// and Azure Application Gateway do for 502 and 504).
+pub(crate) fn gateway_page(status: StatusCode) -> Response {
+    let code = status.as_u16();
+    let reason = status.canonical_reason().unwrap_or("Error");
+    let body = format!(
+        "<html>\r\n<head><title>{code} {reason}</title></head>\r\n<body>\r\n\
+         <center><h1>{code} {reason}</h1></center>\r\n\
+         <hr><center>Microsoft-Azure-Application-Gateway/v2</center>\r\n</body>\r\n</html>\r\n"
+    );
+    let mut resp = (status, body).into_response();
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
+    resp.extensions_mut().insert(FromGateway);
+    resp
 }
 
 /// An Entra ID (AADSTS) token-endpoint error.

@@ -1,8 +1,10 @@
-//! Fault injection: latency, 429 throttling with Retry-After, 503/504, a page that always
-//! fails, intermittent non-premium 403, users listed twice. Random choices come from a seeded
+//! Fault injection: latency, 429 throttling with Retry-After, 503/504, 500/502/504 with Graph's
+//! JSON or a gateway's HTML page, a page that always fails, intermittent non-premium 403, users
+//! listed twice. Random choices come from a seeded
 //! RNG so a run with the same seed and the same (sequential) request order fails the same way.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use axum::extract::{Request, State};
@@ -11,7 +13,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
-use crate::errors::{GraphError, GraphErrorKind};
+use crate::errors::{GraphError, GraphErrorKind, gateway_page};
 use crate::server::SimState;
 use crate::stats::Arrival;
 
@@ -28,6 +30,10 @@ pub struct FaultOptions {
     pub retry_after_secs: f64,
     /// Fraction (0..=1) of Graph requests answered 503 or 504 without Retry-After.
     pub unavailable_rate: f64,
+    /// Fraction (0..=1) of Graph requests answered 500, 502 or 504, as Microsoft's Dev Proxy
+    /// injects them to test Graph clients: half with Graph's JSON error, half with the HTML page
+    /// of the gateway in front of Graph (no JSON, no `request-id`).
+    pub server_error_rate: f64,
     /// 1-based page number of GET /v1.0/users that always fails with 500.
     pub fail_users_page: Option<u32>,
     /// Fraction (0..=1) of signInActivity requests on a premium tenant answered with the
@@ -48,6 +54,7 @@ impl Default for FaultOptions {
             throttle_rate: 0.0,
             retry_after_secs: 1.0,
             unavailable_rate: 0.0,
+            server_error_rate: 0.0,
             fail_users_page: None,
             non_premium_rate: 0.0,
             repeat_users: false,
@@ -101,6 +108,11 @@ enum Decision {
     Pass,
     Throttle,
     Unavailable(StatusCode),
+    /// 500, 502 or 504; `html`: from the gateway rather than from Graph.
+    ServerError {
+        status: StatusCode,
+        html: bool,
+    },
 }
 
 /// Resource units Graph would charge (identity limits: users 2, subscribedSkus 3, other 1;
@@ -131,7 +143,7 @@ fn resource_units(path: &str, query: Option<&str>) -> u32 {
     cost.max(1) as u32
 }
 
-/// Middleware on the Graph routes: early-retry accounting, then 429 / 503 / 504 injection.
+/// Middleware on the Graph routes: early-retry accounting, then 429 / 5xx injection.
 pub(crate) async fn inject(
     State(state): State<Arc<SimState>>,
     req: Request,
@@ -154,6 +166,16 @@ pub(crate) async fn inject(
                 Decision::Unavailable(StatusCode::SERVICE_UNAVAILABLE)
             } else {
                 Decision::Unavailable(StatusCode::GATEWAY_TIMEOUT)
+            }
+        } else if r < faults.throttle_rate + faults.unavailable_rate + faults.server_error_rate {
+            let status = match rng.below(3) {
+                0 => StatusCode::INTERNAL_SERVER_ERROR,
+                1 => StatusCode::BAD_GATEWAY,
+                _ => StatusCode::GATEWAY_TIMEOUT,
+            };
+            Decision::ServerError {
+                status,
+                html: rng.chance(0.5),
             }
         } else {
             Decision::Pass
@@ -181,10 +203,7 @@ pub(crate) async fn inject(
             err.into_response()
         }
         Decision::Unavailable(status) => {
-            state
-                .stats
-                .unavailable
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            state.stats.unavailable.fetch_add(1, Ordering::Relaxed);
             let err = if status == StatusCode::SERVICE_UNAVAILABLE {
                 GraphError::new(
                     status,
@@ -192,13 +211,22 @@ pub(crate) async fn inject(
                     "The service is temporarily unavailable for maintenance or is overloaded. You may repeat the request after a delay.",
                 )
             } else {
-                GraphError::new(
-                    status,
-                    "UnknownError",
-                    "The gateway did not receive a timely response from the upstream server.",
-                )
+                GraphError::gateway_timeout()
             };
             err.into_response()
+        }
+        Decision::ServerError { status, html } => {
+            state.stats.server_errors.fetch_add(1, Ordering::Relaxed);
+            if html {
+                state.stats.html_errors.fetch_add(1, Ordering::Relaxed);
+                return gateway_page(status);
+            }
+            match status {
+                StatusCode::INTERNAL_SERVER_ERROR => GraphError::internal(),
+                StatusCode::BAD_GATEWAY => GraphError::bad_gateway(),
+                _ => GraphError::gateway_timeout(),
+            }
+            .into_response()
         }
         Decision::Pass => {
             let ru = resource_units(req.uri().path(), req.uri().query());

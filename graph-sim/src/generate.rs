@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::catalog::{self, CatalogSku};
 use crate::rng::SimRng;
 use crate::tenant::{
-    App, AssignedLicense, Group, LicenseAssignmentState, Permissions, PrepaidUnits,
+    App, AssignedLicense, Group, LicenseAssignmentState, NoErrorAs, Permissions, PrepaidUnits,
     ServicePlanInfo, SignInActivity, Sku, Subscription, Tenant, User, UserType,
 };
 
@@ -26,6 +26,8 @@ pub struct TenantSpec {
     pub secret_expired: bool,
     /// "Now" for generated dates; None = today 00:00 UTC.
     pub reference_time: Option<DateTime<Utc>>,
+    /// How an assignment without error is sent: `"None"` (the service) or null (the docs).
+    pub no_error_as: NoErrorAs,
 }
 
 impl Default for TenantSpec {
@@ -37,6 +39,7 @@ impl Default for TenantSpec {
             permissions: Permissions::default(),
             secret_expired: false,
             reference_time: None,
+            no_error_as: NoErrorAs::default(),
         }
     }
 }
@@ -388,6 +391,9 @@ pub fn generate(spec: &TenantSpec) -> Tenant {
 
     let mut users = Vec::with_capacity(spec.users);
     let mut user_rng = SimRng::derive(spec.seed, 2);
+    // A stream of its own, so that the users drawn from `user_rng` stay those of earlier
+    // versions of the generator.
+    let mut path_rng = SimRng::derive(spec.seed, 4);
     let mut name_uses = vec![0u32; GIVEN.len() * SURNAMES.len()];
     let ctx = UserCtx {
         now,
@@ -397,7 +403,12 @@ pub fn generate(spec: &TenantSpec) -> Tenant {
         groups: &groups,
     };
     for _ in 0..spec.users {
-        users.push(generate_user(&mut user_rng, &ctx, &mut name_uses));
+        users.push(generate_user(
+            &mut user_rng,
+            &mut path_rng,
+            &ctx,
+            &mut name_uses,
+        ));
     }
 
     let mut sku_rng = SimRng::derive(spec.seed, 3);
@@ -410,6 +421,7 @@ pub fn generate(spec: &TenantSpec) -> Tenant {
         country_letter_code: Some("NL".into()),
         created_date_time: Some(now - Duration::days(3000)),
         premium: spec.premium,
+        no_error_as: spec.no_error_as,
         app,
         groups,
         skus,
@@ -445,7 +457,12 @@ fn days_ago(now: DateTime<Utc>, rng: &mut SimRng, lo_days: i64, hi_days: i64) ->
     now - Duration::seconds(secs)
 }
 
-fn generate_user(rng: &mut SimRng, ctx: &UserCtx<'_>, name_uses: &mut [u32]) -> User {
+fn generate_user(
+    rng: &mut SimRng,
+    paths: &mut SimRng,
+    ctx: &UserCtx<'_>,
+    name_uses: &mut [u32],
+) -> User {
     let id = rng.uuid();
     let gi = rng.below(GIVEN.len() as u64) as usize;
     let si = rng.below(SURNAMES.len() as u64) as usize;
@@ -519,7 +536,7 @@ fn generate_user(rng: &mut SimRng, ctx: &UserCtx<'_>, name_uses: &mut [u32]) -> 
             3
         }
     };
-    assign_licenses(rng, ctx, &mut user, count);
+    assign_licenses(rng, paths, ctx, &mut user, count);
     user
 }
 
@@ -589,7 +606,15 @@ fn sign_in(
     Some(s)
 }
 
-fn assign_licenses(rng: &mut SimRng, ctx: &UserCtx<'_>, user: &mut User, count: usize) {
+/// Picks a user's licences and how each came to it. `paths` decides only whether a group that
+/// assigns a licence the user also holds directly fails to.
+fn assign_licenses(
+    rng: &mut SimRng,
+    paths: &mut SimRng,
+    ctx: &UserCtx<'_>,
+    user: &mut User,
+    count: usize,
+) {
     let total: f64 = ctx.plans.iter().map(|(p, _)| p.weight).sum();
     let mut picked: Vec<usize> = Vec::with_capacity(count);
     let mut attempts = 0;
@@ -641,7 +666,8 @@ fn assign_licenses(rng: &mut SimRng, ctx: &UserCtx<'_>, user: &mut User, count: 
         match group {
             Some(gid) if rng.chance(0.55) => {
                 // Inherited; a few both directly and through the group (two state entries).
-                if rng.chance(0.2) {
+                let direct_too = rng.chance(0.2);
+                if direct_too {
                     user.license_assignment_states
                         .push(state(None, None, "Active"));
                 }
@@ -651,6 +677,17 @@ fn assign_licenses(rng: &mut SimRng, ctx: &UserCtx<'_>, user: &mut User, count: 
                         Some("MutuallyExclusiveViolation"),
                         "ActiveWithError",
                     ));
+                } else if direct_too && paths.chance(0.3) {
+                    // The group cannot assign what the user already holds directly: the direct
+                    // entry is Active, the group's in Error. Removing the direct licence would
+                    // leave the user without it.
+                    let error = if paths.chance(0.5) {
+                        "CountViolation"
+                    } else {
+                        "MutuallyExclusiveViolation"
+                    };
+                    user.license_assignment_states
+                        .push(state(Some(gid), Some(error), "Error"));
                 } else {
                     user.license_assignment_states
                         .push(state(Some(gid), None, "Active"));
@@ -859,6 +896,16 @@ mod tests {
                     && u.license_assignment_states
                         .iter()
                         .any(|b| b.sku_id == a.sku_id && b.assigned_by_group.is_some())
+            })
+        }));
+        // Held directly (Active) and through a group that fails to assign it.
+        assert!(t.users.iter().any(|u| {
+            u.license_assignment_states.iter().any(|a| {
+                a.assigned_by_group.is_none()
+                    && a.state == "Active"
+                    && u.license_assignment_states.iter().any(|b| {
+                        b.sku_id == a.sku_id && b.assigned_by_group.is_some() && b.state == "Error"
+                    })
             })
         }));
         // Some users hold SKUs the tenant no longer subscribes to.

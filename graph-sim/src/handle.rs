@@ -14,8 +14,8 @@ use crate::server::SimState;
 use crate::skus::{self, SubscribedSku};
 use crate::stats::{RequestLogEntry, Stats};
 use crate::tenant::{
-    AssignedLicense, LicenseAssignmentState, Permissions, PrepaidUnits, SignInActivity, Sku,
-    Subscription, Tenant, User, UserType,
+    AssignedLicense, LicenseAssignmentState, NoErrorAs, Permissions, PrepaidUnits, SignInActivity,
+    Sku, Subscription, Tenant, User, UserType,
 };
 
 /// A new user. Only `displayName` is required; the UPN defaults to a name at the tenant's
@@ -392,6 +392,11 @@ impl SimHandle {
 
     pub fn set_secret_expired(&self, expired: bool) {
         self.state.dir_mut().meta.app.secret_expired = expired;
+    }
+
+    /// How later answers send an assignment without error: `"None"` or null.
+    pub fn set_no_error_as(&self, no_error_as: NoErrorAs) {
+        self.state.dir_mut().meta.no_error_as = no_error_as;
     }
 
     // ---- tokens, faults, statistics ----

@@ -1,9 +1,8 @@
 //! graph-sim: a Microsoft Graph v1.0 + Entra ID token-endpoint simulator.
 //!
 //! It serves a deterministic tenant (users, licences, SKUs, subscriptions) with the status
-//! codes, JSON bodies, paging, delta rounds and failures documented in
-//! `shared/reference/microsoft-graph-contract.md`, so license-manager can be tested and
-//! benchmarked without Microsoft.
+//! codes, JSON bodies, paging, delta rounds and failures Microsoft documents and its service is
+//! seen to answer, so license-manager can be tested and benchmarked without Microsoft.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), graph_sim::SimError> {
@@ -43,7 +42,7 @@ pub use server::{SimOptions, SimServer};
 pub use skus::SubscribedSku;
 pub use stats::{RequestLogEntry, Stats};
 pub use tenant::{
-    App, AssignedLicense, Group, LicenseAssignmentState, Permissions, PrepaidUnits,
+    App, AssignedLicense, Group, LicenseAssignmentState, NoErrorAs, Permissions, PrepaidUnits,
     ServicePlanInfo, SignInActivity, Sku, Subscription, Tenant, User, UserType,
 };
 

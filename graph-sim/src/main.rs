@@ -10,7 +10,9 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use graph_sim::{FaultOptions, Permissions, SimOptions, SimServer, Tenant, TenantSpec, generate};
+use graph_sim::{
+    FaultOptions, NoErrorAs, Permissions, SimOptions, SimServer, Tenant, TenantSpec, generate,
+};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -46,6 +48,10 @@ struct Cli {
     /// Fraction (0..1) of Graph requests answered 503/504 without Retry-After.
     #[arg(long, env = "GRAPH_SIM_UNAVAILABLE_RATE", default_value_t = 0.0)]
     unavailable_rate: f64,
+    /// Fraction (0..1) of Graph requests answered 500, 502 or 504, half with Graph's JSON
+    /// error and half with a gateway's HTML page.
+    #[arg(long, env = "GRAPH_SIM_SERVER_ERROR_RATE", default_value_t = 0.0)]
+    server_error_rate: f64,
     /// 1-based page of GET /v1.0/users that always fails with 500.
     #[arg(long, env = "GRAPH_SIM_FAIL_USERS_PAGE")]
     fail_users_page: Option<u32>,
@@ -80,6 +86,10 @@ struct Cli {
     /// The app's client secret is expired (AADSTS7000222).
     #[arg(long)]
     secret_expired: bool,
+    /// Send `"error": null` for a licence assignment without error, as Graph's documentation
+    /// says, instead of `"None"`, as the service does.
+    #[arg(long)]
+    null_license_errors: bool,
 }
 
 fn main() -> ExitCode {
@@ -121,6 +131,7 @@ fn build_tenant(cli: &Cli) -> Result<Tenant, graph_sim::SimError> {
             permissions: Permissions::default(),
             secret_expired: false,
             reference_time: None,
+            no_error_as: NoErrorAs::default(),
         }),
     };
     // Flags override the file/generated defaults only when given.
@@ -138,6 +149,9 @@ fn build_tenant(cli: &Cli) -> Result<Tenant, graph_sim::SimError> {
     }
     if cli.secret_expired {
         tenant.app.secret_expired = true;
+    }
+    if cli.null_license_errors {
+        tenant.no_error_as = NoErrorAs::Null;
     }
     tracing::info!(
         users = tenant.users.len(),
@@ -174,6 +188,7 @@ async fn run(cli: Cli) -> Result<(), graph_sim::SimError> {
             throttle_rate: cli.throttle_rate,
             retry_after_secs: cli.retry_after_secs,
             unavailable_rate: cli.unavailable_rate,
+            server_error_rate: cli.server_error_rate,
             fail_users_page: cli.fail_users_page,
             non_premium_rate: cli.non_premium_rate,
             repeat_users: cli.repeat_users,

@@ -6,7 +6,7 @@
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use crate::errors::GraphError;
-use crate::tenant::User;
+use crate::tenant::{NoErrorAs, StatesOnWire, User};
 
 /// A user property the simulator serves. `id` is always returned and not listed here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -274,6 +274,8 @@ impl Selection {
 pub struct UserView<'a> {
     pub user: &'a User,
     pub props: &'a [Prop],
+    /// How the tenant sends an assignment without error.
+    pub no_error_as: NoErrorAs,
 }
 
 impl Serialize for UserView<'_> {
@@ -298,9 +300,13 @@ impl Serialize for UserView<'_> {
                 Prop::CreatedDateTime => map.serialize_entry(key, &u.created_date_time)?,
                 Prop::UserType => map.serialize_entry(key, u.user_type.as_str())?,
                 Prop::AssignedLicenses => map.serialize_entry(key, &u.assigned_licenses)?,
-                Prop::LicenseAssignmentStates => {
-                    map.serialize_entry(key, &u.license_assignment_states)?
-                }
+                Prop::LicenseAssignmentStates => map.serialize_entry(
+                    key,
+                    &StatesOnWire {
+                        states: &u.license_assignment_states,
+                        no_error_as: self.no_error_as,
+                    },
+                )?,
                 // Documented: not returned at all for users who never signed in.
                 Prop::SignInActivity => {
                     if let Some(s) = &u.sign_in_activity {
@@ -334,6 +340,7 @@ mod tests {
         let v = serde_json::to_value(UserView {
             user: &u,
             props: &[Prop::Mail, Prop::SignInActivity],
+            no_error_as: NoErrorAs::default(),
         })
         .unwrap();
         let obj = v.as_object().unwrap();

@@ -16,7 +16,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
-use crate::errors::{GraphError, SimError};
+use crate::errors::{FromGateway, GraphError, SimError};
 use crate::faults::FaultOptions;
 use crate::generate::{TenantSpec, generate};
 use crate::handle::SimHandle;
@@ -135,6 +135,9 @@ async fn request_meta(req: Request, next: Next) -> Response {
         .map(str::to_string)
         .unwrap_or_else(|| request_id.clone());
     let mut resp = next.run(req).await;
+    if resp.extensions().get::<FromGateway>().is_some() {
+        return resp;
+    }
     if let Some(err) = resp.extensions_mut().remove::<GraphError>() {
         resp = err.render(&request_id, &client_request_id);
     }

@@ -42,6 +42,10 @@ pub struct Stats {
     pub throttled: u64,
     /// 503/504 answers injected.
     pub unavailable: u64,
+    /// 500/502/504 answers injected (`FaultOptions::server_error_rate`), JSON or HTML.
+    pub server_errors: u64,
+    /// Those of `server_errors` answered with the gateway's HTML page instead of Graph's JSON.
+    pub html_errors: u64,
     /// 500 answers for the configured failing page.
     pub failed_pages: u64,
     /// Users listed a second time in a /users listing (`FaultOptions::repeat_users`).
@@ -98,6 +102,8 @@ pub(crate) struct StatsCollector {
     peak: AtomicU64,
     pub throttled: AtomicU64,
     pub unavailable: AtomicU64,
+    pub server_errors: AtomicU64,
+    pub html_errors: AtomicU64,
     pub failed_pages: AtomicU64,
     pub repeated_users: AtomicU64,
     pub non_premium_injected: AtomicU64,
@@ -116,6 +122,8 @@ impl StatsCollector {
             peak: AtomicU64::new(0),
             throttled: AtomicU64::new(0),
             unavailable: AtomicU64::new(0),
+            server_errors: AtomicU64::new(0),
+            html_errors: AtomicU64::new(0),
             failed_pages: AtomicU64::new(0),
             repeated_users: AtomicU64::new(0),
             non_premium_injected: AtomicU64::new(0),
@@ -138,6 +146,8 @@ impl StatsCollector {
             by_route: inner.by_route.clone(),
             throttled: self.throttled.load(Ordering::Relaxed),
             unavailable: self.unavailable.load(Ordering::Relaxed),
+            server_errors: self.server_errors.load(Ordering::Relaxed),
+            html_errors: self.html_errors.load(Ordering::Relaxed),
             failed_pages: self.failed_pages.load(Ordering::Relaxed),
             repeated_users: self.repeated_users.load(Ordering::Relaxed),
             non_premium_injected: self.non_premium_injected.load(Ordering::Relaxed),
@@ -159,6 +169,8 @@ impl StatsCollector {
         for a in [
             &self.throttled,
             &self.unavailable,
+            &self.server_errors,
+            &self.html_errors,
             &self.failed_pages,
             &self.repeated_users,
             &self.non_premium_injected,

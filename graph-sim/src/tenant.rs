@@ -4,7 +4,8 @@
 //! `graph-sim --dump-tenant` reads like Graph output and can be edited by hand.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::ser::SerializeStruct;
+use serde::{Deserialize, Serialize, Serializer};
 use uuid::Uuid;
 
 use crate::errors::SimError;
@@ -27,7 +28,8 @@ pub struct LicenseAssignmentState {
     pub assigned_by_group: Option<Uuid>,
     #[serde(default)]
     pub disabled_plans: Vec<Uuid>,
-    /// None on success, else `CountViolation`, `MutuallyExclusiveViolation`, ...
+    /// None when the assignment has no error (sent as `"None"` or null, see [`NoErrorAs`]), else
+    /// `CountViolation`, `MutuallyExclusiveViolation`, ...
     #[serde(default)]
     pub error: Option<String>,
     #[serde(default)]
@@ -35,6 +37,59 @@ pub struct LicenseAssignmentState {
     pub sku_id: Uuid,
     /// `Active`, `ActiveWithError`, `Disabled` or `Error`.
     pub state: String,
+}
+
+/// How `licenseAssignmentStates[].error` reads for an assignment without error. Graph's
+/// documentation says null; the service sends the text `"None"` (as Microsoft's own samples
+/// show), and some responses null.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum NoErrorAs {
+    /// `"error": "None"`, as the service answers.
+    #[default]
+    NoneText,
+    /// `"error": null`, as documented.
+    Null,
+}
+
+/// The wire form of a user's assignment states: the tenant's ground truth, with "no error"
+/// written as the tenant sends it.
+pub(crate) struct StatesOnWire<'a> {
+    pub states: &'a [LicenseAssignmentState],
+    pub no_error_as: NoErrorAs,
+}
+
+impl Serialize for StatesOnWire<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.states.iter().map(|state| StateOnWire {
+            state,
+            no_error_as: self.no_error_as,
+        }))
+    }
+}
+
+struct StateOnWire<'a> {
+    state: &'a LicenseAssignmentState,
+    no_error_as: NoErrorAs,
+}
+
+impl Serialize for StateOnWire<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let s = self.state;
+        let error = match (&s.error, self.no_error_as) {
+            (Some(error), _) => Some(error.as_str()),
+            (None, NoErrorAs::NoneText) => Some("None"),
+            (None, NoErrorAs::Null) => None,
+        };
+        let mut out = serializer.serialize_struct("licenseAssignmentState", 6)?;
+        out.serialize_field("assignedByGroup", &s.assigned_by_group)?;
+        out.serialize_field("disabledPlans", &s.disabled_plans)?;
+        out.serialize_field("error", &error)?;
+        out.serialize_field("lastUpdatedDateTime", &s.last_updated_date_time)?;
+        out.serialize_field("skuId", &s.sku_id)?;
+        out.serialize_field("state", &s.state)?;
+        out.end()
+    }
 }
 
 /// `signInActivity` resource; every field may be null.
@@ -297,6 +352,9 @@ pub struct Tenant {
     /// Tenant holds Entra ID P1/P2 (needed for signInActivity).
     #[serde(default = "default_true")]
     pub premium: bool,
+    /// How an assignment without error is sent (`"None"` unless the tenant says null).
+    #[serde(default)]
+    pub no_error_as: NoErrorAs,
     pub app: App,
     #[serde(default)]
     pub groups: Vec<Group>,

@@ -204,6 +204,7 @@ pub(crate) async fn list_users(
             .map(|listed| UserView {
                 user: listed.user(),
                 props: &selection.props,
+                no_error_as: dir.meta.no_error_as,
             })
             .collect(),
     };
@@ -346,6 +347,7 @@ pub(crate) async fn get_user(
     let mut body = serde_json::to_value(UserView {
         user,
         props: &selection.props,
+        no_error_as: dir.meta.no_error_as,
     })
     .map_err(|_| GraphError::internal())?;
     drop(dir);

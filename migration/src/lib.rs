@@ -7,6 +7,7 @@ mod m20261127_000010_user_list_indexes;
 mod m20261127_000020_lean_user_indexes;
 mod m20261127_000030_no_descending_user_indexes;
 mod m20261128_000040_lean_assignment_writes;
+mod m20261129_000050_license_sources;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000020_lean_user_indexes::Migration),
             Box::new(m20261127_000030_no_descending_user_indexes::Migration),
             Box::new(m20261128_000040_lean_assignment_writes::Migration),
+            Box::new(m20261129_000050_license_sources::Migration),
         ]
     }
 }

@@ -16,6 +16,9 @@ use super::money::{Period, Price};
 use crate::db::one_of;
 use crate::entities::{license_assignments, license_skus, subscriptions};
 use crate::error::{Error, Result};
+pub use crate::providers::records::{
+    AssignmentError, AssignmentState, LicensePaths, LicenseSource,
+};
 
 /// A SKU of one provider with Graph's seat counts, already summed over its subscriptions.
 #[derive(Clone, Debug)]
@@ -106,17 +109,44 @@ pub struct Assignment {
     pub license_sku_id: i64,
     /// Service plan ids switched off for this user.
     pub disabled_plans: Vec<String>,
-    /// Assigned to the user itself, so removable from it.
-    pub assigned_directly: bool,
-    /// Groups the license (also) comes from; removable only there.
-    pub inherited_from_group_ids: Vec<String>,
-    pub state: Option<String>,
-    pub error: Option<String>,
+    /// Every path by which it reaches the user, and what they add up to: whether it is the
+    /// user's own, the groups it comes from, and the state and error of the most severe path.
+    pub paths: LicensePaths,
 }
 
 fn strings(value: Value, what: &str, id: i64) -> Result<Vec<String>> {
     serde_json::from_value(value)
         .map_err(|error| Error::Corrupt(format!("license assignment {id} {what}: {error}")))
+}
+
+/// A license's stored paths: its `sources`, or, where the row needed none, the paths its
+/// columns imply (see `LicensePaths::implied`).
+struct StoredPaths {
+    id: i64,
+    assigned_directly: bool,
+    inherited_from_group_ids: Value,
+    state: Option<String>,
+    error: Option<String>,
+    sources: Option<Value>,
+}
+
+impl StoredPaths {
+    fn read(self, disabled_plans: &[String]) -> Result<LicensePaths> {
+        let groups = strings(
+            self.inherited_from_group_ids,
+            "inherited group ids",
+            self.id,
+        )?;
+        LicensePaths::from_stored(
+            self.sources,
+            self.assigned_directly,
+            &groups,
+            self.state.as_deref(),
+            self.error.as_deref(),
+            disabled_plans,
+        )
+        .map_err(|error| Error::Corrupt(format!("license assignment {} sources: {error}", self.id)))
+    }
 }
 
 /// The columns of a license assignment that [`Assignment`] shows: not its provider or timestamp,
@@ -132,24 +162,28 @@ struct AssignmentRow {
     inherited_from_group_ids: Value,
     state: Option<String>,
     error: Option<String>,
+    sources: Option<Value>,
 }
 
 impl TryFrom<AssignmentRow> for Assignment {
     type Error = Error;
 
     fn try_from(row: AssignmentRow) -> Result<Self> {
+        let disabled_plans = strings(row.disabled_plans, "disabled plans", row.id)?;
+        let paths = StoredPaths {
+            id: row.id,
+            assigned_directly: row.assigned_directly,
+            inherited_from_group_ids: row.inherited_from_group_ids,
+            state: row.state,
+            error: row.error,
+            sources: row.sources,
+        }
+        .read(&disabled_plans)?;
         Ok(Self {
             user_id: row.user_id,
             license_sku_id: row.license_sku_id,
-            disabled_plans: strings(row.disabled_plans, "disabled plans", row.id)?,
-            assigned_directly: row.assigned_directly,
-            inherited_from_group_ids: strings(
-                row.inherited_from_group_ids,
-                "inherited group ids",
-                row.id,
-            )?,
-            state: row.state,
-            error: row.error,
+            disabled_plans,
+            paths,
         })
     }
 }
@@ -305,38 +339,45 @@ where
 }
 
 /// What the report needs of a license: whose it is, which SKU, and how it came to the user.
-/// Lighter than `Assignment`: no disabled plans, state or error to read and parse.
+/// Lighter than `Assignment`: no disabled plans to read, and paths only where a license has
+/// several that differ (the rest are summed up by the columns).
 #[derive(Clone, Debug)]
 pub struct Holding {
     pub user_id: i64,
     pub license_sku_id: i64,
-    pub assigned_directly: bool,
-    pub inherited_from_group_ids: Vec<String>,
+    pub paths: LicensePaths,
 }
 
 #[derive(FromQueryResult)]
 struct HoldingRow {
+    id: i64,
     user_id: i64,
     license_sku_id: i64,
     assigned_directly: bool,
     inherited_from_group_ids: Value,
+    state: Option<String>,
+    error: Option<String>,
+    sources: Option<Value>,
 }
 
 impl TryFrom<HoldingRow> for Holding {
     type Error = Error;
 
     fn try_from(row: HoldingRow) -> Result<Self> {
+        let paths = StoredPaths {
+            id: row.id,
+            assigned_directly: row.assigned_directly,
+            inherited_from_group_ids: row.inherited_from_group_ids,
+            state: row.state,
+            error: row.error,
+            sources: row.sources,
+        }
+        // The report shows no disabled plans: implied paths need none.
+        .read(&[])?;
         Ok(Self {
             user_id: row.user_id,
             license_sku_id: row.license_sku_id,
-            assigned_directly: row.assigned_directly,
-            inherited_from_group_ids: serde_json::from_value(row.inherited_from_group_ids)
-                .map_err(|error| {
-                    Error::Corrupt(format!(
-                        "inherited group ids of a license of user {}: {error}",
-                        row.user_id
-                    ))
-                })?,
+            paths,
         })
     }
 }
@@ -354,10 +395,14 @@ pub async fn holdings_between(
     let mut query = license_assignments::Entity::find()
         .select_only()
         .columns([
+            Column::Id,
             Column::UserId,
             Column::LicenseSkuId,
             Column::AssignedDirectly,
             Column::InheritedFromGroupIds,
+            Column::State,
+            Column::Error,
+            Column::Sources,
         ])
         .filter(Column::UserId.gt(after_id))
         .filter(Column::UserId.lte(last_id));

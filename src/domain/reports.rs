@@ -9,7 +9,7 @@ use rust_decimal::Decimal;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 use serde::{Deserialize, Serialize};
 
-use super::licenses::{self, Holding, LicenseSku};
+use super::licenses::{self, AssignmentError, AssignmentState, Holding, LicenseSku};
 use super::money::Costs;
 use super::overlap;
 use super::users::{self, SIGN_IN_AVAILABLE, SignInField, User, UserFilter};
@@ -49,25 +49,46 @@ pub struct Removal {
     pub assigned_directly: bool,
     /// Groups it (also) comes from: it stays until the user leaves them or they lose it.
     pub via_group_ids: Vec<String>,
+    /// Paths that report an error (`None`: the direct one), e.g. a group that cannot assign it:
+    /// what else an admin must know before removing it.
+    pub errors: Vec<(Option<String>, AssignmentError)>,
 }
 
 impl Removal {
     fn of(holding: &Holding) -> Self {
+        let paths = &holding.paths;
         Self {
-            assigned_directly: holding.assigned_directly,
-            via_group_ids: holding.inherited_from_group_ids.clone(),
+            assigned_directly: paths.assigned_directly(),
+            via_group_ids: paths.group_ids(),
+            errors: paths
+                .sources()
+                .iter()
+                .filter_map(|source| Some((source.group_id.clone(), source.error.clone()?)))
+                .collect(),
         }
     }
 
     /// In words, for the evidence and for exports.
     pub fn describe(&self) -> String {
         let groups = self.via_group_ids.join(", ");
-        match (self.assigned_directly, self.via_group_ids.is_empty()) {
+        let how = match (self.assigned_directly, self.via_group_ids.is_empty()) {
             (true, true) => "remove it from the user".into(),
             (true, false) => format!("remove it from the user and from group(s) {groups}"),
             (false, false) => format!("only through group(s) {groups}"),
             (false, true) => "neither direct nor from a group according to Graph".into(),
+        };
+        if self.errors.is_empty() {
+            return how;
         }
+        let errors: Vec<String> = self
+            .errors
+            .iter()
+            .map(|(group, error)| match group {
+                Some(group) => format!("group {group} reports {error}"),
+                None => format!("the direct assignment reports {error}"),
+            })
+            .collect();
+        format!("{how} ({})", errors.join("; "))
     }
 }
 
@@ -88,6 +109,10 @@ pub struct Finding {
     pub units: i64,
     /// Per month, in the SKU's price currency; `None` when no price is set.
     pub monthly_cost: Option<(String, Decimal)>,
+    /// The license's state and error (of its most severe path), as `LicenseAssignment` shows
+    /// them; `None` for unassigned seats.
+    pub license_state: Option<AssignmentState>,
+    pub license_error: Option<AssignmentError>,
     pub evidence: String,
 }
 
@@ -372,6 +397,8 @@ fn user_finding(
         contained_in: None,
         units: 1,
         monthly_cost: cost(sku, 1),
+        license_state: holding.paths.state().cloned(),
+        license_error: holding.paths.error().cloned(),
     }
 }
 
@@ -396,6 +423,8 @@ fn unassigned_seats(sku: &Arc<LicenseSku>) -> Option<Finding> {
         contained_in: None,
         units: unused,
         monthly_cost: cost(sku, unused),
+        license_state: None,
+        license_error: None,
         evidence: format!(
             "{} has {} enabled seats and {} assigned: {unused} paid and unused",
             sku.display_name, sku.enabled_units, sku.consumed_units
@@ -472,13 +501,23 @@ mod tests {
     fn removal_says_where_a_license_comes_from() {
         let direct = Removal {
             assigned_directly: true,
-            via_group_ids: vec![],
+            ..Removal::default()
         };
         assert_eq!(direct.describe(), "remove it from the user");
         let group = Removal {
             assigned_directly: false,
             via_group_ids: vec!["g1".into(), "g2".into()],
+            ..Removal::default()
         };
         assert_eq!(group.describe(), "only through group(s) g1, g2");
+        let failing = Removal {
+            assigned_directly: true,
+            via_group_ids: vec!["g1".into()],
+            errors: vec![(Some("g1".into()), AssignmentError::CountViolation)],
+        };
+        assert_eq!(
+            failing.describe(),
+            "remove it from the user and from group(s) g1 (group g1 reports CountViolation)"
+        );
     }
 }

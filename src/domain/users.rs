@@ -95,6 +95,8 @@ pub struct UserFilter {
     pub user_type: Option<String>,
     pub inactive_since_days: Option<i64>,
     pub never_signed_in: Option<bool>,
+    /// Holds a license in error (its most severe path has an error), or none.
+    pub license_in_error: Option<bool>,
     pub include_removed: bool,
 }
 
@@ -276,6 +278,12 @@ fn conditions(filter: &UserFilter, now: DateTime<Utc>) -> Condition {
     if let Some(sku_id) = &filter.sku_id {
         let sku = license_skus::Column::SkuId.eq(sku_id.trim().to_ascii_lowercase());
         all = all.add(Expr::exists(holding(sku)));
+    }
+    if let Some(in_error) = filter.license_in_error {
+        let mut subquery = assignments_of_user();
+        subquery.and_where(license_assignments::Column::Error.is_not_null());
+        let any = Expr::exists(subquery);
+        all = all.add(if in_error { any } else { any.not() });
     }
     if let Some(sku_row) = filter.license_sku {
         let mut subquery = assignments_of_user();

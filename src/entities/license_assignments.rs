@@ -14,8 +14,14 @@ pub struct Model {
     pub assigned_directly: bool,
     /// JSON array of group object ids the license (also) comes from.
     pub inherited_from_group_ids: Json,
+    /// The state of the most severe path (Active, ActiveWithError, Disabled, Error, or a value
+    /// kept as the provider sent it).
     pub state: Option<String>,
+    /// The error of that path; NULL when it has none.
     pub error: Option<String>,
+    /// JSON array of every path by which the license reaches the user (`LicenseSource`); NULL
+    /// when the other columns say it all (`LicensePaths::stored` and `from_stored`).
+    pub sources: Option<Json>,
     pub updated_at: DateTimeUtc,
 }
 

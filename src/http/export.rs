@@ -46,6 +46,7 @@ pub struct UserParams {
     user_type: Option<String>,
     inactive_since_days: Option<i64>,
     never_signed_in: Option<bool>,
+    license_in_error: Option<bool>,
     #[serde(default)]
     include_removed: bool,
 }
@@ -63,6 +64,7 @@ impl From<UserParams> for UserFilter {
             user_type: params.user_type,
             inactive_since_days: params.inactive_since_days,
             never_signed_in: params.never_signed_in,
+            license_in_error: params.license_in_error,
             include_removed: params.include_removed,
         }
     }
@@ -269,7 +271,9 @@ fn time(at: Option<DateTime<Utc>>) -> String {
     at.map(|at| at.to_rfc3339()).unwrap_or_default()
 }
 
-/// "Microsoft 365 E5; Power BI Pro (group g1)": one readable column for all licenses.
+/// "Microsoft 365 E5; Power BI Pro (group g1); Office 365 E3 (direct and group g2, error
+/// CountViolation)": one readable column for all licenses, marking those in error (whose
+/// `error` the API shows as not null).
 fn license_names(held: &[Assignment], skus: &HashMap<i64, LicenseSku>) -> String {
     held.iter()
         .map(|assignment| {
@@ -277,11 +281,19 @@ fn license_names(held: &[Assignment], skus: &HashMap<i64, LicenseSku>) -> String
                 .get(&assignment.license_sku_id)
                 .map(|sku| sku.display_name.as_str())
                 .unwrap_or("unknown SKU");
-            let groups = &assignment.inherited_from_group_ids;
-            match (assignment.assigned_directly, groups.is_empty()) {
-                (_, true) => name.to_owned(),
-                (true, false) => format!("{name} (direct and group {})", groups.join(" ")),
-                (false, false) => format!("{name} (group {})", groups.join(" ")),
+            let paths = &assignment.paths;
+            let groups = paths.group_ids().join(" ");
+            let how = match (paths.assigned_directly(), groups.is_empty()) {
+                (_, true) => None,
+                (true, false) => Some(format!("direct and group {groups}")),
+                (false, false) => Some(format!("group {groups}")),
+            };
+            let error = paths.error().map(|error| format!("error {error}"));
+            let notes: Vec<String> = how.into_iter().chain(error).collect();
+            if notes.is_empty() {
+                name.to_owned()
+            } else {
+                format!("{name} ({})", notes.join(", "))
             }
         })
         .collect::<Vec<_>>()

@@ -1,5 +1,6 @@
 //! `GraphError`: everything that can go wrong talking to Entra ID or Graph, as a stable code
-//! (API.md) with a hint an admin can act on, plus the status and request-id for support.
+//! (docs/microsoft-365.md) with a hint an admin can act on, plus the status and request-id for
+//! support.
 //!
 //! Classification branches on the OAuth `error`/`error_codes` and Graph `error.code`, never on
 //! message text (Microsoft warns the text changes). The messages kept here come from Microsoft's
@@ -153,7 +154,7 @@ impl GraphError {
         }
     }
 
-    /// The stable code of API.md.
+    /// The stable code of the troubleshooting table in docs/microsoft-365.md.
     pub fn code(&self) -> &'static str {
         match self.kind {
             ErrorKind::InvalidClientSecret => "INVALID_CLIENT_SECRET",

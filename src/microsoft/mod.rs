@@ -2,8 +2,9 @@
 //!
 //! Tokens by client credentials per provider and national cloud, paged and delta listings of
 //! users, subscribed SKUs, subscriptions and the organization, with retries that honour
-//! Retry-After, and errors mapped to the stable codes of API.md with hints an admin can act
-//! on. This module never touches the database: the sync engine and the connection test call it.
+//! Retry-After, and errors mapped to the stable codes of docs/microsoft-365.md with hints an
+//! admin can act on. This module never touches the database: the sync engine and the connection
+//! test call it.
 //!
 //! How the app uses it (`GraphClient` is cheap to clone; keep one per provider so its token
 //! cache lives as long as the provider's configuration):

@@ -100,7 +100,9 @@ pub struct LicenseAssignmentState {
     /// `Active`, `ActiveWithError`, `Disabled` or `Error`.
     #[serde(default)]
     pub state: Option<String>,
-    /// None on success, else e.g. `CountViolation`.
+    /// As sent: e.g. `CountViolation`. An assignment without error comes as the text `"None"`
+    /// from the service (its documentation says null, and some responses are null): a reader
+    /// takes null, `""` and `"None"` alike as "no error".
     #[serde(default)]
     pub error: Option<String>,
     #[serde(default, deserialize_with = "null_as_default")]

@@ -6,7 +6,7 @@ use std::error::Error as _;
 use std::time::{Duration, SystemTime};
 
 use reqwest::StatusCode;
-use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
 use serde::Deserialize;
 
 use super::error::{ErrorKind, GraphError, Permission, SignInUnavailableReason};
@@ -53,6 +53,9 @@ pub(crate) struct RawResponse {
     /// Graph's `request-id` header (Entra sends `x-ms-request-id`).
     pub request_id: Option<String>,
     pub retry_after: Option<Duration>,
+    /// What the body is said to be (`application/json`, `text/html`, …), to describe a body
+    /// that is not Graph's.
+    pub content_type: Option<String>,
     pub body: Vec<u8>,
 }
 
@@ -65,6 +68,7 @@ impl RawResponse {
             header(headers, "request-id").or_else(|| header(headers, "x-ms-request-id"));
         let retry_after = header(headers, RETRY_AFTER.as_str())
             .and_then(|v| parse_retry_after(&v, SystemTime::now()));
+        let content_type = header(headers, CONTENT_TYPE.as_str());
         let body = resp.bytes().await.map_err(|e| {
             let mut failure = transport_failure(&e);
             failure.error = failure.error.with_request_id(request_id.clone());
@@ -74,14 +78,53 @@ impl RawResponse {
             status,
             request_id,
             retry_after,
+            content_type,
             // `Vec::from` reuses the buffer when it is not shared, sparing a copy of each page.
             body: Vec::from(body),
         })
     }
 
-    /// Whether Graph asks to retry this status (the Graph SDKs' set: 429, 503, 504).
+    /// Whether a failed request may be sent again: throttled (429), or a transient failure of
+    /// Graph or of the gateway in front of it (500, 502, 503, 504). That is more than the Graph
+    /// SDKs' set (429, 503, 504), and what Microsoft's own resilience tests inject: a sync of
+    /// hundreds of requests meets them all. Safe because every request of this client is a
+    /// read (a GET, or a token request, which changes nothing), so a repeat cannot do anything
+    /// twice. Any other status — a 4xx above all — says the request itself is wrong, and
+    /// repeating it would get the same answer.
     pub fn is_retryable_status(&self) -> bool {
-        matches!(self.status.as_u16(), 429 | 503 | 504)
+        matches!(self.status.as_u16(), 429 | 500 | 502 | 503 | 504)
+    }
+
+    /// The status and what came back, for an error body that is not the service's own, e.g.
+    /// "HTTP 502 Bad Gateway with an HTML page from the gateway".
+    pub fn describe(&self) -> String {
+        let status = self.status_line();
+        let text = String::from_utf8_lossy(&self.body);
+        let text = text.trim();
+        let content_type = self.content_type.as_deref().unwrap_or_default();
+        if text.is_empty() {
+            format!("{status} with an empty body")
+        } else if content_type.contains("html") || text.starts_with('<') {
+            format!("{status} with an HTML page from the gateway")
+        } else if serde_json::from_str::<serde_json::Value>(text).is_ok() {
+            format!("{status} with a JSON body that is not a Microsoft error")
+        } else {
+            let kind = match content_type.split(';').next().map(str::trim) {
+                Some(kind) if !kind.is_empty() => kind,
+                _ => "text",
+            };
+            format!("{status} with a {kind} body of {} bytes", self.body.len())
+        }
+    }
+
+    /// "HTTP 502 Bad Gateway".
+    fn status_line(&self) -> String {
+        let line = format!(
+            "HTTP {} {}",
+            self.status.as_u16(),
+            self.status.canonical_reason().unwrap_or_default()
+        );
+        line.trim_end().to_owned()
     }
 
     /// `Failure` for this error response: retryable statuses carry Retry-After.
@@ -174,21 +217,19 @@ pub(crate) struct GraphErrorInfo {
 }
 
 impl GraphErrorInfo {
-    /// Lenient: a non-JSON body (e.g. a proxy's HTML 502) still yields the status text.
+    /// Lenient: a body that is not Graph's error (a gateway's HTML page, an empty body) is
+    /// described instead, so the message says what came back.
     pub fn parse(raw: &RawResponse) -> GraphErrorInfo {
         let body = serde_json::from_slice::<Envelope>(&raw.body)
             .ok()
             .and_then(|e| e.error)
             .unwrap_or_default();
-        let message = body.message.filter(|m| !m.is_empty()).unwrap_or_else(|| {
-            format!(
-                "HTTP {} {}",
-                raw.status.as_u16(),
-                raw.status.canonical_reason().unwrap_or("")
-            )
-            .trim_end()
-            .to_string()
-        });
+        let message = match body.message.filter(|m| !m.is_empty()) {
+            Some(message) => message,
+            // Graph's error, with its code (shown beside the message) but no text.
+            None if body.code.is_some() => format!("{} without a message", raw.status_line()),
+            None => raw.describe(),
+        };
         let request_id = raw
             .request_id
             .clone()
@@ -271,6 +312,7 @@ impl RawResponse {
             status: StatusCode::from_u16(status).expect("a valid status in a test"),
             request_id: None,
             retry_after: None,
+            content_type: None,
             body: body.as_bytes().to_vec(),
         }
     }
@@ -349,6 +391,56 @@ mod tests {
             ErrorKind::Unavailable
         );
         assert_eq!(kind(Api::Organization, 429, ""), ErrorKind::Throttled);
+    }
+
+    #[test]
+    fn a_body_that_is_not_a_graph_error_is_described() {
+        let message = |status, content_type: Option<&str>, body: &str| {
+            let mut r = raw(status, body);
+            r.content_type = content_type.map(str::to_owned);
+            GraphErrorInfo::parse(&r).message
+        };
+        let page = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n</html>";
+        assert_eq!(
+            message(502, Some("text/html"), page),
+            "HTTP 502 Bad Gateway with an HTML page from the gateway"
+        );
+        assert_eq!(
+            message(504, None, page),
+            "HTTP 504 Gateway Timeout with an HTML page from the gateway"
+        );
+        assert_eq!(
+            message(500, None, ""),
+            "HTTP 500 Internal Server Error with an empty body"
+        );
+        assert_eq!(
+            message(502, Some("application/json"), r#"{"message":"upstream"}"#),
+            "HTTP 502 Bad Gateway with a JSON body that is not a Microsoft error"
+        );
+        assert_eq!(
+            message(
+                503,
+                Some("text/plain; charset=utf-8"),
+                "upstream connect error"
+            ),
+            "HTTP 503 Service Unavailable with a text/plain body of 22 bytes"
+        );
+        assert_eq!(
+            message(
+                504,
+                None,
+                r#"{"error":{"code":"UnknownError","message":""}}"#
+            ),
+            "HTTP 504 Gateway Timeout without a message"
+        );
+        assert_eq!(
+            message(
+                502,
+                None,
+                r#"{"error":{"code":"x","message":"Graph's words"}}"#
+            ),
+            "Graph's words"
+        );
     }
 
     #[test]

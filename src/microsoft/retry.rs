@@ -1,10 +1,13 @@
-//! Retries of transient failures (429, 503, 504, connection errors, timeouts) with `backon`:
-//! exponential backoff with jitter, replaced by the server's `Retry-After` when it sends one
-//! (Graph: "Backing off requests using the Retry-After delay is the fastest way to recover"),
-//! bounded by attempts, by a cap on any single wait and by a total time budget.
+//! Retries of transient failures (429, 500, 502, 503, 504, connection errors, timeouts; see
+//! `RawResponse::is_retryable_status`) with `backon`: exponential backoff with jitter, replaced
+//! by the server's `Retry-After` when it sends one (Graph: "Backing off requests using the
+//! Retry-After delay is the fastest way to recover"), bounded by attempts, by a cap on any
+//! single wait and by a total time budget.
 
 use std::future::Future;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
+
+use tokio::time::Instant;
 
 use backon::{ExponentialBuilder, Retryable};
 
@@ -244,6 +247,102 @@ mod tests {
             next_wait(&cfg, "t", &f, Duration::from_millis(3), Duration::ZERO),
             Some(Duration::from_millis(3))
         );
+    }
+
+    /// A failed attempt as the client makes it from an answer of `status` with `body`.
+    fn answered(status: u16, body: &str, retry_after: Option<Duration>) -> Failure {
+        use crate::microsoft::response::{Api, GraphErrorInfo, RawResponse, classify_graph};
+        let mut raw = RawResponse::fake(status, body);
+        raw.retry_after = retry_after;
+        let error = classify_graph(Api::Organization, raw.status, &GraphErrorInfo::parse(&raw));
+        raw.into_failure(error)
+    }
+
+    const GATEWAY_PAGE: &str = "<html><head><title>502 Bad Gateway</title></head></html>";
+
+    /// Runs `run` over attempts that fail with `failures` in turn, then succeed; returns the
+    /// outcome and when each attempt started, counted from the first.
+    async fn attempts(
+        config: &RetryConfig,
+        failures: Vec<Failure>,
+    ) -> (Result<(), GraphError>, Vec<Duration>) {
+        let start = Instant::now();
+        let failures = std::sync::Mutex::new(failures.into_iter());
+        let times = std::sync::Mutex::new(Vec::new());
+        let result = run(config, "t", || async {
+            times.lock().expect("times").push(start.elapsed());
+            match failures.lock().expect("failures").next() {
+                Some(failure) => Err(failure),
+                None => Ok(()),
+            }
+        })
+        .await;
+        (result, times.into_inner().expect("times"))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn transient_answers_of_graph_and_its_gateway_are_retried() {
+        for status in [429, 500, 502, 503, 504] {
+            for body in ["", GATEWAY_PAGE, r#"{"error":{"code":"x","message":"m"}}"#] {
+                let failures = vec![answered(status, body, None), answered(status, body, None)];
+                let (result, times) = attempts(&small(), failures).await;
+                assert!(result.is_ok(), "{status} {body:?}: {result:?}");
+                assert_eq!(times.len(), 3, "{status} {body:?}");
+            }
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn other_client_errors_are_never_retried() {
+        for status in [400, 401, 403, 404, 409, 410, 501] {
+            let (result, times) = attempts(&small(), vec![answered(status, "", None)]).await;
+            assert_eq!(result.unwrap_err().status(), Some(status));
+            assert_eq!(times.len(), 1, "{status} is answered at once");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retry_after_wins_over_the_backoff_for_every_retried_status() {
+        let config = RetryConfig {
+            base_delay: Duration::from_secs(1),
+            ..RetryConfig::default()
+        };
+        for status in [429, 500, 502, 503, 504] {
+            let wait = Duration::from_secs(7);
+            let (result, times) = attempts(&config, vec![answered(status, "", Some(wait))]).await;
+            assert!(result.is_ok());
+            assert_eq!(times, [Duration::ZERO, wait], "{status}");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn backoff_doubles_with_jitter_until_the_budget_is_spent() {
+        let config = RetryConfig {
+            max_attempts: 20,
+            base_delay: Duration::from_secs(1),
+            max_wait: Duration::from_secs(60),
+            total_budget: Duration::from_millis(14_500),
+        };
+        let failures = (0..20).map(|_| answered(502, GATEWAY_PAGE, None)).collect();
+        let (result, times) = attempts(&config, failures).await;
+        let error = result.expect_err("the gateway never recovers");
+        assert_eq!(error.code(), "GRAPH_UNAVAILABLE");
+        assert_eq!(
+            error.message(),
+            "HTTP 502 Bad Gateway with an HTML page from the gateway"
+        );
+        for (n, gap) in times.windows(2).map(|w| w[1] - w[0]).enumerate() {
+            let base = config.base_delay * 2u32.pow(n as u32);
+            assert!(
+                gap >= base && gap <= base * 2,
+                "wait {n} is {gap:?}, not within [{base:?}, {:?}]",
+                base * 2
+            );
+        }
+        // Three waits of 1–2 s, 2–4 s and 4–8 s end by 14 s, within the budget; a fourth
+        // (8–16 s more, after at least 7 s) would end past it, so no attempt is made.
+        assert_eq!(times.len(), 4, "{times:?}");
+        assert!(*times.last().expect("attempts") <= config.total_budget);
     }
 
     #[tokio::test]

@@ -276,7 +276,7 @@ fn classify_token_error(raw: &RawResponse, secret: &str) -> GraphError {
         .and_then(|d| d.lines().next())
         .map(str::to_string)
         .or(body.error.clone())
-        .unwrap_or_else(|| format!("token endpoint answered HTTP {}", raw.status.as_u16()));
+        .unwrap_or_else(|| format!("the token endpoint answered {}", raw.describe()));
     GraphError::new(kind, scrub(&message, secret))
         .with_status(raw.status.as_u16())
         .with_request_id(body.trace_id.or(raw.request_id.clone()))

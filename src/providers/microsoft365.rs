@@ -8,8 +8,8 @@ use futures::{FutureExt, StreamExt};
 use serde_json::json;
 
 use super::records::{
-    AssignedSku, LicenseRecord, SignInDates, SignInRecord, SkuRecord, SubscriptionRecord,
-    UserChange, UserPatch, UserRecord,
+    AssignedSku, AssignmentError, AssignmentState, LicensePaths, LicenseRecord, LicenseSource,
+    SignInDates, SignInRecord, SkuRecord, SubscriptionRecord, UserChange, UserPatch, UserRecord,
 };
 use super::{
     ChangePage, ConnectionCheck, LicenseProvider, Pages, ProviderError, ProviderErrorKind,
@@ -68,44 +68,37 @@ fn sign_in_dates(activity: &SignInActivity) -> SignInDates {
 }
 
 /// Joins `assignedLicenses` (what the user holds, with its effective disabled plans) with
-/// `licenseAssignmentStates` (how each was assigned: directly, through groups, in error).
+/// `licenseAssignmentStates` (each path it came by: directly or through a group, and whether
+/// that path failed). Graph's "None" for "no error" is read here, once, as no error.
 fn licenses(user: &User) -> Vec<LicenseRecord> {
-    let mut by_sku: BTreeMap<String, LicenseRecord> = BTreeMap::new();
-    for assigned in &user.assigned_licenses {
-        by_sku.insert(
-            lower(&assigned.sku_id),
-            LicenseRecord {
-                sku_id: lower(&assigned.sku_id),
-                disabled_plans: assigned.disabled_plans.iter().map(|p| lower(p)).collect(),
-                assigned_directly: false,
-                inherited_from_group_ids: Vec::new(),
-                state: None,
-                error: None,
-            },
-        );
-    }
+    let mut paths: BTreeMap<String, Vec<LicenseSource>> = BTreeMap::new();
     for state in &user.license_assignment_states {
-        let Some(license) = by_sku.get_mut(&lower(&state.sku_id)) else {
-            continue;
-        };
-        match &state.assigned_by_group {
-            None => license.assigned_directly = true,
-            Some(group) => license.inherited_from_group_ids.push(lower(group)),
-        }
-        // Of several assignment paths, the one in error is the one an admin must see.
-        if license.error.is_none() {
-            license.state = state.state.clone().or(license.state.take());
-            license.error = state.error.clone();
-        }
+        let mut disabled_plans: Vec<String> =
+            state.disabled_plans.iter().map(|p| lower(p)).collect();
+        disabled_plans.sort();
+        paths
+            .entry(lower(&state.sku_id))
+            .or_default()
+            .push(LicenseSource {
+                group_id: state.assigned_by_group.as_deref().map(lower),
+                state: state.state.as_deref().and_then(AssignmentState::parse),
+                error: state.error.as_deref().and_then(AssignmentError::parse),
+                disabled_plans,
+            });
     }
-    // Without any assignment state (not selected, or not returned) nothing says a group is
-    // involved: the license is the user's own.
-    for license in by_sku.values_mut() {
-        if license.inherited_from_group_ids.is_empty() {
-            license.assigned_directly = true;
-        }
-    }
-    by_sku.into_values().collect()
+    // A path for a SKU the user does not hold (a group that could not assign it at all) is not
+    // a license: only `assignedLicenses` says what is held.
+    user.assigned_licenses
+        .iter()
+        .map(|assigned| {
+            let sku_id = lower(&assigned.sku_id);
+            LicenseRecord {
+                disabled_plans: assigned.disabled_plans.iter().map(|p| lower(p)).collect(),
+                paths: LicensePaths::new(paths.remove(&sku_id).unwrap_or_default()),
+                sku_id,
+            }
+        })
+        .collect()
 }
 
 fn user_record(user: User) -> UserRecord {
@@ -385,5 +378,60 @@ async fn first_page(graph: &GraphClient, sign_in_activity: bool) -> Result<usize
     match pages.next().await {
         Some(page) => Ok(page?.items.len()),
         None => Ok(0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(json: serde_json::Value) -> User {
+        serde_json::from_value(json).expect("a Graph user")
+    }
+
+    #[test]
+    fn graph_none_is_no_error_and_a_failing_group_path_shows() {
+        let user = user(json!({
+            "id": "u1",
+            "assignedLicenses": [
+                { "skuId": "SKU-A", "disabledPlans": ["PLAN-1"] },
+                { "skuId": "sku-b", "disabledPlans": [] },
+                { "skuId": "sku-c", "disabledPlans": [] },
+            ],
+            "licenseAssignmentStates": [
+                { "skuId": "sku-a", "assignedByGroup": null, "state": "Active", "error": "None",
+                  "disabledPlans": ["PLAN-1"] },
+                { "skuId": "sku-a", "assignedByGroup": "GROUP-1", "state": "Error",
+                  "error": "CountViolation", "disabledPlans": [] },
+                { "skuId": "sku-b", "assignedByGroup": "group-2", "state": "Active", "error": null },
+                { "skuId": "sku-d", "assignedByGroup": "group-3", "state": "Error",
+                  "error": "CountViolation" },
+            ],
+        }));
+        let licenses = licenses(&user);
+        let skus: Vec<&str> = licenses.iter().map(|l| l.sku_id.as_str()).collect();
+        assert_eq!(skus, ["sku-a", "sku-b", "sku-c"], "sku-d is not held");
+
+        let a = &licenses[0].paths;
+        assert_eq!(a.sources().len(), 2);
+        assert_eq!(a.sources()[0].group_id, None);
+        assert_eq!(a.sources()[0].error, None, "\"None\" is no error");
+        assert_eq!(a.sources()[0].disabled_plans, ["plan-1"]);
+        assert_eq!(a.sources()[1].group_id.as_deref(), Some("group-1"));
+        assert_eq!(a.error(), Some(&AssignmentError::CountViolation));
+        assert_eq!(a.state(), Some(&AssignmentState::Error));
+        assert!(a.assigned_directly());
+
+        let b = &licenses[1].paths;
+        assert!(!b.assigned_directly());
+        assert_eq!(b.group_ids(), ["group-2"]);
+        assert_eq!(
+            (b.state(), b.error()),
+            (Some(&AssignmentState::Active), None)
+        );
+
+        let c = &licenses[2].paths;
+        assert!(c.sources().is_empty(), "Graph said nothing about its paths");
+        assert!(c.assigned_directly());
     }
 }

@@ -6,6 +6,8 @@ pub mod microsoft365;
 pub mod records;
 pub mod registry;
 
+use std::time::Duration;
+
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 
@@ -26,6 +28,27 @@ impl SignInGap {
         match self {
             SignInGap::MissingPermission => "MISSING_PERMISSION",
             SignInGap::NotPremium => "NOT_PREMIUM",
+        }
+    }
+}
+
+/// How a provider's client repeats a read that failed for a reason that passes (throttling, an
+/// outage of the service or its gateway, a reset connection, a timeout). It waits as the service
+/// asks when it says, else `first_wait`, doubled at each retry with a random part; a read whose
+/// retries would go past `budget` fails, and the sync with it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    pub first_wait: Duration,
+    pub budget: Duration,
+}
+
+impl Default for RetryPolicy {
+    /// Minutes of patience: a sync outlives an outage of that length, and fails within minutes
+    /// of a longer one rather than hanging for half an hour.
+    fn default() -> Self {
+        Self {
+            first_wait: Duration::from_secs(2),
+            budget: Duration::from_secs(300),
         }
     }
 }

@@ -8,8 +8,10 @@ use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 
 use super::microsoft365::Microsoft365;
-use super::{LicenseProvider, ProviderError};
-use crate::microsoft::{ClientConfig, Cloud, Credentials, EndpointOverrides, GraphClient};
+use super::{LicenseProvider, ProviderError, RetryPolicy};
+use crate::microsoft::{
+    ClientConfig, Cloud, Credentials, EndpointOverrides, GraphClient, RetryConfig,
+};
 
 /// What it takes to reach one Microsoft 365 tenant.
 pub struct MicrosoftTenant {
@@ -33,7 +35,17 @@ pub struct ProviderRegistry {
 }
 
 impl ProviderRegistry {
-    pub fn new(overrides: EndpointOverrides, config: ClientConfig) -> Result<Self, ProviderError> {
+    /// Clients for the Microsoft endpoints `overrides` names, whose reads retry as `retry` says.
+    pub fn new(overrides: EndpointOverrides, retry: RetryPolicy) -> Result<Self, ProviderError> {
+        let defaults = ClientConfig::default();
+        let config = ClientConfig {
+            retry: RetryConfig {
+                base_delay: retry.first_wait,
+                total_budget: retry.budget,
+                ..defaults.retry
+            },
+            ..defaults
+        };
         let http = reqwest::Client::builder()
             .connect_timeout(config.connect_timeout)
             .user_agent(concat!("license-manager/", env!("CARGO_PKG_VERSION")))

@@ -169,6 +169,7 @@ mod tests {
             inherited_from_group_ids: Set(serde_json::json!([])),
             state: Set(None),
             error: Set(None),
+            sources: Set(None),
             updated_at: Set(Utc.timestamp_opt(1_700_000_000, 123_456_789).unwrap()),
         }
     }

@@ -28,7 +28,7 @@ use super::read_ahead::ReadAhead;
 use super::writer::{self, PageChanges, SkuIndex};
 use crate::entities::{providers, sync_runs};
 use crate::providers::records::UserRecord;
-use crate::providers::{LicenseProvider, ProviderError, ProviderErrorKind, SignInGap};
+use crate::providers::{LicenseProvider, ProviderError, ProviderErrorKind, RetryPolicy, SignInGap};
 
 /// Users written in one transaction at most, when pages pile up behind the writer: enough to
 /// share most index pages between them, small enough to keep the write lock a moment only.
@@ -45,6 +45,8 @@ pub struct SyncSettings {
     /// How long a claimed run stays ours without a heartbeat.
     pub lease: chrono::Duration,
     pub heartbeat_every: Duration,
+    /// How each read of the provider is retried before the sync fails.
+    pub retry: RetryPolicy,
 }
 
 impl Default for SyncSettings {
@@ -54,6 +56,7 @@ impl Default for SyncSettings {
             sign_in_refresh_interval: chrono::Duration::hours(12),
             lease: chrono::Duration::seconds(60),
             heartbeat_every: Duration::from_secs(15),
+            retry: RetryPolicy::default(),
         }
     }
 }

@@ -27,10 +27,10 @@ use crate::entities::{
     directory_users as users, license_assignments as assignments, license_skus as skus,
     license_snapshots as snapshots, subscriptions,
 };
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::providers::records::{
-    AssignedSku, LicenseRecord, SignInDates, SignInRecord, SkuRecord, SubscriptionRecord,
-    UserChange, UserPatch, UserRecord,
+    AssignedSku, LicensePaths, LicenseRecord, SignInDates, SignInRecord, SkuRecord,
+    SubscriptionRecord, UserChange, UserPatch, UserRecord,
 };
 
 /// Rows per statement, so that rows × columns stays under SQLite's 32,766 bind parameters (and
@@ -404,44 +404,47 @@ impl UserFields {
     }
 }
 
-/// How one license is held, as stored: the unit of comparison between syncs.
+/// How one license is held, as stored: the unit of comparison between syncs. The columns that
+/// sum its paths up (direct, groups, state, error) follow from `paths`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Holding {
     license_sku_id: i64,
     disabled_plans: Vec<String>,
-    assigned_directly: bool,
-    inherited_from_group_ids: Vec<String>,
-    state: Option<String>,
-    error: Option<String>,
+    paths: LicensePaths,
 }
 
 impl Holding {
-    fn of(row: &assignments::Model) -> Self {
+    /// A stored row, its paths read back (from `sources`, or as its columns imply them).
+    fn of(row: &assignments::Model) -> Result<Self> {
         let strings = |value: &serde_json::Value| -> Vec<String> {
             serde_json::from_value(value.clone()).unwrap_or_default()
         };
-        Self {
+        let disabled_plans = strings(&row.disabled_plans);
+        let paths = LicensePaths::from_stored(
+            row.sources.clone(),
+            row.assigned_directly,
+            &strings(&row.inherited_from_group_ids),
+            row.state.as_deref(),
+            row.error.as_deref(),
+            &disabled_plans,
+        )
+        .map_err(|error| {
+            Error::Corrupt(format!("license assignment {} sources: {error}", row.id))
+        })?;
+        Ok(Self {
             license_sku_id: row.license_sku_id,
-            disabled_plans: strings(&row.disabled_plans),
-            assigned_directly: row.assigned_directly,
-            inherited_from_group_ids: strings(&row.inherited_from_group_ids),
-            state: row.state.clone(),
-            error: row.error.clone(),
-        }
+            disabled_plans,
+            paths,
+        })
     }
 
     fn from_record(record: &LicenseRecord, license_sku_id: i64) -> Self {
         let mut disabled_plans = record.disabled_plans.clone();
         disabled_plans.sort();
-        let mut groups = record.inherited_from_group_ids.clone();
-        groups.sort();
         Self {
             license_sku_id,
             disabled_plans,
-            assigned_directly: record.assigned_directly,
-            inherited_from_group_ids: groups,
-            state: record.state.clone(),
-            error: record.error.clone(),
+            paths: record.paths.clone(),
         }
     }
 
@@ -451,15 +454,19 @@ impl Holding {
         user_id: i64,
         now: DateTime<Utc>,
     ) -> assignments::ActiveModel {
+        // Nearly every license has one path, which the columns already say: no JSON for it.
+        let sources = self.paths.stored(&self.disabled_plans);
+        let paths = self.paths;
         assignments::ActiveModel {
             provider_id: Set(provider_id),
             user_id: Set(user_id),
             license_sku_id: Set(self.license_sku_id),
             disabled_plans: Set(json!(self.disabled_plans)),
-            assigned_directly: Set(self.assigned_directly),
-            inherited_from_group_ids: Set(json!(self.inherited_from_group_ids)),
-            state: Set(self.state),
-            error: Set(self.error),
+            assigned_directly: Set(paths.assigned_directly()),
+            inherited_from_group_ids: Set(json!(paths.group_ids())),
+            state: Set(paths.state().map(|state| state.as_str().to_owned())),
+            error: Set(paths.error().map(|error| error.as_str().to_owned())),
+            sources: Set(sources),
             updated_at: Set(now),
             ..Default::default()
         }
@@ -524,7 +531,7 @@ async fn stored_holdings(
             holdings
                 .entry(row.user_id)
                 .or_default()
-                .push(Holding::of(&row));
+                .push(Holding::of(&row)?);
         }
     }
     for list in holdings.values_mut() {
@@ -855,8 +862,8 @@ async fn mark_removed(db: &DatabaseConnection, user_ids: &[i64], now: DateTime<U
 }
 
 /// The stored holding of one SKU kept across a delta that only says which SKUs a user holds:
-/// how each was assigned is not part of a delta, so a new SKU counts as direct until the next
-/// full sync reads `licenseAssignmentStates`.
+/// how each was assigned is not part of a delta, so a new SKU has no known path (and counts as
+/// the user's own) until the next full sync reads them.
 fn holdings_after_delta(
     assigned: &[AssignedSku],
     stored: &[Holding],
@@ -877,10 +884,7 @@ fn holdings_after_delta(
                 None => Holding {
                     license_sku_id,
                     disabled_plans,
-                    assigned_directly: true,
-                    inherited_from_group_ids: Vec::new(),
-                    state: None,
-                    error: None,
+                    paths: LicensePaths::default(),
                 },
             })
         })

@@ -332,3 +332,139 @@ engine_tests!(
     admins_set_and_clear_prices_with_an_audit_trail,
     a_page_costs_the_same_statements_for_10_100_and_500_users,
 );
+
+/// Migrations before the one that keeps every path of a license.
+const BEFORE_SOURCES: u32 = 5;
+
+/// Inserts a license as a version before paths were kept stored it: with Graph's error text as
+/// it came, "None" included.
+async fn legacy_license(
+    db: &sea_orm::DatabaseConnection,
+    (provider, user, sku): (i64, i64, i64),
+    direct: bool,
+    groups: &[&str],
+    state: &str,
+    error: &str,
+) {
+    let sql = format!(
+        "INSERT INTO license_assignments (provider_id, user_id, license_sku_id, disabled_plans, \
+         assigned_directly, inherited_from_group_ids, state, error, updated_at) VALUES \
+         ({provider}, {user}, {sku}, '[\"plan-x\"]', {direct}, '{}', '{state}', '{error}', \
+         CURRENT_TIMESTAMP)",
+        json!(groups)
+    );
+    db.execute_unprepared(&sql)
+        .await
+        .expect("legacy license inserted");
+}
+
+/// A database written by the previous version keeps every license through the upgrade: the
+/// "None" it stored reads as no error, and each license shows the paths its columns name.
+async fn licenses_stored_before_the_upgrade_keep_their_data(engine: Engine) {
+    use migration::{Migrator, MigratorTrait};
+    let data_dir = tempfile::tempdir().expect("temporary folder");
+    let database = common::TestDatabase::create(engine, data_dir.path()).await;
+    let db = database.connect().await;
+    Migrator::up(&db, Some(BEFORE_SOURCES))
+        .await
+        .expect("the previous version's schema");
+    let contoso = fixtures::provider(&db, "Contoso", Some("AVAILABLE")).await;
+    let e5 = fixtures::sku(&db, contoso, SPE_E5, (10, 4, 0, 0, 0)).await;
+    let mut users = Vec::new();
+    for (name, direct, groups, state, error) in [
+        ("direct", true, &[][..], "Active", "None"),
+        ("grouped", false, &["g1"][..], "Active", "none"),
+        ("failing", true, &["g2"][..], "Error", "CountViolation"),
+        ("blank", true, &[][..], "Active", ""),
+    ] {
+        let user = NewUser::named(name).insert(&db, contoso).await;
+        legacy_license(&db, (contoso, user, e5), direct, groups, state, error).await;
+        users.push(user);
+    }
+    // Up, back down (as an operator rolling back would), and up again when the server starts.
+    Migrator::up(&db, None).await.expect("upgraded");
+    Migrator::down(&db, Some(1)).await.expect("rolled back");
+    db.close().await.ok();
+
+    let app = TestApp::start(data_dir, database).await;
+    let shown = data(
+        &app,
+        "{ users(first: 10) { nodes { userPrincipalName licenses {
+            disabledPlans assignedDirectly inheritedFromGroupIds state error
+            sources { groupId state error disabledPlans } } } } }",
+        json!({}),
+    )
+    .await;
+    let licenses: HashMap<String, Value> = shown["users"]["nodes"]
+        .as_array()
+        .expect("users")
+        .iter()
+        .map(|user| {
+            let upn = user["userPrincipalName"].as_str().expect("upn");
+            (
+                upn.split('@').next().expect("local").to_owned(),
+                user["licenses"][0].clone(),
+            )
+        })
+        .collect();
+    let path = |group: Option<&str>, state: &str, error: Option<&str>| json!({ "groupId": group, "state": state, "error": error, "disabledPlans": ["plan-x"] });
+    for name in ["direct", "blank"] {
+        assert_eq!(licenses[name]["error"], Value::Null, "{name}");
+        assert_eq!(
+            licenses[name]["sources"],
+            json!([path(None, "Active", None)])
+        );
+    }
+    assert_eq!(licenses["grouped"]["error"], Value::Null);
+    assert_eq!(licenses["grouped"]["assignedDirectly"], false);
+    assert_eq!(
+        licenses["grouped"]["sources"],
+        json!([path(Some("g1"), "Active", None)])
+    );
+    let failing = &licenses["failing"];
+    assert_eq!(
+        (&failing["state"], &failing["error"]),
+        (&json!("Error"), &json!("CountViolation"))
+    );
+    assert_eq!(failing["inheritedFromGroupIds"], json!(["g2"]));
+    assert_eq!(
+        failing["sources"],
+        json!([
+            path(None, "Error", Some("CountViolation")),
+            path(Some("g2"), "Error", Some("CountViolation"))
+        ]),
+        "each path the columns name, in the license's state"
+    );
+    let filtered = data(
+        &app,
+        "{ users(filter: { licenseInError: true }) { nodes { userPrincipalName } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        filtered["users"]["nodes"],
+        json!([{ "userPrincipalName": "failing@contoso.com" }]),
+        "\"None\" is not an error"
+    );
+
+    // A state this version does not know is kept as sent, however long (PostgreSQL bounded it).
+    let db = app.database.connect().await;
+    let unknown = "PendingInputFromAnUpstreamLicensingServiceOfTheFuture";
+    db.execute_unprepared(&format!(
+        "UPDATE license_assignments SET state = '{unknown}' WHERE user_id = {}",
+        users[0]
+    ))
+    .await
+    .expect("a long state is stored");
+    db.close().await.ok();
+    let shown = data(
+        &app,
+        "{ users(filter: { search: \"direct\" }) { nodes { licenses { state } } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(shown["users"]["nodes"][0]["licenses"][0]["state"], unknown);
+    app.finish().await;
+}
+
+engine_tests!(licenses_stored_before_the_upgrade_keep_their_data);

@@ -4,14 +4,17 @@
 
 use crate::common;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use common::graph::{assert_synced, faulty_tenant, tenant, tenant_with, truth};
+use common::graph::{
+    LastSync, LicenseView, assert_synced, faulty_tenant, tenant, tenant_with, truth,
+};
 use common::{Engine, Options, TestApp};
-use graph_sim::{FaultOptions, NewUser, SimOptions, TenantSpec, UserPatch};
+use graph_sim::{FaultOptions, NewUser, NoErrorAs, SimOptions, TenantSpec, UserPatch};
 use license_manager::auth::Role;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
-use serde_json::json;
+use serde_json::{Value, json};
 
 async fn app_for(engine: Engine, sim: &graph_sim::SimServer) -> TestApp {
     TestApp::spawn_with(engine, Options::with_graph(sim.base_url())).await
@@ -30,7 +33,7 @@ async fn a_full_sync_stores_exactly_the_tenant(engine: Engine) {
     assert_eq!(run["usersRemoved"], 0);
     assert_eq!(run["skusSynced"], sim.subscribed_skus().len());
     assert_eq!(run["warnings"], json!([]));
-    assert_synced(&app, &sim, &provider, true).await;
+    assert_synced(&app, &sim, &provider, LastSync::Full).await;
 
     // Nothing changed in the tenant: the second sync reads everything and writes no user.
     let again = app.sync(&provider, "FULL").await;
@@ -39,7 +42,7 @@ async fn a_full_sync_stores_exactly_the_tenant(engine: Engine) {
         (again["usersCreated"].clone(), again["usersUpdated"].clone()),
         (json!(0), json!(0))
     );
-    assert_synced(&app, &sim, &provider, true).await;
+    assert_synced(&app, &sim, &provider, LastSync::Full).await;
     app.finish().await;
 }
 
@@ -107,7 +110,7 @@ async fn an_incremental_sync_applies_every_kind_of_change(engine: Engine) {
         run["usersUpdated"], 5,
         "renamed, disabled, mail cleared, licensed, unlicensed"
     );
-    assert_synced(&app, &sim, &provider, true).await;
+    assert_synced(&app, &sim, &provider, LastSync::Incremental).await;
     // Counts are kept between requests until a sync writes: these must not be the last ones.
     assert_eq!(user_count(&app).await, 120 + 1 - 2);
 
@@ -115,7 +118,7 @@ async fn an_incremental_sync_applies_every_kind_of_change(engine: Engine) {
     sim.restore_user(users[3].id).expect("restored");
     let run = app.sync(&provider, "DELTA").await;
     assert_eq!(run["status"], "SUCCEEDED", "{run}");
-    assert_synced(&app, &sim, &provider, true).await;
+    assert_synced(&app, &sim, &provider, LastSync::Incremental).await;
     assert_eq!(user_count(&app).await, 120);
     app.finish().await;
 }
@@ -151,7 +154,7 @@ async fn throttling_and_expiring_tokens_cost_time_not_data(engine: Engine) {
 
     let run = app.sync(&provider, "FULL").await;
     assert_eq!(run["status"], "SUCCEEDED", "{run}");
-    assert_synced(&app, &sim, &provider, true).await;
+    assert_synced(&app, &sim, &provider, LastSync::Full).await;
     let stats = sim.stats();
     assert!(stats.throttled > 0, "the simulator throttled some requests");
     assert_eq!(stats.early_retries, 0, "every Retry-After was honoured");
@@ -167,7 +170,7 @@ async fn a_page_that_keeps_failing_fails_the_sync_and_removes_nothing(engine: En
     let app = app_for(engine, &sim).await;
     let provider = app.connect_tenant(&sim, &sim.client_secret()).await;
     assert_eq!(app.sync(&provider, "FULL").await["status"], "SUCCEEDED");
-    let before = truth(&sim, true);
+    let before = truth(&sim);
 
     // Users leave the tenant, but the listing that would show it never completes.
     for user in sim.users().iter().take(10) {
@@ -191,7 +194,7 @@ async fn a_page_that_keeps_failing_fails_the_sync_and_removes_nothing(engine: En
     let run = app.sync(&provider, "FULL").await;
     assert_eq!(run["status"], "SUCCEEDED", "{run}");
     assert_eq!(run["usersRemoved"], 10);
-    assert_synced(&app, &sim, &provider, true).await;
+    assert_synced(&app, &sim, &provider, LastSync::Full).await;
     app.finish().await;
 }
 
@@ -212,7 +215,7 @@ async fn a_tenant_without_sign_in_data_syncs_with_a_warning(engine: Engine) {
             .contains("P1 or P2")
     );
     // The dates read while they were available are kept, not nulled.
-    assert_synced(&app, &sim, &provider, true).await;
+    assert_synced(&app, &sim, &provider, LastSync::Full).await;
 
     let mut permissions = sim.permissions();
     permissions.audit_log_read_all = false;
@@ -242,7 +245,7 @@ async fn an_expired_delta_link_falls_back_to_a_full_sync(engine: Engine) {
     assert_eq!(run["effectiveMode"], "FULL");
     assert_eq!(run["warnings"][0]["code"], "DELTA_TOKEN_EXPIRED");
     assert_eq!(run["usersRemoved"], 1);
-    assert_synced(&app, &sim, &provider, true).await;
+    assert_synced(&app, &sim, &provider, LastSync::Full).await;
 
     // The full sync stored a fresh link: the next incremental round works again.
     let run = app.sync(&provider, "AUTO").await;
@@ -271,7 +274,7 @@ async fn a_sync_cut_short_by_shutdown_is_not_left_running(engine: Engine) {
     sim.set_faults(FaultOptions::default());
     let next = app.sync(&provider, "FULL").await;
     assert_eq!(next["status"], "SUCCEEDED", "{next}");
-    assert_synced(&app, &sim, &provider, true).await;
+    assert_synced(&app, &sim, &provider, LastSync::Full).await;
     app.finish().await;
 }
 
@@ -305,7 +308,7 @@ async fn a_sync_cancelled_mid_listing_keeps_its_writes_and_the_next_one_complete
     assert_eq!(next["status"], "SUCCEEDED", "{next}");
     assert_eq!(next["effectiveMode"], "FULL", "{next}");
     assert_eq!(next["usersCreated"], 5_000 - written, "{next}");
-    assert_synced(&app, &sim, &provider, true).await;
+    assert_synced(&app, &sim, &provider, LastSync::Full).await;
     app.finish().await;
 }
 
@@ -710,7 +713,7 @@ async fn assert_full_sync_keeps_the_later_listing(
     }
     assert_eq!(run["usersRemoved"], 0);
     // Each user once, as listed last: the older state differs in name and licenses.
-    assert_synced(app, sim, provider, true).await;
+    assert_synced(app, sim, provider, LastSync::Full).await;
     assert_eq!(user_count(app).await, RELISTED_TENANT_USERS as i64);
     assert_seats_match(app, sim).await;
 }
@@ -755,7 +758,7 @@ async fn an_incremental_round_counts_a_user_listed_twice_once(engine: Engine) {
         "each changed user counted once: {run}"
     );
     assert_eq!(run["usersUpdated"], 450, "{run}");
-    assert_synced(&app, &sim, &provider, true).await;
+    assert_synced(&app, &sim, &provider, LastSync::Incremental).await;
     app.finish().await;
 }
 
@@ -763,4 +766,325 @@ engine_tests!(
     a_first_sync_stores_a_user_listed_twice_once_as_listed_last,
     a_resync_keeps_the_later_state_of_a_user_listed_twice,
     an_incremental_round_counts_a_user_listed_twice_once,
+);
+
+/// Every user the filter selects, with each license's state, error and paths, as a frontend
+/// reads them: by user principal name.
+async fn users_with_licenses(app: &TestApp, filter: Value) -> BTreeMap<String, Value> {
+    let query = "query($filter: UserFilter, $after: String) {
+        users(filter: $filter, first: 500, after: $after) {
+            pageInfo { hasNextPage endCursor }
+            nodes { userPrincipalName licenses { sku { skuId displayName } assignedDirectly
+                inheritedFromGroupIds state error
+                sources { groupId state error disabledPlans } } } } }";
+    let mut users = BTreeMap::new();
+    let mut after = Value::Null;
+    loop {
+        let body = app
+            .admin(query, json!({ "filter": filter, "after": after }))
+            .await;
+        let page = &body["data"]["users"];
+        for user in page["nodes"].as_array().unwrap_or_else(|| panic!("{body}")) {
+            let upn = user["userPrincipalName"].as_str().expect("upn").to_owned();
+            users.insert(upn, user["licenses"].clone());
+        }
+        if page["pageInfo"]["hasNextPage"] != true {
+            return users;
+        }
+        after = page["pageInfo"]["endCursor"].clone();
+    }
+}
+
+/// A license of the tenant's truth as the API must show it.
+fn expected_license(license: &LicenseView) -> Value {
+    json!({
+        "assignedDirectly": license.direct,
+        "inheritedFromGroupIds": license.groups.iter().collect::<Vec<_>>(),
+        "state": license.state,
+        "error": license.error,
+        "sources": license.paths.iter().map(|path| json!({
+            "groupId": path.group,
+            "state": path.state,
+            "error": path.error,
+            "disabledPlans": path.disabled_plans,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// The API's licenses of one user, by SKU id, without the SKU itself.
+fn by_sku(licenses: &Value) -> BTreeMap<String, Value> {
+    licenses
+        .as_array()
+        .expect("licenses")
+        .iter()
+        .map(|license| {
+            let mut shown = license.clone();
+            let sku = shown
+                .as_object_mut()
+                .and_then(|fields| fields.remove("sku"))
+                .expect("sku");
+            (sku["skuId"].as_str().expect("skuId").to_owned(), shown)
+        })
+        .collect()
+}
+
+/// Graph sends "None" for an assignment without error (and null in some responses): either way
+/// the API shows `error: null`, except on licenses with a failing path; a SKU held directly and
+/// through a group that cannot assign it shows the group's error and both paths.
+async fn a_tenant_sending_none_shows_errors_only_on_failing_paths(engine: Engine) {
+    for no_error_as in [NoErrorAs::NoneText, NoErrorAs::Null] {
+        let spec = TenantSpec {
+            users: 300,
+            seed: 7,
+            no_error_as,
+            ..Default::default()
+        };
+        let sim = tenant_with(spec, SimOptions::default()).await;
+        let app = app_for(engine, &sim).await;
+        let provider = app.connect_tenant(&sim, &sim.client_secret()).await;
+        let run = app.sync(&provider, "FULL").await;
+        assert_eq!(run["status"], "SUCCEEDED", "{run}");
+        assert_synced(&app, &sim, &provider, LastSync::Full).await;
+
+        let (truth, _, _) = truth(&sim);
+        let shown = users_with_licenses(&app, Value::Null).await;
+        let mut in_error = 0;
+        for user in &truth {
+            let licenses = by_sku(&shown[&user.upn]);
+            let expected: BTreeMap<String, Value> = user
+                .licenses
+                .iter()
+                .map(|(sku, license)| (sku.clone(), expected_license(license)))
+                .collect();
+            assert_eq!(licenses, expected, "{no_error_as:?}: {}", user.upn);
+            in_error += user
+                .licenses
+                .values()
+                .filter(|license| license.error.is_some())
+                .count();
+        }
+        assert!(in_error > 0, "some licenses have a failing path");
+        let errors: Vec<&Value> = shown
+            .values()
+            .flat_map(|licenses| licenses.as_array().expect("licenses"))
+            .map(|license| &license["error"])
+            .filter(|error| !error.is_null())
+            .collect();
+        assert_eq!(errors.len(), in_error, "{no_error_as:?}: {errors:?}");
+        assert!(errors.iter().all(|error| *error != "None"));
+
+        // The case of the issue: held directly (Active, "None") and through a group whose
+        // assignment failed.
+        let (upn, sku, group) = truth
+            .iter()
+            .find_map(|user| {
+                user.licenses.iter().find_map(|(sku, license)| {
+                    let direct = license.paths.first()?;
+                    let group = license.paths.get(1)?;
+                    (direct.group.is_none()
+                        && direct.state.as_deref() == Some("Active")
+                        && group.state.as_deref() == Some("Error"))
+                    .then(|| (user.upn.clone(), sku.clone(), group.clone()))
+                })
+            })
+            .expect("a user holds a SKU directly and through a failing group");
+        let license = &by_sku(&shown[&upn])[&sku];
+        assert_eq!(license["assignedDirectly"], true);
+        assert_eq!(license["state"], "Error");
+        assert_eq!(license["error"], json!(group.error), "the group's error");
+        assert_eq!(license["sources"][0]["groupId"], Value::Null);
+        assert_eq!(license["sources"][0]["state"], "Active");
+        assert_eq!(
+            license["sources"][0]["error"],
+            Value::Null,
+            "\"None\" is no error"
+        );
+        assert_eq!(license["sources"][1]["groupId"], json!(group.group));
+        assert_eq!(license["sources"][1]["error"], json!(group.error));
+        app.finish().await;
+    }
+}
+
+/// Graph's edge answers one request in ten with 500, 502 or 504, half of them an HTML page: two
+/// full syncs still end SUCCEEDED with exactly the tenant's data, the second writing nothing.
+/// Pages of 50 users make the syncs' hundreds of requests meet every kind of answer.
+async fn a_full_sync_through_an_edge_failing_one_request_in_ten_ends_exact(engine: Engine) {
+    let options = SimOptions {
+        signin_page_cap: 50,
+        faults: FaultOptions {
+            server_error_rate: 0.1,
+            ..FaultOptions::default()
+        },
+        ..SimOptions::default()
+    };
+    let spec = TenantSpec {
+        users: 6_000,
+        seed: 17,
+        ..Default::default()
+    };
+    let sim = tenant_with(spec, options).await;
+    let app = app_for(engine, &sim).await;
+    let provider = app.connect_tenant(&sim, &sim.client_secret()).await;
+
+    let run = app.sync(&provider, "FULL").await;
+    assert_eq!(run["status"], "SUCCEEDED", "{run}");
+    assert_eq!(run["usersCreated"], 6_000);
+    assert_synced(&app, &sim, &provider, LastSync::Full).await;
+    let again = app.sync(&provider, "FULL").await;
+    assert_eq!(again["status"], "SUCCEEDED", "{again}");
+    assert_eq!(
+        (again["usersCreated"].clone(), again["usersUpdated"].clone()),
+        (json!(0), json!(0))
+    );
+    assert_synced(&app, &sim, &provider, LastSync::Full).await;
+
+    let stats = sim.stats();
+    assert!(
+        stats.html_errors > 0,
+        "some failures were HTML pages: {stats:?}"
+    );
+    assert!(
+        stats.server_errors > stats.html_errors,
+        "and some Graph's JSON: {stats:?}"
+    );
+    app.finish().await;
+}
+
+/// The report, the `licenseInError` filter and the CSV export tell the same licenses in error
+/// as the API's `error` field: none of them takes Graph's "None" for one.
+async fn the_report_the_filter_and_the_csv_agree_on_licenses_in_error(engine: Engine) {
+    let sim = tenant(400, 19).await;
+    let app = app_for(engine, &sim).await;
+    let provider = app.connect_tenant(&sim, &sim.client_secret()).await;
+    assert_eq!(app.sync(&provider, "FULL").await["status"], "SUCCEEDED");
+    let (truth, _, _) = truth(&sim);
+    // (user, SKU) → error, for every license in error.
+    let in_error: BTreeMap<(String, String), String> = truth
+        .iter()
+        .flat_map(|user| {
+            user.licenses.iter().filter_map(|(sku, license)| {
+                let error = license.error.clone()?;
+                Some(((user.upn.clone(), sku.clone()), error))
+            })
+        })
+        .collect();
+    assert!(!in_error.is_empty(), "the tenant has licenses in error");
+    let users_in_error: BTreeSet<String> = in_error.keys().map(|(upn, _)| upn.clone()).collect();
+
+    // The filter.
+    let filtered = users_with_licenses(&app, json!({ "licenseInError": true })).await;
+    assert_eq!(
+        filtered.keys().cloned().collect::<BTreeSet<_>>(),
+        users_in_error
+    );
+    let others = users_with_licenses(&app, json!({ "licenseInError": false })).await;
+    assert_eq!(others.len() + filtered.len(), truth.len());
+    assert!(others.keys().all(|upn| !users_in_error.contains(upn)));
+
+    // The report: each finding about a license shows that license's error, or null.
+    let report = app
+        .admin(
+            "{ licenseReport(inactiveDays: 30) { findings(first: 500) { nodes {
+                user { userPrincipalName } sku { skuId } licenseState licenseError removal } } } }",
+            json!({}),
+        )
+        .await;
+    let findings = report["data"]["licenseReport"]["findings"]["nodes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{report}"));
+    let mut reported_in_error = 0;
+    for finding in findings {
+        let Some(upn) = finding["user"]["userPrincipalName"].as_str() else {
+            assert_eq!(finding["licenseError"], Value::Null, "unassigned seats");
+            continue;
+        };
+        let key = (
+            upn.to_owned(),
+            finding["sku"]["skuId"].as_str().expect("sku").to_owned(),
+        );
+        assert_eq!(
+            finding["licenseError"],
+            json!(in_error.get(&key)),
+            "{finding}"
+        );
+        let removal = finding["removal"].as_str().expect("removal");
+        assert!(!removal.contains("None"), "{removal}");
+        if let Some(error) = in_error.get(&key) {
+            assert!(removal.contains(&format!("reports {error}")), "{removal}");
+            reported_in_error += 1;
+        }
+    }
+    assert!(
+        reported_in_error > 0,
+        "some findings are about licenses in error"
+    );
+
+    // The CSV: the licenses column marks each license in error, and no other.
+    let skus = app
+        .admin("{ licenseSkus { skuId displayName } }", json!({}))
+        .await;
+    let names: BTreeMap<String, String> = skus["data"]["licenseSkus"]
+        .as_array()
+        .expect("skus")
+        .iter()
+        .map(|sku| {
+            let field = |name: &str| sku[name].as_str().expect("text").to_owned();
+            (field("skuId"), field("displayName"))
+        })
+        .collect();
+    let csv_text = app
+        .http
+        .get(app.url("/export/users.csv"))
+        .bearer_auth(app.token(Role::Viewer, "csv"))
+        .send()
+        .await
+        .expect("exported")
+        .text()
+        .await
+        .expect("CSV");
+    let mut reader = csv::Reader::from_reader(csv_text.as_bytes());
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("a row")).collect();
+    assert_eq!(rows.len(), truth.len());
+    for row in &rows {
+        let (upn, cell) = (&row[2], &row[14]);
+        let expected: Vec<(&String, &String)> = in_error
+            .iter()
+            .filter(|((user, _), _)| user == upn)
+            .map(|((_, sku), error)| (&names[sku], error))
+            .collect();
+        assert_eq!(
+            cell.matches("error ").count(),
+            expected.len(),
+            "{upn}: {cell}"
+        );
+        for (name, error) in expected {
+            let marked = cell.split("; ").any(|license| {
+                license.starts_with(name.as_str()) && license.ends_with(&format!("error {error})"))
+            });
+            assert!(marked, "{upn}: {name} marked with {error} in {cell}");
+        }
+        assert!(!cell.contains("None"), "{cell}");
+    }
+    let csv_in_error = app
+        .http
+        .get(app.url("/export/users.csv?licenseInError=true"))
+        .bearer_auth(app.token(Role::Viewer, "csv"))
+        .send()
+        .await
+        .expect("exported")
+        .text()
+        .await
+        .expect("CSV");
+    let upns: BTreeSet<String> = csv::Reader::from_reader(csv_in_error.as_bytes())
+        .records()
+        .map(|row| row.expect("a row")[2].to_owned())
+        .collect();
+    assert_eq!(upns, users_in_error);
+    app.finish().await;
+}
+
+engine_tests!(
+    a_tenant_sending_none_shows_errors_only_on_failing_paths,
+    a_full_sync_through_an_edge_failing_one_request_in_ten_ends_exact,
+    the_report_the_filter_and_the_csv_agree_on_licenses_in_error,
 );

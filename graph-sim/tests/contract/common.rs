@@ -67,7 +67,9 @@ pub async fn token(sim: &SimServer) -> String {
 pub struct Reply {
     pub status: StatusCode,
     pub headers: HeaderMap,
+    /// The JSON body; null when empty or not JSON (see `text`).
     pub body: Value,
+    pub text: String,
 }
 
 pub async fn get_with(url: &str, token: Option<&str>, extra: &[(&str, &str)]) -> Reply {
@@ -82,7 +84,11 @@ pub async fn get_with(url: &str, token: Option<&str>, extra: &[(&str, &str)]) ->
     let status = resp.status();
     let headers = resp.headers().clone();
     let text = resp.text().await.expect("body");
-    let body = if text.is_empty() {
+    let json = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let body = if text.is_empty() || !json {
         Value::Null
     } else {
         serde_json::from_str(&text).expect("json body")
@@ -91,6 +97,7 @@ pub async fn get_with(url: &str, token: Option<&str>, extra: &[(&str, &str)]) ->
         status,
         headers,
         body,
+        text,
     }
 }
 

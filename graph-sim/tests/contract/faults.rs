@@ -100,6 +100,41 @@ async fn unavailable_is_503_or_504_without_retry_after() {
 }
 
 #[tokio::test]
+async fn server_errors_are_500_502_504_with_graph_json_or_a_gateway_page() {
+    let sim = start(10).await;
+    let t = token(&sim).await;
+    sim.set_faults(FaultOptions {
+        server_error_rate: 1.0,
+        ..Default::default()
+    });
+    let mut seen = HashSet::new();
+    for _ in 0..60 {
+        let r = get(&sim, "/v1.0/users", &t).await;
+        assert!([500, 502, 504].contains(&r.status.as_u16()), "{}", r.status);
+        assert!(r.headers.get("retry-after").is_none());
+        let content_type = r.headers["content-type"].to_str().expect("ascii");
+        let html = content_type.starts_with("text/html");
+        if html {
+            // The gateway answered, not Graph: a page, and none of Graph's ids.
+            assert!(r.text.starts_with("<html>"), "{}", r.text);
+            assert!(r.text.contains(&r.status.as_u16().to_string()));
+            assert!(r.headers.get("request-id").is_none());
+        } else {
+            assert!(content_type.starts_with("application/json"));
+            assert!(r.body["error"]["code"].is_string(), "{}", r.text);
+            assert!(is_guid(&r.body["error"]["innerError"]["request-id"]));
+            assert!(r.headers.get("request-id").is_some());
+        }
+        seen.insert((r.status.as_u16(), html));
+    }
+    assert_eq!(seen.len(), 6, "each status, in JSON and in HTML: {seen:?}");
+    let stats = sim.stats();
+    assert_eq!(stats.server_errors, 60);
+    assert!(stats.html_errors > 0 && stats.html_errors < 60);
+    assert_eq!(stats.unavailable, 0);
+}
+
+#[tokio::test]
 async fn failing_page_always_500() {
     let sim = start_faulty(
         350,

@@ -1,6 +1,5 @@
-//! Contract tests: every documented behaviour over real HTTP, comparing bodies to the shapes in
-//! Microsoft documents for Graph v1.0 and Entra ID (see graph-sim/README.md). One test binary (modules below) keeps link
-//! time down.
+//! Contract tests: every documented behaviour over real HTTP, comparing bodies to the shapes
+//! Microsoft documents (see the README). One test binary (modules below) keeps link time down.
 
 mod common;
 

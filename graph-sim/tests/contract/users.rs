@@ -1,6 +1,6 @@
 use std::collections::HashSet;
 
-use graph_sim::{SimOptions, TenantSpec, UserType};
+use graph_sim::{NoErrorAs, SimOptions, TenantSpec, UserType};
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -550,4 +550,105 @@ async fn users_count_endpoint() {
             .starts_with("text/plain")
     );
     assert_eq!(resp.text().await.unwrap(), "37");
+}
+
+/// Every `licenseAssignmentStates` entry of every user, as one listing sends them, by user id.
+async fn states_on_the_wire(sim: &graph_sim::SimServer) -> Vec<(String, Value)> {
+    let t = token(sim).await;
+    let url = format!(
+        "{}/v1.0/users?$select=id,licenseAssignmentStates&$top=999",
+        sim.base_url()
+    );
+    let (items, _) = collect_pages(&url, &t).await;
+    items
+        .iter()
+        .flat_map(|u| {
+            let id = u["id"].as_str().expect("id").to_owned();
+            u["licenseAssignmentStates"]
+                .as_array()
+                .expect("states")
+                .iter()
+                .map(move |s| (id.clone(), s.clone()))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn an_assignment_without_error_is_sent_as_none_as_the_service_does() {
+    let sim = start(800).await;
+    let states = states_on_the_wire(&sim).await;
+    let truth = sim.users();
+    let mut failing = 0;
+    for (id, state) in &states {
+        let user = truth
+            .iter()
+            .find(|u| u.id.to_string() == *id)
+            .expect("a listed user is in the tenant");
+        let entry = user
+            .license_assignment_states
+            .iter()
+            .find(|e| {
+                e.sku_id.to_string() == state["skuId"]
+                    && e.assigned_by_group.map(|g| g.to_string())
+                        == state["assignedByGroup"].as_str().map(str::to_owned)
+            })
+            .expect("every entry sent is one of the user's");
+        match &entry.error {
+            None => assert_eq!(state["error"], "None", "{state}"),
+            Some(error) => {
+                assert_eq!(state["error"], error.as_str());
+                failing += 1;
+            }
+        }
+    }
+    assert!(failing > 0, "some assignments fail");
+
+    // A user holds a SKU directly (Active, "None") and through a group that failed to assign it.
+    let both = states.iter().any(|(id, direct)| {
+        direct["assignedByGroup"].is_null()
+            && direct["state"] == "Active"
+            && direct["error"] == "None"
+            && states.iter().any(|(other, group)| {
+                other == id
+                    && group["skuId"] == direct["skuId"]
+                    && group["assignedByGroup"].is_string()
+                    && group["state"] == "Error"
+                    && ["CountViolation", "MutuallyExclusiveViolation"]
+                        .contains(&group["error"].as_str().unwrap_or_default())
+            })
+    });
+    assert!(
+        both,
+        "a user holds a SKU directly and through a failing group"
+    );
+}
+
+#[tokio::test]
+async fn a_tenant_may_send_null_for_an_assignment_without_error() {
+    let sim = start_with(
+        TenantSpec {
+            users: 300,
+            seed: 7,
+            no_error_as: NoErrorAs::Null,
+            ..Default::default()
+        },
+        SimOptions::default(),
+    )
+    .await;
+    let states = states_on_the_wire(&sim).await;
+    assert!(states.iter().any(|(_, s)| s["error"].is_null()));
+    assert!(states.iter().all(|(_, s)| s["error"] != "None"));
+
+    // The control API switches it for later answers.
+    let patched = client()
+        .patch(format!("{}/_sim/tenant", sim.base_url()))
+        .json(&serde_json::json!({ "noErrorAs": "noneText" }))
+        .send()
+        .await
+        .expect("patched");
+    assert_eq!(patched.status(), StatusCode::OK);
+    let body: Value = patched.json().await.expect("json");
+    assert_eq!(body["noErrorAs"], "noneText");
+    let states = states_on_the_wire(&sim).await;
+    assert!(states.iter().all(|(_, s)| !s["error"].is_null()));
 }

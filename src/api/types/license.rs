@@ -100,6 +100,34 @@ impl MonthlyCost {
     }
 }
 
+/// One path by which a license reaches a user: assigned to the user itself, or inherited
+/// through a group. Each path has its own state and error.
+#[derive(SimpleObject)]
+pub struct LicenseSource {
+    /// The group the license comes through; null when it is assigned to the user directly.
+    pub group_id: Option<String>,
+    /// Active, ActiveWithError, Disabled, Error, or a value the provider sent that this version
+    /// does not know.
+    pub state: Option<String>,
+    /// Why this path failed — CountViolation, MutuallyExclusiveViolation, DependencyViolation,
+    /// ProhibitedInUsageLocationViolation, UniquenessViolation, Other, or a value the provider
+    /// sent that this version does not know; null when it has no error.
+    pub error: Option<String>,
+    /// Service plan ids this path switches off.
+    pub disabled_plans: Vec<String>,
+}
+
+impl From<licenses::LicenseSource> for LicenseSource {
+    fn from(source: licenses::LicenseSource) -> Self {
+        Self {
+            group_id: source.group_id,
+            state: source.state.map(|state| state.as_str().to_owned()),
+            error: source.error.map(|error| error.as_str().to_owned()),
+            disabled_plans: source.disabled_plans,
+        }
+    }
+}
+
 /// A commerce subscription behind a SKU; several may back one SKU.
 #[derive(SimpleObject)]
 #[graphql(name = "LicenseSubscription")]

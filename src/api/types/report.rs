@@ -97,9 +97,21 @@ impl LicenseFinding {
             .is_some_and(|removal| removal.assigned_directly && removal.via_group_ids.is_empty())
     }
 
-    /// What freeing the seat takes, in words; null for unassigned seats.
+    /// What freeing the seat takes, in words, with any path that reports an error; null for
+    /// unassigned seats.
     async fn removal(&self) -> Option<String> {
         self.0.removal.as_ref().map(reports::Removal::describe)
+    }
+
+    /// The license's `state`, as `LicenseAssignment.state` shows it; null for unassigned seats.
+    async fn license_state(&self) -> Option<&str> {
+        self.0.license_state.as_ref().map(|state| state.as_str())
+    }
+
+    /// The license's `error`, as `LicenseAssignment.error` shows it: null when it has none, and
+    /// for unassigned seats.
+    async fn license_error(&self) -> Option<&str> {
+        self.0.license_error.as_ref().map(|error| error.as_str())
     }
 
     /// For inactive users: which sign-in date was the latest.

@@ -6,6 +6,7 @@ use async_graphql::connection::{Connection, ConnectionNameType, Edge, EdgeNameTy
 use async_graphql::{Context, Enum, ID, InputObject, Object, OutputType, Result};
 use chrono::{DateTime, Utc};
 
+use super::license::LicenseSource;
 use super::{LicenseSku, Provider};
 use crate::api::context::{database, row_id};
 use crate::api::cursor;
@@ -142,12 +143,13 @@ pub struct LicenseAssignment {
 }
 
 /// The fields of a license that need more than its user and SKU.
-const DETAIL_FIELDS: [&str; 5] = [
+const DETAIL_FIELDS: [&str; 6] = [
     "disabledPlans",
     "assignedDirectly",
     "inheritedFromGroupIds",
     "state",
     "error",
+    "sources",
 ];
 
 impl From<Assignment> for LicenseAssignment {
@@ -207,22 +209,43 @@ impl LicenseAssignment {
 
     /// True when the license is assigned to the user itself: an admin can remove it from the user.
     async fn assigned_directly(&self, ctx: &Context<'_>) -> Result<bool> {
-        Ok(self.details(ctx).await?.assigned_directly)
+        Ok(self.details(ctx).await?.paths.assigned_directly())
     }
 
     /// Groups the license also (or only) comes from: it stays until removed there.
     async fn inherited_from_group_ids(&self, ctx: &Context<'_>) -> Result<Vec<String>> {
-        Ok(self.details(ctx).await?.inherited_from_group_ids.clone())
+        Ok(self.details(ctx).await?.paths.group_ids())
     }
 
-    /// Active, ActiveWithError, Disabled, Error…
+    /// Active, ActiveWithError, Disabled, Error, or a value the provider sent that this version
+    /// does not know: the state of the most severe of `sources`.
     async fn state(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        Ok(self.details(ctx).await?.state.clone())
+        let details = self.details(ctx).await?;
+        Ok(details.paths.state().map(|state| state.as_str().to_owned()))
     }
 
-    /// CountViolation, MutuallyExclusiveViolation, DependencyViolation…; null when none.
+    /// CountViolation, MutuallyExclusiveViolation, DependencyViolation,
+    /// ProhibitedInUsageLocationViolation, UniquenessViolation, Other, or a value the provider sent
+    /// that this version does not know: the error of the most severe of `sources`; null when it
+    /// has none (Microsoft Graph's "None" is none).
     async fn error(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        Ok(self.details(ctx).await?.error.clone())
+        let details = self.details(ctx).await?;
+        Ok(details.paths.error().map(|error| error.as_str().to_owned()))
+    }
+
+    /// Every path by which the license reaches the user — directly first, then each group — with
+    /// its own state and error: a direct license next to a group that cannot assign it shows
+    /// both. Empty when the provider has not said (a license an incremental sync added, until
+    /// the next full sync).
+    async fn sources(&self, ctx: &Context<'_>) -> Result<Vec<LicenseSource>> {
+        let details = self.details(ctx).await?;
+        Ok(details
+            .paths
+            .sources()
+            .iter()
+            .cloned()
+            .map(LicenseSource::from)
+            .collect())
     }
 }
 
@@ -248,6 +271,8 @@ pub struct UserFilterInput {
     pub inactive_since_days: Option<i32>,
     /// True: sign-in data is available and no sign-in is recorded; false: signed in at least once.
     pub never_signed_in: Option<bool>,
+    /// True: holds at least one license whose `error` is not null; false: holds none.
+    pub license_in_error: Option<bool>,
     /// Also list users that have left the directory. Null, like absent, means false.
     #[graphql(default_with = "Some(bool::default())")]
     pub include_removed: Option<bool>,
@@ -269,6 +294,7 @@ impl UserFilterInput {
             user_type: self.user_type,
             inactive_since_days: self.inactive_since_days.map(i64::from),
             never_signed_in: self.never_signed_in,
+            license_in_error: self.license_in_error,
             include_removed: self.include_removed.unwrap_or_default(),
         })
     }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use graph_sim::{SimOptions, SimServer, TenantSpec};
 use license_manager::auth::Role;
+use license_manager::domain::licenses;
 use license_manager::entities::{
     directory_users, license_assignments, license_skus, subscriptions,
 };
@@ -163,8 +164,30 @@ pub struct UserView {
     pub user_type: Option<String>,
     pub created: Option<i64>,
     pub sign_ins: [Option<i64>; 3],
-    /// sku → (assigned directly, groups)
-    pub licenses: BTreeMap<String, (bool, BTreeSet<String>)>,
+    /// By SKU id.
+    pub licenses: BTreeMap<String, LicenseView>,
+}
+
+/// One license: how it reaches the user, and the state and error the API shows for it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LicenseView {
+    pub direct: bool,
+    pub groups: BTreeSet<String>,
+    /// Every path, directly first, then by group id.
+    pub paths: Vec<PathView>,
+    pub state: Option<String>,
+    pub error: Option<String>,
+}
+
+/// One path by which a license reaches a user.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PathView {
+    /// None: assigned directly.
+    pub group: Option<String>,
+    pub state: Option<String>,
+    /// None: no error.
+    pub error: Option<String>,
+    pub disabled_plans: Vec<String>,
 }
 
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -175,32 +198,86 @@ pub struct SkuView {
     pub units: [i64; 5],
 }
 
-/// What the simulated tenant holds now, as a sync should store it.
-pub fn truth(
-    sim: &SimServer,
-    with_sign_ins: bool,
-) -> (Vec<UserView>, Vec<SkuView>, BTreeSet<String>) {
+/// What the last sync could read. A full listing reads how each license is assigned; an
+/// incremental round cannot (Graph's users/delta does not track it), so after one only which
+/// licenses a user holds, and whether directly, can be exact.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LastSync {
+    Full,
+    Incremental,
+}
+
+impl LicenseView {
+    /// What an incremental round can know of a license.
+    fn placement(&self) -> (bool, &BTreeSet<String>) {
+        (self.direct, &self.groups)
+    }
+}
+
+/// The documented order in which a license's paths speak for it: Error › ActiveWithError ›
+/// Disabled › Active, one with an error before one without, the first among equals.
+fn most_severe(paths: &[PathView]) -> Option<&PathView> {
+    let rank = |path: &PathView| {
+        let state = match path.state.as_deref() {
+            Some("Error") => 4,
+            Some("ActiveWithError") => 3,
+            Some("Disabled") => 1,
+            Some("Active") => 0,
+            _ => 2,
+        };
+        (state, path.error.is_some())
+    };
+    paths.iter().reduce(|worst, path| {
+        if rank(path) > rank(worst) {
+            path
+        } else {
+            worst
+        }
+    })
+}
+
+/// A license as its paths in the tenant make it: direct when one path is the user's own.
+fn license_view(paths: Vec<PathView>) -> LicenseView {
+    let worst = most_severe(&paths).cloned();
+    LicenseView {
+        direct: paths.iter().any(|path| path.group.is_none()),
+        groups: paths.iter().filter_map(|path| path.group.clone()).collect(),
+        state: worst.as_ref().and_then(|path| path.state.clone()),
+        error: worst.and_then(|path| path.error),
+        paths,
+    }
+}
+
+/// What the simulated tenant holds now, as a sync should store it. Each license's paths are
+/// graph-sim's own assignment states for it — its ground truth, where "no error" is none
+/// whatever the wire says (`"None"` or null).
+pub fn truth(sim: &SimServer) -> (Vec<UserView>, Vec<SkuView>, BTreeSet<String>) {
     let mut users: Vec<UserView> = sim
         .users()
         .into_iter()
         .map(|user| {
             let mut licenses = BTreeMap::new();
             for license in &user.assigned_licenses {
-                let sku = license.sku_id.to_string();
-                let states: Vec<_> = user
+                let mut paths: Vec<PathView> = user
                     .license_assignment_states
                     .iter()
                     .filter(|state| state.sku_id == license.sku_id)
+                    .map(|state| {
+                        let mut disabled_plans: Vec<String> =
+                            state.disabled_plans.iter().map(|p| p.to_string()).collect();
+                        disabled_plans.sort();
+                        PathView {
+                            group: state.assigned_by_group.map(|g| g.to_string()),
+                            state: Some(state.state.clone()),
+                            error: state.error.clone(),
+                            disabled_plans,
+                        }
+                    })
                     .collect();
-                let groups: BTreeSet<String> = states
-                    .iter()
-                    .filter_map(|state| state.assigned_by_group.map(|g| g.to_string()))
-                    .collect();
-                let direct =
-                    groups.is_empty() || states.iter().any(|s| s.assigned_by_group.is_none());
-                licenses.insert(sku, (direct, groups));
+                paths.sort();
+                licenses.insert(license.sku_id.to_string(), license_view(paths));
             }
-            let activity = user.sign_in_activity.clone().filter(|_| with_sign_ins);
+            let activity = user.sign_in_activity.clone();
             UserView {
                 id: user.id.to_string(),
                 upn: user.user_principal_name.clone(),
@@ -273,13 +350,43 @@ pub async fn stored(
         .all(db)
         .await
         .expect("assignments");
-    let mut licenses: BTreeMap<i64, BTreeMap<String, (bool, BTreeSet<String>)>> = BTreeMap::new();
+    // The paths as the API reads them back: stored, or implied by the columns.
+    let user_ids: Vec<i64> = assignments.iter().map(|row| row.user_id).collect();
+    let mut read_back = licenses::assignments_of_users(db, &user_ids)
+        .await
+        .expect("licenses read back");
+    let mut licenses: BTreeMap<i64, BTreeMap<String, LicenseView>> = BTreeMap::new();
     for row in assignments {
         let groups: Vec<String> =
             serde_json::from_value(row.inherited_from_group_ids).expect("groups");
+        let paths = read_back
+            .get_mut(&row.user_id)
+            .and_then(|held| {
+                let at = held
+                    .iter()
+                    .position(|a| a.license_sku_id == row.license_sku_id)?;
+                Some(held.swap_remove(at).paths)
+            })
+            .expect("every stored license is read back");
+        let paths = paths
+            .sources()
+            .iter()
+            .map(|source| PathView {
+                group: source.group_id.clone(),
+                state: source.state.as_ref().map(|s| s.as_str().to_owned()),
+                error: source.error.as_ref().map(|e| e.as_str().to_owned()),
+                disabled_plans: source.disabled_plans.clone(),
+            })
+            .collect();
         licenses.entry(row.user_id).or_default().insert(
             sku_ids[&row.license_sku_id].clone(),
-            (row.assigned_directly, groups.into_iter().collect()),
+            LicenseView {
+                direct: row.assigned_directly,
+                groups: groups.into_iter().collect(),
+                paths,
+                state: row.state,
+                error: row.error,
+            },
         );
     }
     let mut users: Vec<UserView> = directory_users::Entity::find()
@@ -334,15 +441,42 @@ pub async fn stored(
     (users, skus, subscriptions)
 }
 
-/// Asserts that the database holds exactly the tenant's users, licenses, SKUs and subscriptions.
-pub async fn assert_synced(app: &TestApp, sim: &SimServer, provider: &str, with_sign_ins: bool) {
+/// Asserts that the database holds exactly the tenant's users, licenses, SKUs and subscriptions,
+/// as far as the last sync could read them.
+pub async fn assert_synced(app: &TestApp, sim: &SimServer, provider: &str, last: LastSync) {
     let db = app.database.connect().await;
     let (users, skus, subs) = stored(&db, provider.parse().expect("numeric id")).await;
     db.close().await.ok();
-    let (want_users, want_skus, want_subs) = truth(sim, with_sign_ins);
+    let (want_users, want_skus, want_subs) = truth(sim);
     assert_eq!(users.len(), want_users.len(), "number of current users");
     for (got, want) in users.iter().zip(&want_users) {
-        assert_eq!(got, want);
+        match last {
+            LastSync::Full => assert_eq!(got, want),
+            LastSync::Incremental => {
+                let placed = |user: &UserView| -> Vec<(String, bool, BTreeSet<String>)> {
+                    user.licenses
+                        .iter()
+                        .map(|(sku, license)| {
+                            let (direct, groups) = license.placement();
+                            (sku.clone(), direct, groups.clone())
+                        })
+                        .collect()
+                };
+                assert_eq!(placed(got), placed(want), "{}", want.upn);
+                let without_licenses = |user: &UserView| UserView {
+                    licenses: BTreeMap::new(),
+                    id: user.id.clone(),
+                    upn: user.upn.clone(),
+                    mail: user.mail.clone(),
+                    name: user.name.clone(),
+                    enabled: user.enabled,
+                    user_type: user.user_type.clone(),
+                    created: user.created,
+                    sign_ins: user.sign_ins,
+                };
+                assert_eq!(without_licenses(got), without_licenses(want));
+            }
+        }
     }
     assert_eq!(skus, want_skus);
     assert_eq!(subs, want_subs);

@@ -17,6 +17,7 @@ use license_manager::config::{EngineSettings, Settings};
 use license_manager::db;
 use license_manager::metrics::Metrics;
 use license_manager::microsoft::EndpointOverrides;
+use license_manager::providers::RetryPolicy;
 use license_manager::sync::runner::SyncSettings;
 use reqwest::{StatusCode, Url};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
@@ -154,6 +155,12 @@ impl Options {
             },
             sync: Some(SyncSettings {
                 heartbeat_every: Duration::from_millis(200),
+                // Retried as in production, at a pace a test can wait for: a transient fault
+                // costs milliseconds, one that lasts fails the sync within seconds.
+                retry: RetryPolicy {
+                    first_wait: Duration::from_millis(20),
+                    budget: Duration::from_secs(5),
+                },
                 ..SyncSettings::default()
             }),
         }
