@@ -407,13 +407,13 @@ impl UserFields {
 /// How one license is held, as stored: the unit of comparison between syncs. The columns that
 /// sum its paths up (direct, groups, state, error) follow from `paths`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct Holding {
+struct HeldLicense {
     license_sku_id: i64,
     disabled_plans: Vec<String>,
     paths: LicensePaths,
 }
 
-impl Holding {
+impl HeldLicense {
     /// A stored row, its paths read back (from `sources`, or as its columns imply them).
     fn of(row: &assignments::Model) -> Result<Self> {
         let strings = |value: &serde_json::Value| -> Vec<String> {
@@ -515,8 +515,8 @@ async fn stored_users(
 async fn stored_holdings(
     db: &impl ConnectionTrait,
     user_ids: &[i64],
-) -> Result<HashMap<i64, Vec<Holding>>> {
-    let mut holdings: HashMap<i64, Vec<Holding>> = HashMap::new();
+) -> Result<HashMap<i64, Vec<HeldLicense>>> {
+    let mut holdings: HashMap<i64, Vec<HeldLicense>> = HashMap::new();
     // `chunks` of an empty list yields nothing: a page of new users costs no statement here.
     for chunk in user_ids.chunks(MAX_IDS_PER_STATEMENT) {
         for row in assignments::Entity::find()
@@ -531,7 +531,7 @@ async fn stored_holdings(
             holdings
                 .entry(row.user_id)
                 .or_default()
-                .push(Holding::of(&row)?);
+                .push(HeldLicense::of(&row)?);
         }
     }
     for list in holdings.values_mut() {
@@ -667,8 +667,8 @@ async fn save_users(
 async fn save_holdings(
     db: &impl ConnectionTrait,
     provider_id: i64,
-    wanted: HashMap<i64, Vec<Holding>>,
-    stored: &HashMap<i64, Vec<Holding>>,
+    wanted: HashMap<i64, Vec<HeldLicense>>,
+    stored: &HashMap<i64, Vec<HeldLicense>>,
     now: DateTime<Utc>,
 ) -> Result<HashSet<i64>> {
     let mut changed = HashSet::new();
@@ -788,7 +788,7 @@ pub async fn write_user_page(
     let saved = writes.save(&transaction).await?;
     let ids = &saved.ids;
 
-    let wanted: HashMap<i64, Vec<Holding>> = records
+    let wanted: HashMap<i64, Vec<HeldLicense>> = records
         .iter()
         .filter_map(|record| {
             let user_id = *ids.get(&record.external_id)?;
@@ -796,7 +796,7 @@ pub async fn write_user_page(
                 .licenses
                 .iter()
                 .filter_map(|license| {
-                    Some(Holding::from_record(license, skus.id(&license.sku_id)?))
+                    Some(HeldLicense::from_record(license, skus.id(&license.sku_id)?))
                 })
                 .collect();
             Some((user_id, holdings))
@@ -866,9 +866,9 @@ async fn mark_removed(db: &DatabaseConnection, user_ids: &[i64], now: DateTime<U
 /// the user's own) until the next full sync reads them.
 fn holdings_after_delta(
     assigned: &[AssignedSku],
-    stored: &[Holding],
+    stored: &[HeldLicense],
     skus: &SkuIndex,
-) -> Vec<Holding> {
+) -> Vec<HeldLicense> {
     assigned
         .iter()
         .filter_map(|license| {
@@ -877,11 +877,11 @@ fn holdings_after_delta(
             disabled_plans.sort();
             let kept = stored.iter().find(|h| h.license_sku_id == license_sku_id);
             Some(match kept {
-                Some(holding) => Holding {
+                Some(holding) => HeldLicense {
                     disabled_plans,
                     ..holding.clone()
                 },
-                None => Holding {
+                None => HeldLicense {
                     license_sku_id,
                     disabled_plans,
                     paths: LicensePaths::default(),
@@ -968,7 +968,7 @@ pub async fn apply_changes(
     let saved = writes.save(&transaction).await?;
     let ids = &saved.ids;
 
-    let wanted: HashMap<i64, Vec<Holding>> = patches_with_licenses
+    let wanted: HashMap<i64, Vec<HeldLicense>> = patches_with_licenses
         .iter()
         .filter_map(|patch| {
             let user_id = *ids.get(&patch.external_id)?;
