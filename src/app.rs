@@ -13,16 +13,17 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::api::{self, Api};
+use crate::api;
 use crate::auth::{AuthError, JwtKeys, MaxTokenLifetime};
 use crate::config::{EngineSettings, Settings};
 use crate::crypto::{CryptoError, SecretKeyring};
+use crate::db;
+use crate::http::{self, AppState};
+use crate::jobs::SyncEngine;
 use crate::keyfile::{self, KeyFileError};
 use crate::metrics::{self, Metrics};
 use crate::providers::ProviderError;
 use crate::providers::registry::ProviderRegistry;
-use crate::sync::worker::SyncEngine;
-use crate::{db, http};
 
 pub const JWT_SECRET_FILE: &str = "jwt-secret";
 
@@ -40,15 +41,6 @@ pub enum StartupError {
     Provider(#[from] ProviderError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: io::Error },
-}
-
-/// What every request handler shares.
-#[derive(Clone)]
-pub struct AppState {
-    pub db: DatabaseConnection,
-    pub jwt: JwtKeys,
-    pub api: Api,
-    pub metrics: Arc<Metrics>,
 }
 
 /// The signing keys for tokens: `LM_JWT_SECRET` when given, otherwise the key generated into the
@@ -174,7 +166,12 @@ impl Application {
                     addr: settings.listen,
                     source,
                 })?;
-        let api = api::build_api(&engine);
+        let api = api::build_api(api::Services {
+            db: engine.db.clone(),
+            keyring: engine.keyring.clone(),
+            registry: engine.registry.clone(),
+            wake_workers: engine.wake.clone(),
+        });
         Ok(Self {
             listener,
             state: AppState {

@@ -14,6 +14,7 @@ pub mod domain;
 pub mod entities;
 pub mod error;
 pub mod http;
+pub mod jobs;
 pub mod keyfile;
 pub mod metrics;
 pub mod microsoft;

@@ -10,8 +10,8 @@ use super::errors::{bad_user_input, unauthenticated};
 use crate::auth::Claims;
 use crate::crypto::SecretKeyring;
 use crate::domain::audit::Actor;
+use crate::domain::providers::ProviderRegistry;
 use crate::domain::report_cache::ReportCache;
-use crate::providers::registry::ProviderRegistry;
 
 /// The caller's claims; the HTTP layer attaches them, and an operation that arrives any other
 /// way without them is refused.

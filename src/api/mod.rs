@@ -18,10 +18,13 @@ use futures::StreamExt;
 use futures::stream::BoxStream;
 use sea_orm::DatabaseConnection;
 
+use tokio::sync::Notify;
+
 use crate::auth::Claims;
+use crate::crypto::SecretKeyring;
+use crate::domain::providers::ProviderRegistry;
 use crate::domain::report_cache::ReportCache;
 use crate::domain::user_counts::UserCountCache;
-use crate::sync::worker::SyncEngine;
 use loaders::Lifetime;
 
 pub use mutation::Mutation;
@@ -83,12 +86,22 @@ impl Executor for Api {
     }
 }
 
-pub fn build_api(engine: &SyncEngine) -> Api {
+/// What resolvers reach besides the caller: the database, the keys of sealed secrets, the kinds
+/// of provider, and a way to wake this process's workers when a mutation queues a run. The
+/// application hands them over; the API never sees the jobs that share them.
+pub struct Services {
+    pub db: DatabaseConnection,
+    pub keyring: Arc<SecretKeyring>,
+    pub registry: Arc<ProviderRegistry>,
+    pub wake_workers: Arc<Notify>,
+}
+
+pub fn build_api(services: Services) -> Api {
     let schema = builder()
-        .data(engine.db.clone())
-        .data(engine.keyring.clone())
-        .data(engine.registry.clone())
-        .data(engine.wake.clone())
+        .data(services.db)
+        .data(services.keyring)
+        .data(services.registry)
+        .data(services.wake_workers)
         .data(ReportCache::default())
         .finish();
     Api {

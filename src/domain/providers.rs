@@ -17,8 +17,11 @@ use crate::crypto::{Sealed, SecretKeyring};
 use crate::db::one_of;
 use crate::entities::{directory_users, providers};
 use crate::error::{Error, Result};
-use crate::providers::registry::{MicrosoftTenant, ProviderRegistry};
-use crate::providers::{ConnectionCheck, LicenseProvider};
+/// What the API layer names of providers, so that it reaches them through the domain.
+pub use crate::providers::ConnectionCheck;
+use crate::providers::LicenseProvider;
+use crate::providers::registry::MicrosoftTenant;
+pub use crate::providers::registry::ProviderRegistry;
 
 const NAME_MAX: usize = 200;
 /// Entra client secrets are 40 characters; anything far longer is a paste accident.

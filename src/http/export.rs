@@ -14,8 +14,8 @@ use futures_util::stream::{self, Stream};
 use sea_orm::DatabaseConnection;
 use serde::Deserialize;
 
+use super::AppState;
 use super::graphql::{authenticate, unauthenticated};
-use crate::app::AppState;
 use crate::domain::licenses::{self, Assignment, LicenseSku};
 use crate::domain::money;
 use crate::domain::users::{self, User, UserFilter};

@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::app::AppState;
+use super::AppState;
 use crate::auth::{AuthError, Claims};
 
 /// Authenticates first, so that an anonymous caller learns nothing, not even whether its

@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::app::AppState;
+use super::AppState;
 use crate::domain::sync_runs;
 use crate::domain::sync_runs::RunStatus;
 

@@ -5,5 +5,4 @@ mod bulk_insert;
 pub mod queue;
 mod read_ahead;
 pub mod runner;
-pub mod worker;
 pub mod writer;

@@ -19,6 +19,7 @@ mod export;
 mod graph_client;
 mod graphiql;
 mod http_headers;
+mod layers;
 mod layout;
 mod licenses;
 mod limits;

@@ -1,6 +1,6 @@
 use async_graphql::SimpleObject;
 
-use crate::providers;
+use crate::domain::providers;
 
 /// The result of `testProviderConnection`.
 #[derive(SimpleObject)]

@@ -1,5 +1,7 @@
-//! Workers: claim queued runs and execute them, several providers at once but bounded; and the
-//! scheduler that queues runs for providers with a sync interval.
+//! The application's jobs, beside the HTTP server: workers claim queued runs and execute them,
+//! several providers at once but bounded; the scheduler queues runs for providers with a sync
+//! interval. They sit above sync (which runs one job) and the domain (which owns providers and
+//! runs), so neither of those needs the other's caller.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,13 +12,13 @@ use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::queue::{self, Notice, Outcome, RunStatus, SyncMode};
-use super::runner::{self, SyncSettings};
 use crate::crypto::SecretKeyring;
 use crate::domain::{providers as provider_service, sync_runs};
 use crate::entities::{providers, sync_runs as run_rows};
 use crate::error::Error;
 use crate::providers::registry::ProviderRegistry;
+use crate::sync::queue::{self, Notice, Outcome, RunStatus, SyncMode};
+use crate::sync::runner::{self, SyncSettings};
 
 /// Everything a worker needs to turn a queued run into rows.
 #[derive(Clone)]

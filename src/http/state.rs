@@ -1,0 +1,18 @@
+//! What every request handler shares, built by the application at start.
+
+use std::sync::Arc;
+
+use sea_orm::DatabaseConnection;
+
+use crate::api::Api;
+use crate::auth::JwtKeys;
+use crate::metrics::Metrics;
+
+/// What every request handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub jwt: JwtKeys,
+    pub api: Api,
+    pub metrics: Arc<Metrics>,
+}
