@@ -2,10 +2,11 @@
 //! document with a bare "Query is too complex." and no code; callers get BAD_USER_INPUT with the
 //! limit and what to change instead. The server keeps serving: a refused document never runs.
 
-use async_graphql::{Response, ServerError, Value};
+use async_graphql::{Request, Response, ServerError, Value};
 
-/// Deep enough for every query API.md describes (a SKU's holders' licenses), shallow enough to
-/// stop abusive nesting.
+/// Deep enough for every query docs/api.md describes (a SKU's holders' licenses), shallow
+/// enough to stop abusive nesting. Measured by [`super::depth`], where introspection's `ofType`
+/// chains add nothing.
 pub const MAX_DEPTH: usize = 12;
 /// A page of 500 users with their licenses, SKUs and provider costs about 5,000; ten times that
 /// leaves room for dashboards and stops documents that would read millions of rows.
@@ -17,6 +18,16 @@ pub const SKUS_PER_LIST: usize = 40;
 
 const TOO_COMPLEX: &str = "Query is too complex.";
 const TOO_DEEP: &str = "Query is nested too deep.";
+
+/// The refusal of a document nested deeper than [`MAX_DEPTH`], before anything runs; named
+/// by [`name_refusals`] as async-graphql's own refusal was. A document that does not parse
+/// passes: async-graphql refuses it with the parser's message.
+pub fn refuse_too_deep(request: &mut Request) -> Option<Response> {
+    let operation_name = request.operation_name.clone();
+    let document = request.parsed_query().ok()?;
+    let too_deep = super::depth::depth(document, operation_name.as_deref()) > MAX_DEPTH;
+    too_deep.then(|| Response::from_errors(vec![ServerError::new(TOO_DEEP, None)]))
+}
 
 /// Gives the refusals of a request the codes clients branch on. They are the errors without a
 /// path, as nothing ran: the document does not parse, fails validation or exceeds a limit, names

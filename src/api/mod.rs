@@ -2,6 +2,7 @@
 
 mod context;
 mod cursor;
+mod depth;
 mod errors;
 mod guard;
 mod limits;
@@ -34,9 +35,9 @@ pub use subscription::Subscription;
 pub type ApiSchema = Schema<Query, Mutation, Subscription>;
 
 fn builder() -> async_graphql::SchemaBuilder<Query, Mutation, Subscription> {
-    Schema::build(Query, Mutation, Subscription)
-        .limit_depth(limits::MAX_DEPTH)
-        .limit_complexity(limits::MAX_COMPLEXITY)
+    // Depth is limited by `limits::refuse_too_deep`, which does not count introspection's
+    // `ofType` chains as async-graphql's `limit_depth` would.
+    Schema::build(Query, Mutation, Subscription).limit_complexity(limits::MAX_COMPLEXITY)
     // No `.extension(…)` or custom directive: each would cost every resolved field a detour, and
     // `limits::name_refusals` relies on errors without a path being the request's own.
 }
@@ -71,18 +72,24 @@ impl Api {
 }
 
 impl Executor for Api {
-    async fn execute(&self, request: Request) -> Response {
-        limits::name_refusals(self.schema.execute(request).await)
+    async fn execute(&self, mut request: Request) -> Response {
+        let response = match limits::refuse_too_deep(&mut request) {
+            Some(refusal) => refusal,
+            None => self.schema.execute(request).await,
+        };
+        limits::name_refusals(response)
     }
 
     fn execute_stream(
         &self,
-        request: Request,
+        mut request: Request,
         session_data: Option<Arc<Data>>,
     ) -> BoxStream<'static, Response> {
-        Executor::execute_stream(&self.schema, request, session_data)
-            .map(limits::name_refusals)
-            .boxed()
+        let responses = match limits::refuse_too_deep(&mut request) {
+            Some(refusal) => futures::stream::once(async { refusal }).boxed(),
+            None => Executor::execute_stream(&self.schema, request, session_data),
+        };
+        responses.map(limits::name_refusals).boxed()
     }
 }
 

@@ -52,6 +52,42 @@ async fn over_complex_and_over_deep_documents_name_their_limit(engine: Engine) {
     app.finish().await;
 }
 
+/// What GraphiQL, codegen and IDE plugins send to learn the schema.
+const INTROSPECTION: &str = include_str!("../contract/introspection.graphql");
+
+async fn schema_tools_introspect_but_an_introspection_fan_out_is_refused(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let body = gql(&app, Role::Viewer, INTROSPECTION, json!({})).await;
+    assert!(body.get("errors").is_none(), "{body}");
+    let schema = &body["data"]["__schema"];
+    assert_eq!(schema["queryType"]["name"], "Query");
+    // The deepest part a tool reads: a field's type through its non-null and list wrappers.
+    let types = schema["types"].as_array().expect("a list of types");
+    let query = types
+        .iter()
+        .find(|ty| ty["name"] == "Query")
+        .expect("the Query type");
+    let providers = query["fields"]
+        .as_array()
+        .and_then(|fields| fields.iter().find(|field| field["name"] == "providers"))
+        .expect("Query.providers");
+    let unwrapped = &providers["type"]["ofType"]["ofType"]["ofType"];
+    assert_eq!(unwrapped["name"], "Provider", "[Provider!]!: {providers}");
+
+    // Introspection that fans out at every level is as deep as it looks.
+    let fan_out = format!(
+        "{{ __type(name: \"Query\") {{ {} name {} }} }}",
+        "fields { type { ".repeat(7),
+        "} } ".repeat(7)
+    );
+    let body = gql(&app, Role::Viewer, &fan_out, json!({})).await;
+    assert_eq!(error_code(&body), "BAD_USER_INPUT");
+    assert_eq!(limit_of(&body), "maxDepth");
+    assert_eq!(body["errors"][0]["extensions"]["max"], 12);
+    still_serving(&app).await;
+    app.finish().await;
+}
+
 async fn oversized_bodies_and_batches_are_refused(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     let token = app.token(Role::Viewer, "test");
@@ -86,5 +122,6 @@ async fn oversized_bodies_and_batches_are_refused(engine: Engine) {
 
 engine_tests!(
     over_complex_and_over_deep_documents_name_their_limit,
+    schema_tools_introspect_but_an_introspection_fan_out_is_refused,
     oversized_bodies_and_batches_are_refused,
 );
