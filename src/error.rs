@@ -5,6 +5,7 @@ use std::fmt;
 
 use sea_orm::DbErr;
 
+use crate::codes::Code;
 use crate::crypto::CryptoError;
 
 /// One rejected input field and why, in words the caller can act on.
@@ -46,12 +47,12 @@ fn join(errors: &[FieldError]) -> String {
 }
 
 impl Error {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
-            Error::InvalidInput(_) => "BAD_USER_INPUT",
-            Error::NotFound(_) => "NOT_FOUND",
-            Error::Conflict(_) => "CONFLICT",
-            Error::Database(_) | Error::Corrupt(_) | Error::Crypto(_) => "INTERNAL",
+            Error::InvalidInput(_) => Code::BadUserInput,
+            Error::NotFound(_) => Code::NotFound,
+            Error::Conflict(_) => Code::Conflict,
+            Error::Database(_) | Error::Corrupt(_) | Error::Crypto(_) => Code::Internal,
         }
     }
 

@@ -12,6 +12,7 @@ use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::codes::Code;
 use crate::crypto::SecretKeyring;
 use crate::domain::{providers as provider_service, sync_runs};
 use crate::entities::{providers, sync_runs as run_rows};
@@ -71,7 +72,7 @@ impl SyncEngine {
             Err(error) => {
                 tracing::error!(run = run_id, error = ?error, "cannot connect the provider");
                 let notice = Notice {
-                    code: "INTERNAL".into(),
+                    code: Code::Internal.into(),
                     message: format!("the provider's configuration cannot be used: {error}"),
                     hint: "if LM_SECRET_KEY changed, or differs between hosts, give this worker \
                            the key that sealed the secret (after the current one), or enter the \

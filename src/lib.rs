@@ -5,6 +5,7 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod catalog;
+pub mod codes;
 pub mod config;
 pub mod crypto;
 pub mod data_dir;

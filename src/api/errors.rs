@@ -2,6 +2,7 @@
 
 use async_graphql::ErrorExtensions;
 
+use crate::codes::Code;
 use crate::error::Error;
 
 pub fn graphql_error(error: &Error) -> async_graphql::Error {
@@ -14,7 +15,7 @@ pub fn graphql_error(error: &Error) -> async_graphql::Error {
         other => other.to_string(),
     };
     async_graphql::Error::new(message).extend_with(|_, extensions| {
-        extensions.set("code", error.code());
+        extensions.set("code", error.code().as_str());
         if let Error::InvalidInput(fields) = error {
             // A form shows each message beside its field.
             let fields: Vec<async_graphql::Value> = fields
@@ -33,8 +34,7 @@ pub fn graphql_error(error: &Error) -> async_graphql::Error {
 }
 
 pub fn forbidden(message: &str) -> async_graphql::Error {
-    async_graphql::Error::new(message)
-        .extend_with(|_, extensions| extensions.set("code", "FORBIDDEN"))
+    coded(message, Code::Forbidden)
 }
 
 pub fn bad_user_input(field: &'static str, message: impl Into<String>) -> async_graphql::Error {
@@ -42,8 +42,12 @@ pub fn bad_user_input(field: &'static str, message: impl Into<String>) -> async_
 }
 
 pub fn unauthenticated() -> async_graphql::Error {
-    async_graphql::Error::new("missing or invalid bearer token")
-        .extend_with(|_, extensions| extensions.set("code", "UNAUTHENTICATED"))
+    coded("missing or invalid bearer token", Code::Unauthenticated)
+}
+
+pub fn coded(message: &str, code: Code) -> async_graphql::Error {
+    async_graphql::Error::new(message)
+        .extend_with(|_, extensions| extensions.set("code", code.as_str()))
 }
 
 /// `result.api()?` in a resolver.

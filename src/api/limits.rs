@@ -4,6 +4,8 @@
 
 use async_graphql::{Request, Response, ServerError, Value};
 
+use crate::codes::Code;
+
 /// Deep enough for every query docs/api.md describes (a SKU's holders' licenses), shallow
 /// enough to stop abusive nesting. Measured by [`super::depth`], where introspection's `ofType`
 /// chains add nothing.
@@ -67,7 +69,7 @@ fn name_refusal(error: &mut ServerError) {
     };
     error.message = message;
     let mut extensions = async_graphql::ErrorExtensionValues::default();
-    extensions.set("code", "BAD_USER_INPUT");
+    extensions.set("code", Code::BadUserInput.as_str());
     extensions.set("limit", limit);
     extensions.set("max", Value::from(max as u64));
     error.extensions = Some(extensions);
@@ -78,6 +80,6 @@ fn name_refusal(error: &mut ServerError) {
 fn set_bad_user_input(error: &mut ServerError) {
     let extensions = error.extensions.get_or_insert_with(Default::default);
     if extensions.get("code").is_none() {
-        extensions.set("code", "BAD_USER_INPUT");
+        extensions.set("code", Code::BadUserInput.as_str());
     }
 }

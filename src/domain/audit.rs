@@ -104,7 +104,8 @@ pub async fn on_failure<T>(
     result: Result<T>,
 ) -> Result<T> {
     if let Err(error) = &result {
-        let detail = serde_json::json!({ "code": error.code(), "message": error.to_string() });
+        let detail =
+            serde_json::json!({ "code": error.code().as_str(), "message": error.to_string() });
         if let Err(audit_error) = record(db, actor, action, &target, "FAILED", Some(detail)).await {
             tracing::error!(error = ?audit_error, action, "could not record a failed mutation");
         }

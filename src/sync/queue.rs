@@ -23,6 +23,7 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::codes::Code;
 use crate::entities::sync_runs::{self, Column, Entity as SyncRuns};
 use crate::error::{Error, Result};
 
@@ -279,7 +280,7 @@ pub async fn finish(
         Outcome::Cancelled => (
             RunStatus::Cancelled,
             Some(Notice {
-                code: "CANCELLED".into(),
+                code: Code::Cancelled.into(),
                 message: "the sync was cancelled".into(),
                 hint: "start a new sync when you are ready; data written so far is kept".into(),
             }),
@@ -323,7 +324,7 @@ fn terminal_update(
 pub async fn fail_expired(db: &DatabaseConnection) -> Result<Vec<i64>> {
     let now = Utc::now();
     let interrupted = Notice {
-        code: "INTERRUPTED".into(),
+        code: Code::Interrupted.into(),
         message: "the process running this sync stopped before it finished".into(),
         hint: "nothing to fix: data written so far is kept and the next sync runs normally".into(),
     };
@@ -341,7 +342,7 @@ pub async fn request_cancel(db: &DatabaseConnection, run_id: i64) -> Result<sync
     let cancelled_while_queued = terminal_update(
         RunStatus::Cancelled,
         Some(&Notice {
-            code: "CANCELLED".into(),
+            code: Code::Cancelled.into(),
             message: "the sync was cancelled before it started".into(),
             hint: "start a new sync when you are ready".into(),
         }),

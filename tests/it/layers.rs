@@ -14,8 +14,8 @@ const LAYERS: &[(&str, &[&str])] = &[
         "foundation",
         // `Error` and `Result` are the crate root's names for `error::{Error, Result}`.
         &[
-            "error", "Error", "Result", "crypto", "keyfile", "data_dir", "metrics", "auth",
-            "entities", "db",
+            "error", "Error", "Result", "codes", "crypto", "keyfile", "data_dir", "metrics",
+            "auth", "entities", "db",
         ],
     ),
     ("providers", &["providers", "microsoft", "catalog"]),

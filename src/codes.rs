@@ -1,0 +1,96 @@
+//! The one catalogue of stable codes: what clients and scripts branch on, wherever a failure
+//! arrives — a GraphQL error's `extensions.code`, an HTTP route's error body, a connection check,
+//! a sync run's error or warnings. docs/api.md lists each with its meaning, and a test fails
+//! when one is missing there. Codes are part of the public contract: add, never rename.
+
+use std::fmt;
+
+macro_rules! catalogue {
+    ($($(#[$doc:meta])* $variant:ident => $code:literal,)+) => {
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum Code {
+            $($(#[$doc])* $variant,)+
+        }
+
+        impl Code {
+            /// Every code, in the catalogue's order.
+            pub const ALL: &'static [Code] = &[$(Code::$variant,)+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Code::$variant => $code,)+
+                }
+            }
+        }
+    };
+}
+
+catalogue! {
+    // The request itself.
+    /// No valid bearer token.
+    Unauthenticated => "UNAUTHENTICATED",
+    /// A valid token whose role may not do this.
+    Forbidden => "FORBIDDEN",
+    /// An argument, input field or document the server refuses, limits included.
+    BadUserInput => "BAD_USER_INPUT",
+    /// An id that names nothing.
+    NotFound => "NOT_FOUND",
+    /// The state forbids it now (a sync already active, a provider that exists).
+    Conflict => "CONFLICT",
+    /// The server failed; its log has the details.
+    Internal => "INTERNAL",
+
+    // A provider's service, in connection checks and sync runs.
+    /// The service refused the client secret.
+    InvalidClientSecret => "INVALID_CLIENT_SECRET",
+    /// The client secret has expired.
+    ClientSecretExpired => "CLIENT_SECRET_EXPIRED",
+    /// No application with the client id in the tenant.
+    ApplicationNotFound => "APPLICATION_NOT_FOUND",
+    /// The tenant does not exist.
+    TenantNotFound => "TENANT_NOT_FOUND",
+    /// The service refused the sign-in for another reason.
+    ProviderAuthFailed => "PROVIDER_AUTH_FAILED",
+    /// A permission is missing or not consented.
+    InsufficientPrivileges => "INSUFFICIENT_PRIVILEGES",
+    /// Sign-in dates cannot be read; the sync goes on without them.
+    SignInActivityUnavailable => "SIGN_IN_ACTIVITY_UNAVAILABLE",
+    /// The service kept throttling beyond the retry budget.
+    Throttled => "THROTTLED",
+    /// The service kept failing or could not be reached. Named after Microsoft Graph, the first
+    /// provider's service, when the contract was written; it stands for any provider's.
+    ProviderUnavailable => "GRAPH_UNAVAILABLE",
+    /// The stored change-tracking link was refused; the run fell back to a full sync.
+    DeltaTokenExpired => "DELTA_TOKEN_EXPIRED",
+
+    // How a sync run ended.
+    /// The process running the sync stopped before it finished.
+    Interrupted => "INTERRUPTED",
+    /// `cancelSync` stopped the run.
+    Cancelled => "CANCELLED",
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<Code> for String {
+    fn from(code: Code) -> Self {
+        code.as_str().to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::Code;
+
+    #[test]
+    fn no_two_codes_share_a_name() {
+        let names: HashSet<&str> = Code::ALL.iter().map(|code| code.as_str()).collect();
+        assert_eq!(names.len(), Code::ALL.len());
+    }
+}
