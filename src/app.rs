@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, Api};
 use crate::auth::{AuthError, JwtKeys, MaxTokenLifetime};
-use crate::config::{EngineSettings, Settings};
+use crate::config::{EngineSettings, ServerLimits, Settings};
 use crate::crypto::{CryptoError, SecretKeyring};
 use crate::keyfile::{self, KeyFileError};
 use crate::metrics::{self, Metrics};
@@ -49,6 +49,7 @@ pub struct AppState {
     pub jwt: JwtKeys,
     pub api: Api,
     pub metrics: Arc<Metrics>,
+    pub limits: ServerLimits,
 }
 
 /// The signing keys for tokens: `LM_JWT_SECRET` when given, otherwise the key generated into the
@@ -182,6 +183,7 @@ impl Application {
                 jwt,
                 api,
                 metrics,
+                limits: settings.limits,
             },
             engine,
             workers: settings.workers,
@@ -226,16 +228,21 @@ impl Application {
             shutdown.await;
             stop.cancel();
         };
-        let served = axum::serve(self.listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        http::serve(
+            self.listener,
+            router,
+            self.state.limits.connections,
+            self.state.metrics.clone(),
+            shutdown,
+        )
+        .await;
         stop_workers.cancel();
         if let Some(background) = background {
             background.await.ok();
         }
         self.state.db.close_by_ref().await.ok();
         tracing::info!("stopped");
-        served
+        Ok(())
     }
 }
 

@@ -1,8 +1,11 @@
-//! The command line. The settings of API.md have environment fallbacks; the arguments of one
+//! The command line. The settings of docs/api.md have environment fallbacks; the arguments of one
 //! command (`--workers`, `token`'s and `sync`'s) do not.
 
+use std::fmt;
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
+use std::str::FromStr;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -53,6 +56,8 @@ pub struct DemoArgs {
     /// Seed of the simulated tenant: the same seed gives the same people and licenses.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -126,6 +131,169 @@ pub struct ServeArgs {
     pub engine: EngineArgs,
     #[command(flatten)]
     pub jwt: JwtArgs,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// What one client may hold of a server: its time and its connections. docs/security.md says
+/// why each default is what it is.
+#[derive(Debug, Clone, Args)]
+pub struct LimitArgs {
+    /// How long a client may take to send a request's headers, counted from when the server
+    /// waits for them: from the connection, or on a kept-alive one from the previous response.
+    #[arg(long, env = "LM_HEADER_READ_TIMEOUT", default_value_t = Timeout::HEADER_READ)]
+    pub header_read_timeout: Timeout,
+    /// A connection on which nothing moves for this long is closed once its response, if any,
+    /// is sent: the idle time a kept-alive connection is kept.
+    #[arg(long, env = "LM_KEEP_ALIVE_TIMEOUT", default_value_t = Timeout::KEEP_ALIVE)]
+    pub keep_alive_timeout: Timeout,
+    /// How long a GraphQL request may run, its body's upload included; past it, it is cancelled
+    /// and answered with the code TIMEOUT.
+    #[arg(long, env = "LM_REQUEST_TIMEOUT", default_value_t = Timeout::REQUEST)]
+    pub request_timeout: Timeout,
+    /// Connections served at once, websockets included; the next ones are answered 503.
+    #[arg(long, env = "LM_MAX_CONNECTIONS", default_value_t = ConnectionLimits::MAX_CONNECTIONS)]
+    pub max_connections: NonZeroUsize,
+    /// How long a websocket may take to send `connection_init`; past it, it is closed (4408).
+    #[arg(long, env = "LM_WEBSOCKET_INIT_TIMEOUT", default_value_t = Timeout::WEBSOCKET_INIT)]
+    pub websocket_init_timeout: Timeout,
+    /// Subscriptions one websocket may hold at once.
+    #[arg(long, env = "LM_MAX_SUBSCRIPTIONS_PER_SOCKET", default_value_t = SubscriptionLimits::PER_SOCKET)]
+    pub max_subscriptions_per_socket: NonZeroUsize,
+    /// Subscriptions this process serves at once, all websockets together.
+    #[arg(long, env = "LM_MAX_SUBSCRIPTIONS", default_value_t = SubscriptionLimits::TOTAL)]
+    pub max_subscriptions: NonZeroUsize,
+}
+
+/// A duration that is not zero, written as `--ttl` takes them (`10s`, `2m`): a zero timeout
+/// would refuse everything.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Timeout(Duration);
+
+impl Timeout {
+    pub const HEADER_READ: Self = Self(Duration::from_secs(10));
+    /// Below the header-read timeout, which closes an idle connection too (see `http::serve`).
+    pub const KEEP_ALIVE: Self = Self(Duration::from_secs(5));
+    pub const REQUEST: Self = Self(Duration::from_secs(30));
+    pub const WEBSOCKET_INIT: Self = Self(Duration::from_secs(10));
+
+    pub fn new(duration: Duration) -> Result<Self, String> {
+        if duration.is_zero() {
+            return Err("a timeout must be longer than zero".into());
+        }
+        Ok(Self(duration))
+    }
+
+    pub fn get(self) -> Duration {
+        self.0
+    }
+}
+
+impl FromStr for Timeout {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        Self::new(humantime::parse_duration(text).map_err(|error| error.to_string())?)
+    }
+}
+
+impl fmt::Display for Timeout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", humantime::format_duration(self.0))
+    }
+}
+
+const fn nonzero(count: usize) -> NonZeroUsize {
+    match NonZeroUsize::new(count) {
+        Some(count) => count,
+        None => panic!("a limit of zero"),
+    }
+}
+
+/// How the server holds its connections (see `http::serve`).
+#[derive(Clone, Copy, Debug)]
+pub struct ConnectionLimits {
+    pub header_read_timeout: Timeout,
+    pub keep_alive_timeout: Timeout,
+    pub max_connections: NonZeroUsize,
+}
+
+impl ConnectionLimits {
+    /// Well under the 20,000 files a host commonly lets a service open, with room for the
+    /// database pool and the data folder, and far above what a team's dashboards hold.
+    pub const MAX_CONNECTIONS: NonZeroUsize = nonzero(1024);
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: Timeout::HEADER_READ,
+            keep_alive_timeout: Timeout::KEEP_ALIVE,
+            max_connections: Self::MAX_CONNECTIONS,
+        }
+    }
+}
+
+/// How many `syncRunUpdated` streams may be open at once.
+#[derive(Clone, Copy, Debug)]
+pub struct SubscriptionLimits {
+    pub per_socket: NonZeroUsize,
+    pub total: NonZeroUsize,
+}
+
+impl SubscriptionLimits {
+    /// A dashboard follows the runs of its providers: a few, or a few dozen.
+    pub const PER_SOCKET: NonZeroUsize = nonzero(100);
+    /// A subscription costs a channel and no polling, so the cap guards memory, not the
+    /// database.
+    pub const TOTAL: NonZeroUsize = nonzero(10_000);
+}
+
+impl Default for SubscriptionLimits {
+    fn default() -> Self {
+        Self {
+            per_socket: Self::PER_SOCKET,
+            total: Self::TOTAL,
+        }
+    }
+}
+
+/// Every limit of a serving process.
+#[derive(Clone, Copy, Debug)]
+pub struct ServerLimits {
+    pub connections: ConnectionLimits,
+    pub request_timeout: Timeout,
+    pub websocket_init_timeout: Timeout,
+    pub subscriptions: SubscriptionLimits,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        Self {
+            connections: ConnectionLimits::default(),
+            request_timeout: Timeout::REQUEST,
+            websocket_init_timeout: Timeout::WEBSOCKET_INIT,
+            subscriptions: SubscriptionLimits::default(),
+        }
+    }
+}
+
+impl From<LimitArgs> for ServerLimits {
+    fn from(args: LimitArgs) -> Self {
+        Self {
+            connections: ConnectionLimits {
+                header_read_timeout: args.header_read_timeout,
+                keep_alive_timeout: args.keep_alive_timeout,
+                max_connections: args.max_connections,
+            },
+            request_timeout: args.request_timeout,
+            websocket_init_timeout: args.websocket_init_timeout,
+            subscriptions: SubscriptionLimits {
+                per_socket: args.max_subscriptions_per_socket,
+                total: args.max_subscriptions,
+            },
+        }
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -242,6 +410,7 @@ pub struct Settings {
     pub token_max_ttl: MaxTokenLifetime,
     pub workers: usize,
     pub engine: EngineSettings,
+    pub limits: ServerLimits,
 }
 
 impl From<ServeArgs> for Settings {
@@ -252,6 +421,7 @@ impl From<ServeArgs> for Settings {
             token_max_ttl: args.jwt.token_max_ttl,
             workers: args.workers,
             engine: args.engine.into(),
+            limits: args.limits.into(),
         }
     }
 }

@@ -81,6 +81,7 @@ pub async fn run(
         token_max_ttl: MaxTokenLifetime::DEFAULT,
         workers: 2,
         engine: engine.clone(),
+        limits: args.limits.into(),
     })
     .await?;
     let addr = application.local_addr().map_err(DemoError::DataDir)?;

@@ -9,14 +9,27 @@ use serde_json::{Value, json};
 
 use crate::app::AppState;
 use crate::auth::{AuthError, Claims};
+use crate::config::Timeout;
 
 /// Authenticates first, so that an anonymous caller learns nothing, not even whether its
-/// document parses; then runs the operation with the caller's claims attached.
+/// document parses; then runs the operation with the caller's claims attached, within the
+/// request's time budget. The budget covers reading the body too, so a body trickled in byte by
+/// byte holds a connection no longer than a slow query does.
 pub async fn execute(State(state): State<AppState>, request: Request) -> Response {
     let claims = match authenticate(&state, request.headers()) {
         Ok(claims) => claims,
         Err(error) => return unauthenticated(&error),
     };
+    let budget = state.limits.request_timeout;
+    // Dropping the operation cancels it where it stands: a statement in flight is abandoned and
+    // an open transaction rolls back.
+    match tokio::time::timeout(budget.get(), run(state, claims, request)).await {
+        Ok(response) => response,
+        Err(_) => overran(&Overran { budget }),
+    }
+}
+
+async fn run(state: AppState, claims: Claims, request: Request) -> Response {
     let graphql_request =
         match <GraphQLRequest as FromRequest<AppState>>::from_request(request, &state).await {
             Ok(graphql_request) => graphql_request.into_inner(),
@@ -25,6 +38,30 @@ pub async fn execute(State(state): State<AppState>, request: Request) -> Respons
     let mut graphql_request = graphql_request;
     graphql_request.data = state.api.request_data(claims, &state.db);
     GraphQLResponse::from(state.api.execute(graphql_request).await).into_response()
+}
+
+/// A GraphQL request that ran past its time budget.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the request ran longer than {budget} (LM_REQUEST_TIMEOUT) and was cancelled: ask for less \
+     at once, e.g. smaller pages. A mutation may have taken effect before it was stopped"
+)]
+struct Overran {
+    budget: Timeout,
+}
+
+impl Overran {
+    const CODE: &str = "TIMEOUT";
+}
+
+/// Answered as GraphQL answers an error met while executing: 200, no data, a coded error.
+fn overran(error: &Overran) -> Response {
+    tracing::warn!(budget = %error.budget, "a GraphQL request ran out of time and was cancelled");
+    let body = json!({
+        "data": null,
+        "errors": [{ "message": error.to_string(), "extensions": { "code": Overran::CODE } }],
+    });
+    (StatusCode::OK, Json(body)).into_response()
 }
 
 /// The bearer-token check of every authenticated route.

@@ -6,6 +6,7 @@ mod graphql;
 mod headers;
 mod health;
 mod prometheus;
+mod serve;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -14,6 +15,8 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::app::AppState;
+
+pub use serve::serve;
 
 /// GraphQL documents are small; anything bigger is a mistake or an attack.
 const MAX_REQUEST_BYTES: usize = 1024 * 1024;

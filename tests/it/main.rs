@@ -14,6 +14,7 @@ mod common;
 mod at_rest;
 mod auth;
 mod cli;
+mod connections;
 mod database;
 mod export;
 mod graph_client;

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use license_manager::app::{self, Application};
 use license_manager::auth::{MaxTokenLifetime, Role};
-use license_manager::config::{EngineSettings, Settings};
+use license_manager::config::{EngineSettings, ServerLimits, Settings};
 use license_manager::db;
 use license_manager::metrics::Metrics;
 use license_manager::microsoft::EndpointOverrides;
@@ -142,6 +142,8 @@ pub struct Options {
     /// Where Microsoft is: a graph-sim's base URL for both.
     pub microsoft: EndpointOverrides,
     pub sync: Option<SyncSettings>,
+    /// Timeouts and caps; the defaults of `serve` unless a test tightens them.
+    pub limits: ServerLimits,
 }
 
 impl Options {
@@ -163,6 +165,7 @@ impl Options {
                 },
                 ..SyncSettings::default()
             }),
+            limits: ServerLimits::default(),
         }
     }
 }
@@ -309,6 +312,7 @@ pub fn settings(database_url: &str, data_dir: &Path, options: &Options) -> Setti
             sync: options.sync.clone().unwrap_or_default(),
             ..EngineSettings::new(database_url.to_owned(), data_dir.to_owned())
         },
+        limits: options.limits,
     }
 }
 
