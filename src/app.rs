@@ -175,7 +175,7 @@ impl Application {
                     addr: settings.listen,
                     source,
                 })?;
-        let api = api::build_api(&engine);
+        let api = api::build_api(&engine, settings.limits.subscriptions);
         Ok(Self {
             listener,
             state: AppState {

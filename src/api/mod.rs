@@ -19,6 +19,7 @@ use futures::stream::BoxStream;
 use sea_orm::DatabaseConnection;
 
 use crate::auth::Claims;
+use crate::config::SubscriptionLimits;
 use crate::domain::report_cache::ReportCache;
 use crate::domain::user_counts::UserCountCache;
 use crate::sync::worker::SyncEngine;
@@ -26,7 +27,8 @@ use loaders::Lifetime;
 
 pub use mutation::Mutation;
 pub use query::Query;
-pub use subscription::Subscription;
+use subscription::SubscriptionSlots;
+pub use subscription::{Subscription, SubscriptionRefused};
 
 pub type ApiSchema = Schema<Query, Mutation, Subscription>;
 
@@ -45,6 +47,7 @@ pub struct Api {
     schema: ApiSchema,
     /// Shared by every request: counts are the same for every caller.
     user_counts: Arc<UserCountCache>,
+    subscriptions: SubscriptionSlots,
 }
 
 impl Api {
@@ -54,9 +57,12 @@ impl Api {
         self.data(claims, db, Lifetime::Request)
     }
 
-    /// What one websocket connection needs: as for a request, with loaders that cache nothing.
+    /// What one websocket connection needs: as for a request, with loaders that cache nothing,
+    /// and the connection's count of subscriptions.
     pub fn connection_data(&self, claims: Claims, db: &DatabaseConnection) -> Data {
-        self.data(claims, db, Lifetime::Connection)
+        let mut data = self.data(claims, db, Lifetime::Connection);
+        data.insert(self.subscriptions.for_socket());
+        data
     }
 
     fn data(&self, claims: Claims, db: &DatabaseConnection, lifetime: Lifetime) -> Data {
@@ -83,7 +89,7 @@ impl Executor for Api {
     }
 }
 
-pub fn build_api(engine: &SyncEngine) -> Api {
+pub fn build_api(engine: &SyncEngine, subscriptions: SubscriptionLimits) -> Api {
     let schema = builder()
         .data(engine.db.clone())
         .data(engine.keyring.clone())
@@ -94,6 +100,7 @@ pub fn build_api(engine: &SyncEngine) -> Api {
     Api {
         schema,
         user_counts: Arc::default(),
+        subscriptions: SubscriptionSlots::new(subscriptions),
     }
 }
 

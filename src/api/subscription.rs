@@ -1,12 +1,15 @@
+use std::sync::Arc;
 use std::time::Duration;
 
-use async_graphql::{Context, ID, Result, Subscription as GraphQLSubscription};
+use async_graphql::{Context, ErrorExtensions, ID, Result, Subscription as GraphQLSubscription};
 use futures::Stream;
 use futures::stream;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::context::{claims, database, row_id};
 use super::errors::{ResultExt, graphql_error};
 use super::types::SyncRun;
+use crate::config::SubscriptionLimits;
 use crate::domain::sync_runs;
 use crate::domain::sync_runs::RunStatus;
 use crate::error::Error;
@@ -27,6 +30,10 @@ impl Subscription {
     ) -> Result<impl Stream<Item = Result<SyncRun>> + use<>> {
         claims(ctx)?;
         let id = row_id("id", &id)?;
+        let slot = ctx
+            .data::<SocketSlots>()?
+            .take()
+            .map_err(|error| error.extend())?;
         let db = database(ctx)?.clone();
         if sync_runs::get(&db, id).await.api()?.is_none() {
             return Err(graphql_error(&Error::NotFound(format!(
@@ -35,8 +42,8 @@ impl Subscription {
         }
         // State: the last version sent, and whether the run had ended.
         Ok(stream::unfold(
-            (db, None::<String>, false),
-            move |(db, last_sent, ended)| async move {
+            (db, None::<String>, false, slot),
+            move |(db, last_sent, ended, slot)| async move {
                 if ended {
                     return None;
                 }
@@ -45,17 +52,121 @@ impl Subscription {
                         Ok(Some(run)) => run,
                         Ok(None) => return None,
                         Err(error) => {
-                            return Some((Err(graphql_error(&error)), (db, last_sent, true)));
+                            return Some((Err(graphql_error(&error)), (db, last_sent, true, slot)));
                         }
                     };
                     let version = format!("{run:?}");
                     if last_sent.as_deref() != Some(version.as_str()) {
                         let ended = !matches!(run.status, RunStatus::Queued | RunStatus::Running);
-                        return Some((Ok(SyncRun::from(run)), (db, Some(version), ended)));
+                        return Some((Ok(SyncRun::from(run)), (db, Some(version), ended, slot)));
                     }
                     tokio::time::sleep(POLL).await;
                 }
             },
         ))
     }
+}
+
+/// Why a subscription was refused: one websocket, or the whole process, holds as many as it may.
+#[derive(Debug, thiserror::Error)]
+pub enum SubscriptionRefused {
+    #[error(
+        "this websocket already holds {max} subscriptions, the most one may \
+         (LM_MAX_SUBSCRIPTIONS_PER_SOCKET); complete one first"
+    )]
+    Socket { max: usize },
+    #[error(
+        "the server already serves {max} subscriptions, the most it may (LM_MAX_SUBSCRIPTIONS); \
+         try again later"
+    )]
+    Server { max: usize },
+}
+
+impl SubscriptionRefused {
+    pub const CODE: &str = "TOO_MANY_SUBSCRIPTIONS";
+
+    /// Names the limit as the depth and complexity refusals do, for a client that tells them
+    /// apart.
+    fn limit(&self) -> (&'static str, usize) {
+        match self {
+            SubscriptionRefused::Socket { max } => ("maxSubscriptionsPerSocket", *max),
+            SubscriptionRefused::Server { max } => ("maxSubscriptions", *max),
+        }
+    }
+}
+
+impl ErrorExtensions for SubscriptionRefused {
+    fn extend(&self) -> async_graphql::Error {
+        let (limit, max) = self.limit();
+        async_graphql::Error::new(self.to_string()).extend_with(|_, extensions| {
+            extensions.set("code", Self::CODE);
+            extensions.set("limit", limit);
+            extensions.set("max", max as u64);
+        })
+    }
+}
+
+/// The process's count of open subscriptions, and the size of each websocket's.
+#[derive(Clone)]
+pub(super) struct SubscriptionSlots {
+    limits: SubscriptionLimits,
+    total: Arc<Semaphore>,
+}
+
+impl SubscriptionSlots {
+    pub(super) fn new(limits: SubscriptionLimits) -> Self {
+        Self {
+            limits,
+            total: Arc::new(Semaphore::new(
+                limits.total.get().min(Semaphore::MAX_PERMITS),
+            )),
+        }
+    }
+
+    /// The count of one new websocket, which its connection data carries.
+    pub(super) fn for_socket(&self) -> SocketSlots {
+        SocketSlots {
+            socket: Arc::new(Semaphore::new(
+                self.limits.per_socket.get().min(Semaphore::MAX_PERMITS),
+            )),
+            process: self.clone(),
+        }
+    }
+}
+
+pub(super) struct SocketSlots {
+    socket: Arc<Semaphore>,
+    process: SubscriptionSlots,
+}
+
+impl SocketSlots {
+    /// A place for one more subscription, held by its stream: async-graphql drops the stream
+    /// when the client completes it, the run ends or the socket closes.
+    fn take(&self) -> Result<Slot, SubscriptionRefused> {
+        let limits = self.process.limits;
+        let socket =
+            self.socket
+                .clone()
+                .try_acquire_owned()
+                .map_err(|_| SubscriptionRefused::Socket {
+                    max: limits.per_socket.get(),
+                })?;
+        let total = self
+            .process
+            .total
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| SubscriptionRefused::Server {
+                max: limits.total.get(),
+            })?;
+        Ok(Slot {
+            _socket: socket,
+            _total: total,
+        })
+    }
+}
+
+struct Slot {
+    _socket: OwnedSemaphorePermit,
+    _total: OwnedSemaphorePermit,
 }

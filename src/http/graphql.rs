@@ -1,11 +1,10 @@
 use async_graphql::Executor;
-use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
-use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
+use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::Json;
 use axum::extract::{FromRequest, FromRequestParts, Request, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::app::AppState;
 use crate::auth::{AuthError, Claims};
@@ -97,31 +96,12 @@ pub async fn get(State(state): State<AppState>, request: Request) -> Response {
         return super::graphiql::page().into_response();
     }
     let (mut parts, _body) = request.into_parts();
-    let protocol = match GraphQLProtocol::from_request_parts(&mut parts, &state).await {
-        Ok(protocol) => protocol,
-        Err(rejection) => return rejection.into_response(),
+    let Some(protocol) = super::websocket::protocol(&parts.headers) else {
+        return StatusCode::BAD_REQUEST.into_response();
     };
     let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
         Ok(upgrade) => upgrade,
         Err(rejection) => return rejection.into_response(),
     };
-    upgrade
-        .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| {
-            let AppState { db, jwt, api, .. } = state;
-            let request_api = api.clone();
-            GraphQLWebSocket::new(socket, api, protocol)
-                // The token comes in the connection_init payload, as browsers cannot set
-                // headers on a websocket; a connection without a valid one is closed.
-                .on_connection_init(move |payload: Value| async move {
-                    let authorization = ["Authorization", "authorization"]
-                        .iter()
-                        .find_map(|key| payload.get(*key).and_then(Value::as_str));
-                    let claims = jwt
-                        .verify_header(authorization)
-                        .map_err(|error| async_graphql::Error::new(error.to_string()))?;
-                    Ok(request_api.connection_data(claims, &db))
-                })
-                .serve()
-        })
+    super::websocket::upgrade(state, protocol, upgrade)
 }

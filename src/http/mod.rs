@@ -7,6 +7,7 @@ mod headers;
 mod health;
 mod prometheus;
 mod serve;
+mod websocket;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;

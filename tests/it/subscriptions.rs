@@ -8,15 +8,18 @@ use std::time::Duration;
 use common::graph::slow_tenant;
 use common::{Engine, Options, TestApp};
 use futures::{SinkExt, StreamExt};
-use license_manager::auth::Role;
+use license_manager::app::load_jwt_keys;
+use license_manager::auth::{MaxTokenLifetime, Role};
+use license_manager::config::{ServerLimits, SubscriptionLimits, Timeout};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-async fn connect(
-    app: &TestApp,
-    token: Option<&str>,
-) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A websocket that has not said `connection_init` yet.
+async fn open(app: &TestApp) -> Socket {
     let mut request = format!("ws://{}/graphql", app.addr)
         .into_client_request()
         .expect("request");
@@ -24,9 +27,14 @@ async fn connect(
         "sec-websocket-protocol",
         "graphql-transport-ws".parse().expect("header"),
     );
-    let (mut socket, _) = tokio_tungstenite::connect_async(request)
+    let (socket, _) = tokio_tungstenite::connect_async(request)
         .await
         .expect("websocket");
+    socket
+}
+
+async fn connect(app: &TestApp, token: Option<&str>) -> Socket {
+    let mut socket = open(app).await;
     let payload = token.map_or(
         json!({}),
         |token| json!({ "Authorization": format!("Bearer {token}") }),
@@ -40,11 +48,7 @@ async fn connect(
     socket
 }
 
-async fn next_json(
-    socket: &mut tokio_tungstenite::WebSocketStream<
-        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-    >,
-) -> Option<Value> {
+async fn next_json(socket: &mut Socket) -> Option<Value> {
     while let Some(message) = socket.next().await {
         match message.ok()? {
             Message::Text(text) => return serde_json::from_str(&text).ok(),
@@ -144,13 +148,8 @@ async fn a_websocket_without_a_valid_token_is_closed() {
     let app = TestApp::spawn(Engine::Sqlite).await;
     for token in [None, Some("not-a-jwt")] {
         let mut socket = connect(&app, token).await;
-        let reply = next_json(&mut socket).await;
-        assert!(
-            reply
-                .as_ref()
-                .is_none_or(|message| message["type"] != "connection_ack"),
-            "no ack without a token: {reply:?}"
-        );
+        // graphql-transport-ws: Forbidden.
+        assert_eq!(close_code(&mut socket).await, Some(4403), "{token:?}");
     }
     app.finish().await;
 }
@@ -183,3 +182,189 @@ async fn a_subscription_document_that_fails_validation_is_bad_user_input() {
     );
     app.finish().await;
 }
+
+/// The code of the close frame that ends the socket, skipping anything sent before it; `None`
+/// when the socket ends without one.
+async fn close_code(socket: &mut Socket) -> Option<u16> {
+    while let Some(message) = socket.next().await {
+        if let Ok(Message::Close(frame)) = message {
+            return frame.map(|frame| u16::from(frame.code));
+        }
+    }
+    None
+}
+
+async fn subscribe(socket: &mut Socket, id: &str, run: &str) {
+    let subscribe = json!({ "id": id, "type": "subscribe", "payload": {
+        "query": format!(r#"subscription {{ syncRunUpdated(id: "{run}") {{ id status }} }}"#) } });
+    socket
+        .send(Message::text(subscribe.to_string()))
+        .await
+        .expect("sent");
+}
+
+/// A run that stays queued, as no worker runs: its subscriptions stay open.
+async fn queued_run(app: &TestApp) -> String {
+    let body = app
+        .admin(
+            r#"mutation { createMicrosoftProvider(input: {
+                name: "Contoso", tenantId: "contoso.onmicrosoft.com",
+                clientId: "535fb089-9ff3-47b6-9bfb-4f1264799865", clientSecret: "s3cret-value"
+            }) { id } }"#,
+            json!({}),
+        )
+        .await;
+    let provider = body["data"]["createMicrosoftProvider"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("provider created: {body}"))
+        .to_owned();
+    app.start_sync(&provider, "FULL").await
+}
+
+async fn viewer_socket(app: &TestApp) -> Socket {
+    let mut socket = connect(app, Some(&app.token(Role::Viewer, "dashboard"))).await;
+    assert_eq!(
+        next_json(&mut socket).await.expect("ack")["type"],
+        "connection_ack"
+    );
+    socket
+}
+
+/// Subscribes `ids` at once and sorts the first answer of each: served (the run) or refused
+/// (the error's `limit`).
+async fn subscribe_all(socket: &mut Socket, run: &str, ids: &[&str]) -> (Vec<String>, Vec<String>) {
+    for id in ids {
+        subscribe(socket, id, run).await;
+    }
+    let (mut served, mut refused) = (Vec::new(), Vec::new());
+    while served.len() + refused.len() < ids.len() {
+        let message = next_json(socket).await.expect("a message");
+        if message["type"] != "next" {
+            continue;
+        }
+        let id = message["id"].as_str().expect("an id").to_owned();
+        match message["payload"]["errors"].get(0) {
+            None => served.push(id),
+            Some(error) => {
+                assert_eq!(
+                    error["extensions"]["code"], "TOO_MANY_SUBSCRIPTIONS",
+                    "{message}"
+                );
+                refused.push(
+                    error["extensions"]["limit"]
+                        .as_str()
+                        .expect("limit")
+                        .to_owned(),
+                );
+            }
+        }
+    }
+    (served, refused)
+}
+
+fn limits(limits: ServerLimits) -> Options {
+    Options {
+        limits,
+        ..Options::default()
+    }
+}
+
+/// A socket that never says `connection_init` is closed once the wait is over, with the code
+/// graphql-transport-ws gives it.
+#[tokio::test]
+async fn a_websocket_that_never_initialises_is_closed_with_4408() {
+    let app = TestApp::spawn_with(
+        Engine::Sqlite,
+        limits(ServerLimits {
+            websocket_init_timeout: Timeout::new(Duration::from_millis(200)).expect("not zero"),
+            ..ServerLimits::default()
+        }),
+    )
+    .await;
+    let mut socket = open(&app).await;
+    assert_eq!(close_code(&mut socket).await, Some(4408));
+    app.finish().await;
+}
+
+/// Past the cap of one socket, and then past the process's, a subscription is refused with a
+/// code naming the limit; completing one makes room again.
+async fn a_subscription_flood_is_refused_past_the_caps(engine: Engine) {
+    let app = TestApp::spawn_with(
+        engine,
+        limits(ServerLimits {
+            subscriptions: SubscriptionLimits {
+                per_socket: 3.try_into().expect("not zero"),
+                total: 5.try_into().expect("not zero"),
+            },
+            ..ServerLimits::default()
+        }),
+    )
+    .await;
+    let run = queued_run(&app).await;
+
+    let mut first = viewer_socket(&app).await;
+    let (served, refused) = subscribe_all(&mut first, &run, &["1", "2", "3", "4"]).await;
+    assert_eq!(
+        (served.len(), refused),
+        (3, vec!["maxSubscriptionsPerSocket".to_owned()])
+    );
+
+    let mut second = viewer_socket(&app).await;
+    let (_, refused) = subscribe_all(&mut second, &run, &["1", "2", "3"]).await;
+    assert_eq!(refused, ["maxSubscriptions"]);
+
+    let complete = json!({ "id": served[0], "type": "complete" });
+    first
+        .send(Message::text(complete.to_string()))
+        .await
+        .expect("sent");
+    loop {
+        let message = next_json(&mut first).await.expect("a message");
+        if message["type"] == "complete" && message["id"] == served[0].as_str() {
+            break;
+        }
+    }
+    let (served, refused) = subscribe_all(&mut second, &run, &["4"]).await;
+    assert_eq!(
+        (served, refused),
+        (vec!["4".to_owned()], Vec::<String>::new())
+    );
+    app.finish().await;
+}
+
+/// A live subscription stops with its token: when the token expires the socket is closed with
+/// 4403 and nothing more comes, without a new operation needed to notice.
+async fn an_expired_token_closes_a_live_subscription(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let run = queued_run(&app).await;
+    let (keys, _) = load_jwt_keys(None, MaxTokenLifetime::DEFAULT, app.data_dir.path())
+        .expect("the server's signing key");
+    let token = keys
+        .issue("dashboard", Role::Viewer, Duration::from_secs(60))
+        .expect("token signed");
+    let mut socket = connect(&app, Some(&token)).await;
+    assert_eq!(
+        next_json(&mut socket).await.expect("ack")["type"],
+        "connection_ack"
+    );
+    subscribe(&mut socket, "1", &run).await;
+    let first = next_json(&mut socket).await.expect("the run");
+    assert_eq!(
+        first["payload"]["data"]["syncRunUpdated"]["status"], "QUEUED",
+        "{first}"
+    );
+
+    // The token's minute passes on tokio's clock, which the server's deadline follows. Time
+    // runs again at once, as the database answers in real time.
+    tokio::time::pause();
+    tokio::time::advance(Duration::from_secs(61)).await;
+    tokio::time::resume();
+    assert_eq!(close_code(&mut socket).await, Some(4403));
+    assert!(socket.next().await.is_none(), "nothing after the close");
+    app.finish().await;
+}
+
+engine_tests!(
+    a_subscription_flood_is_refused_past_the_caps,
+    an_expired_token_closes_a_live_subscription,
+);
