@@ -10,7 +10,7 @@ use std::sync::Arc;
 use sea_orm::{DatabaseConnection, DbErr};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, broadcast};
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, Api};
@@ -21,6 +21,7 @@ use crate::keyfile::{self, KeyFileError};
 use crate::metrics::{self, Metrics};
 use crate::providers::ProviderError;
 use crate::providers::registry::ProviderRegistry;
+use crate::sync::events::{Relay, RunEvents, RunFeed, Signal};
 use crate::sync::worker::SyncEngine;
 use crate::{db, http};
 
@@ -116,6 +117,7 @@ pub async fn open_engine(
         registry,
         settings: settings.sync.clone(),
         wake: Arc::new(Notify::new()),
+        events: RunEvents::default(),
     };
     Ok((engine, metrics))
 }
@@ -150,6 +152,9 @@ pub struct Application {
     state: AppState,
     engine: SyncEngine,
     workers: usize,
+    feed: Arc<RunFeed>,
+    /// Taken at build time, so that no change is missed before `run` starts the feed.
+    signals: broadcast::Receiver<Signal>,
 }
 
 impl Application {
@@ -175,7 +180,9 @@ impl Application {
                     addr: settings.listen,
                     source,
                 })?;
-        let api = api::build_api(&engine, settings.limits.subscriptions);
+        let feed = Arc::new(RunFeed::new(engine.db.clone()));
+        let signals = engine.events.subscribe();
+        let api = api::build_api(&engine, feed.clone(), settings.limits.subscriptions);
         Ok(Self {
             listener,
             state: AppState {
@@ -187,6 +194,8 @@ impl Application {
             },
             engine,
             workers: settings.workers,
+            feed,
+            signals,
         })
     }
 
@@ -219,6 +228,14 @@ impl Application {
                 stop_workers.clone(),
             ))
         });
+        let stop_feed = CancellationToken::new();
+        let relay = self.engine.events.listen(&self.state.db).await;
+        let feed = tokio::spawn(follow_runs(
+            self.feed.clone(),
+            relay,
+            self.signals,
+            stop_feed.clone(),
+        ));
         tracing::info!(%addr, workers = self.workers, "serving GraphQL at http://{addr}/graphql");
         let router = http::router(self.state.clone());
         // Syncs are told to stop at the signal, not after the last HTTP response: a container
@@ -240,10 +257,24 @@ impl Application {
         if let Some(background) = background {
             background.await.ok();
         }
+        // Before the pool closes: the relay holds one of its connections.
+        stop_feed.cancel();
+        feed.await.ok();
         self.state.db.close_by_ref().await.ok();
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// Hands the runs' changes to the subscriptions that follow them, until `stop`: those this
+/// process announces, and on PostgreSQL those of every process sharing the database.
+async fn follow_runs(
+    feed: Arc<RunFeed>,
+    relay: Relay,
+    signals: broadcast::Receiver<Signal>,
+    stop: CancellationToken,
+) {
+    tokio::join!(feed.run(signals, stop.clone()), relay.run(stop));
 }
 
 /// Sync workers and the scheduler, until `shutdown`.

@@ -104,7 +104,14 @@ pub async fn run(
         },
     )
     .await?;
-    sync_runs::start(application.db(), &actor, provider.id, SyncMode::Full).await?;
+    sync_runs::start(
+        application.db(),
+        &application.engine().events,
+        &actor,
+        provider.id,
+        SyncMode::Full,
+    )
+    .await?;
     let (keys, _) = app::load_jwt_keys(None, MaxTokenLifetime::DEFAULT, data_dir.path())?;
     let token = keys.issue(
         "demo",

@@ -22,6 +22,7 @@ use crate::auth::Claims;
 use crate::config::SubscriptionLimits;
 use crate::domain::report_cache::ReportCache;
 use crate::domain::user_counts::UserCountCache;
+use crate::sync::events::RunFeed;
 use crate::sync::worker::SyncEngine;
 use loaders::Lifetime;
 
@@ -89,12 +90,18 @@ impl Executor for Api {
     }
 }
 
-pub fn build_api(engine: &SyncEngine, subscriptions: SubscriptionLimits) -> Api {
+pub fn build_api(
+    engine: &SyncEngine,
+    feed: Arc<RunFeed>,
+    subscriptions: SubscriptionLimits,
+) -> Api {
     let schema = builder()
         .data(engine.db.clone())
         .data(engine.keyring.clone())
         .data(engine.registry.clone())
         .data(engine.wake.clone())
+        .data(engine.events.clone())
+        .data(feed)
         .data(ReportCache::default())
         .finish();
     Api {

@@ -1,22 +1,14 @@
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_graphql::{Context, ErrorExtensions, ID, Result, Subscription as GraphQLSubscription};
-use futures::Stream;
-use futures::stream;
+use futures::{Stream, StreamExt};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::context::{claims, database, row_id};
+use super::context::{claims, row_id, run_feed};
 use super::errors::{ResultExt, graphql_error};
 use super::types::SyncRun;
 use crate::config::SubscriptionLimits;
-use crate::domain::sync_runs;
-use crate::domain::sync_runs::RunStatus;
 use crate::error::Error;
-
-/// How often a watched run is read again. The run may be executed by another process, so the
-/// database, not an in-process channel, is the source of truth.
-const POLL: Duration = Duration::from_millis(500);
 
 pub struct Subscription;
 
@@ -34,36 +26,17 @@ impl Subscription {
             .data::<SocketSlots>()?
             .take()
             .map_err(|error| error.extend())?;
-        let db = database(ctx)?.clone();
-        if sync_runs::get(&db, id).await.api()?.is_none() {
+        // Changes are pushed by whoever writes them (see `crate::sync::events`): the stream
+        // waits without reading the database.
+        let Some(updates) = run_feed(ctx)?.follow(id).await.api()? else {
             return Err(graphql_error(&Error::NotFound(format!(
                 "no sync run with id {id}"
             ))));
-        }
-        // State: the last version sent, and whether the run had ended.
-        Ok(stream::unfold(
-            (db, None::<String>, false, slot),
-            move |(db, last_sent, ended, slot)| async move {
-                if ended {
-                    return None;
-                }
-                loop {
-                    let run = match sync_runs::get(&db, id).await {
-                        Ok(Some(run)) => run,
-                        Ok(None) => return None,
-                        Err(error) => {
-                            return Some((Err(graphql_error(&error)), (db, last_sent, true, slot)));
-                        }
-                    };
-                    let version = format!("{run:?}");
-                    if last_sent.as_deref() != Some(version.as_str()) {
-                        let ended = !matches!(run.status, RunStatus::Queued | RunStatus::Running);
-                        return Some((Ok(SyncRun::from(run)), (db, Some(version), ended, slot)));
-                    }
-                    tokio::time::sleep(POLL).await;
-                }
-            },
-        ))
+        };
+        Ok(updates.map(move |run| {
+            let _held = &slot;
+            Ok(SyncRun::from(run))
+        }))
     }
 }
 

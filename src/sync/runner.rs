@@ -23,8 +23,10 @@ use futures::{Stream, StreamExt};
 use sea_orm::{ActiveModelTrait, DatabaseConnection, DbBackend, EntityTrait, IntoActiveModel, Set};
 use tokio_util::sync::CancellationToken;
 
+use super::events::RunEvents;
 use super::queue::{self, Heartbeat, Notice, Outcome, Progress, SyncMode};
 use super::read_ahead::ReadAhead;
+use super::worker::SyncEngine;
 use super::writer::{self, PageChanges, SkuIndex};
 use crate::entities::{providers, sync_runs};
 use crate::providers::records::UserRecord;
@@ -150,6 +152,8 @@ struct Run<'a> {
     db: &'a DatabaseConnection,
     /// Where pages are written: see `crate::db::connect_sync_writer`.
     writes: &'a DatabaseConnection,
+    /// Where progress is announced to subscribers.
+    events: &'a RunEvents,
     run_id: i64,
     worker: &'a str,
     provider: Arc<dyn LicenseProvider>,
@@ -170,15 +174,20 @@ struct Tally {
 /// stops it early, failed as INTERRUPTED. It takes its arguments by value so that the future
 /// borrows nothing and can be spawned.
 pub async fn execute(
-    db: DatabaseConnection,
-    writes: DatabaseConnection,
+    engine: SyncEngine,
     run: sync_runs::Model,
     worker: String,
     provider: Arc<dyn LicenseProvider>,
-    settings: SyncSettings,
     shutdown: CancellationToken,
 ) -> Result<(), crate::Error> {
-    let (db, writes, worker, settings) = (&db, &writes, worker.as_str(), &settings);
+    let SyncEngine {
+        db,
+        writes,
+        settings,
+        events,
+        ..
+    } = &engine;
+    let worker = worker.as_str();
     let stop = StopSignal::new();
     let heartbeat = LeaseKeeper(tokio::spawn(keep_lease(
         db.clone(),
@@ -191,6 +200,7 @@ pub async fn execute(
     let mut job = Run {
         db,
         writes,
+        events,
         run_id: run.id,
         worker,
         provider,
@@ -235,8 +245,8 @@ pub async fn execute(
             })
         }
     };
-    queue::save_progress(db, run.id, worker, &job.progress).await?;
-    queue::finish(db, run.id, worker, outcome).await?;
+    queue::save_progress(db, events, run.id, worker, &job.progress).await?;
+    queue::finish(db, events, run.id, worker, outcome).await?;
     Ok(())
 }
 
@@ -438,7 +448,15 @@ impl Run<'_> {
     }
 
     async fn save(&mut self) -> Result<(), Halt> {
-        if !queue::save_progress(self.db, self.run_id, self.worker, &self.progress).await? {
+        if !queue::save_progress(
+            self.db,
+            self.events,
+            self.run_id,
+            self.worker,
+            &self.progress,
+        )
+        .await?
+        {
             return Err(Halt::Stopped(Stop::LeaseLost));
         }
         Ok(())

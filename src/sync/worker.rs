@@ -10,6 +10,7 @@ use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use super::events::RunEvents;
 use super::queue::{self, Notice, Outcome, RunStatus, SyncMode};
 use super::runner::{self, SyncSettings};
 use crate::crypto::SecretKeyring;
@@ -29,6 +30,8 @@ pub struct SyncEngine {
     pub settings: SyncSettings,
     /// Woken when a run is queued in this process, so it starts without waiting for a poll.
     pub wake: Arc<Notify>,
+    /// Where runs' changes are announced to the subscriptions that follow them.
+    pub events: RunEvents,
 }
 
 /// How often idle workers look for queued runs another process may have added.
@@ -55,16 +58,7 @@ impl SyncEngine {
             provider_service::connect(&self.db, &self.keyring, &self.registry, run.provider_id);
         let result = match connection.await {
             Ok(provider) => {
-                runner::execute(
-                    self.db.clone(),
-                    self.writes.clone(),
-                    run,
-                    worker.to_owned(),
-                    provider,
-                    self.settings.clone(),
-                    shutdown,
-                )
-                .await
+                runner::execute(self.clone(), run, worker.to_owned(), provider, shutdown).await
             }
             Err(error) => {
                 tracing::error!(run = run_id, error = ?error, "cannot connect the provider");
@@ -77,9 +71,15 @@ impl SyncEngine {
                            LM_MICROSOFT_GRAPH_URL if set"
                         .into(),
                 };
-                queue::finish(&self.db, run_id, worker, Outcome::Failed(notice))
-                    .await
-                    .map(|_| ())
+                queue::finish(
+                    &self.db,
+                    &self.events,
+                    run_id,
+                    worker,
+                    Outcome::Failed(notice),
+                )
+                .await
+                .map(|_| ())
             }
         };
         if let Err(error) = result {
@@ -99,7 +99,7 @@ impl SyncEngine {
                 tracing::warn!(error = ?error, "cannot fail expired sync runs");
             }
             while let Ok(permit) = permits.clone().try_acquire_owned() {
-                match queue::claim(&self.db, &worker, self.settings.lease).await {
+                match queue::claim(&self.db, &self.events, &worker, self.settings.lease).await {
                     Ok(Some(run)) => {
                         tracing::info!(run = run.id, provider = run.provider_id, "sync started");
                         let engine = self.clone();
@@ -128,7 +128,7 @@ impl SyncEngine {
     }
 
     async fn reap(&self) -> Result<(), Error> {
-        for run in queue::fail_expired(&self.db).await? {
+        for run in queue::fail_expired(&self.db, &self.events).await? {
             tracing::warn!(
                 run,
                 "sync run interrupted: its worker stopped renewing the lease"
@@ -184,8 +184,14 @@ impl SyncEngine {
         self.reap().await?;
         let queued = queue::enqueue(&self.db, provider_id, mode, "cli").await?;
         let worker = worker_name();
-        if let Some(run) =
-            queue::claim_run(&self.db, queued.id, &worker, self.settings.lease).await?
+        if let Some(run) = queue::claim_run(
+            &self.db,
+            &self.events,
+            queued.id,
+            &worker,
+            self.settings.lease,
+        )
+        .await?
         {
             self.execute(run, &worker, shutdown.clone()).await;
         }

@@ -5,12 +5,15 @@ use crate::common;
 use std::collections::HashMap;
 use std::time::Duration;
 
+use chrono::Duration as ChronoDuration;
 use common::graph::slow_tenant;
 use common::{Engine, Options, TestApp};
 use futures::{SinkExt, StreamExt};
 use license_manager::app::load_jwt_keys;
 use license_manager::auth::{MaxTokenLifetime, Role};
 use license_manager::config::{ServerLimits, SubscriptionLimits, Timeout};
+use license_manager::sync::queue::{self, Progress};
+use sea_orm::DatabaseConnection;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -364,7 +367,142 @@ async fn an_expired_token_closes_a_live_subscription(engine: Engine) {
     app.finish().await;
 }
 
+/// Subscribes `ids` on `socket` with `{ id status usersSeen }` and waits for their first answer.
+async fn follow(socket: &mut Socket, run: &str, ids: &[String]) {
+    for id in ids {
+        let subscribe = json!({ "id": id, "type": "subscribe", "payload": {
+            "query": format!(r#"subscription {{ syncRunUpdated(id: "{run}") {{ id status usersSeen }} }}"#) } });
+        socket
+            .send(Message::text(subscribe.to_string()))
+            .await
+            .expect("sent");
+    }
+    for _ in ids {
+        let message = next_json(socket).await.expect("a message");
+        assert_eq!(message["type"], "next", "{message}");
+    }
+}
+
+/// Waits until each of `count` subscriptions on `socket` has delivered `users_seen`.
+async fn delivered(socket: &mut Socket, count: usize, users_seen: i64) {
+    let mut pending = count;
+    while pending > 0 {
+        let message = next_json(socket).await.expect("a message");
+        let run = &message["payload"]["data"]["syncRunUpdated"];
+        assert_eq!(run["status"], "RUNNING", "{message}");
+        if run["usersSeen"] == users_seen {
+            pending -= 1;
+        }
+    }
+}
+
+/// Writes `changes` progress updates to the run as a worker would, each announced; returns
+/// the statements the server ran meanwhile, once every subscription has delivered each update.
+async fn statements_for_changes(
+    app: &TestApp,
+    db: &DatabaseConnection,
+    run_id: i64,
+    socket: &mut Socket,
+    subscriptions: usize,
+    first_users_seen: i64,
+) -> u64 {
+    let before = app.metrics.sql_statements();
+    for users_seen in first_users_seen..first_users_seen + CHANGES {
+        let progress = Progress {
+            users_seen,
+            ..Progress::default()
+        };
+        assert!(
+            queue::save_progress(db, &app.events, run_id, "test-worker", &progress)
+                .await
+                .expect("saved")
+        );
+        delivered(socket, subscriptions, users_seen).await;
+    }
+    app.metrics.sql_statements() - before
+}
+
+const CHANGES: i64 = 5;
+
+/// Subscriptions are pushed each change, not polled: the server reads a changed run once, and
+/// forty subscribers on it cost the database what one does.
+async fn subscribers_of_one_run_share_one_read_per_change(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let run = queued_run(&app).await;
+    let run_id: i64 = run.parse().expect("a numeric id");
+    let db = app.database.connect().await;
+    let claimed = queue::claim_run(
+        &db,
+        &app.events,
+        run_id,
+        "test-worker",
+        ChronoDuration::minutes(5),
+    )
+    .await
+    .expect("claimed");
+    assert!(claimed.is_some(), "the run is queued");
+
+    let mut socket = viewer_socket(&app).await;
+    follow(&mut socket, &run, &["0".to_owned()]).await;
+    let alone = statements_for_changes(&app, &db, run_id, &mut socket, 1, 1).await;
+    assert_eq!(alone, CHANGES as u64, "one read per change");
+
+    let more: Vec<String> = (1..40).map(|id| id.to_string()).collect();
+    follow(&mut socket, &run, &more).await;
+    let crowded = statements_for_changes(&app, &db, run_id, &mut socket, 40, 100).await;
+    assert_eq!(crowded, alone);
+    db.close().await.ok();
+    app.finish().await;
+}
+
 engine_tests!(
     a_subscription_flood_is_refused_past_the_caps,
     an_expired_token_closes_a_live_subscription,
+    subscribers_of_one_run_share_one_read_per_change,
 );
+
+/// An API replica without workers tells its subscribers how a run goes that a worker in
+/// another process executes: PostgreSQL's NOTIFY carries the changes between them.
+#[tokio::test]
+#[cfg_attr(
+    not(lm_postgres_tests),
+    ignore = "PostgreSQL suite skipped: TEST_DATABASE_URL is not set"
+)]
+async fn a_replica_follows_a_run_that_another_process_executes() {
+    let sim = slow_tenant(1_000, 23, Duration::from_millis(50)).await;
+    let api = TestApp::spawn_with(
+        Engine::Postgres,
+        Options {
+            workers: 0,
+            ..Options::with_graph(sim.base_url())
+        },
+    )
+    .await;
+    let provider = api.connect_tenant(&sim, &sim.client_secret()).await;
+    let run = api.start_sync(&provider, "FULL").await;
+    let mut socket = viewer_socket(&api).await;
+    follow(&mut socket, &run, &["1".to_owned()]).await;
+
+    let worker = api.replica(Options::with_graph(sim.base_url())).await;
+    let mut statuses = Vec::new();
+    let mut last = Value::Null;
+    loop {
+        let message = next_json(&mut socket).await.expect("a message");
+        match message["type"].as_str() {
+            Some("next") => {
+                last = message["payload"]["data"]["syncRunUpdated"].clone();
+                statuses.push(last["status"].as_str().unwrap_or_default().to_owned());
+            }
+            Some("complete") => break,
+            other => panic!("unexpected {other:?}: {message}"),
+        }
+    }
+    assert!(
+        statuses.iter().any(|status| status == "RUNNING"),
+        "{statuses:?}"
+    );
+    assert_eq!(last["status"], "SUCCEEDED", "{last}");
+    assert_eq!(last["usersSeen"], 1_000, "{last}");
+    worker.stop().await;
+    api.finish().await;
+}

@@ -18,6 +18,7 @@ use license_manager::db;
 use license_manager::metrics::Metrics;
 use license_manager::microsoft::EndpointOverrides;
 use license_manager::providers::RetryPolicy;
+use license_manager::sync::events::RunEvents;
 use license_manager::sync::runner::SyncSettings;
 use reqwest::{StatusCode, Url};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
@@ -178,6 +179,8 @@ pub struct TestApp {
     pub options: Options,
     /// The server's counters, e.g. SQL statements executed.
     pub metrics: Arc<Metrics>,
+    /// Where the server hears of runs' changes: a test that writes a run announces it here.
+    pub events: RunEvents,
     shutdown: CancellationToken,
     server: JoinHandle<std::io::Result<()>>,
 }
@@ -206,6 +209,7 @@ impl TestApp {
             .expect("the server starts");
         let addr = application.local_addr().expect("bound address");
         let metrics = application.metrics();
+        let events = application.engine().events.clone();
         let shutdown = CancellationToken::new();
         let stop = shutdown.clone();
         let server = tokio::spawn(application.run(async move { stop.cancelled().await }));
@@ -219,6 +223,7 @@ impl TestApp {
                 .expect("HTTP client"),
             options,
             metrics,
+            events,
             shutdown,
             server,
         }
