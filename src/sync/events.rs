@@ -168,7 +168,8 @@ impl Relay {
 enum Seen {
     /// Nobody has read the run since it was first followed.
     Unread,
-    Run(SyncRun),
+    /// Shared: every follower gets the same read.
+    Run(Arc<SyncRun>),
     /// The run was deleted, with its provider.
     Gone,
 }
@@ -196,7 +197,7 @@ impl RunFeed {
         let mut seen = self.watch(run_id);
         if *seen.borrow_and_update() == Seen::Unread {
             let read = match sync_runs::get(&self.db, run_id).await? {
-                Some(run) => Seen::Run(run),
+                Some(run) => Seen::Run(Arc::new(run)),
                 None => Seen::Gone,
             };
             // A read the feed made meanwhile, after a change, is newer than this one.
@@ -239,7 +240,7 @@ impl RunFeed {
             return;
         };
         let seen = match sync_runs::get(&self.db, run_id).await {
-            Ok(Some(run)) => Seen::Run(run),
+            Ok(Some(run)) => Seen::Run(Arc::new(run)),
             Ok(None) => Seen::Gone,
             Err(error) => {
                 tracing::warn!(run = run_id, error = ?error, "cannot read a followed sync run");
@@ -294,16 +295,16 @@ impl RunFeed {
 /// Each new state of a run, from the one `seen` holds, until the run ends or is deleted.
 fn updates(seen: watch::Receiver<Seen>) -> impl Stream<Item = SyncRun> + Send {
     stream::unfold(
-        (seen, None::<SyncRun>),
+        (seen, None::<Arc<SyncRun>>),
         |(mut seen, last_sent)| async move {
-            if last_sent.as_ref().is_some_and(has_ended) {
+            if last_sent.as_deref().is_some_and(has_ended) {
                 return None;
             }
             loop {
                 let current = seen.borrow_and_update().clone();
                 match current {
                     Seen::Run(run) if last_sent.as_ref() != Some(&run) => {
-                        return Some((run.clone(), (seen, Some(run))));
+                        return Some((SyncRun::clone(&run), (seen, Some(run))));
                     }
                     Seen::Gone => return None,
                     Seen::Run(_) | Seen::Unread => {}
