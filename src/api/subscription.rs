@@ -34,6 +34,7 @@ impl Subscription {
             ))));
         };
         Ok(updates.map(move |run| {
+            // The stream owns the subscription's place under the caps until it is dropped.
             let _held = &slot;
             Ok(SyncRun::from(run))
         }))
