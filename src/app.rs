@@ -10,7 +10,7 @@ use std::sync::Arc;
 use sea_orm::{DatabaseConnection, DbErr};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, broadcast};
 use tokio_util::sync::CancellationToken;
 
 use crate::api;
@@ -18,12 +18,14 @@ use crate::auth::{AuthError, JwtKeys, MaxTokenLifetime};
 use crate::config::{EngineSettings, Settings};
 use crate::crypto::{CryptoError, SecretKeyring};
 use crate::db;
+use crate::domain::run_feed::RunFeed;
 use crate::http::{self, AppState};
 use crate::jobs::SyncEngine;
 use crate::keyfile::{self, KeyFileError};
 use crate::metrics::{self, Metrics};
 use crate::providers::ProviderError;
 use crate::providers::registry::ProviderRegistry;
+use crate::sync::events::{Relay, RunEvents, Signal};
 
 pub const JWT_SECRET_FILE: &str = "jwt-secret";
 
@@ -107,6 +109,7 @@ pub async fn open_engine(
         registry,
         settings: settings.sync.clone(),
         wake: Arc::new(Notify::new()),
+        events: RunEvents::default(),
     };
     Ok((engine, metrics))
 }
@@ -141,6 +144,9 @@ pub struct Application {
     state: AppState,
     engine: SyncEngine,
     workers: usize,
+    feed: Arc<RunFeed>,
+    /// Taken at build time, so that no change is missed before `run` starts the feed.
+    signals: broadcast::Receiver<Signal>,
 }
 
 impl Application {
@@ -166,12 +172,19 @@ impl Application {
                     addr: settings.listen,
                     source,
                 })?;
-        let api = api::build_api(api::Services {
-            db: engine.db.clone(),
-            keyring: engine.keyring.clone(),
-            registry: engine.registry.clone(),
-            wake_workers: engine.wake.clone(),
-        });
+        let feed = Arc::new(RunFeed::new(engine.db.clone()));
+        let signals = engine.events.subscribe();
+        let api = api::build_api(
+            api::Services {
+                db: engine.db.clone(),
+                keyring: engine.keyring.clone(),
+                registry: engine.registry.clone(),
+                wake_workers: engine.wake.clone(),
+                run_events: engine.events.clone(),
+                run_feed: feed.clone(),
+            },
+            settings.limits.subscriptions,
+        );
         Ok(Self {
             listener,
             state: AppState {
@@ -179,9 +192,12 @@ impl Application {
                 jwt,
                 api,
                 metrics,
+                limits: settings.limits,
             },
             engine,
             workers: settings.workers,
+            feed,
+            signals,
         })
     }
 
@@ -214,6 +230,14 @@ impl Application {
                 stop_workers.clone(),
             ))
         });
+        let stop_feed = CancellationToken::new();
+        let relay = self.engine.events.listen(&self.state.db).await;
+        let feed = tokio::spawn(follow_runs(
+            self.feed.clone(),
+            relay,
+            self.signals,
+            stop_feed.clone(),
+        ));
         tracing::info!(%addr, workers = self.workers, "serving GraphQL at http://{addr}/graphql");
         let router = http::router(self.state.clone());
         // Syncs are told to stop at the signal, not after the last HTTP response: a container
@@ -223,17 +247,36 @@ impl Application {
             shutdown.await;
             stop.cancel();
         };
-        let served = axum::serve(self.listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        http::serve(
+            self.listener,
+            router,
+            self.state.limits.connections,
+            self.state.metrics.clone(),
+            shutdown,
+        )
+        .await;
         stop_workers.cancel();
         if let Some(background) = background {
             background.await.ok();
         }
+        // Before the pool closes: the relay holds one of its connections.
+        stop_feed.cancel();
+        feed.await.ok();
         self.state.db.close_by_ref().await.ok();
         tracing::info!("stopped");
-        served
+        Ok(())
     }
+}
+
+/// Hands the runs' changes to the subscriptions that follow them, until `stop`: those this
+/// process announces, and on PostgreSQL those of every process sharing the database.
+async fn follow_runs(
+    feed: Arc<RunFeed>,
+    relay: Relay,
+    signals: broadcast::Receiver<Signal>,
+    stop: CancellationToken,
+) {
+    tokio::join!(feed.run(signals, stop.clone()), relay.run(stop));
 }
 
 /// Sync workers and the scheduler, until `shutdown`.

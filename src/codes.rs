@@ -37,6 +37,10 @@ catalogue! {
     NotFound => "NOT_FOUND",
     /// The state forbids it now (a sync already active, a provider that exists).
     Conflict => "CONFLICT",
+    /// The request ran past its time budget and was cancelled.
+    Timeout => "TIMEOUT",
+    /// A subscription past the cap of its socket or of the process.
+    TooManySubscriptions => "TOO_MANY_SUBSCRIPTIONS",
     /// The server failed; its log has the details.
     Internal => "INTERNAL",
 

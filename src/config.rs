@@ -1,15 +1,18 @@
-//! The command line. The settings of API.md have environment fallbacks; the arguments of one
+//! The command line. The settings of docs/api.md have environment fallbacks; the arguments of one
 //! command (`--workers`, `token`'s and `sync`'s) do not.
 
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use secrecy::SecretString;
 
+use crate::api::SubscriptionLimits;
 use crate::auth::{MaxTokenLifetime, Role};
 use crate::db;
+use crate::http::{ConnectionLimits, ServerLimits, Timeout};
 use crate::microsoft::EndpointOverrides;
 use crate::sync::queue::SyncMode;
 use crate::sync::runner::SyncSettings;
@@ -53,6 +56,8 @@ pub struct DemoArgs {
     /// Seed of the simulated tenant: the same seed gives the same people and licenses.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -126,6 +131,56 @@ pub struct ServeArgs {
     pub engine: EngineArgs,
     #[command(flatten)]
     pub jwt: JwtArgs,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// What one client may hold of a server: its time and its connections. docs/security.md says
+/// why each default is what it is.
+#[derive(Debug, Clone, Args)]
+pub struct LimitArgs {
+    /// How long a client may take to send a request's headers, counted from when the server
+    /// waits for them: from the connection, or on a kept-alive one from the previous response.
+    #[arg(long, env = "LM_HEADER_READ_TIMEOUT", default_value_t = Timeout::HEADER_READ)]
+    pub header_read_timeout: Timeout,
+    /// A connection on which nothing moves for this long is closed once its response, if any,
+    /// is sent: the idle time a kept-alive connection is kept.
+    #[arg(long, env = "LM_KEEP_ALIVE_TIMEOUT", default_value_t = Timeout::KEEP_ALIVE)]
+    pub keep_alive_timeout: Timeout,
+    /// How long a GraphQL request may run, its body's upload included; past it, it is cancelled
+    /// and answered with the code TIMEOUT.
+    #[arg(long, env = "LM_REQUEST_TIMEOUT", default_value_t = Timeout::REQUEST)]
+    pub request_timeout: Timeout,
+    /// Connections served at once, websockets included; the next ones are answered 503.
+    #[arg(long, env = "LM_MAX_CONNECTIONS", default_value_t = ConnectionLimits::MAX_CONNECTIONS)]
+    pub max_connections: NonZeroUsize,
+    /// How long a websocket may take to send `connection_init`; past it, it is closed (4408).
+    #[arg(long, env = "LM_WEBSOCKET_INIT_TIMEOUT", default_value_t = Timeout::WEBSOCKET_INIT)]
+    pub websocket_init_timeout: Timeout,
+    /// Subscriptions one websocket may hold at once.
+    #[arg(long, env = "LM_MAX_SUBSCRIPTIONS_PER_SOCKET", default_value_t = SubscriptionLimits::PER_SOCKET)]
+    pub max_subscriptions_per_socket: NonZeroUsize,
+    /// Subscriptions this process serves at once, all websockets together.
+    #[arg(long, env = "LM_MAX_SUBSCRIPTIONS", default_value_t = SubscriptionLimits::TOTAL)]
+    pub max_subscriptions: NonZeroUsize,
+}
+
+impl From<LimitArgs> for ServerLimits {
+    fn from(args: LimitArgs) -> Self {
+        Self {
+            connections: ConnectionLimits {
+                header_read_timeout: args.header_read_timeout,
+                keep_alive_timeout: args.keep_alive_timeout,
+                max_connections: args.max_connections,
+            },
+            request_timeout: args.request_timeout,
+            websocket_init_timeout: args.websocket_init_timeout,
+            subscriptions: SubscriptionLimits {
+                per_socket: args.max_subscriptions_per_socket,
+                total: args.max_subscriptions,
+            },
+        }
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -242,6 +297,7 @@ pub struct Settings {
     pub token_max_ttl: MaxTokenLifetime,
     pub workers: usize,
     pub engine: EngineSettings,
+    pub limits: ServerLimits,
 }
 
 impl From<ServeArgs> for Settings {
@@ -252,6 +308,7 @@ impl From<ServeArgs> for Settings {
             token_max_ttl: args.jwt.token_max_ttl,
             workers: args.workers,
             engine: args.engine.into(),
+            limits: args.limits.into(),
         }
     }
 }

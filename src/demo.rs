@@ -81,6 +81,7 @@ pub async fn run(
         token_max_ttl: MaxTokenLifetime::DEFAULT,
         workers: 2,
         engine: engine.clone(),
+        limits: args.limits.into(),
     })
     .await?;
     let addr = application.local_addr().map_err(DemoError::DataDir)?;
@@ -103,7 +104,14 @@ pub async fn run(
         },
     )
     .await?;
-    sync_runs::start(application.db(), &actor, provider.id, SyncMode::Full).await?;
+    sync_runs::start(
+        application.db(),
+        &application.engine().events,
+        &actor,
+        provider.id,
+        SyncMode::Full,
+    )
+    .await?;
     let (keys, _) = app::load_jwt_keys(None, MaxTokenLifetime::DEFAULT, data_dir.path())?;
     let token = keys.issue(
         "demo",

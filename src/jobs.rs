@@ -18,6 +18,7 @@ use crate::domain::{providers as provider_service, sync_runs};
 use crate::entities::{providers, sync_runs as run_rows};
 use crate::error::Error;
 use crate::providers::registry::ProviderRegistry;
+use crate::sync::events::RunEvents;
 use crate::sync::queue::{self, Notice, Outcome, RunStatus, SyncMode};
 use crate::sync::runner::{self, SyncSettings};
 
@@ -32,6 +33,8 @@ pub struct SyncEngine {
     pub settings: SyncSettings,
     /// Woken when a run is queued in this process, so it starts without waiting for a poll.
     pub wake: Arc<Notify>,
+    /// Where runs' changes are announced to the subscriptions that follow them.
+    pub events: RunEvents,
 }
 
 /// How often idle workers look for queued runs another process may have added.
@@ -50,6 +53,16 @@ pub fn worker_name() -> String {
 }
 
 impl SyncEngine {
+    /// What the runner needs of this engine for one run.
+    fn runtime(&self) -> runner::Runtime {
+        runner::Runtime {
+            db: self.db.clone(),
+            writes: self.writes.clone(),
+            settings: self.settings.clone(),
+            events: self.events.clone(),
+        }
+    }
+
     /// Runs one claimed run to its end; a provider that cannot even be reached from its stored
     /// configuration fails the run with the reason.
     pub async fn execute(&self, run: run_rows::Model, worker: &str, shutdown: CancellationToken) {
@@ -58,16 +71,7 @@ impl SyncEngine {
             provider_service::connect(&self.db, &self.keyring, &self.registry, run.provider_id);
         let result = match connection.await {
             Ok(provider) => {
-                runner::execute(
-                    self.db.clone(),
-                    self.writes.clone(),
-                    run,
-                    worker.to_owned(),
-                    provider,
-                    self.settings.clone(),
-                    shutdown,
-                )
-                .await
+                runner::execute(self.runtime(), run, worker.to_owned(), provider, shutdown).await
             }
             Err(error) => {
                 tracing::error!(run = run_id, error = ?error, "cannot connect the provider");
@@ -80,9 +84,15 @@ impl SyncEngine {
                            LM_MICROSOFT_GRAPH_URL if set"
                         .into(),
                 };
-                queue::finish(&self.db, run_id, worker, Outcome::Failed(notice))
-                    .await
-                    .map(|_| ())
+                queue::finish(
+                    &self.db,
+                    &self.events,
+                    run_id,
+                    worker,
+                    Outcome::Failed(notice),
+                )
+                .await
+                .map(|_| ())
             }
         };
         if let Err(error) = result {
@@ -102,7 +112,7 @@ impl SyncEngine {
                 tracing::warn!(error = ?error, "cannot fail expired sync runs");
             }
             while let Ok(permit) = permits.clone().try_acquire_owned() {
-                match queue::claim(&self.db, &worker, self.settings.lease).await {
+                match queue::claim(&self.db, &self.events, &worker, self.settings.lease).await {
                     Ok(Some(run)) => {
                         tracing::info!(run = run.id, provider = run.provider_id, "sync started");
                         let engine = self.clone();
@@ -131,7 +141,7 @@ impl SyncEngine {
     }
 
     async fn reap(&self) -> Result<(), Error> {
-        for run in queue::fail_expired(&self.db).await? {
+        for run in queue::fail_expired(&self.db, &self.events).await? {
             tracing::warn!(
                 run,
                 "sync run interrupted: its worker stopped renewing the lease"
@@ -187,8 +197,14 @@ impl SyncEngine {
         self.reap().await?;
         let queued = queue::enqueue(&self.db, provider_id, mode, "cli").await?;
         let worker = worker_name();
-        if let Some(run) =
-            queue::claim_run(&self.db, queued.id, &worker, self.settings.lease).await?
+        if let Some(run) = queue::claim_run(
+            &self.db,
+            &self.events,
+            queued.id,
+            &worker,
+            self.settings.lease,
+        )
+        .await?
         {
             self.execute(run, &worker, shutdown.clone()).await;
         }

@@ -12,6 +12,8 @@ use sea_orm::DatabaseConnection;
 pub struct Metrics {
     sql_statements: AtomicU64,
     sql_errors: AtomicU64,
+    connections_open: AtomicU64,
+    connections_refused: AtomicU64,
 }
 
 impl Metrics {
@@ -22,6 +24,28 @@ impl Metrics {
 
     pub fn sql_errors(&self) -> u64 {
         self.sql_errors.load(Ordering::Relaxed)
+    }
+
+    /// Client connections open now, websockets included.
+    pub fn connections_open(&self) -> u64 {
+        self.connections_open.load(Ordering::Relaxed)
+    }
+
+    /// Connections turned away since the start because the cap was reached.
+    pub fn connections_refused(&self) -> u64 {
+        self.connections_refused.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn connection_opened(&self) {
+        self.connections_open.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn connection_closed(&self) {
+        self.connections_open.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn connection_refused(&self) {
+        self.connections_refused.fetch_add(1, Ordering::Relaxed);
     }
 
     fn statement(&self, failed: bool) {

@@ -12,6 +12,8 @@ use crate::crypto::SecretKeyring;
 use crate::domain::audit::Actor;
 use crate::domain::providers::ProviderRegistry;
 use crate::domain::report_cache::ReportCache;
+use crate::domain::run_feed::RunFeed;
+use crate::sync::events::RunEvents;
 
 /// The caller's claims; the HTTP layer attaches them, and an operation that arrives any other
 /// way without them is refused.
@@ -48,6 +50,16 @@ pub fn keyring<'a>(ctx: &Context<'a>) -> Result<&'a SecretKeyring> {
 
 pub fn registry<'a>(ctx: &Context<'a>) -> Result<&'a ProviderRegistry> {
     Ok(ctx.data::<Arc<ProviderRegistry>>()?.as_ref())
+}
+
+/// Where the API announces the runs it changes (started, cancelled).
+pub fn run_events<'a>(ctx: &Context<'a>) -> Result<&'a RunEvents> {
+    ctx.data::<RunEvents>()
+}
+
+/// The runs this process's subscriptions follow.
+pub fn run_feed<'a>(ctx: &Context<'a>) -> Result<&'a RunFeed> {
+    Ok(ctx.data::<Arc<RunFeed>>()?.as_ref())
 }
 
 /// Wakes this process's sync workers, so a queued run starts at once.

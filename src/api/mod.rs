@@ -25,12 +25,15 @@ use crate::auth::Claims;
 use crate::crypto::SecretKeyring;
 use crate::domain::providers::ProviderRegistry;
 use crate::domain::report_cache::ReportCache;
+use crate::domain::run_feed::RunFeed;
 use crate::domain::user_counts::UserCountCache;
+use crate::sync::events::RunEvents;
 use loaders::Lifetime;
 
 pub use mutation::Mutation;
 pub use query::Query;
-pub use subscription::Subscription;
+use subscription::SubscriptionSlots;
+pub use subscription::{Subscription, SubscriptionLimits, SubscriptionRefused};
 
 pub type ApiSchema = Schema<Query, Mutation, Subscription>;
 
@@ -49,6 +52,7 @@ pub struct Api {
     schema: ApiSchema,
     /// Shared by every request: counts are the same for every caller.
     user_counts: Arc<UserCountCache>,
+    subscriptions: SubscriptionSlots,
 }
 
 impl Api {
@@ -58,9 +62,12 @@ impl Api {
         self.data(claims, db, Lifetime::Request)
     }
 
-    /// What one websocket connection needs: as for a request, with loaders that cache nothing.
+    /// What one websocket connection needs: as for a request, with loaders that cache nothing,
+    /// and the connection's count of subscriptions.
     pub fn connection_data(&self, claims: Claims, db: &DatabaseConnection) -> Data {
-        self.data(claims, db, Lifetime::Connection)
+        let mut data = self.data(claims, db, Lifetime::Connection);
+        data.insert(self.subscriptions.for_socket());
+        data
     }
 
     fn data(&self, claims: Claims, db: &DatabaseConnection, lifetime: Lifetime) -> Data {
@@ -94,26 +101,32 @@ impl Executor for Api {
 }
 
 /// What resolvers reach besides the caller: the database, the keys of sealed secrets, the kinds
-/// of provider, and a way to wake this process's workers when a mutation queues a run. The
-/// application hands them over; the API never sees the jobs that share them.
+/// of provider, a way to wake this process's workers when a mutation queues a run, where runs'
+/// changes are announced and the feed subscriptions follow them by. The application hands them
+/// over; the API never sees the jobs that share them.
 pub struct Services {
     pub db: DatabaseConnection,
     pub keyring: Arc<SecretKeyring>,
     pub registry: Arc<ProviderRegistry>,
     pub wake_workers: Arc<Notify>,
+    pub run_events: RunEvents,
+    pub run_feed: Arc<RunFeed>,
 }
 
-pub fn build_api(services: Services) -> Api {
+pub fn build_api(services: Services, subscriptions: SubscriptionLimits) -> Api {
     let schema = builder()
         .data(services.db)
         .data(services.keyring)
         .data(services.registry)
         .data(services.wake_workers)
+        .data(services.run_events)
+        .data(services.run_feed)
         .data(ReportCache::default())
         .finish();
     Api {
         schema,
         user_counts: Arc::default(),
+        subscriptions: SubscriptionSlots::new(subscriptions),
     }
 }
 

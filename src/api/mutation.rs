@@ -1,6 +1,6 @@
 use async_graphql::{Context, ID, Object, Result};
 
-use super::context::{actor, database, keyring, registry, row_id, wake_workers};
+use super::context::{actor, database, keyring, registry, row_id, run_events, wake_workers};
 use super::errors::ResultExt;
 use super::guard::RoleGuard;
 use super::types::{
@@ -93,6 +93,7 @@ impl Mutation {
         let provider_id = row_id("providerId", &provider_id)?;
         let run = sync_runs::start(
             database(ctx)?,
+            run_events(ctx)?,
             &actor(ctx)?,
             provider_id,
             mode.unwrap_or_default().into(),
@@ -108,7 +109,7 @@ impl Mutation {
     #[graphql(guard = "RoleGuard::admin()")]
     async fn cancel_sync(&self, ctx: &Context<'_>, id: ID) -> Result<SyncRun> {
         let id = row_id("id", &id)?;
-        let run = sync_runs::cancel(database(ctx)?, &actor(ctx)?, id)
+        let run = sync_runs::cancel(database(ctx)?, run_events(ctx)?, &actor(ctx)?, id)
             .await
             .api()?;
         Ok(run.into())

@@ -1,19 +1,15 @@
-use std::time::Duration;
+use std::num::NonZeroUsize;
+use std::sync::Arc;
 
-use async_graphql::{Context, ID, Result, Subscription as GraphQLSubscription};
-use futures::Stream;
-use futures::stream;
+use async_graphql::{Context, ErrorExtensions, ID, Result, Subscription as GraphQLSubscription};
+use futures::{Stream, StreamExt};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::context::{claims, database, row_id};
+use super::context::{claims, row_id, run_feed};
 use super::errors::{ResultExt, graphql_error};
 use super::types::SyncRun;
-use crate::domain::sync_runs;
-use crate::domain::sync_runs::RunStatus;
+use crate::codes::Code;
 use crate::error::Error;
-
-/// How often a watched run is read again. The run may be executed by another process, so the
-/// database, not an in-process channel, is the source of truth.
-const POLL: Duration = Duration::from_millis(500);
 
 pub struct Subscription;
 
@@ -27,35 +23,154 @@ impl Subscription {
     ) -> Result<impl Stream<Item = Result<SyncRun>> + use<>> {
         claims(ctx)?;
         let id = row_id("id", &id)?;
-        let db = database(ctx)?.clone();
-        if sync_runs::get(&db, id).await.api()?.is_none() {
+        let slot = ctx
+            .data::<SocketSlots>()?
+            .take()
+            .map_err(|error| error.extend())?;
+        // Changes are pushed by whoever writes them (see `crate::sync::events`): the stream
+        // waits without reading the database.
+        let Some(updates) = run_feed(ctx)?.follow(id).await.api()? else {
             return Err(graphql_error(&Error::NotFound(format!(
                 "no sync run with id {id}"
             ))));
+        };
+        Ok(updates.map(move |run| {
+            // The stream owns the subscription's place under the caps until it is dropped.
+            let _held = &slot;
+            Ok(SyncRun::from(run))
+        }))
+    }
+}
+
+/// Why a subscription was refused: one websocket, or the whole process, holds as many as it may.
+#[derive(Debug, thiserror::Error)]
+pub enum SubscriptionRefused {
+    #[error(
+        "this websocket already holds {max} subscriptions, the most one may \
+         (LM_MAX_SUBSCRIPTIONS_PER_SOCKET); complete one first"
+    )]
+    Socket { max: usize },
+    #[error(
+        "the server already serves {max} subscriptions, the most it may (LM_MAX_SUBSCRIPTIONS); \
+         try again later"
+    )]
+    Server { max: usize },
+}
+
+impl SubscriptionRefused {
+    /// Names the limit as the depth and complexity refusals do, for a client that tells them
+    /// apart.
+    fn limit(&self) -> (&'static str, usize) {
+        match self {
+            SubscriptionRefused::Socket { max } => ("maxSubscriptionsPerSocket", *max),
+            SubscriptionRefused::Server { max } => ("maxSubscriptions", *max),
         }
-        // State: the last version sent, and whether the run had ended.
-        Ok(stream::unfold(
-            (db, None::<String>, false),
-            move |(db, last_sent, ended)| async move {
-                if ended {
-                    return None;
-                }
-                loop {
-                    let run = match sync_runs::get(&db, id).await {
-                        Ok(Some(run)) => run,
-                        Ok(None) => return None,
-                        Err(error) => {
-                            return Some((Err(graphql_error(&error)), (db, last_sent, true)));
-                        }
-                    };
-                    let version = format!("{run:?}");
-                    if last_sent.as_deref() != Some(version.as_str()) {
-                        let ended = !matches!(run.status, RunStatus::Queued | RunStatus::Running);
-                        return Some((Ok(SyncRun::from(run)), (db, Some(version), ended)));
-                    }
-                    tokio::time::sleep(POLL).await;
-                }
-            },
-        ))
+    }
+}
+
+impl ErrorExtensions for SubscriptionRefused {
+    fn extend(&self) -> async_graphql::Error {
+        let (limit, max) = self.limit();
+        async_graphql::Error::new(self.to_string()).extend_with(|_, extensions| {
+            extensions.set("code", Code::TooManySubscriptions.as_str());
+            extensions.set("limit", limit);
+            extensions.set("max", max as u64);
+        })
+    }
+}
+
+/// The process's count of open subscriptions, and the size of each websocket's.
+#[derive(Clone)]
+pub(super) struct SubscriptionSlots {
+    limits: SubscriptionLimits,
+    total: Arc<Semaphore>,
+}
+
+impl SubscriptionSlots {
+    pub(super) fn new(limits: SubscriptionLimits) -> Self {
+        Self {
+            limits,
+            total: Arc::new(Semaphore::new(
+                limits.total.get().min(Semaphore::MAX_PERMITS),
+            )),
+        }
+    }
+
+    /// The count of one new websocket, which its connection data carries.
+    pub(super) fn for_socket(&self) -> SocketSlots {
+        SocketSlots {
+            socket: Arc::new(Semaphore::new(
+                self.limits.per_socket.get().min(Semaphore::MAX_PERMITS),
+            )),
+            process: self.clone(),
+        }
+    }
+}
+
+pub(super) struct SocketSlots {
+    socket: Arc<Semaphore>,
+    process: SubscriptionSlots,
+}
+
+impl SocketSlots {
+    /// A place for one more subscription, held by its stream: async-graphql drops the stream
+    /// when the client completes it, the run ends or the socket closes.
+    fn take(&self) -> Result<Slot, SubscriptionRefused> {
+        let limits = self.process.limits;
+        let socket =
+            self.socket
+                .clone()
+                .try_acquire_owned()
+                .map_err(|_| SubscriptionRefused::Socket {
+                    max: limits.per_socket.get(),
+                })?;
+        let total = self
+            .process
+            .total
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| SubscriptionRefused::Server {
+                max: limits.total.get(),
+            })?;
+        Ok(Slot {
+            _socket: socket,
+            _total: total,
+        })
+    }
+}
+
+struct Slot {
+    _socket: OwnedSemaphorePermit,
+    _total: OwnedSemaphorePermit,
+}
+
+/// How many `syncRunUpdated` streams may be open at once.
+#[derive(Clone, Copy, Debug)]
+pub struct SubscriptionLimits {
+    pub per_socket: NonZeroUsize,
+    pub total: NonZeroUsize,
+}
+
+impl SubscriptionLimits {
+    /// A dashboard follows the runs of its providers: a few, or a few dozen.
+    pub const PER_SOCKET: NonZeroUsize = nonzero(100);
+    /// A subscription costs a channel and no polling, so the cap guards memory, not the
+    /// database.
+    pub const TOTAL: NonZeroUsize = nonzero(10_000);
+}
+
+impl Default for SubscriptionLimits {
+    fn default() -> Self {
+        Self {
+            per_socket: Self::PER_SOCKET,
+            total: Self::TOTAL,
+        }
+    }
+}
+
+const fn nonzero(count: usize) -> NonZeroUsize {
+    match NonZeroUsize::new(count) {
+        Some(count) => count,
+        None => panic!("a limit of zero"),
     }
 }

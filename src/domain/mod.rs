@@ -8,6 +8,7 @@ pub mod overlap;
 pub mod providers;
 pub mod report_cache;
 pub mod reports;
+pub mod run_feed;
 pub mod sync_runs;
 pub mod user_counts;
 pub mod users;

@@ -12,11 +12,12 @@ use super::providers;
 use crate::db::one_of;
 use crate::entities::sync_runs::{self, Column, Entity as SyncRuns};
 use crate::error::{Error, Result};
+use crate::sync::events::RunEvents;
 use crate::sync::queue;
 /// The vocabulary of runs, as the API speaks it.
 pub use crate::sync::queue::{Notice, RunStatus, SyncMode};
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct SyncRun {
     pub id: i64,
     pub provider_id: i64,
@@ -130,11 +131,12 @@ pub async fn latest_per_provider(
 
 pub async fn start(
     db: &DatabaseConnection,
+    events: &RunEvents,
     actor: &Actor,
     provider_id: i64,
     mode: SyncMode,
 ) -> Result<SyncRun> {
-    let result = start_checked(db, actor, provider_id, mode).await;
+    let result = start_checked(db, events, actor, provider_id, mode).await;
     audit::on_failure(
         db,
         actor,
@@ -147,6 +149,7 @@ pub async fn start(
 
 async fn start_checked(
     db: &DatabaseConnection,
+    events: &RunEvents,
     actor: &Actor,
     provider_id: i64,
     mode: SyncMode,
@@ -158,7 +161,7 @@ async fn start_checked(
     }
     // A run whose process died must not block the provider, even where no worker runs to
     // fail it (API-only replicas, cron with `license-manager sync`).
-    queue::fail_expired(db).await?;
+    queue::fail_expired(db, events).await?;
     let run = queue::enqueue(db, provider_id, mode, "manual").await?;
     audit::record(
         db,
@@ -172,14 +175,19 @@ async fn start_checked(
     SyncRun::try_from(run)
 }
 
-pub async fn cancel(db: &DatabaseConnection, actor: &Actor, run_id: i64) -> Result<SyncRun> {
+pub async fn cancel(
+    db: &DatabaseConnection,
+    events: &RunEvents,
+    actor: &Actor,
+    run_id: i64,
+) -> Result<SyncRun> {
     let target = Target {
         kind: "sync_run",
         id: Some(run_id.to_string()),
         provider_id: None,
     };
     let result = async {
-        let run = queue::request_cancel(db, run_id).await?;
+        let run = queue::request_cancel(db, events, run_id).await?;
         audit::record(db, actor, "sync.cancel", &target, audit::SUCCEEDED, None).await?;
         SyncRun::try_from(run)
     }

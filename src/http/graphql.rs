@@ -1,22 +1,35 @@
 use async_graphql::Executor;
-use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
-use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
+use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::Json;
 use axum::extract::{FromRequest, FromRequestParts, Request, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::AppState;
+use super::Timeout;
 use crate::auth::{AuthError, Claims};
+use crate::codes::Code;
 
 /// Authenticates first, so that an anonymous caller learns nothing, not even whether its
-/// document parses; then runs the operation with the caller's claims attached.
+/// document parses; then runs the operation with the caller's claims attached, within the
+/// request's time budget. The budget covers reading the body too, so a body trickled in byte by
+/// byte holds a connection no longer than a slow query does.
 pub async fn execute(State(state): State<AppState>, request: Request) -> Response {
     let claims = match authenticate(&state, request.headers()) {
         Ok(claims) => claims,
         Err(error) => return unauthenticated(&error),
     };
+    let budget = state.limits.request_timeout;
+    // Dropping the operation cancels it where it stands: a statement in flight is abandoned and
+    // an open transaction rolls back.
+    match tokio::time::timeout(budget.get(), run(state, claims, request)).await {
+        Ok(response) => response,
+        Err(_) => overran(&Overran { budget }),
+    }
+}
+
+async fn run(state: AppState, claims: Claims, request: Request) -> Response {
     let graphql_request =
         match <GraphQLRequest as FromRequest<AppState>>::from_request(request, &state).await {
             Ok(graphql_request) => graphql_request.into_inner(),
@@ -25,6 +38,26 @@ pub async fn execute(State(state): State<AppState>, request: Request) -> Respons
     let mut graphql_request = graphql_request;
     graphql_request.data = state.api.request_data(claims, &state.db);
     GraphQLResponse::from(state.api.execute(graphql_request).await).into_response()
+}
+
+/// A GraphQL request that ran past its time budget.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the request ran longer than {budget} (LM_REQUEST_TIMEOUT) and was cancelled: ask for less \
+     at once, e.g. smaller pages. A mutation may have taken effect before it was stopped"
+)]
+struct Overran {
+    budget: Timeout,
+}
+
+/// Answered as GraphQL answers an error met while executing: 200, no data, a coded error.
+fn overran(error: &Overran) -> Response {
+    tracing::warn!(budget = %error.budget, "a GraphQL request ran out of time and was cancelled");
+    let body = json!({
+        "data": null,
+        "errors": [{ "message": error.to_string(), "extensions": { "code": Code::Timeout.as_str() } }],
+    });
+    (StatusCode::OK, Json(body)).into_response()
 }
 
 /// The bearer-token check of every authenticated route.
@@ -40,7 +73,7 @@ pub(super) fn unauthenticated(error: &AuthError) -> Response {
     let message = error.to_string();
     let body = json!({
         "data": null,
-        "errors": [{ "message": message, "extensions": { "code": "UNAUTHENTICATED" } }],
+        "errors": [{ "message": message, "extensions": { "code": Code::Unauthenticated.as_str() } }],
     });
     (
         StatusCode::UNAUTHORIZED,
@@ -60,31 +93,12 @@ pub async fn get(State(state): State<AppState>, request: Request) -> Response {
         return super::graphiql::page().into_response();
     }
     let (mut parts, _body) = request.into_parts();
-    let protocol = match GraphQLProtocol::from_request_parts(&mut parts, &state).await {
-        Ok(protocol) => protocol,
-        Err(rejection) => return rejection.into_response(),
+    let Some(protocol) = super::websocket::protocol(&parts.headers) else {
+        return StatusCode::BAD_REQUEST.into_response();
     };
     let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
         Ok(upgrade) => upgrade,
         Err(rejection) => return rejection.into_response(),
     };
-    upgrade
-        .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| {
-            let AppState { db, jwt, api, .. } = state;
-            let request_api = api.clone();
-            GraphQLWebSocket::new(socket, api, protocol)
-                // The token comes in the connection_init payload, as browsers cannot set
-                // headers on a websocket; a connection without a valid one is closed.
-                .on_connection_init(move |payload: Value| async move {
-                    let authorization = ["Authorization", "authorization"]
-                        .iter()
-                        .find_map(|key| payload.get(*key).and_then(Value::as_str));
-                    let claims = jwt
-                        .verify_header(authorization)
-                        .map_err(|error| async_graphql::Error::new(error.to_string()))?;
-                    Ok(request_api.connection_data(claims, &db))
-                })
-                .serve()
-        })
+    super::websocket::upgrade(state, protocol, upgrade)
 }

@@ -5,8 +5,11 @@ mod graphiql;
 mod graphql;
 mod headers;
 mod health;
+mod limits;
 mod prometheus;
+mod serve;
 mod state;
+mod websocket;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -14,7 +17,10 @@ use axum::routing::get;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
+pub use limits::{ConnectionLimits, ServerLimits, Timeout};
 pub use state::AppState;
+
+pub use serve::serve;
 
 /// GraphQL documents are small; anything bigger is a mistake or an attack.
 const MAX_REQUEST_BYTES: usize = 1024 * 1024;

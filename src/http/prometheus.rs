@@ -37,6 +37,18 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         "SQL statements that failed.",
         &[(String::new(), state.metrics.sql_errors())],
     );
+    metric(
+        "license_manager_connections_open",
+        "gauge",
+        "Client connections open, websockets included.",
+        &[(String::new(), state.metrics.connections_open())],
+    );
+    metric(
+        "license_manager_connections_refused_total",
+        "counter",
+        "Connections answered 503 and closed because LM_MAX_CONNECTIONS were open.",
+        &[(String::new(), state.metrics.connections_refused())],
+    );
     let runs = match sync_runs::count_by_status(&state.db).await {
         Ok(runs) => runs,
         Err(error) => {

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
 
+use super::ServerLimits;
 use crate::api::Api;
 use crate::auth::JwtKeys;
 use crate::metrics::Metrics;
@@ -15,4 +16,5 @@ pub struct AppState {
     pub jwt: JwtKeys,
     pub api: Api,
     pub metrics: Arc<Metrics>,
+    pub limits: ServerLimits,
 }

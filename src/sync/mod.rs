@@ -2,6 +2,7 @@
 //! that turns a tenant into rows. Knows nothing of GraphQL.
 
 mod bulk_insert;
+pub mod events;
 pub mod queue;
 mod read_ahead;
 pub mod runner;

@@ -23,6 +23,7 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::events::RunEvents;
 use crate::codes::Code;
 use crate::entities::sync_runs::{self, Column, Entity as SyncRuns};
 use crate::error::{Error, Result};
@@ -162,6 +163,7 @@ pub async fn enqueue(
 /// Takes the oldest queued run, if any, for `worker` until `now + lease`.
 pub async fn claim(
     db: &DatabaseConnection,
+    events: &RunEvents,
     worker: &str,
     lease: Duration,
 ) -> Result<Option<sync_runs::Model>> {
@@ -175,6 +177,7 @@ pub async fn claim(
         .to_owned();
     claim_where(
         db,
+        events,
         worker,
         lease,
         Expr::col(Column::Id).eq(Expr::SubQuery(None, Box::new(oldest_queued.into()))),
@@ -185,15 +188,17 @@ pub async fn claim(
 /// Takes one given run if it is still queued (the `sync` command runs the run it queued).
 pub async fn claim_run(
     db: &DatabaseConnection,
+    events: &RunEvents,
     run_id: i64,
     worker: &str,
     lease: Duration,
 ) -> Result<Option<sync_runs::Model>> {
-    claim_where(db, worker, lease, Expr::col(Column::Id).eq(run_id)).await
+    claim_where(db, events, worker, lease, Expr::col(Column::Id).eq(run_id)).await
 }
 
 async fn claim_where(
     db: &DatabaseConnection,
+    events: &RunEvents,
     worker: &str,
     lease: Duration,
     which: Expr,
@@ -211,7 +216,11 @@ async fn claim_where(
         .filter(Column::Status.eq(RunStatus::Queued.as_str()))
         .exec_with_returning(db)
         .await?;
-    Ok(claimed.into_iter().next())
+    let claimed = claimed.into_iter().next();
+    if let Some(run) = &claimed {
+        events.publish(db, run.id).await;
+    }
+    Ok(claimed)
 }
 
 fn owned_by(worker: &str, run_id: i64) -> sea_orm::Condition {
@@ -245,6 +254,7 @@ pub async fn heartbeat(
 /// Writes the run's live counters; false when the lease is lost.
 pub async fn save_progress(
     db: &DatabaseConnection,
+    events: &RunEvents,
     run_id: i64,
     worker: &str,
     progress: &Progress,
@@ -264,12 +274,26 @@ pub async fn save_progress(
         .filter(owned_by(worker, run_id))
         .exec(db)
         .await?;
-    Ok(result.rows_affected == 1)
+    published(db, events, run_id, result.rows_affected == 1).await
+}
+
+/// Announces the change when there was one; passes on whether there was.
+async fn published(
+    db: &DatabaseConnection,
+    events: &RunEvents,
+    run_id: i64,
+    changed: bool,
+) -> Result<bool> {
+    if changed {
+        events.publish(db, run_id).await;
+    }
+    Ok(changed)
 }
 
 /// Ends a run held by `worker`; false when the lease was already lost.
 pub async fn finish(
     db: &DatabaseConnection,
+    events: &RunEvents,
     run_id: i64,
     worker: &str,
     outcome: Outcome,
@@ -290,7 +314,7 @@ pub async fn finish(
         .filter(owned_by(worker, run_id))
         .exec(db)
         .await?;
-    Ok(result.rows_affected == 1)
+    published(db, events, run_id, result.rows_affected == 1).await
 }
 
 fn terminal_update(
@@ -321,7 +345,7 @@ fn terminal_update(
 }
 
 /// Fails every RUNNING run whose lease has expired: its process died or hung. Returns their ids.
-pub async fn fail_expired(db: &DatabaseConnection) -> Result<Vec<i64>> {
+pub async fn fail_expired(db: &DatabaseConnection, events: &RunEvents) -> Result<Vec<i64>> {
     let now = Utc::now();
     let interrupted = Notice {
         code: Code::Interrupted.into(),
@@ -333,11 +357,19 @@ pub async fn fail_expired(db: &DatabaseConnection) -> Result<Vec<i64>> {
         .filter(Column::LeaseExpiresAt.lt(now))
         .exec_with_returning(db)
         .await?;
-    Ok(failed.into_iter().map(|run| run.id).collect())
+    let failed: Vec<i64> = failed.into_iter().map(|run| run.id).collect();
+    for run_id in &failed {
+        events.publish(db, *run_id).await;
+    }
+    Ok(failed)
 }
 
 /// A queued run is cancelled at once; a running one is asked to stop at its next safe point.
-pub async fn request_cancel(db: &DatabaseConnection, run_id: i64) -> Result<sync_runs::Model> {
+pub async fn request_cancel(
+    db: &DatabaseConnection,
+    events: &RunEvents,
+    run_id: i64,
+) -> Result<sync_runs::Model> {
     let now = Utc::now();
     let cancelled_while_queued = terminal_update(
         RunStatus::Cancelled,
@@ -353,6 +385,7 @@ pub async fn request_cancel(db: &DatabaseConnection, run_id: i64) -> Result<sync
     .exec_with_returning(db)
     .await?;
     if let Some(run) = cancelled_while_queued.into_iter().next() {
+        events.publish(db, run.id).await;
         return Ok(run);
     }
     let asked = SyncRuns::update_many()

@@ -23,6 +23,7 @@ use futures::{Stream, StreamExt};
 use sea_orm::{ActiveModelTrait, DatabaseConnection, DbBackend, EntityTrait, IntoActiveModel, Set};
 use tokio_util::sync::CancellationToken;
 
+use super::events::RunEvents;
 use super::queue::{self, Heartbeat, Notice, Outcome, Progress, SyncMode};
 use super::read_ahead::ReadAhead;
 use super::writer::{self, PageChanges, SkuIndex};
@@ -150,6 +151,8 @@ struct Run<'a> {
     db: &'a DatabaseConnection,
     /// Where pages are written: see `crate::db::connect_sync_writer`.
     writes: &'a DatabaseConnection,
+    /// Where progress is announced to subscribers.
+    events: &'a RunEvents,
     run_id: i64,
     worker: &'a str,
     provider: Arc<dyn LicenseProvider>,
@@ -166,19 +169,34 @@ struct Tally {
     updated: HashSet<i64>,
 }
 
+/// What every run of a process shares: its connections, settings, and where runs' changes are
+/// announced.
+#[derive(Clone)]
+pub struct Runtime {
+    pub db: DatabaseConnection,
+    /// Where pages are written: see `crate::db::connect_sync_writer`.
+    pub writes: DatabaseConnection,
+    pub settings: SyncSettings,
+    pub events: RunEvents,
+}
+
 /// Runs `run` (already claimed by `worker`) to its end and records the outcome. `shutdown`
 /// stops it early, failed as INTERRUPTED. It takes its arguments by value so that the future
 /// borrows nothing and can be spawned.
 pub async fn execute(
-    db: DatabaseConnection,
-    writes: DatabaseConnection,
+    runtime: Runtime,
     run: sync_runs::Model,
     worker: String,
     provider: Arc<dyn LicenseProvider>,
-    settings: SyncSettings,
     shutdown: CancellationToken,
 ) -> Result<(), crate::Error> {
-    let (db, writes, worker, settings) = (&db, &writes, worker.as_str(), &settings);
+    let Runtime {
+        db,
+        writes,
+        settings,
+        events,
+    } = &runtime;
+    let worker = worker.as_str();
     let stop = StopSignal::new();
     let heartbeat = LeaseKeeper(tokio::spawn(keep_lease(
         db.clone(),
@@ -191,6 +209,7 @@ pub async fn execute(
     let mut job = Run {
         db,
         writes,
+        events,
         run_id: run.id,
         worker,
         provider,
@@ -235,8 +254,8 @@ pub async fn execute(
             })
         }
     };
-    queue::save_progress(db, run.id, worker, &job.progress).await?;
-    queue::finish(db, run.id, worker, outcome).await?;
+    queue::save_progress(db, events, run.id, worker, &job.progress).await?;
+    queue::finish(db, events, run.id, worker, outcome).await?;
     Ok(())
 }
 
@@ -438,7 +457,15 @@ impl Run<'_> {
     }
 
     async fn save(&mut self) -> Result<(), Halt> {
-        if !queue::save_progress(self.db, self.run_id, self.worker, &self.progress).await? {
+        if !queue::save_progress(
+            self.db,
+            self.events,
+            self.run_id,
+            self.worker,
+            &self.progress,
+        )
+        .await?
+        {
             return Err(Halt::Stopped(Stop::LeaseLost));
         }
         Ok(())

@@ -15,6 +15,7 @@ mod at_rest;
 mod auth;
 mod cli;
 mod codes;
+mod connections;
 mod database;
 mod export;
 mod graph_client;

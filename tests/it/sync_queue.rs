@@ -9,6 +9,7 @@ use chrono::Duration;
 use common::{Engine, TestApp, error_code};
 use license_manager::auth::Role;
 use license_manager::entities::sync_runs;
+use license_manager::sync::events::RunEvents;
 use license_manager::sync::queue::{self, Heartbeat, Outcome, Progress, SyncMode};
 use sea_orm::DatabaseConnection;
 use serde_json::{Value, json};
@@ -164,7 +165,7 @@ async fn queue_runs(app: &TestApp, count: usize) -> (DatabaseConnection, HashSet
 /// One queued run, claimed by `worker` with a lease that has already run out: its process died.
 async fn dead_run(app: &TestApp, worker: &str) -> (DatabaseConnection, sync_runs::Model) {
     let (db, _) = queue_runs(app, 1).await;
-    let run = queue::claim(&db, worker, Duration::seconds(-1))
+    let run = queue::claim(&db, &RunEvents::default(), worker, Duration::seconds(-1))
         .await
         .expect("claim")
         .expect("a queued run");
@@ -181,10 +182,14 @@ async fn each_run_is_claimed_by_exactly_one_worker(engine: Engine) {
             let db = db.clone();
             tokio::spawn(async move {
                 let mut claimed = Vec::new();
-                while let Some(run) =
-                    queue::claim(&db, &format!("worker-{worker}"), Duration::minutes(5))
-                        .await
-                        .expect("claim")
+                while let Some(run) = queue::claim(
+                    &db,
+                    &RunEvents::default(),
+                    &format!("worker-{worker}"),
+                    Duration::minutes(5),
+                )
+                .await
+                .expect("claim")
                 {
                     assert_eq!(
                         run.lease_owner.as_deref(),
@@ -214,7 +219,9 @@ async fn a_run_whose_worker_died_is_failed_as_interrupted(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     let (db, run) = dead_run(&app, "dead-worker").await;
     assert_eq!(
-        queue::fail_expired(&db).await.expect("reaped"),
+        queue::fail_expired(&db, &RunEvents::default())
+            .await
+            .expect("reaped"),
         vec![run.id]
     );
 
@@ -226,14 +233,26 @@ async fn a_run_whose_worker_died_is_failed_as_interrupted(engine: Engine) {
         Heartbeat::Lost
     );
     assert!(
-        !queue::save_progress(&db, run.id, "dead-worker", &Progress::default())
-            .await
-            .expect("write")
+        !queue::save_progress(
+            &db,
+            &RunEvents::default(),
+            run.id,
+            "dead-worker",
+            &Progress::default()
+        )
+        .await
+        .expect("write")
     );
     assert!(
-        !queue::finish(&db, run.id, "dead-worker", Outcome::Succeeded)
-            .await
-            .expect("write")
+        !queue::finish(
+            &db,
+            &RunEvents::default(),
+            run.id,
+            "dead-worker",
+            Outcome::Succeeded
+        )
+        .await
+        .expect("write")
     );
 
     let data = app
@@ -261,7 +280,7 @@ async fn a_run_whose_worker_died_is_failed_as_interrupted(engine: Engine) {
 async fn a_running_sync_stops_when_cancelled(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     let (db, _) = queue_runs(&app, 1).await;
-    let run = queue::claim(&db, "worker", Duration::minutes(5))
+    let run = queue::claim(&db, &RunEvents::default(), "worker", Duration::minutes(5))
         .await
         .expect("claim")
         .expect("a queued run");
@@ -273,7 +292,7 @@ async fn a_running_sync_stops_when_cancelled(engine: Engine) {
         ..Progress::default()
     };
     assert!(
-        queue::save_progress(&db, run.id, "worker", &progress)
+        queue::save_progress(&db, &RunEvents::default(), run.id, "worker", &progress)
             .await
             .expect("write")
     );
@@ -304,9 +323,15 @@ async fn a_running_sync_stops_when_cancelled(engine: Engine) {
         Heartbeat::CancelRequested
     );
     assert!(
-        queue::finish(&db, run.id, "worker", Outcome::Cancelled)
-            .await
-            .expect("write")
+        queue::finish(
+            &db,
+            &RunEvents::default(),
+            run.id,
+            "worker",
+            Outcome::Cancelled
+        )
+        .await
+        .expect("write")
     );
 
     let data = app

@@ -15,9 +15,11 @@ use license_manager::app::{self, Application};
 use license_manager::auth::{MaxTokenLifetime, Role};
 use license_manager::config::{EngineSettings, Settings};
 use license_manager::db;
+use license_manager::http::ServerLimits;
 use license_manager::metrics::Metrics;
 use license_manager::microsoft::EndpointOverrides;
 use license_manager::providers::RetryPolicy;
+use license_manager::sync::events::RunEvents;
 use license_manager::sync::runner::SyncSettings;
 use reqwest::{StatusCode, Url};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
@@ -142,6 +144,8 @@ pub struct Options {
     /// Where Microsoft is: a graph-sim's base URL for both.
     pub microsoft: EndpointOverrides,
     pub sync: Option<SyncSettings>,
+    /// Timeouts and caps; the defaults of `serve` unless a test tightens them.
+    pub limits: ServerLimits,
 }
 
 impl Options {
@@ -163,6 +167,7 @@ impl Options {
                 },
                 ..SyncSettings::default()
             }),
+            limits: ServerLimits::default(),
         }
     }
 }
@@ -175,6 +180,8 @@ pub struct TestApp {
     pub options: Options,
     /// The server's counters, e.g. SQL statements executed.
     pub metrics: Arc<Metrics>,
+    /// Where the server hears of runs' changes: a test that writes a run announces it here.
+    pub events: RunEvents,
     shutdown: CancellationToken,
     server: JoinHandle<std::io::Result<()>>,
 }
@@ -203,6 +210,7 @@ impl TestApp {
             .expect("the server starts");
         let addr = application.local_addr().expect("bound address");
         let metrics = application.metrics();
+        let events = application.engine().events.clone();
         let shutdown = CancellationToken::new();
         let stop = shutdown.clone();
         let server = tokio::spawn(application.run(async move { stop.cancelled().await }));
@@ -216,6 +224,7 @@ impl TestApp {
                 .expect("HTTP client"),
             options,
             metrics,
+            events,
             shutdown,
             server,
         }
@@ -309,6 +318,7 @@ pub fn settings(database_url: &str, data_dir: &Path, options: &Options) -> Setti
             sync: options.sync.clone().unwrap_or_default(),
             ..EngineSettings::new(database_url.to_owned(), data_dir.to_owned())
         },
+        limits: options.limits,
     }
 }
 

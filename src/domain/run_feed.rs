@@ -1,0 +1,174 @@
+//! The runs this process's subscriptions follow: each run is read once per change it announces
+//! (see `sync::events`) and the read is shared by all its followers, so subscriptions cost the
+//! database nothing while they wait.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use futures::Stream;
+use futures::stream;
+use sea_orm::DatabaseConnection;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::{broadcast, watch};
+use tokio_util::sync::CancellationToken;
+
+use super::sync_runs::{self, RunStatus, SyncRun};
+use crate::error::Result;
+use crate::sync::events::Signal;
+
+/// What a follower of a run last learned.
+#[derive(Clone, Debug, PartialEq)]
+enum Seen {
+    /// Nobody has read the run since it was first followed.
+    Unread,
+    /// Shared: every follower gets the same read.
+    Run(Arc<SyncRun>),
+    /// The run was deleted, with its provider.
+    Gone,
+}
+
+/// The runs this process's subscriptions follow, each read once per change and shared.
+pub struct RunFeed {
+    db: DatabaseConnection,
+    followed: Mutex<HashMap<i64, Arc<watch::Sender<Seen>>>>,
+}
+
+impl RunFeed {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self {
+            db,
+            followed: Mutex::default(),
+        }
+    }
+
+    /// The run now, then each time it changes, until it ends; `None` when there is no such run.
+    pub async fn follow(
+        &self,
+        run_id: i64,
+    ) -> Result<Option<impl Stream<Item = SyncRun> + Send + use<>>> {
+        // Following first, so that no change between the read below and the first wait is lost.
+        let mut seen = self.watch(run_id);
+        if *seen.borrow_and_update() == Seen::Unread {
+            let read = match sync_runs::get(&self.db, run_id).await? {
+                Some(run) => Seen::Run(Arc::new(run)),
+                None => Seen::Gone,
+            };
+            // A read the feed made meanwhile, after a change, is newer than this one.
+            self.sender(run_id).send_if_modified(|current| {
+                let unread = *current == Seen::Unread;
+                if unread {
+                    *current = read;
+                }
+                unread
+            });
+        }
+        if *seen.borrow() == Seen::Gone {
+            return Ok(None);
+        }
+        Ok(Some(updates(seen)))
+    }
+
+    /// Reads the changed runs that are followed, until `stop`.
+    pub async fn run(&self, mut signals: broadcast::Receiver<Signal>, stop: CancellationToken) {
+        loop {
+            let signal = tokio::select! {
+                signal = signals.recv() => signal,
+                () = stop.cancelled() => return,
+            };
+            match signal {
+                Ok(Signal::Changed(run_id)) => self.refresh(run_id).await,
+                Ok(Signal::Missed) | Err(RecvError::Lagged(_)) => {
+                    let followed: Vec<i64> = self.lock().keys().copied().collect();
+                    for run_id in followed {
+                        self.refresh(run_id).await;
+                    }
+                }
+                Err(RecvError::Closed) => return,
+            }
+        }
+    }
+
+    async fn refresh(&self, run_id: i64) {
+        let Some(sender) = self.followed_by_someone(run_id) else {
+            return;
+        };
+        let seen = match sync_runs::get(&self.db, run_id).await {
+            Ok(Some(run)) => Seen::Run(Arc::new(run)),
+            Ok(None) => Seen::Gone,
+            Err(error) => {
+                tracing::warn!(run = run_id, error = ?error, "cannot read a followed sync run");
+                return;
+            }
+        };
+        sender.send_if_modified(|current| {
+            let changed = *current != seen;
+            if changed {
+                *current = seen;
+            }
+            changed
+        });
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i64, Arc<watch::Sender<Seen>>>> {
+        // The map stays consistent whatever panicked while holding it.
+        self.followed.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn watch(&self, run_id: i64) -> watch::Receiver<Seen> {
+        let mut followed = self.lock();
+        if !followed.contains_key(&run_id) {
+            // Runs nobody follows any more are forgotten as new ones come.
+            followed.retain(|_, sender| sender.receiver_count() > 0);
+        }
+        followed
+            .entry(run_id)
+            .or_insert_with(|| Arc::new(watch::channel(Seen::Unread).0))
+            .subscribe()
+    }
+
+    fn sender(&self, run_id: i64) -> Arc<watch::Sender<Seen>> {
+        let mut followed = self.lock();
+        followed
+            .entry(run_id)
+            .or_insert_with(|| Arc::new(watch::channel(Seen::Unread).0))
+            .clone()
+    }
+
+    fn followed_by_someone(&self, run_id: i64) -> Option<Arc<watch::Sender<Seen>>> {
+        let mut followed = self.lock();
+        let sender = followed.get(&run_id)?;
+        if sender.receiver_count() == 0 {
+            followed.remove(&run_id);
+            return None;
+        }
+        Some(sender.clone())
+    }
+}
+
+/// Each new state of a run, from the one `seen` holds, until the run ends or is deleted.
+fn updates(seen: watch::Receiver<Seen>) -> impl Stream<Item = SyncRun> + Send {
+    stream::unfold(
+        (seen, None::<Arc<SyncRun>>),
+        |(mut seen, last_sent)| async move {
+            if last_sent.as_deref().is_some_and(has_ended) {
+                return None;
+            }
+            loop {
+                let current = seen.borrow_and_update().clone();
+                match current {
+                    Seen::Run(run) if last_sent.as_ref() != Some(&run) => {
+                        return Some((SyncRun::clone(&run), (seen, Some(run))));
+                    }
+                    Seen::Gone => return None,
+                    Seen::Run(_) | Seen::Unread => {}
+                }
+                // An error means the process is stopping.
+                seen.changed().await.ok()?;
+            }
+        },
+    )
+}
+
+fn has_ended(run: &SyncRun) -> bool {
+    !matches!(run.status, RunStatus::Queued | RunStatus::Running)
+}
