@@ -12,7 +12,7 @@ use crate::auth::{MaxTokenLifetime, Role};
 use crate::config::{DemoArgs, EngineSettings, Settings};
 use crate::domain::audit::Actor;
 use crate::domain::{providers, sync_runs};
-use crate::microsoft::{Cloud, EndpointOverrides};
+use crate::providers::microsoft365::graph::{Cloud, EndpointOverrides};
 use crate::sync::queue::SyncMode;
 
 #[derive(Debug, thiserror::Error)]

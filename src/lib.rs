@@ -4,7 +4,6 @@
 pub mod api;
 pub mod app;
 pub mod auth;
-pub mod catalog;
 pub mod config;
 pub mod crypto;
 pub mod data_dir;
@@ -16,7 +15,6 @@ pub mod error;
 pub mod http;
 pub mod keyfile;
 pub mod metrics;
-pub mod microsoft;
 pub mod providers;
 pub mod sync;
 

@@ -53,7 +53,7 @@ impl ProviderKind {
 }
 
 /// The national cloud of a Microsoft 365 tenant (stored by its API name, e.g. `US_GOV`).
-pub use crate::microsoft::Cloud;
+pub use crate::providers::microsoft365::graph::Cloud;
 
 fn parse_cloud(value: &str) -> Result<Cloud> {
     Cloud::parse(value).ok_or_else(|| Error::Corrupt(format!("unknown cloud {value:?}")))

@@ -11,10 +11,10 @@ use serde::{Deserialize, Serialize};
 
 use super::licenses::{self, AssignmentError, AssignmentState, Holding, LicenseSku};
 use super::money::Costs;
-use super::overlap;
 use super::users::{self, SIGN_IN_AVAILABLE, SignInField, User, UserFilter};
 use crate::entities::providers;
 use crate::error::{Error, Result};
+use crate::providers::microsoft365::overlap;
 
 /// Users are read in chunks of this many, so a 100,000-user tenant never sits in memory whole,
 /// while a chunk is large enough that the statements stay few (two per chunk).

@@ -9,7 +9,7 @@ use secrecy::SecretString;
 
 use super::microsoft365::Microsoft365;
 use super::{LicenseProvider, ProviderError, RetryPolicy};
-use crate::microsoft::{
+use crate::providers::microsoft365::graph::{
     ClientConfig, Cloud, Credentials, EndpointOverrides, GraphClient, RetryConfig,
 };
 

@@ -21,13 +21,13 @@ use sea_orm::{
 use serde_json::json;
 
 use super::bulk_insert;
-use crate::catalog;
 use crate::db::one_of;
 use crate::entities::{
     directory_users as users, license_assignments as assignments, license_skus as skus,
     license_snapshots as snapshots, subscriptions,
 };
 use crate::error::{Error, Result};
+use crate::providers::microsoft365::catalog;
 use crate::providers::records::{
     AssignedSku, LicensePaths, LicenseRecord, SignInDates, SignInRecord, SkuRecord,
     SubscriptionRecord, UserChange, UserPatch, UserRecord,

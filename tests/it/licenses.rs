@@ -10,7 +10,7 @@ use common::fixtures::{
 };
 use common::{Engine, TestApp, error_code};
 use license_manager::auth::Role;
-use license_manager::catalog;
+use license_manager::providers::microsoft365::catalog;
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 

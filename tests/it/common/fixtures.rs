@@ -3,10 +3,10 @@
 
 use chrono::{DateTime, Duration, Utc};
 use license_manager::auth::Role;
-use license_manager::catalog;
 use license_manager::entities::{
     directory_users, license_assignments, license_skus, providers, subscriptions,
 };
+use license_manager::providers::microsoft365::catalog;
 use reqwest::StatusCode;
 use sea_orm::{ActiveModelTrait, DatabaseConnection, Set};
 use serde_json::{Value, json};

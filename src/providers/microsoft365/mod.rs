@@ -1,5 +1,9 @@
-//! The Microsoft 365 provider: Microsoft Graph read through `crate::microsoft`, turned into
+//! The Microsoft 365 provider: Microsoft Graph read through `graph`, turned into
 //! provider records.
+
+pub mod catalog;
+pub mod graph;
+pub mod overlap;
 
 use std::collections::BTreeMap;
 
@@ -15,7 +19,7 @@ use super::{
     ChangePage, ConnectionCheck, LicenseProvider, Pages, ProviderError, ProviderErrorKind,
     SignInGap,
 };
-use crate::microsoft::{
+use graph::{
     CommerceSubscription, DeltaItem, DeltaOptions, DeltaStart, GraphClient, GraphError,
     RemovedReason, RetryConfig, SignInActivity, SignInUnavailableReason, SubscribedSku, User,
     UserDelta, UserQuery,
