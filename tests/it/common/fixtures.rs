@@ -45,17 +45,22 @@ pub async fn data(app: &TestApp, query: &str, variables: Value) -> Value {
     body["data"].clone()
 }
 
+/// The app registration of every fixture provider.
+const CLIENT_ID: &str = "11111111-2222-3333-4444-555555555555";
+
 pub async fn provider(db: &DatabaseConnection, name: &str, sign_in: Option<&str>) -> i64 {
     let now = Utc::now();
+    let tenant = format!("{}.onmicrosoft.com", name.to_lowercase());
     providers::ActiveModel {
         kind: Set("microsoft365".into()),
         name: Set(name.into()),
-        tenant_id: Set(format!("{}.onmicrosoft.com", name.to_lowercase())),
-        client_id: Set("11111111-2222-3333-4444-555555555555".into()),
+        config: Set(
+            json!({ "tenantId": tenant, "clientId": CLIENT_ID, "cloud": "GLOBAL" }).to_string(),
+        ),
+        account_key: Set(format!("{tenant}:{CLIENT_ID}")),
         client_secret_sealed: Set(vec![1, 2, 3]),
         client_secret_key_id: Set("k1".into()),
         client_secret_hint: Set("abcd".into()),
-        cloud: Set("GLOBAL".into()),
         enabled: Set(true),
         sign_in_data_status: Set(sign_in.map(str::to_owned)),
         created_at: Set(now),
