@@ -22,6 +22,7 @@ mod http_headers;
 mod layout;
 mod licenses;
 mod limits;
+mod migrations;
 mod providers;
 mod report;
 mod schema;
