@@ -26,6 +26,7 @@ mod migrations;
 mod providers;
 mod report;
 mod schema;
+mod second_kind;
 mod server;
 mod subscriptions;
 mod sync;
