@@ -187,9 +187,8 @@ pub struct ProviderChanges {
     pub enabled: Option<bool>,
 }
 
-/// The associated data that binds a sealed secret to its provider's account: the same text
-/// since the first version, where the account key of a Microsoft 365 tenant was its tenant and
-/// client ids.
+/// The associated data that binds a sealed secret to its provider's account. The text has not
+/// changed since secrets were first sealed, so every stored secret still opens.
 fn secret_context(account_key: &str) -> String {
     format!("provider-client-secret:{account_key}")
 }
