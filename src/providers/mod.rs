@@ -68,6 +68,18 @@ pub struct ProviderError {
     pub kind: ProviderErrorKind,
 }
 
+impl ProviderError {
+    /// A failure the engine has no special course for: the run fails with its code and hint.
+    pub fn other(code: &'static str, message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            hint: hint.into(),
+            kind: ProviderErrorKind::Other,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProviderErrorKind {
     /// The stored delta link is no longer valid: run a full sync.

@@ -70,11 +70,12 @@ impl ProviderRegistry {
             .connect_timeout(std::time::Duration::from_secs(10))
             .user_agent(concat!("license-manager/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|error| ProviderError {
-                code: "INTERNAL",
-                message: format!("cannot build the HTTP client: {error}"),
-                hint: "check the server's TLS set-up".into(),
-                kind: super::ProviderErrorKind::Other,
+            .map_err(|error| {
+                ProviderError::other(
+                    "INTERNAL",
+                    format!("cannot build the HTTP client: {error}"),
+                    "check the server's TLS set-up",
+                )
             })?;
         Ok(Self {
             shared: Shared { http, retry },
@@ -103,13 +104,6 @@ impl ProviderRegistry {
         self
     }
 
-    /// The registered kind's names, sorted.
-    pub fn kinds(&self) -> Vec<&'static str> {
-        let mut names: Vec<&'static str> = self.kinds.keys().copied().collect();
-        names.sort_unstable();
-        names
-    }
-
     /// The catalogue of a kind; an unknown kind's is empty.
     pub fn catalogue(&self, kind: &str) -> Arc<dyn Catalogue> {
         self.kinds.get(kind).map_or_else(
@@ -123,11 +117,12 @@ impl ProviderRegistry {
         if let Some(connection) = self.cached(provider.id, provider.version) {
             return Ok(connection);
         }
-        let kind = self.kinds.get(provider.kind).ok_or_else(|| ProviderError {
-            code: "INTERNAL",
-            message: format!("this server knows no provider kind {:?}", provider.kind),
-            hint: "run a version of the server that supports this kind of provider".into(),
-            kind: super::ProviderErrorKind::Other,
+        let kind = self.kinds.get(provider.kind).ok_or_else(|| {
+            ProviderError::other(
+                "INTERNAL",
+                format!("this server knows no provider kind {:?}", provider.kind),
+                "run a version of the server that supports this kind of provider",
+            )
         })?;
         let connection = Connection {
             client: kind.connect(&self.shared, provider.config, provider.secret)?,

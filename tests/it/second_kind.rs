@@ -150,12 +150,8 @@ impl ProviderKind for LedgerKind {
         config: &Value,
         secret: SecretString,
     ) -> Result<Arc<dyn LicenseProvider>, ProviderError> {
-        let refused = |code, message: &str| ProviderError {
-            code,
-            message: message.into(),
-            hint: "check the ledger's configuration".into(),
-            kind: ProviderErrorKind::Other,
-        };
+        let refused =
+            |code, message: &str| ProviderError::other(code, message, "check the ledger's set-up");
         if secret.expose_secret() != SECRET {
             return Err(refused(
                 "INVALID_CLIENT_SECRET",

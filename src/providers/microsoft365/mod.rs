@@ -23,10 +23,10 @@ use secrecy::SecretString;
 
 pub use config::{ClientId, Config, TenantId};
 pub use graph::{Cloud, EndpointOverrides};
-pub use provider::Microsoft365;
+use provider::Microsoft365;
 
 use super::registry::{ProviderKind, Shared};
-use super::{Catalogue, LicenseProvider, ProductName, ProviderError, ProviderErrorKind};
+use super::{Catalogue, LicenseProvider, ProductName, ProviderError};
 use graph::{ClientConfig, Credentials, GraphClient, RetryConfig};
 
 /// Stored in `providers.kind`.
@@ -54,11 +54,12 @@ impl ProviderKind for Microsoft365Kind {
         config: &serde_json::Value,
         secret: SecretString,
     ) -> Result<Arc<dyn LicenseProvider>, ProviderError> {
-        let config = Config::from_stored(config).map_err(|error| ProviderError {
-            code: "INTERNAL",
-            message: format!("the stored Microsoft 365 configuration cannot be read: {error}"),
-            hint: "delete the provider and connect the tenant again".into(),
-            kind: ProviderErrorKind::Other,
+        let config = Config::from_stored(config).map_err(|error| {
+            ProviderError::other(
+                "INTERNAL",
+                format!("the stored Microsoft 365 configuration cannot be read: {error}"),
+                "delete the provider and connect the tenant again",
+            )
         })?;
         let credentials =
             Credentials::new(config.tenant_id, config.client_id, secret, config.cloud);
