@@ -3,6 +3,7 @@
 
 use crate::common;
 
+use common::fixtures::LegacyProvider;
 use common::{Engine, Options, TestApp, TestDatabase, error_code};
 use graph_sim::SimServer;
 use license_manager::auth::Role;
@@ -11,7 +12,6 @@ use license_manager::providers::microsoft365::graph::{
     ClientConfig, Cloud, Credentials, GraphClient, SecretString,
 };
 use migration::{Migrator, MigratorTrait};
-use sea_orm::sea_query::{Alias, Query};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use serde_json::{Value, json};
 
@@ -30,70 +30,24 @@ async fn migrate_up_to(db: &DatabaseConnection, last: &str) {
         .expect("the earlier schema is created");
 }
 
-/// A provider as the earlier schema stored it, with tenant, client and cloud in columns and the
-/// secret sealed to `provider-client-secret:{tenant}:{client}`.
-struct OldProvider<'a> {
+/// A provider of the earlier schema whose secret `keyring` seals as that version did.
+fn sealed_provider<'a>(
+    keyring: &SecretKeyring,
     name: &'a str,
     tenant_id: String,
     client_id: String,
-    cloud: &'a str,
-    secret: String,
-    delta_link: Option<String>,
-}
-
-async fn insert_old_provider(
-    db: &DatabaseConnection,
-    keyring: &SecretKeyring,
-    old: &OldProvider<'_>,
-) {
-    let sealed = keyring
-        .seal(
-            &SecretString::from(old.secret.clone()),
-            &format!("provider-client-secret:{}:{}", old.tenant_id, old.client_id),
-        )
-        .expect("sealed");
-    let now = chrono::Utc::now();
-    let insert = Query::insert()
-        .into_table(Alias::new("providers"))
-        .columns(
-            [
-                "kind",
-                "name",
-                "tenant_id",
-                "client_id",
-                "client_secret_sealed",
-                "client_secret_key_id",
-                "client_secret_hint",
-                "cloud",
-                "enabled",
-                "delta_link",
-                "delta_link_obtained_at",
-                "last_full_sync_at",
-                "sign_in_data_status",
-                "created_at",
-                "updated_at",
-            ]
-            .map(Alias::new),
-        )
-        .values_panic([
-            "microsoft365".into(),
-            old.name.into(),
-            old.tenant_id.clone().into(),
-            old.client_id.clone().into(),
-            sealed.ciphertext.into(),
-            sealed.key_id.into(),
-            "hint".into(),
-            old.cloud.into(),
-            true.into(),
-            old.delta_link.clone().into(),
-            old.delta_link.as_ref().map(|_| now).into(),
-            old.delta_link.as_ref().map(|_| now).into(),
-            "AVAILABLE".into(),
-            now.into(),
-            now.into(),
-        ])
-        .to_owned();
-    db.execute(&insert).await.expect("old provider inserted");
+    secret: &str,
+) -> LegacyProvider<'a> {
+    let context = format!("provider-client-secret:{tenant_id}:{client_id}");
+    LegacyProvider {
+        tenant_id,
+        client_id,
+        secret: keyring
+            .seal(&SecretString::from(secret.to_owned()), &context)
+            .expect("sealed"),
+        sign_in: Some("AVAILABLE"),
+        ..LegacyProvider::named(name)
+    }
 }
 
 /// A delta link the simulated tenant issued, as a full sync of the earlier version kept it.
@@ -144,24 +98,28 @@ async fn providers_survive_the_move_to_kind_configuration(engine: Engine) {
     // The key file the server finds in its data folder when it starts.
     let keyring = SecretKeyring::load(None, data_dir.path()).expect("keyring");
     let link = delta_link(&sim).await;
-    let simulated = OldProvider {
-        name: "Contoso",
-        tenant_id: sim.tenant_id().to_string(),
-        client_id: sim.client_id().to_string(),
-        cloud: "GLOBAL",
-        secret: sim.client_secret(),
+    let simulated = LegacyProvider {
         delta_link: Some(link.clone()),
+        ..sealed_provider(
+            &keyring,
+            "Contoso",
+            sim.tenant_id().to_string(),
+            sim.client_id().to_string(),
+            &sim.client_secret(),
+        )
     };
-    let national = OldProvider {
-        name: "Fabrikam US",
-        tenant_id: "fabrikam.onmicrosoft.us".into(),
-        client_id: "535fb089-9ff3-47b6-9bfb-4f1264799865".into(),
+    let national = LegacyProvider {
         cloud: "US_GOV",
-        secret: "Qx8~vN2pL.dR7sT-Wk4yZb9cFh3mJ6gA1eU5oIq0".into(),
-        delta_link: None,
+        ..sealed_provider(
+            &keyring,
+            "Fabrikam US",
+            "fabrikam.onmicrosoft.us".into(),
+            "535fb089-9ff3-47b6-9bfb-4f1264799865".into(),
+            "Qx8~vN2pL.dR7sT-Wk4yZb9cFh3mJ6gA1eU5oIq0",
+        )
     };
-    insert_old_provider(&db, &keyring, &simulated).await;
-    insert_old_provider(&db, &keyring, &national).await;
+    simulated.insert(&db).await;
+    national.insert(&db).await;
     let before = stored_links(&db).await;
     db.close().await.ok();
 
@@ -242,16 +200,12 @@ async fn the_provider_configuration_migration_can_be_reverted(engine: Engine) {
     let database = TestDatabase::create(engine, data_dir.path()).await;
     let db = database.connect().await;
     migrate_up_to(&db, BEFORE_PROVIDER_CONFIG).await;
-    let keyring = SecretKeyring::load(None, data_dir.path()).expect("keyring");
-    let old = OldProvider {
-        name: "Contoso",
-        tenant_id: "contoso.onmicrosoft.com".into(),
-        client_id: "535fb089-9ff3-47b6-9bfb-4f1264799865".into(),
+    let old = LegacyProvider {
         cloud: "CHINA",
-        secret: "a secret".into(),
         delta_link: Some("https://example.test/delta?token=1".into()),
+        ..LegacyProvider::named("Contoso")
     };
-    insert_old_provider(&db, &keyring, &old).await;
+    old.insert(&db).await;
     Migrator::up(&db, None)
         .await
         .expect("migrated to the latest");
