@@ -10,7 +10,7 @@ use secrecy::SecretString;
 
 use crate::auth::{MaxTokenLifetime, Role};
 use crate::db;
-use crate::providers::microsoft365::graph::EndpointOverrides;
+use crate::providers::microsoft365::EndpointOverrides;
 use crate::sync::queue::SyncMode;
 use crate::sync::runner::SyncSettings;
 
