@@ -24,7 +24,7 @@ use crate::jobs::SyncEngine;
 use crate::keyfile::{self, KeyFileError};
 use crate::metrics::{self, Metrics};
 use crate::providers::ProviderError;
-use crate::providers::registry::ProviderRegistry;
+use crate::providers::registry::{ProviderKind, ProviderRegistry};
 use crate::sync::events::{Relay, RunEvents, Signal};
 
 pub const JWT_SECRET_FILE: &str = "jwt-secret";
@@ -39,7 +39,7 @@ pub enum StartupError {
     SecretKey(#[from] CryptoError),
     #[error("database: {0}")]
     Database(#[from] DbErr),
-    #[error("Microsoft endpoints: {0}")]
+    #[error("provider endpoints: {0}")]
     Provider(#[from] ProviderError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: io::Error },
@@ -82,6 +82,14 @@ pub fn mint_command(data_dir: &Path) -> String {
 pub async fn open_engine(
     settings: &EngineSettings,
 ) -> Result<(SyncEngine, Arc<Metrics>), StartupError> {
+    open_engine_with_kinds(settings, Vec::new()).await
+}
+
+/// As [`open_engine`], with kinds of provider beyond the shipped ones (a test suite's own).
+pub async fn open_engine_with_kinds(
+    settings: &EngineSettings,
+    kinds: Vec<Arc<dyn ProviderKind>>,
+) -> Result<(SyncEngine, Arc<Metrics>), StartupError> {
     let keyring = Arc::new(SecretKeyring::load(
         settings.secret_key.as_ref(),
         &settings.data_dir,
@@ -98,10 +106,11 @@ pub async fn open_engine(
         }
         None => db.clone(),
     };
-    let registry = Arc::new(ProviderRegistry::new(
-        settings.microsoft.clone(),
-        settings.sync.retry,
-    )?);
+    let registry = kinds.into_iter().fold(
+        ProviderRegistry::standard(settings.microsoft.clone(), settings.sync.retry)?,
+        ProviderRegistry::with_shared_kind,
+    );
+    let registry = Arc::new(registry);
     let engine = SyncEngine {
         db,
         writes,
@@ -153,6 +162,14 @@ impl Application {
     /// Opens the database, applies migrations, loads keys and binds the listening socket, so
     /// that every start-up failure surfaces here, before anything is served.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        Self::build_with_kinds(settings, Vec::new()).await
+    }
+
+    /// As [`Self::build`], with kinds of provider beyond the shipped ones (a test suite's own).
+    pub async fn build_with_kinds(
+        settings: Settings,
+        kinds: Vec<Arc<dyn ProviderKind>>,
+    ) -> Result<Self, StartupError> {
         let (jwt, _) = load_jwt_keys(
             settings.jwt_secret.as_ref(),
             settings.token_max_ttl,
@@ -164,7 +181,7 @@ impl Application {
                 mint_command(&settings.engine.data_dir)
             );
         }
-        let (engine, metrics) = open_engine(&settings.engine).await?;
+        let (engine, metrics) = open_engine_with_kinds(&settings.engine, kinds).await?;
         let listener =
             TcpListener::bind(settings.listen)
                 .await

@@ -13,7 +13,7 @@ use crate::api::SubscriptionLimits;
 use crate::auth::{MaxTokenLifetime, Role};
 use crate::db;
 use crate::http::{ConnectionLimits, ServerLimits, Timeout};
-use crate::microsoft::EndpointOverrides;
+use crate::providers::microsoft365::EndpointOverrides;
 use crate::sync::queue::SyncMode;
 use crate::sync::runner::SyncSettings;
 

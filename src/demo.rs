@@ -12,7 +12,7 @@ use crate::auth::{MaxTokenLifetime, Role};
 use crate::config::{DemoArgs, EngineSettings, Settings};
 use crate::domain::audit::Actor;
 use crate::domain::{providers, sync_runs};
-use crate::microsoft::{Cloud, EndpointOverrides};
+use crate::providers::microsoft365::{self, Cloud, EndpointOverrides};
 use crate::sync::queue::SyncMode;
 
 #[derive(Debug, thiserror::Error)]
@@ -89,16 +89,18 @@ pub async fn run(
         subject: "demo".into(),
         role: Role::Admin.to_string(),
     };
-    let provider = providers::create_microsoft(
+    let provider = providers::create(
         application.db(),
         &application.engine().keyring,
         &actor,
-        providers::NewMicrosoftProvider {
+        providers::NewProvider {
             name: format!("Contoso (simulated, {} users)", args.users),
-            tenant_id: sim.tenant_id().to_string(),
-            client_id: sim.client_id().to_string(),
+            config: microsoft365::Config::parse(
+                &sim.tenant_id().to_string(),
+                &sim.client_id().to_string(),
+                Cloud::Global,
+            ),
             client_secret: SecretString::from(sim.client_secret()),
-            cloud: Cloud::Global,
             client_secret_expires_at: None,
             sync_interval_minutes: Some(60),
         },

@@ -80,8 +80,8 @@ impl SyncEngine {
                     message: format!("the provider's configuration cannot be used: {error}"),
                     hint: "if LM_SECRET_KEY changed, or differs between hosts, give this worker \
                            the key that sealed the secret (after the current one), or enter the \
-                           client secret again; check LM_MICROSOFT_LOGIN_URL and \
-                           LM_MICROSOFT_GRAPH_URL if set"
+                           client secret again; check the endpoints the server's environment \
+                           overrides, if any"
                         .into(),
                 };
                 queue::finish(

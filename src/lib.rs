@@ -4,7 +4,6 @@
 pub mod api;
 pub mod app;
 pub mod auth;
-pub mod catalog;
 pub mod codes;
 pub mod config;
 pub mod crypto;
@@ -18,7 +17,6 @@ pub mod http;
 pub mod jobs;
 pub mod keyfile;
 pub mod metrics;
-pub mod microsoft;
 pub mod providers;
 pub mod sync;
 

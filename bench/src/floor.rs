@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use futures::StreamExt;
-use license_manager::microsoft::{
+use license_manager::providers::microsoft365::graph::{
     ClientConfig, Cloud, Credentials, EndpointOverrides, GraphClient, SecretString, UserQuery,
 };
 

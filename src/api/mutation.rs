@@ -21,10 +21,9 @@ impl Mutation {
         ctx: &Context<'_>,
         input: CreateMicrosoftProviderInput,
     ) -> Result<Provider> {
-        let provider =
-            providers::create_microsoft(database(ctx)?, keyring(ctx)?, &actor(ctx)?, input.into())
-                .await
-                .api()?;
+        let provider = providers::create(database(ctx)?, keyring(ctx)?, &actor(ctx)?, input.into())
+            .await
+            .api()?;
         Ok(provider.into())
     }
 
@@ -37,7 +36,7 @@ impl Mutation {
         input: UpdateMicrosoftProviderInput,
     ) -> Result<Provider> {
         let id = row_id("id", &id)?;
-        let provider = providers::update_microsoft(
+        let provider = providers::update(
             database(ctx)?,
             keyring(ctx)?,
             &actor(ctx)?,

@@ -1,7 +1,7 @@
 use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::{Context, ID, Object, Result};
 
-use super::context::{claims, database, report_cache, row_id};
+use super::context::{claims, database, registry, report_cache, row_id};
 use super::cursor;
 use super::errors::{ResultExt, bad_user_input};
 use super::guard::RoleGuard;
@@ -152,6 +152,7 @@ impl Query {
         let report = report_cache(ctx)?
             .report(
                 database(ctx)?,
+                registry(ctx)?,
                 provider_id,
                 i64::from(inactive_days.unwrap_or(90)),
             )

@@ -20,7 +20,7 @@ pub use crate::providers::records::{
     AssignmentError, AssignmentState, LicensePaths, LicenseSource,
 };
 
-/// A SKU of one provider with Graph's seat counts, already summed over its subscriptions.
+/// A SKU of one provider with the provider's seat counts, already summed over its subscriptions.
 #[derive(Clone, Debug)]
 pub struct LicenseSku {
     pub id: i64,
@@ -420,7 +420,7 @@ pub async fn holdings_between(
     Ok(group(holdings, |holding| holding.user_id))
 }
 
-/// Identifies the SKU subscriptions belong to: Graph links them by provider and `skuId`.
+/// Identifies the SKU subscriptions belong to: the provider links them by `skuId`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct SkuKey {
     pub provider_id: i64,

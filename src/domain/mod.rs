@@ -4,7 +4,6 @@
 pub mod audit;
 pub mod licenses;
 pub mod money;
-pub mod overlap;
 pub mod providers;
 pub mod report_cache;
 pub mod reports;

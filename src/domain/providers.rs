@@ -1,7 +1,8 @@
-//! Providers: the Microsoft 365 tenants license-manager reads, and their sealed credentials.
+//! Providers: the accounts license-manager reads licenses from, each of a kind (see
+//! `crate::providers::registry`) with the kind's configuration as JSON and a sealed secret. The
+//! services here never look inside a configuration: its kind checks it and reads it.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
@@ -16,17 +17,18 @@ use super::validation::{self as valid, Validator};
 use crate::crypto::{Sealed, SecretKeyring};
 use crate::db::one_of;
 use crate::entities::{directory_users, providers};
+use crate::error::FieldError;
 use crate::error::{Error, Result};
 /// What the API layer names of providers, so that it reaches them through the domain.
 pub use crate::providers::ConnectionCheck;
-use crate::providers::LicenseProvider;
-use crate::providers::registry::MicrosoftTenant;
 pub use crate::providers::registry::ProviderRegistry;
+use crate::providers::registry::StoredProvider;
+use crate::providers::{ConfigPatch, Connection, KindConfig};
 
 const NAME_MAX: usize = 200;
-/// Entra client secrets are 40 characters; anything far longer is a paste accident.
+/// Client secrets are some tens of characters; anything far longer is a paste accident.
 const SECRET_MAX: usize = 1024;
-/// Below this, a scheduled sync would spend the tenant's Graph budget for little news; above
+/// Below this, a scheduled sync would spend the service's request budget for little news; above
 /// it, data goes stale for more than a week.
 pub const SYNC_INTERVAL_MINUTES: (i32, i32) = (15, 10_080);
 /// A secret expiring within this many days is flagged so an admin can rotate it in time.
@@ -35,42 +37,15 @@ pub const SECRET_EXPIRY_WARNING_DAYS: i64 = 30;
 const SECRET_HINT_CHARS: usize = 4;
 const SECRET_HINT_MIN_LENGTH: usize = 16;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ProviderKind {
-    Microsoft365,
-}
-
-impl ProviderKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProviderKind::Microsoft365 => "microsoft365",
-        }
-    }
-
-    fn parse(value: &str) -> Result<Self> {
-        match value {
-            "microsoft365" => Ok(ProviderKind::Microsoft365),
-            other => Err(Error::Corrupt(format!("unknown provider kind {other:?}"))),
-        }
-    }
-}
-
-/// The national cloud of a Microsoft 365 tenant (stored by its API name, e.g. `US_GOV`).
-pub use crate::microsoft::Cloud;
-
-fn parse_cloud(value: &str) -> Result<Cloud> {
-    Cloud::parse(value).ok_or_else(|| Error::Corrupt(format!("unknown cloud {value:?}")))
-}
-
 /// A configured provider as readers see it: no secret, only its hint and expiry.
 #[derive(Clone, Debug)]
 pub struct Provider {
     pub id: i64,
-    pub kind: ProviderKind,
+    /// The kind's name, e.g. `microsoft365`.
+    pub kind: String,
     pub name: String,
-    pub tenant_id: String,
-    pub client_id: String,
-    pub cloud: Cloud,
+    /// The kind's configuration; only the kind reads it.
+    pub config: serde_json::Value,
     pub client_secret_hint: String,
     pub client_secret_expires_at: Option<DateTime<Utc>>,
     /// Which key sealed the client secret: a process without that key cannot use the provider.
@@ -104,17 +79,20 @@ impl Provider {
     }
 }
 
+fn stored_config(row: &providers::Model) -> Result<serde_json::Value> {
+    serde_json::from_str(&row.config)
+        .map_err(|error| Error::Corrupt(format!("provider {}: configuration: {error}", row.id)))
+}
+
 impl TryFrom<providers::Model> for Provider {
     type Error = Error;
 
     fn try_from(row: providers::Model) -> Result<Self> {
         Ok(Self {
             id: row.id,
-            kind: ProviderKind::parse(&row.kind)?,
+            config: stored_config(&row)?,
+            kind: row.kind,
             name: row.name,
-            tenant_id: row.tenant_id,
-            client_id: row.client_id,
-            cloud: parse_cloud(&row.cloud)?,
             client_secret_hint: row.client_secret_hint,
             client_secret_expires_at: row.client_secret_expires_at,
             client_secret_key_id: row.client_secret_key_id,
@@ -190,40 +168,39 @@ pub async fn current_user_counts(
         .collect())
 }
 
-/// What an admin enters to connect a Microsoft 365 tenant.
-pub struct NewMicrosoftProvider {
+/// A provider to connect, as an admin entered it.
+pub struct NewProvider {
     pub name: String,
-    pub tenant_id: String,
-    pub client_id: String,
+    /// The kind's configuration as its kind parsed it, or every field it refused.
+    pub config: std::result::Result<KindConfig, Vec<FieldError>>,
     pub client_secret: SecretString,
-    pub cloud: Cloud,
     pub client_secret_expires_at: Option<DateTime<Utc>>,
     pub sync_interval_minutes: Option<i32>,
 }
 
 /// A partial update: `None` leaves a field as it is; `Some(None)` clears a nullable one.
 #[derive(Default)]
-pub struct MicrosoftProviderChanges {
+pub struct ProviderChanges {
     pub name: Option<String>,
     pub client_secret: Option<SecretString>,
-    pub cloud: Option<Cloud>,
+    /// Fields of the configuration to replace, as the provider's kind built them.
+    pub config: Option<ConfigPatch>,
     pub client_secret_expires_at: Option<Option<DateTime<Utc>>>,
     pub sync_interval_minutes: Option<Option<i32>>,
     pub enabled: Option<bool>,
 }
 
-/// The associated data that binds a sealed secret to its provider's tenant and app.
-fn secret_context(tenant_id: &str, client_id: &str) -> String {
-    format!("provider-client-secret:{tenant_id}:{client_id}")
+/// The associated data that binds a sealed secret to its provider's account. The text has not
+/// changed since secrets were first sealed, so every stored secret still opens.
+fn secret_context(account_key: &str) -> String {
+    format!("provider-client-secret:{account_key}")
 }
 
 fn secret(value: &SecretString) -> std::result::Result<SecretString, String> {
     // Copying from the portal often brings a trailing space or newline along.
     let trimmed = value.expose_secret().trim();
     if trimmed.is_empty() {
-        return Err(
-            "must not be empty: paste the secret's Value from Certificates & secrets".into(),
-        );
+        return Err("must not be empty".into());
     }
     if trimmed.chars().count() > SECRET_MAX {
         return Err(format!("must be at most {SECRET_MAX} characters"));
@@ -251,57 +228,55 @@ fn sync_interval(value: Option<i32>) -> std::result::Result<Option<i32>, String>
 fn conflict_on_unique(error: sea_orm::DbErr) -> Error {
     match error.sql_err() {
         Some(SqlErr::UniqueConstraintViolation(_)) => {
-            Error::Conflict("a provider for this tenant and client ID already exists".into())
+            Error::Conflict("a provider for this account already exists".into())
         }
         _ => Error::Database(error),
     }
 }
 
-pub async fn create_microsoft(
+pub async fn create(
     db: &DatabaseConnection,
     keyring: &SecretKeyring,
     actor: &Actor,
-    input: NewMicrosoftProvider,
+    input: NewProvider,
 ) -> Result<Provider> {
-    let result = create_microsoft_checked(db, keyring, actor, input).await;
+    let result = create_checked(db, keyring, actor, input).await;
     audit::on_failure(db, actor, "provider.create", Target::provider(None), result).await
 }
 
-async fn create_microsoft_checked(
+async fn create_checked(
     db: &DatabaseConnection,
     keyring: &SecretKeyring,
     actor: &Actor,
-    input: NewMicrosoftProvider,
+    input: NewProvider,
 ) -> Result<Provider> {
     let mut validator = Validator::default();
     let name = validator.check("name", valid::text(&input.name, NAME_MAX));
-    let tenant_id = validator.check("tenantId", valid::tenant(&input.tenant_id));
-    let client_id = validator.check("clientId", valid::guid(&input.client_id));
+    let config = validator.check_fields(input.config);
     let client_secret = validator.check("clientSecret", secret(&input.client_secret));
     let interval = validator.check(
         "syncIntervalMinutes",
         sync_interval(input.sync_interval_minutes),
     );
     validator.finish()?;
-    let (Some(name), Some(tenant_id), Some(client_id), Some(client_secret), Some(interval)) =
-        (name, tenant_id, client_id, client_secret, interval)
+    let (Some(name), Some(config), Some(client_secret), Some(interval)) =
+        (name, config, client_secret, interval)
     else {
         unreachable!("the validator refuses missing fields");
     };
 
-    let sealed = keyring.seal(&client_secret, &secret_context(&tenant_id, &client_id))?;
+    let sealed = keyring.seal(&client_secret, &secret_context(&config.account_key))?;
     let now = Utc::now();
     let transaction = crate::db::begin_write(db).await?;
     let row = providers::ActiveModel {
-        kind: Set(ProviderKind::Microsoft365.as_str().into()),
+        kind: Set(config.kind.into()),
         name: Set(name),
-        tenant_id: Set(tenant_id),
-        client_id: Set(client_id),
+        config: Set(config.config.to_string()),
+        account_key: Set(config.account_key),
         client_secret_sealed: Set(sealed.ciphertext),
         client_secret_key_id: Set(sealed.key_id),
         client_secret_hint: Set(secret_hint(&client_secret)),
         client_secret_expires_at: Set(input.client_secret_expires_at),
-        cloud: Set(input.cloud.as_str().into()),
         sync_interval_minutes: Set(interval),
         enabled: Set(true),
         created_at: Set(now),
@@ -317,21 +292,21 @@ async fn create_microsoft_checked(
         "provider.create",
         &Target::provider(Some(row.id)),
         audit::SUCCEEDED,
-        Some(json!({ "name": row.name, "tenantId": row.tenant_id, "clientId": row.client_id })),
+        Some(json!({ "name": row.name, "kind": row.kind, "config": config.config })),
     )
     .await?;
     transaction.commit().await?;
     Provider::try_from(row)
 }
 
-pub async fn update_microsoft(
+pub async fn update(
     db: &DatabaseConnection,
     keyring: &SecretKeyring,
     actor: &Actor,
     id: i64,
-    changes: MicrosoftProviderChanges,
+    changes: ProviderChanges,
 ) -> Result<Provider> {
-    let result = update_microsoft_checked(db, keyring, actor, id, changes).await;
+    let result = update_checked(db, keyring, actor, id, changes).await;
     audit::on_failure(
         db,
         actor,
@@ -342,12 +317,12 @@ pub async fn update_microsoft(
     .await
 }
 
-async fn update_microsoft_checked(
+async fn update_checked(
     db: &DatabaseConnection,
     keyring: &SecretKeyring,
     actor: &Actor,
     id: i64,
-    changes: MicrosoftProviderChanges,
+    changes: ProviderChanges,
 ) -> Result<Provider> {
     let mut validator = Validator::default();
     let name = changes
@@ -372,35 +347,40 @@ async fn update_microsoft_checked(
     let mut row = current.clone().into_active_model();
     if let Some(name) = name {
         row.name = Set(name);
-        changed_fields.push("name");
+        changed_fields.push(String::from("name"));
     }
     if let Some(client_secret) = client_secret {
-        let Sealed { key_id, ciphertext } = keyring.seal(
-            &client_secret,
-            &secret_context(&current.tenant_id, &current.client_id),
-        )?;
+        let Sealed { key_id, ciphertext } =
+            keyring.seal(&client_secret, &secret_context(&current.account_key))?;
         row.client_secret_sealed = Set(ciphertext);
         row.client_secret_key_id = Set(key_id);
         row.client_secret_hint = Set(secret_hint(&client_secret));
-        changed_fields.push("clientSecret");
+        changed_fields.push(String::from("clientSecret"));
     }
-    if let Some(cloud) = changes.cloud {
-        row.cloud = Set(cloud.as_str().into());
-        // A delta link of one cloud means nothing to another: start over with a full sync.
+    if let Some(patch) = changes.config {
+        let mut config = stored_config(&current)?;
+        if let Some(fields) = config.as_object_mut() {
+            for (field, value) in patch {
+                changed_fields.push(field.clone());
+                fields.insert(field, value);
+            }
+        }
+        row.config = Set(config.to_string());
+        // A delta link issued for one configuration (another endpoint, say) means nothing to
+        // the next: start over with a full sync.
         row.delta_link = Set(None);
-        changed_fields.push("cloud");
     }
     if let Some(expiry) = changes.client_secret_expires_at {
         row.client_secret_expires_at = Set(expiry);
-        changed_fields.push("clientSecretExpiresAt");
+        changed_fields.push(String::from("clientSecretExpiresAt"));
     }
     if let Some(interval) = interval {
         row.sync_interval_minutes = Set(interval);
-        changed_fields.push("syncIntervalMinutes");
+        changed_fields.push(String::from("syncIntervalMinutes"));
     }
     if let Some(enabled) = changes.enabled {
         row.enabled = Set(enabled);
-        changed_fields.push("enabled");
+        changed_fields.push(String::from("enabled"));
     }
     row.updated_at = Set(Utc::now());
     let updated = row.update(&transaction).await?;
@@ -445,24 +425,21 @@ async fn delete_checked(db: &DatabaseConnection, actor: &Actor, id: i64) -> Resu
         "provider.delete",
         &Target::provider(Some(id)),
         audit::SUCCEEDED,
-        Some(json!({ "name": current.name, "tenantId": current.tenant_id })),
+        Some(json!({ "name": current.name, "kind": current.kind, "config": stored_config(&current)? })),
     )
     .await?;
     transaction.commit().await?;
     Ok(id)
 }
 
-/// Everything needed to sign in to a provider's tenant, with the secret opened.
-pub struct ProviderCredentials {
-    pub provider: Provider,
-    pub client_secret: SecretString,
-}
-
-pub async fn credentials(
+/// A client for the provider's service, built by its kind from its stored configuration and its
+/// unsealed secret.
+pub async fn connect(
     db: &DatabaseConnection,
     keyring: &SecretKeyring,
+    registry: &ProviderRegistry,
     id: i64,
-) -> Result<ProviderCredentials> {
+) -> Result<Connection> {
     let row = providers::Entity::find_by_id(id)
         .one(db)
         .await?
@@ -471,34 +448,16 @@ pub async fn credentials(
         key_id: row.client_secret_key_id.clone(),
         ciphertext: row.client_secret_sealed.clone(),
     };
-    let client_secret = keyring.open(&sealed, &secret_context(&row.tenant_id, &row.client_id))?;
-    Ok(ProviderCredentials {
-        provider: Provider::try_from(row)?,
-        client_secret,
-    })
-}
-
-/// A client for the provider's service, built from its stored (and unsealed) configuration.
-pub async fn connect(
-    db: &DatabaseConnection,
-    keyring: &SecretKeyring,
-    registry: &ProviderRegistry,
-    id: i64,
-) -> Result<Arc<dyn LicenseProvider>> {
-    let ProviderCredentials {
-        provider,
-        client_secret,
-    } = credentials(db, keyring, id).await?;
-    let tenant = MicrosoftTenant {
-        provider_id: provider.id,
-        version: provider.updated_at,
-        tenant_id: provider.tenant_id,
-        client_id: provider.client_id,
-        client_secret,
-        cloud: provider.cloud,
-    };
+    let secret = keyring.open(&sealed, &secret_context(&row.account_key))?;
+    let config = stored_config(&row)?;
     registry
-        .microsoft(tenant)
+        .connect(StoredProvider {
+            id,
+            kind: &row.kind,
+            version: row.updated_at,
+            config: &config,
+            secret,
+        })
         .map_err(|error| Error::Corrupt(format!("provider {id}: {error}")))
 }
 
@@ -511,8 +470,8 @@ pub async fn test_connection(
     id: i64,
 ) -> Result<Vec<ConnectionCheck>> {
     let result = async {
-        let client = connect(db, keyring, registry, id).await?;
-        let checks = client.test_connection().await;
+        let connection = connect(db, keyring, registry, id).await?;
+        let checks = connection.client.test_connection().await;
         let failed: Vec<&str> = checks
             .iter()
             .filter(|check| !check.ok)

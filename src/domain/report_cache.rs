@@ -22,6 +22,7 @@ use super::reports::{self, Report};
 use super::sync_runs::RunStatus;
 use crate::entities::{audit_events, license_skus, providers, sync_runs};
 use crate::error::{Error, Result};
+use crate::providers::registry::ProviderRegistry;
 
 /// How long a report is served at most, even when no data changed (`licenseReport`'s
 /// description and docs/license-api.md name it).
@@ -198,6 +199,7 @@ impl ReportCache {
     pub async fn report(
         &self,
         db: &DatabaseConnection,
+        registry: &ProviderRegistry,
         provider_id: Option<i64>,
         inactive_days: i64,
     ) -> Result<Arc<Report>> {
@@ -216,7 +218,7 @@ impl ReportCache {
         let report = build
             .report
             .get_or_try_init(|| async {
-                reports::build(db, provider_id, inactive_days, Utc::now())
+                reports::build(db, registry, provider_id, inactive_days, Utc::now())
                     .await
                     .map(Arc::new)
             })

@@ -11,10 +11,11 @@ use serde::{Deserialize, Serialize};
 
 use super::licenses::{self, AssignmentError, AssignmentState, Holding, LicenseSku};
 use super::money::Costs;
-use super::overlap;
 use super::users::{self, SIGN_IN_AVAILABLE, SignInField, User, UserFilter};
 use crate::entities::providers;
 use crate::error::{Error, Result};
+use crate::providers::Catalogue;
+use crate::providers::registry::ProviderRegistry;
 
 /// Users are read in chunks of this many, so a 100,000-user tenant never sits in memory whole,
 /// while a chunk is large enough that the statements stay few (two per chunk).
@@ -75,7 +76,7 @@ impl Removal {
             (true, true) => "remove it from the user".into(),
             (true, false) => format!("remove it from the user and from group(s) {groups}"),
             (false, false) => format!("only through group(s) {groups}"),
-            (false, true) => "neither direct nor from a group according to Graph".into(),
+            (false, true) => "neither direct nor from a group according to the provider".into(),
         };
         if self.errors.is_empty() {
             return how;
@@ -217,12 +218,18 @@ pub fn check_inactive_days(inactive_days: i64) -> Result<()> {
 /// `USER_CHUNK` licensed users, plus three.
 pub async fn build(
     db: &DatabaseConnection,
+    registry: &ProviderRegistry,
     provider_id: Option<i64>,
     inactive_days: i64,
     now: DateTime<Utc>,
 ) -> Result<Report> {
     check_inactive_days(inactive_days)?;
-    let mut quality = sign_in_quality(db, provider_id).await?;
+    let providers = provider_rows(db, provider_id).await?;
+    let catalogues = providers
+        .iter()
+        .map(|provider| (provider.id, registry.catalogue(&provider.kind)))
+        .collect();
+    let mut quality: Vec<SignInDataQuality> = providers.into_iter().map(sign_in_quality).collect();
     let skus: Vec<Arc<LicenseSku>> = licenses::list_skus(db, provider_id)
         .await?
         .into_iter()
@@ -231,6 +238,7 @@ pub async fn build(
     let mut judge = Judge {
         skus: skus.iter().map(|sku| (sku.id, sku.clone())).collect(),
         cutoff: now - Duration::days(inactive_days),
+        catalogues,
         containment: HashMap::new(),
     };
     let mut findings = Vec::new();
@@ -278,9 +286,11 @@ pub async fn build(
 struct Judge {
     skus: HashMap<i64, Arc<LicenseSku>>,
     cutoff: DateTime<Utc>,
-    /// Whether the SKU row `.0` includes the SKU row `.1`, remembered per pair:
-    /// `overlap::contains` derives it from the service-plan table on every call, and the users
-    /// of a tenant hold the same few pairs over and over.
+    /// What each provider's kind knows of its products, by provider id.
+    catalogues: HashMap<i64, Arc<dyn Catalogue>>,
+    /// Whether the SKU row `.0` includes the SKU row `.1`, remembered per pair: a catalogue
+    /// may derive it anew on every call, and the users of an account hold the same few pairs
+    /// over and over.
     containment: HashMap<(i64, i64), bool>,
 }
 
@@ -363,11 +373,18 @@ impl Judge {
         found
     }
 
+    /// SKUs of different providers never include each other: the same id may name different
+    /// products at different kinds of provider.
     fn contains(&mut self, outer: &LicenseSku, inner: &LicenseSku) -> bool {
+        let catalogue = self.catalogues.get(&outer.provider_id);
         *self
             .containment
             .entry((outer.id, inner.id))
-            .or_insert_with(|| overlap::contains(&outer.sku_id, &inner.sku_id))
+            .or_insert_with(|| {
+                outer.provider_id == inner.provider_id
+                    && catalogue
+                        .is_some_and(|catalogue| catalogue.contains(&outer.sku_id, &inner.sku_id))
+            })
     }
 }
 
@@ -455,27 +472,27 @@ fn totals(findings: &[Finding]) -> Totals {
     totals
 }
 
-async fn sign_in_quality(
+/// The providers in the report's scope, oldest first.
+async fn provider_rows(
     db: &DatabaseConnection,
     provider_id: Option<i64>,
-) -> Result<Vec<SignInDataQuality>> {
+) -> Result<Vec<providers::Model>> {
     let mut query = providers::Entity::find().order_by_asc(providers::Column::Id);
     if let Some(provider_id) = provider_id {
         query = query.filter(providers::Column::Id.eq(provider_id));
     }
-    Ok(query
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|provider| SignInDataQuality {
-            provider_id: provider.id,
-            provider_name: provider.name,
-            available: provider.sign_in_data_status.as_deref() == Some(SIGN_IN_AVAILABLE),
-            status: provider.sign_in_data_status,
-            licensed_users_unknown: 0,
-            message: String::new(),
-        })
-        .collect())
+    Ok(query.all(db).await?)
+}
+
+fn sign_in_quality(provider: providers::Model) -> SignInDataQuality {
+    SignInDataQuality {
+        provider_id: provider.id,
+        provider_name: provider.name,
+        available: provider.sign_in_data_status.as_deref() == Some(SIGN_IN_AVAILABLE),
+        status: provider.sign_in_data_status,
+        licensed_users_unknown: 0,
+        message: String::new(),
+    }
 }
 
 fn quality_message(quality: &SignInDataQuality) -> String {

@@ -6,7 +6,7 @@ pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
     pub provider_id: i64,
-    /// The Graph object id.
+    /// The provider's id of the user.
     pub external_id: String,
     pub user_principal_name: String,
     pub mail: Option<String>,

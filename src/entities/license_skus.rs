@@ -6,7 +6,7 @@ pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
     pub provider_id: i64,
-    /// Graph `skuId` (a GUID).
+    /// The provider's id of the SKU, lower-case.
     pub sku_id: String,
     pub sku_part_number: String,
     pub display_name: String,

@@ -5,16 +5,20 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
+    /// Which kind of provider reads `config`, e.g. `microsoft365`.
     pub kind: String,
     pub name: String,
-    pub tenant_id: String,
-    pub client_id: String,
+    /// The kind's configuration, as JSON.
+    #[sea_orm(column_type = "Text")]
+    pub config: String,
+    /// The account the provider reads, as its kind names it: unique per kind, and bound to the
+    /// sealed secret.
+    pub account_key: String,
     /// AEAD ciphertext of the client secret; the plaintext is never stored.
     pub client_secret_sealed: Vec<u8>,
     pub client_secret_key_id: String,
     pub client_secret_hint: String,
     pub client_secret_expires_at: Option<DateTimeUtc>,
-    pub cloud: String,
     pub sync_interval_minutes: Option<i32>,
     pub enabled: bool,
     #[sea_orm(column_type = "Text", nullable)]

@@ -1,11 +1,15 @@
 //! License providers: where licenses come from. A provider turns its service's data into the
 //! plain records of `records`, which the sync engine writes; the engine sees only the
 //! `LicenseProvider` trait, never a wire format.
+//!
+//! Each kind of provider lives in a folder of its own (`microsoft365/`) and plugs into the
+//! `registry` by its name: the engine, storage and API never name a kind's service.
 
 pub mod microsoft365;
 pub mod records;
 pub mod registry;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -16,9 +20,9 @@ use records::{SignInRecord, SkuRecord, SubscriptionRecord, UserChange, UserRecor
 /// Why sign-in dates cannot be read, which decides what the admin must do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SignInGap {
-    /// The app lacks a permission (for Microsoft 365: AuditLog.Read.All).
+    /// The provider's credentials lack a permission.
     MissingPermission,
-    /// The tenant lacks a licence (for Microsoft 365: Entra ID P1/P2).
+    /// The account at the service lacks the plan or licence that offers sign-in dates.
     NotPremium,
 }
 
@@ -53,7 +57,8 @@ impl Default for RetryPolicy {
     }
 }
 
-/// A provider failure with a stable code and a hint an admin can act on.
+/// A provider failure with a stable code and a hint an admin can act on, in the words of the
+/// provider's own set-up (its kind writes them: the engine passes them on as they are).
 #[derive(Clone, Debug, thiserror::Error)]
 #[error("{message}")]
 pub struct ProviderError {
@@ -61,6 +66,18 @@ pub struct ProviderError {
     pub message: String,
     pub hint: String,
     pub kind: ProviderErrorKind,
+}
+
+impl ProviderError {
+    /// A failure the engine has no special course for: the run fails with its code and hint.
+    pub fn other(code: &'static str, message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            hint: hint.into(),
+            kind: ProviderErrorKind::Other,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -107,3 +124,56 @@ pub trait LicenseProvider: Send + Sync {
     /// Each check of what a sync needs; one failure does not hide the others.
     fn test_connection(&self) -> BoxFuture<'_, Vec<ConnectionCheck>>;
 }
+
+/// What a kind knows of its products without asking its service: the names of SKUs its users may
+/// hold after the subscription ended, and which SKU already gives everything another gives.
+pub trait Catalogue: Send + Sync {
+    /// The part number and friendly name of a SKU, when the catalogue knows it.
+    fn product(&self, sku_id: &str) -> Option<ProductName>;
+    /// Whether SKU `outer` includes everything SKU `inner` gives. In doubt, false: a missed
+    /// overlap costs a finding, a false one would have an admin remove a license someone needs.
+    fn contains(&self, outer: &str, inner: &str) -> bool;
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProductName {
+    pub part_number: String,
+    pub name: String,
+}
+
+/// The catalogue of a kind that has none: SKUs keep the names their provider reports, and no SKU
+/// contains another.
+pub struct NoCatalogue;
+
+impl Catalogue for NoCatalogue {
+    fn product(&self, _sku_id: &str) -> Option<ProductName> {
+        None
+    }
+
+    fn contains(&self, _outer: &str, _inner: &str) -> bool {
+        false
+    }
+}
+
+/// A provider's client with its kind's catalogue: what a sync needs of a provider.
+#[derive(Clone)]
+pub struct Connection {
+    pub client: Arc<dyn LicenseProvider>,
+    pub catalogue: Arc<dyn Catalogue>,
+}
+
+/// A provider's configuration as its kind checked it, ready to be stored: the kind's name, the
+/// configuration (`providers.config`), and the account it names at the service
+/// (`providers.account_key`): two providers of one kind never name the same account, and the
+/// sealed secret is bound to it, so a secret copied onto another account's row does not open.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KindConfig {
+    pub kind: &'static str,
+    pub account_key: String,
+    pub config: serde_json::Value,
+}
+
+/// Top-level fields of a stored configuration to replace, built by the provider's kind from
+/// typed values. A kind never puts the fields of the account key in one: the sealed secret
+/// stays bound to the account it was entered for.
+pub type ConfigPatch = serde_json::Map<String, serde_json::Value>;

@@ -21,7 +21,7 @@ pub struct UserRecord {
     pub licenses: Vec<LicenseRecord>,
 }
 
-/// The three sign-in dates Graph keeps; any may be unknown.
+/// The three sign-in dates a directory keeps; any may be unknown.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SignInDates {
     pub last_interactive: Option<DateTime<Utc>>,
@@ -39,7 +39,7 @@ pub struct LicenseRecord {
     pub paths: LicensePaths,
 }
 
-/// How one path of a license stands (Microsoft 365: `licenseAssignmentState.state`).
+/// How one path of a license stands.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum AssignmentState {
     Active,
@@ -94,7 +94,7 @@ impl AssignmentState {
     }
 }
 
-/// Why a path failed (Microsoft 365: `licenseAssignmentState.error`).
+/// Why a path failed.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum AssignmentError {
     /// Not enough seats.
@@ -123,7 +123,7 @@ impl AssignmentError {
     ];
 
     /// An error as the provider or the database has it, in any case. Blank and `None` mean no
-    /// error: Microsoft Graph sends the text "None" for an assignment without one.
+    /// error: a provider may send the text "None" for an assignment without one.
     pub fn parse(text: &str) -> Option<Self> {
         let text = text.trim();
         if text.is_empty() || text.eq_ignore_ascii_case("none") {
@@ -343,7 +343,7 @@ pub enum UserChange {
 }
 
 impl UserChange {
-    /// The Graph id of the user the change is about.
+    /// The provider's id of the user the change is about.
     pub fn external_id(&self) -> &str {
         match self {
             UserChange::Upsert(patch) => &patch.external_id,
@@ -384,6 +384,8 @@ pub struct SignInRecord {
 pub struct SkuRecord {
     pub sku_id: String,
     pub sku_part_number: String,
+    /// The name admins know the product by; the part number when the provider has no other.
+    pub display_name: String,
     pub capability_status: String,
     pub applies_to: Option<String>,
     pub enabled_units: i64,
@@ -391,7 +393,7 @@ pub struct SkuRecord {
     pub warning_units: i64,
     pub locked_out_units: i64,
     pub consumed_units: i64,
-    /// `[{servicePlanId, servicePlanName, provisioningStatus}]` as Graph lists them.
+    /// `[{servicePlanId, servicePlanName, provisioningStatus}]`, the plans the SKU includes.
     pub service_plans: serde_json::Value,
 }
 

@@ -1,5 +1,9 @@
-//! Builds provider clients from stored configuration, and keeps them while the configuration is
-//! unchanged so that a tenant's access token is reused across syncs and connection tests.
+//! The kinds of provider this process knows, by the name stored in `providers.kind`, and the
+//! clients built from stored configurations, kept while a configuration is unchanged so that an
+//! access token is reused across syncs and connection tests.
+//!
+//! A kind plugs in with one line: `ProviderRegistry::new(…)?.with_kind(SomeKind::new(…))`. The
+//! shipped kinds are registered by [`ProviderRegistry::standard`]; a test suite may add its own.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -7,94 +11,134 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 
-use super::microsoft365::Microsoft365;
-use super::{LicenseProvider, ProviderError, RetryPolicy};
-use crate::microsoft::{
-    ClientConfig, Cloud, Credentials, EndpointOverrides, GraphClient, RetryConfig,
-};
+use super::microsoft365::{EndpointOverrides, Microsoft365Kind};
+use super::{Catalogue, Connection, LicenseProvider, NoCatalogue, ProviderError, RetryPolicy};
 
-/// What it takes to reach one Microsoft 365 tenant.
-pub struct MicrosoftTenant {
-    pub provider_id: i64,
+/// What every kind's clients share.
+#[derive(Clone, Debug)]
+pub struct Shared {
+    /// One connection pool for every provider.
+    pub http: reqwest::Client,
+    pub retry: RetryPolicy,
+}
+
+/// A kind of provider: reads its configuration, builds clients, names its products.
+pub trait ProviderKind: Send + Sync {
+    /// Stored in `providers.kind`; never changes once a provider of the kind exists.
+    fn name(&self) -> &'static str;
+
+    /// A client for the account `config` (as stored) names, signing in with `secret`. Fails
+    /// when the configuration is not one of this kind.
+    fn connect(
+        &self,
+        shared: &Shared,
+        config: &serde_json::Value,
+        secret: SecretString,
+    ) -> Result<Arc<dyn LicenseProvider>, ProviderError>;
+
+    /// What the kind knows of its products; by default nothing.
+    fn catalogue(&self) -> Arc<dyn Catalogue> {
+        Arc::new(NoCatalogue)
+    }
+}
+
+/// One stored provider, with its secret opened: what it takes to build its client.
+pub struct StoredProvider<'a> {
+    pub id: i64,
+    pub kind: &'a str,
     /// Changes whenever the provider is updated; a new version gets a new client.
     pub version: DateTime<Utc>,
-    pub tenant_id: String,
-    pub client_id: String,
-    pub client_secret: SecretString,
-    pub cloud: Cloud,
+    pub config: &'a serde_json::Value,
+    pub secret: SecretString,
 }
 
 /// A client built for one version of a provider's configuration.
-type CachedClient = (DateTime<Utc>, Arc<dyn LicenseProvider>);
+type CachedConnection = (DateTime<Utc>, Connection);
 
 pub struct ProviderRegistry {
-    http: reqwest::Client,
-    overrides: EndpointOverrides,
-    config: ClientConfig,
-    clients: Mutex<HashMap<i64, CachedClient>>,
+    shared: Shared,
+    kinds: HashMap<&'static str, Arc<dyn ProviderKind>>,
+    connections: Mutex<HashMap<i64, CachedConnection>>,
 }
 
 impl ProviderRegistry {
-    /// Clients for the Microsoft endpoints `overrides` names, whose reads retry as `retry` says.
-    pub fn new(overrides: EndpointOverrides, retry: RetryPolicy) -> Result<Self, ProviderError> {
-        let defaults = ClientConfig::default();
-        let config = ClientConfig {
-            retry: RetryConfig {
-                base_delay: retry.first_wait,
-                total_budget: retry.budget,
-                ..defaults.retry
-            },
-            ..defaults
-        };
+    /// A registry of no kinds, whose clients' reads retry as `retry` says.
+    pub fn new(retry: RetryPolicy) -> Result<Self, ProviderError> {
         let http = reqwest::Client::builder()
-            .connect_timeout(config.connect_timeout)
+            // A service that does not even accept the connection within this is down for the
+            // sync's purpose; the retry policy decides what happens next.
+            .connect_timeout(std::time::Duration::from_secs(10))
             .user_agent(concat!("license-manager/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|error| ProviderError {
-                code: "INTERNAL",
-                message: format!("cannot build the HTTP client: {error}"),
-                hint: "check the server's TLS set-up".into(),
-                kind: super::ProviderErrorKind::Other,
+            .map_err(|error| {
+                ProviderError::other(
+                    "INTERNAL",
+                    format!("cannot build the HTTP client: {error}"),
+                    "check the server's TLS set-up",
+                )
             })?;
         Ok(Self {
-            http,
-            overrides,
-            config,
-            clients: Mutex::new(HashMap::new()),
+            shared: Shared { http, retry },
+            kinds: HashMap::new(),
+            connections: Mutex::new(HashMap::new()),
         })
     }
 
-    pub fn microsoft(
-        &self,
-        tenant: MicrosoftTenant,
-    ) -> Result<Arc<dyn LicenseProvider>, ProviderError> {
-        if let Some(client) = self.cached(tenant.provider_id, tenant.version) {
-            return Ok(client);
-        }
-        let credentials = Credentials::new(
-            tenant.tenant_id,
-            tenant.client_id,
-            tenant.client_secret,
-            tenant.cloud,
-        );
-        let graph = GraphClient::with_http_client(
-            self.http.clone(),
-            credentials,
-            &self.overrides,
-            self.config.clone(),
-        )?;
-        let client: Arc<dyn LicenseProvider> = Arc::new(Microsoft365::new(graph));
-        if let Ok(mut clients) = self.clients.lock() {
-            clients.insert(tenant.provider_id, (tenant.version, client.clone()));
-        }
-        Ok(client)
+    /// The kinds this build ships.
+    pub fn standard(
+        microsoft365: EndpointOverrides,
+        retry: RetryPolicy,
+    ) -> Result<Self, ProviderError> {
+        Ok(Self::new(retry)?.with_kind(Microsoft365Kind::new(microsoft365)))
     }
 
-    fn cached(&self, provider_id: i64, version: DateTime<Utc>) -> Option<Arc<dyn LicenseProvider>> {
-        let clients = self.clients.lock().ok()?;
-        clients
+    /// Adds a kind; one of the same name is replaced.
+    pub fn with_kind(mut self, kind: impl ProviderKind + 'static) -> Self {
+        self.kinds.insert(kind.name(), Arc::new(kind));
+        self
+    }
+
+    /// Adds a kind already shared.
+    pub fn with_shared_kind(mut self, kind: Arc<dyn ProviderKind>) -> Self {
+        self.kinds.insert(kind.name(), kind);
+        self
+    }
+
+    /// The catalogue of a kind; an unknown kind's is empty.
+    pub fn catalogue(&self, kind: &str) -> Arc<dyn Catalogue> {
+        self.kinds.get(kind).map_or_else(
+            || Arc::new(NoCatalogue) as Arc<dyn Catalogue>,
+            |kind| kind.catalogue(),
+        )
+    }
+
+    /// The client of a stored provider: the cached one while its version is unchanged.
+    pub fn connect(&self, provider: StoredProvider<'_>) -> Result<Connection, ProviderError> {
+        if let Some(connection) = self.cached(provider.id, provider.version) {
+            return Ok(connection);
+        }
+        let kind = self.kinds.get(provider.kind).ok_or_else(|| {
+            ProviderError::other(
+                "INTERNAL",
+                format!("this server knows no provider kind {:?}", provider.kind),
+                "run a version of the server that supports this kind of provider",
+            )
+        })?;
+        let connection = Connection {
+            client: kind.connect(&self.shared, provider.config, provider.secret)?,
+            catalogue: kind.catalogue(),
+        };
+        if let Ok(mut connections) = self.connections.lock() {
+            connections.insert(provider.id, (provider.version, connection.clone()));
+        }
+        Ok(connection)
+    }
+
+    fn cached(&self, provider_id: i64, version: DateTime<Utc>) -> Option<Connection> {
+        let connections = self.connections.lock().ok()?;
+        connections
             .get(&provider_id)
             .filter(|(cached_version, _)| *cached_version == version)
-            .map(|(_, client)| client.clone())
+            .map(|(_, connection)| connection.clone())
     }
 }

@@ -1,5 +1,5 @@
-//! Syncs as durable jobs: the queue of runs with leases, and (with the Graph client) the runner
-//! that turns a tenant into rows. Knows nothing of GraphQL.
+//! Syncs as durable jobs: the queue of runs with leases, and (with a provider's client) the
+//! runner that turns an account into rows. Knows nothing of GraphQL.
 
 mod bulk_insert;
 pub mod events;

@@ -3,7 +3,7 @@
 //! A commit pays for every database page it dirties, and a user insert dirties a leaf of each
 //! index at a random place: 500 users per commit rewrite nearly as many index pages as 5,000
 //! do. So the fetch never waits for the writer (up to `CAPACITY` pages ahead), and whenever the
-//! writer is slower than Graph, it takes every page that arrived meanwhile into one transaction
+//! writer is slower than the provider, it takes every page that arrived meanwhile into one transaction
 //! (group commit). When the writer keeps up, each page is still written as soon as it arrives.
 
 use futures::StreamExt;
@@ -24,7 +24,7 @@ pub struct ReadAhead<T> {
 /// Pages taken together for one write.
 pub struct Batch<T> {
     pub items: T,
-    /// Graph pages in `items`.
+    /// Provider pages in `items`.
     pub pages: i64,
     /// The page after the batch failed: the batch is complete and should be written before the
     /// failure is reported, as it would have been page by page.

@@ -29,7 +29,9 @@ use super::read_ahead::ReadAhead;
 use super::writer::{self, PageChanges, SkuIndex};
 use crate::entities::{providers, sync_runs};
 use crate::providers::records::UserRecord;
-use crate::providers::{LicenseProvider, ProviderError, ProviderErrorKind, RetryPolicy, SignInGap};
+use crate::providers::{
+    Catalogue, Connection, LicenseProvider, ProviderError, ProviderErrorKind, RetryPolicy,
+};
 
 /// Users written in one transaction at most, when pages pile up behind the writer: enough to
 /// share most index pages between them, small enough to keep the write lock a moment only.
@@ -156,13 +158,15 @@ struct Run<'a> {
     run_id: i64,
     worker: &'a str,
     provider: Arc<dyn LicenseProvider>,
+    /// Names the SKUs users hold that the provider no longer lists.
+    catalogue: Arc<dyn Catalogue>,
     settings: &'a SyncSettings,
     stop: StopSignal,
     progress: Progress,
     tally: Tally,
 }
 
-/// The users a run created and updated, each once however often Graph listed it.
+/// The users a run created and updated, each once however often the provider listed it.
 #[derive(Default)]
 struct Tally {
     created: HashSet<i64>,
@@ -187,7 +191,7 @@ pub async fn execute(
     runtime: Runtime,
     run: sync_runs::Model,
     worker: String,
-    provider: Arc<dyn LicenseProvider>,
+    provider: Connection,
     shutdown: CancellationToken,
 ) -> Result<(), crate::Error> {
     let Runtime {
@@ -212,7 +216,8 @@ pub async fn execute(
         events,
         run_id: run.id,
         worker,
-        provider,
+        provider: provider.client,
+        catalogue: provider.catalogue,
         settings,
         stop: stop.clone(),
         progress: Progress::default(),
@@ -317,40 +322,31 @@ fn log_unreported(run: i64, error: &Halt) {
     }
 }
 
-fn sign_in_warning(gap: SignInGap, error: &ProviderError) -> Notice {
-    let hint = match gap {
-        SignInGap::MissingPermission => {
-            "Grant the application permission AuditLog.Read.All on Microsoft Graph and press \
-             Grant admin consent; sign-in dates appear at the next sync."
-        }
-        SignInGap::NotPremium => {
-            "Sign-in dates need a Microsoft Entra ID P1 or P2 licence in the tenant; without \
-             it, users and licenses sync completely but inactivity cannot be judged."
-        }
-    };
+/// The warning of a sync that went on without sign-in dates, with the provider's hint.
+fn sign_in_warning(error: &ProviderError) -> Notice {
     Notice {
         code: "SIGN_IN_ACTIVITY_UNAVAILABLE".into(),
         message: format!("synced without sign-in dates: {}", error.message),
-        hint: hint.into(),
+        hint: error.hint.clone(),
     }
 }
 
 /// A page write's outcome, with what the run needs to account for it.
 struct WrittenPage {
     result: Result<(PageChanges, Vec<i64>), crate::Error>,
-    /// Graph pages in the write.
+    /// Provider pages in the write.
     pages: i64,
-    /// The Graph ids of the users written.
+    /// The provider's ids of the users written.
     users: HashSet<String>,
 }
 
 /// Page writes in flight. On PostgreSQL two run at once: each runs in a database backend of its
 /// own, and one backend inserting a 100,000-user listing kept one core busy while the other sat
-/// partly idle, so the writer fell behind Graph. SQLite has a single writer: one at a time.
+/// partly idle, so the writer fell behind the provider. SQLite has a single writer: one at a time.
 struct PageWrites<'a> {
     db: &'a DatabaseConnection,
     in_flight: FuturesUnordered<BoxFuture<'a, WrittenPage>>,
-    /// The Graph ids of the users being written.
+    /// The provider's ids of the users being written.
     users: HashSet<String>,
     limit: usize,
 }
@@ -473,7 +469,7 @@ impl Run<'_> {
 
     /// Adds what a write changed. A user created by this run and written again stays one
     /// created user. `users_seen` is not here: each path sets it from the distinct users it has
-    /// seen (Graph may list a user more than once, see `write_listing`).
+    /// seen (a provider may list a user more than once, see `write_listing`).
     fn count(&mut self, changes: PageChanges, pages: i64) {
         self.progress.pages_fetched += pages;
         self.progress.users_removed += changes.removed;
@@ -495,7 +491,9 @@ impl Run<'_> {
             })
             .await?;
         let skus = skus?;
-        let index = writer::write_skus(self.writes, provider_id, &skus, now).await?;
+        let index =
+            writer::write_skus(self.writes, provider_id, &skus, self.catalogue.clone(), now)
+                .await?;
         writer::write_subscriptions(self.writes, provider_id, &subscriptions?, now).await?;
         self.progress.skus_synced = skus.len() as i64;
         Ok(index)
@@ -522,7 +520,7 @@ impl Run<'_> {
             Ok(()) => "AVAILABLE",
             Err(Halt::Provider(error)) => match error.kind {
                 ProviderErrorKind::SignInUnavailable(gap) => {
-                    self.progress.warnings.push(sign_in_warning(gap, &error));
+                    self.progress.warnings.push(sign_in_warning(&error));
                     let users = ReadAhead::start(self.provider.users(false));
                     self.list_users(provider.id, users, &mut skus, &mut seen, now)
                         .await?;
@@ -602,10 +600,9 @@ impl Run<'_> {
                     let Some(first) = page else { return Ok(()) };
                     let batch = listing.pages.gather(first?, USERS_PER_WRITE);
                     if listing.writes.overlaps(&batch.items) {
-                        // A user listed twice: Graph gives no promise of each object once ("a
-                        // single entity will be contained multiple times in the response",
-                        // learn.microsoft.com/graph/delta-query-overview) and a user changed
-                        // while the listing is paged shows up again, newer. The later listing
+                        // A user listed twice: a provider need not promise each object once,
+                        // and a user changed while the listing is paged may show up again,
+                        // newer (see docs/architecture.md, sync semantics). The later listing
                         // must win, so the write holding the earlier one ends first.
                         self.finish_writes(listing, seen).await?;
                     }
@@ -717,7 +714,7 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// Sign-in dates are optional: when Graph refuses or fails them, the run still succeeds,
+    /// Sign-in dates are optional: when the provider refuses or fails them, the run still succeeds,
     /// keeps the dates it had, and says why in a warning.
     async fn refresh_sign_ins_or_warn(
         &mut self,
@@ -732,7 +729,7 @@ impl Run<'_> {
             }
             Err(Halt::Provider(error)) => match error.kind {
                 ProviderErrorKind::SignInUnavailable(gap) => {
-                    self.progress.warnings.push(sign_in_warning(gap, &error));
+                    self.progress.warnings.push(sign_in_warning(&error));
                     row.sign_in_data_status = Set(Some(gap.as_str().into()));
                 }
                 _ => self.progress.warnings.push(Notice {

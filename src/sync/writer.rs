@@ -3,8 +3,8 @@
 //! Each page is one short transaction of a few batched statements: read the stored rows of the
 //! page's users, insert the new ones, upsert (by primary key) only those that changed, and
 //! replace the licenses of only those users whose licenses changed. Unchanged rows are never
-//! rewritten, so a repeated full sync costs reads, not writes. Rows are deduplicated by Graph id
-//! within a page (the last one wins: Graph may list a user twice, the later time newer, see
+//! rewritten, so a repeated full sync costs reads, not writes. Rows are deduplicated by the provider's
+//! id within a page (the last one wins: a provider may list a user twice, the later time newer, see
 //! `runner::write_listing`): PostgreSQL refuses to touch one row twice in a statement.
 
 use std::collections::{HashMap, HashSet};
@@ -21,13 +21,13 @@ use sea_orm::{
 use serde_json::json;
 
 use super::bulk_insert;
-use crate::catalog;
 use crate::db::one_of;
 use crate::entities::{
     directory_users as users, license_assignments as assignments, license_skus as skus,
     license_snapshots as snapshots, subscriptions,
 };
 use crate::error::{Error, Result};
+use crate::providers::Catalogue;
 use crate::providers::records::{
     AssignedSku, LicensePaths, LicenseRecord, SignInDates, SignInRecord, SkuRecord,
     SubscriptionRecord, UserChange, UserPatch, UserRecord,
@@ -61,7 +61,7 @@ fn batches<T>(backend: DbBackend, rows: &[T]) -> impl Iterator<Item = &[T]> {
 }
 
 /// What one page changed: the row ids of the users it created and of those it updated, and how
-/// many it marked removed. Ids, not counts: Graph may list a user on more than one page, and a
+/// many it marked removed. Ids, not counts: a provider may list a user on more than one page, and a
 /// run counts each user once (see `runner::Tally`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PageChanges {
@@ -70,15 +70,21 @@ pub struct PageChanges {
     pub removed: i64,
 }
 
-/// The provider's SKUs by GUID, so assignments can point at their rows.
+/// The provider's SKUs by their id, so assignments can point at their rows.
 #[derive(Clone)]
 pub struct SkuIndex {
     provider_id: i64,
     ids: HashMap<String, i64>,
+    /// Names the SKUs users hold that the provider does not list.
+    catalogue: Arc<dyn Catalogue>,
 }
 
 impl SkuIndex {
-    pub async fn load(db: &impl ConnectionTrait, provider_id: i64) -> Result<Self> {
+    pub async fn load(
+        db: &impl ConnectionTrait,
+        provider_id: i64,
+        catalogue: Arc<dyn Catalogue>,
+    ) -> Result<Self> {
         let rows: Vec<(i64, String)> = skus::Entity::find()
             .select_only()
             .column(skus::Column::Id)
@@ -90,6 +96,7 @@ impl SkuIndex {
         Ok(Self {
             provider_id,
             ids: rows.into_iter().map(|(id, sku)| (sku, id)).collect(),
+            catalogue,
         })
     }
 
@@ -99,6 +106,7 @@ impl SkuIndex {
         Self {
             provider_id,
             ids: HashMap::new(),
+            catalogue: Arc::new(crate::providers::NoCatalogue),
         }
     }
 
@@ -111,7 +119,7 @@ impl SkuIndex {
     }
 
     /// Creates rows for SKUs users hold but the tenant no longer subscribes to: they keep their
-    /// name from Microsoft's table (or their GUID when it does not know them), with no seats.
+    /// name from the kind's catalogue (or their id when it does not know them), with no seats.
     async fn ensure(
         &mut self,
         db: &impl ConnectionTrait,
@@ -129,13 +137,16 @@ impl SkuIndex {
         let rows: Vec<skus::ActiveModel> = missing
             .iter()
             .map(|sku_id| {
-                let part_number =
-                    catalog::product(sku_id).map_or(*sku_id, |product| product.sku_part_number);
+                let product = self.catalogue.product(sku_id);
+                let (part_number, name) = product.map_or_else(
+                    || ((*sku_id).to_owned(), (*sku_id).to_owned()),
+                    |product| (product.part_number, product.name),
+                );
                 skus::ActiveModel {
                     provider_id: Set(self.provider_id),
                     sku_id: Set((*sku_id).to_owned()),
-                    sku_part_number: Set(part_number.to_owned()),
-                    display_name: Set(catalog::product_name(sku_id, part_number).into_owned()),
+                    sku_part_number: Set(part_number),
+                    display_name: Set(name),
                     capability_status: Set("Unsubscribed".to_owned()),
                     subscribed: Set(false),
                     created_at: Set(now),
@@ -166,6 +177,7 @@ pub async fn write_skus(
     db: &DatabaseConnection,
     provider_id: i64,
     records: &[SkuRecord],
+    catalogue: Arc<dyn Catalogue>,
     now: DateTime<Utc>,
 ) -> Result<SkuIndex> {
     let transaction = crate::db::begin_write(db).await?;
@@ -175,9 +187,7 @@ pub async fn write_skus(
             provider_id: Set(provider_id),
             sku_id: Set(record.sku_id.clone()),
             sku_part_number: Set(record.sku_part_number.clone()),
-            display_name: Set(
-                catalog::product_name(&record.sku_id, &record.sku_part_number).into_owned(),
-            ),
+            display_name: Set(record.display_name.clone()),
             capability_status: Set(record.capability_status.clone()),
             applies_to: Set(record.applies_to.clone()),
             enabled_units: Set(record.enabled_units),
@@ -234,7 +244,7 @@ pub async fn write_skus(
         .filter(skus::Column::SkuId.is_not_in(listed))
         .exec(&transaction)
         .await?;
-    let index = SkuIndex::load(&transaction, provider_id).await?;
+    let index = SkuIndex::load(&transaction, provider_id, catalogue).await?;
     transaction.commit().await?;
     Ok(index)
 }
@@ -550,7 +560,7 @@ struct UserWrites<'a> {
     updates: Vec<users::ActiveModel>,
 }
 
-/// What a page's user rows became: ids by Graph id (new and stored) and who counts as what.
+/// What a page's user rows became: ids by the provider's id (new and stored) and who counts as what.
 struct SavedUsers {
     ids: HashMap<String, i64>,
     updated: HashSet<i64>,
@@ -622,7 +632,7 @@ impl SavedUsers {
     }
 }
 
-/// Inserts new users and upserts changed ones; returns every written user's id by Graph id.
+/// Inserts new users and upserts changed ones; returns every written user's id by the provider's id.
 async fn save_users(
     db: &impl ConnectionTrait,
     inserts: Vec<users::ActiveModel>,

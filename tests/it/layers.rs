@@ -18,7 +18,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "auth", "entities", "db",
         ],
     ),
-    ("providers", &["providers", "microsoft", "catalog"]),
+    ("providers", &["providers"]),
     ("sync", &["sync"]),
     ("domain", &["domain"]),
     ("api", &["api"]),

@@ -10,7 +10,7 @@ use common::fixtures::{
 };
 use common::{Engine, TestApp, error_code};
 use license_manager::auth::Role;
-use license_manager::catalog;
+use license_manager::providers::microsoft365::catalog;
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
@@ -368,7 +368,12 @@ async fn licenses_stored_before_the_upgrade_keep_their_data(engine: Engine) {
     Migrator::up(&db, Some(BEFORE_SOURCES))
         .await
         .expect("the previous version's schema");
-    let contoso = fixtures::provider(&db, "Contoso", Some("AVAILABLE")).await;
+    let contoso = fixtures::LegacyProvider {
+        sign_in: Some("AVAILABLE"),
+        ..fixtures::LegacyProvider::named("Contoso")
+    }
+    .insert(&db)
+    .await;
     let e5 = fixtures::sku(&db, contoso, SPE_E5, (10, 4, 0, 0, 0)).await;
     let mut users = Vec::new();
     for (name, direct, groups, state, error) in [
@@ -383,7 +388,8 @@ async fn licenses_stored_before_the_upgrade_keep_their_data(engine: Engine) {
     }
     // Up, back down (as an operator rolling back would), and up again when the server starts.
     Migrator::up(&db, None).await.expect("upgraded");
-    Migrator::down(&db, Some(1)).await.expect("rolled back");
+    let newer = Migrator::migrations().len() as u32 - BEFORE_SOURCES;
+    Migrator::down(&db, Some(newer)).await.expect("rolled back");
     db.close().await.ok();
 
     let app = TestApp::start(data_dir, database).await;

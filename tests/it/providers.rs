@@ -260,7 +260,7 @@ async fn the_secret_is_stored_sealed(engine: Engine) {
             "SELECT CAST(p.* AS text) AS row_text FROM providers p UNION ALL SELECT CAST(a.* AS text) FROM audit_events a"
         }
         Engine::Sqlite => {
-            "SELECT quote(client_secret_sealed) || name || tenant_id || client_id || client_secret_hint AS row_text FROM providers UNION ALL SELECT coalesce(detail, '') FROM audit_events"
+            "SELECT quote(client_secret_sealed) || name || config || account_key || client_secret_hint AS row_text FROM providers UNION ALL SELECT coalesce(detail, '') FROM audit_events"
         }
     };
     let rows = db

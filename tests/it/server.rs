@@ -40,17 +40,20 @@ async fn table_names(db: &DatabaseConnection) -> Vec<String> {
         .collect()
 }
 
+const CLIENT_ID: &str = "11111111-2222-3333-4444-555555555555";
+
 fn provider(name: &str, tenant: &str) -> providers::ActiveModel {
     let now = Utc::now();
     providers::ActiveModel {
         kind: Set("microsoft365".into()),
         name: Set(name.into()),
-        tenant_id: Set(tenant.into()),
-        client_id: Set("11111111-2222-3333-4444-555555555555".into()),
+        config: Set(
+            json!({ "tenantId": tenant, "clientId": CLIENT_ID, "cloud": "GLOBAL" }).to_string(),
+        ),
+        account_key: Set(format!("{tenant}:{CLIENT_ID}")),
         client_secret_sealed: Set(vec![1, 2, 3]),
         client_secret_key_id: Set("k1".into()),
         client_secret_hint: Set("abcd".into()),
-        cloud: Set("GLOBAL".into()),
         enabled: Set(true),
         created_at: Set(now),
         updated_at: Set(now),

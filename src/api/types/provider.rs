@@ -8,11 +8,9 @@ use crate::api::errors::graphql_error;
 use crate::api::loaders::{LatestSyncRuns, ProviderUserCounts, load};
 use crate::api::types::{LicenseSku, SyncRun};
 use crate::domain::licenses::LicenseSku as DomainSku;
-use crate::domain::providers::{
-    self as domain, Cloud, MicrosoftProviderChanges, NewMicrosoftProvider,
-    ProviderKind as DomainKind, SecretStatus,
-};
+use crate::domain::providers::{self as domain, NewProvider, ProviderChanges, SecretStatus};
 use crate::error::Error;
+use crate::providers::microsoft365::{self, Cloud};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
 pub enum ProviderKind {
@@ -95,15 +93,39 @@ impl Provider {
     }
 }
 
+impl Provider {
+    /// The configuration of a Microsoft 365 provider; the fields that show it have no value for
+    /// a provider of another kind.
+    fn microsoft(&self) -> Result<microsoft365::Config> {
+        if self.0.kind != microsoft365::KIND {
+            return Err(self.unnamed(&self.0.kind));
+        }
+        microsoft365::Config::from_stored(&self.0.config).map_err(|error| {
+            graphql_error(&Error::Corrupt(format!(
+                "provider {}: configuration: {error}",
+                self.0.id
+            )))
+        })
+    }
+
+    fn unnamed(&self, kind: &str) -> async_graphql::Error {
+        graphql_error(&Error::Corrupt(format!(
+            "provider {} is of kind {kind:?}, which this API does not show",
+            self.0.id
+        )))
+    }
+}
+
 #[Object]
 impl Provider {
     async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
 
-    async fn kind(&self) -> ProviderKind {
-        match self.0.kind {
-            DomainKind::Microsoft365 => ProviderKind::Microsoft365,
+    async fn kind(&self) -> Result<ProviderKind> {
+        match self.0.kind.as_str() {
+            microsoft365::KIND => Ok(ProviderKind::Microsoft365),
+            other => Err(self.unnamed(other)),
         }
     }
 
@@ -112,17 +134,17 @@ impl Provider {
     }
 
     /// The Directory (tenant) ID or a verified domain of the tenant.
-    async fn tenant_id(&self) -> &str {
-        &self.0.tenant_id
+    async fn tenant_id(&self) -> Result<String> {
+        Ok(self.microsoft()?.tenant_id.into())
     }
 
     /// The Application (client) ID of the app registration.
-    async fn client_id(&self) -> &str {
-        &self.0.client_id
+    async fn client_id(&self) -> Result<String> {
+        Ok(self.microsoft()?.client_id.into())
     }
 
-    async fn cloud(&self) -> MicrosoftCloud {
-        self.0.cloud.into()
+    async fn cloud(&self) -> Result<MicrosoftCloud> {
+        Ok(self.microsoft()?.cloud.into())
     }
 
     /// The last four characters of the client secret; the secret itself is never returned.
@@ -214,14 +236,13 @@ pub struct CreateMicrosoftProviderInput {
     pub sync_interval_minutes: Option<i32>,
 }
 
-impl From<CreateMicrosoftProviderInput> for NewMicrosoftProvider {
+impl From<CreateMicrosoftProviderInput> for NewProvider {
     fn from(input: CreateMicrosoftProviderInput) -> Self {
+        let cloud = input.cloud.unwrap_or_default().into();
         Self {
             name: input.name,
-            tenant_id: input.tenant_id,
-            client_id: input.client_id,
+            config: microsoft365::Config::parse(&input.tenant_id, &input.client_id, cloud),
             client_secret: SecretString::from(input.client_secret),
-            cloud: input.cloud.unwrap_or_default().into(),
             client_secret_expires_at: input.client_secret_expires_at,
             sync_interval_minutes: input.sync_interval_minutes,
         }
@@ -248,12 +269,14 @@ fn change<T>(value: MaybeUndefined<T>) -> Option<Option<T>> {
     }
 }
 
-impl From<UpdateMicrosoftProviderInput> for MicrosoftProviderChanges {
+impl From<UpdateMicrosoftProviderInput> for ProviderChanges {
     fn from(input: UpdateMicrosoftProviderInput) -> Self {
         Self {
             name: input.name,
             client_secret: input.client_secret.map(SecretString::from),
-            cloud: input.cloud.map(Cloud::from),
+            config: input
+                .cloud
+                .map(|cloud| microsoft365::Config::cloud_patch(cloud.into())),
             client_secret_expires_at: change(input.client_secret_expires_at),
             sync_interval_minutes: change(input.sync_interval_minutes),
             enabled: input.enabled,

@@ -3,12 +3,14 @@
 
 use chrono::{DateTime, Duration, Utc};
 use license_manager::auth::Role;
-use license_manager::catalog;
+use license_manager::crypto::Sealed;
 use license_manager::entities::{
     directory_users, license_assignments, license_skus, providers, subscriptions,
 };
+use license_manager::providers::microsoft365::catalog;
 use reqwest::StatusCode;
-use sea_orm::{ActiveModelTrait, DatabaseConnection, Set};
+use sea_orm::sea_query::{Alias, Query};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseConnection, Set};
 use serde_json::{Value, json};
 
 use super::TestApp;
@@ -45,17 +47,22 @@ pub async fn data(app: &TestApp, query: &str, variables: Value) -> Value {
     body["data"].clone()
 }
 
+/// The app registration of every fixture provider.
+const CLIENT_ID: &str = "11111111-2222-3333-4444-555555555555";
+
 pub async fn provider(db: &DatabaseConnection, name: &str, sign_in: Option<&str>) -> i64 {
     let now = Utc::now();
+    let tenant = format!("{}.onmicrosoft.com", name.to_lowercase());
     providers::ActiveModel {
         kind: Set("microsoft365".into()),
         name: Set(name.into()),
-        tenant_id: Set(format!("{}.onmicrosoft.com", name.to_lowercase())),
-        client_id: Set("11111111-2222-3333-4444-555555555555".into()),
+        config: Set(
+            json!({ "tenantId": tenant, "clientId": CLIENT_ID, "cloud": "GLOBAL" }).to_string(),
+        ),
+        account_key: Set(format!("{tenant}:{CLIENT_ID}")),
         client_secret_sealed: Set(vec![1, 2, 3]),
         client_secret_key_id: Set("k1".into()),
         client_secret_hint: Set("abcd".into()),
-        cloud: Set("GLOBAL".into()),
         enabled: Set(true),
         sign_in_data_status: Set(sign_in.map(str::to_owned)),
         created_at: Set(now),
@@ -137,6 +144,90 @@ impl NewUser {
         .await
         .expect("user inserted")
         .id
+    }
+}
+
+/// A provider row as the schema before kind configurations (migration
+/// m20261207_000060_provider_config) stored it: tenant, client and cloud in columns of their own.
+pub struct LegacyProvider<'a> {
+    pub name: &'a str,
+    pub tenant_id: String,
+    pub client_id: String,
+    pub cloud: &'a str,
+    /// Sealed to `provider-client-secret:{tenant_id}:{client_id}`, as that version did.
+    pub secret: Sealed,
+    pub delta_link: Option<String>,
+    pub sign_in: Option<&'a str>,
+}
+
+impl<'a> LegacyProvider<'a> {
+    /// A tenant named after `name` whose secret no key opens.
+    pub fn named(name: &'a str) -> Self {
+        Self {
+            name,
+            tenant_id: format!("{}.onmicrosoft.com", name.to_lowercase()),
+            client_id: CLIENT_ID.into(),
+            cloud: "GLOBAL",
+            secret: Sealed {
+                key_id: "k1".into(),
+                ciphertext: vec![1, 2, 3],
+            },
+            delta_link: None,
+            sign_in: None,
+        }
+    }
+
+    /// Inserts the row into a database of the earlier schema; returns its id.
+    pub async fn insert(&self, db: &DatabaseConnection) -> i64 {
+        let now = Utc::now();
+        let obtained = self.delta_link.as_ref().map(|_| now);
+        let insert = Query::insert()
+            .into_table(Alias::new("providers"))
+            .columns(
+                [
+                    "kind",
+                    "name",
+                    "tenant_id",
+                    "client_id",
+                    "client_secret_sealed",
+                    "client_secret_key_id",
+                    "client_secret_hint",
+                    "cloud",
+                    "enabled",
+                    "delta_link",
+                    "delta_link_obtained_at",
+                    "last_full_sync_at",
+                    "sign_in_data_status",
+                    "created_at",
+                    "updated_at",
+                ]
+                .map(Alias::new),
+            )
+            .values_panic([
+                "microsoft365".into(),
+                self.name.into(),
+                self.tenant_id.clone().into(),
+                self.client_id.clone().into(),
+                self.secret.ciphertext.clone().into(),
+                self.secret.key_id.clone().into(),
+                "hint".into(),
+                self.cloud.into(),
+                true.into(),
+                self.delta_link.clone().into(),
+                obtained.into(),
+                obtained.into(),
+                self.sign_in.into(),
+                now.into(),
+                now.into(),
+            ])
+            .returning_col(Alias::new("id"))
+            .to_owned();
+        db.query_one(&insert)
+            .await
+            .expect("legacy provider inserted")
+            .expect("its id returned")
+            .try_get("", "id")
+            .expect("an integer id")
     }
 }
 

@@ -17,8 +17,9 @@ use license_manager::config::{EngineSettings, Settings};
 use license_manager::db;
 use license_manager::http::ServerLimits;
 use license_manager::metrics::Metrics;
-use license_manager::microsoft::EndpointOverrides;
 use license_manager::providers::RetryPolicy;
+use license_manager::providers::microsoft365::EndpointOverrides;
+use license_manager::providers::registry::ProviderKind;
 use license_manager::sync::events::RunEvents;
 use license_manager::sync::runner::SyncSettings;
 use reqwest::{StatusCode, Url};
@@ -146,6 +147,20 @@ pub struct Options {
     pub sync: Option<SyncSettings>,
     /// Timeouts and caps; the defaults of `serve` unless a test tightens them.
     pub limits: ServerLimits,
+    /// Kinds of provider the server knows beside the shipped ones.
+    pub kinds: ExtraKinds,
+}
+
+/// Kinds of provider a test adds to its server's registry.
+#[derive(Clone, Default)]
+pub struct ExtraKinds(pub Vec<Arc<dyn ProviderKind>>);
+
+impl std::fmt::Debug for ExtraKinds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|kind| kind.name()))
+            .finish()
+    }
 }
 
 impl Options {
@@ -168,6 +183,7 @@ impl Options {
                 ..SyncSettings::default()
             }),
             limits: ServerLimits::default(),
+            kinds: ExtraKinds::default(),
         }
     }
 }
@@ -205,7 +221,8 @@ impl TestApp {
 
     pub async fn start_with(data_dir: TempDir, database: TestDatabase, options: Options) -> Self {
         init_logging();
-        let application = Application::build(settings(&database.url, data_dir.path(), &options))
+        let settings = settings(&database.url, data_dir.path(), &options);
+        let application = Application::build_with_kinds(settings, options.kinds.0.clone())
             .await
             .expect("the server starts");
         let addr = application.local_addr().expect("bound address");

@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use futures::TryStreamExt;
 use graph_sim::SimOptions;
-use license_manager::microsoft::{Credentials, ErrorKind, GraphError, SecretString, UserQuery};
+use license_manager::providers::microsoft365::graph::{
+    Credentials, ErrorKind, GraphError, SecretString, UserQuery,
+};
 
 use super::common::*;
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use futures::TryStreamExt;
 use graph_sim::{SimOptions, SimServer, TenantSpec};
-use license_manager::microsoft::{
+use license_manager::providers::microsoft365::graph::{
     ClientConfig, Cloud, Credentials, EndpointOverrides, GraphClient, GraphError, Page, PageStream,
     RetryConfig, SecretString,
 };

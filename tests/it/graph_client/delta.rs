@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use graph_sim::{NewUser, SimOptions};
-use license_manager::microsoft::{
+use license_manager::providers::microsoft365::graph::{
     DELTA_SELECT, DeltaItem, DeltaOptions, DeltaStart, GraphClient, Page, Patch, RemovedReason,
     UserDelta,
 };

@@ -1,13 +1,15 @@
 //! Graph 403s mapped to the permission or licence the admin must add.
 
 use graph_sim::{Permissions, SimOptions, TenantSpec};
-use license_manager::microsoft::{
+use license_manager::providers::microsoft365::graph::{
     DeltaStart, ErrorKind, GraphError, Permission, SignInUnavailableReason, UserQuery,
 };
 
 use super::common::*;
 
-async fn first_error<T>(stream: license_manager::microsoft::PageStream<T>) -> GraphError {
+async fn first_error<T>(
+    stream: license_manager::providers::microsoft365::graph::PageStream<T>,
+) -> GraphError {
     all_pages(stream)
         .await
         .err()

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use futures::StreamExt;
 use graph_sim::SimOptions;
-use license_manager::microsoft::{USER_SELECT, UserQuery};
+use license_manager::providers::microsoft365::graph::{USER_SELECT, UserQuery};
 
 use super::common::*;
 

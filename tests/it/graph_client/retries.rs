@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use graph_sim::{FaultOptions, SimOptions};
-use license_manager::microsoft::{
+use license_manager::providers::microsoft365::graph::{
     ClientConfig, EndpointOverrides, GraphClient, RetryConfig, UserQuery,
 };
 use tokio::io::AsyncReadExt;

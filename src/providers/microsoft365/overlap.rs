@@ -19,7 +19,7 @@
 
 use std::collections::HashMap;
 
-use crate::catalog;
+use super::catalog;
 
 /// Plans that say nothing about what a user can do.
 const IGNORED: [&str; 3] = [

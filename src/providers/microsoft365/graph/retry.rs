@@ -191,7 +191,7 @@ mod tests {
     use std::sync::atomic::{AtomicU32, Ordering};
 
     use super::*;
-    use crate::microsoft::error::ErrorKind;
+    use crate::providers::microsoft365::graph::error::ErrorKind;
 
     fn small() -> RetryConfig {
         RetryConfig {
@@ -251,7 +251,9 @@ mod tests {
 
     /// A failed attempt as the client makes it from an answer of `status` with `body`.
     fn answered(status: u16, body: &str, retry_after: Option<Duration>) -> Failure {
-        use crate::microsoft::response::{Api, GraphErrorInfo, RawResponse, classify_graph};
+        use crate::providers::microsoft365::graph::response::{
+            Api, GraphErrorInfo, RawResponse, classify_graph,
+        };
         let mut raw = RawResponse::fake(status, body);
         raw.retry_after = retry_after;
         let error = classify_graph(Api::Organization, raw.status, &GraphErrorInfo::parse(&raw));

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-const TABLE: &str = include_str!("../data/microsoft-365-skus.tsv");
+const TABLE: &str = include_str!("../../../data/microsoft-365-skus.tsv");
 
 #[derive(Debug)]
 pub struct Product {
