@@ -15,7 +15,12 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 
+use crate::codes::Code;
 use records::{SignInRecord, SkuRecord, SubscriptionRecord, UserChange, UserRecord};
+
+/// `providers.sign_in_data_status` when the last sync could read sign-in activity; otherwise
+/// it holds the [`SignInGap`] that kept it from them.
+pub const SIGN_IN_AVAILABLE: &str = "AVAILABLE";
 
 /// Why sign-in dates cannot be read, which decides what the admin must do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,7 +67,7 @@ impl Default for RetryPolicy {
 #[derive(Clone, Debug, thiserror::Error)]
 #[error("{message}")]
 pub struct ProviderError {
-    pub code: &'static str,
+    pub code: Code,
     pub message: String,
     pub hint: String,
     pub kind: ProviderErrorKind,
@@ -70,7 +75,7 @@ pub struct ProviderError {
 
 impl ProviderError {
     /// A failure the engine has no special course for: the run fails with its code and hint.
-    pub fn other(code: &'static str, message: impl Into<String>, hint: impl Into<String>) -> Self {
+    pub fn other(code: Code, message: impl Into<String>, hint: impl Into<String>) -> Self {
         Self {
             code,
             message: message.into(),

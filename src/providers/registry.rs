@@ -5,6 +5,7 @@
 //! A kind plugs in with one line: `ProviderRegistry::new(…)?.with_kind(SomeKind::new(…))`. The
 //! shipped kinds are registered by [`ProviderRegistry::standard`]; a test suite may add its own.
 
+use crate::codes::Code;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -72,7 +73,7 @@ impl ProviderRegistry {
             .build()
             .map_err(|error| {
                 ProviderError::other(
-                    "INTERNAL",
+                    Code::Internal,
                     format!("cannot build the HTTP client: {error}"),
                     "check the server's TLS set-up",
                 )
@@ -119,7 +120,7 @@ impl ProviderRegistry {
         }
         let kind = self.kinds.get(provider.kind).ok_or_else(|| {
             ProviderError::other(
-                "INTERNAL",
+                Code::Internal,
                 format!("this server knows no provider kind {:?}", provider.kind),
                 "run a version of the server that supports this kind of provider",
             )

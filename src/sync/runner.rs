@@ -27,10 +27,12 @@ use super::events::RunEvents;
 use super::queue::{self, Heartbeat, Notice, Outcome, Progress, SyncMode};
 use super::read_ahead::ReadAhead;
 use super::writer::{self, PageChanges, SkuIndex};
+use crate::codes::Code;
 use crate::entities::{providers, sync_runs};
 use crate::providers::records::UserRecord;
 use crate::providers::{
     Catalogue, Connection, LicenseProvider, ProviderError, ProviderErrorKind, RetryPolicy,
+    SIGN_IN_AVAILABLE,
 };
 
 /// Users written in one transaction at most, when pages pile up behind the writer: enough to
@@ -236,13 +238,13 @@ pub async fn execute(
             return Ok(());
         }
         Err(Halt::Stopped(Stop::Shutdown)) => Outcome::Failed(Notice {
-            code: "INTERRUPTED".into(),
+            code: Code::Interrupted.into(),
             message: "the server shut down during the sync".into(),
             hint: "nothing to fix: data written so far is kept and the next sync runs normally"
                 .into(),
         }),
         Err(Halt::Provider(error)) => {
-            tracing::warn!(run = run.id, code = error.code, %error, "sync failed");
+            tracing::warn!(run = run.id, code = %error.code, %error, "sync failed");
             Outcome::Failed(Notice {
                 code: error.code.into(),
                 message: error.message,
@@ -252,7 +254,7 @@ pub async fn execute(
         Err(Halt::Database(error)) => {
             tracing::error!(run = run.id, error = ?error, "sync failed on the database");
             Outcome::Failed(Notice {
-                code: "INTERNAL".into(),
+                code: Code::Internal.into(),
                 message: "the sync could not write to the database".into(),
                 hint: "the server log has the details; data written before the error is kept"
                     .into(),
@@ -313,7 +315,7 @@ async fn keep_lease(
 fn log_unreported(run: i64, error: &Halt) {
     match error {
         Halt::Provider(error) => {
-            tracing::warn!(run, code = error.code, %error, "a further error while ending the sync");
+            tracing::warn!(run, code = %error.code, %error, "a further error while ending the sync");
         }
         Halt::Database(error) => {
             tracing::warn!(run, error = ?error, "a further database error while ending the sync");
@@ -325,7 +327,7 @@ fn log_unreported(run: i64, error: &Halt) {
 /// The warning of a sync that went on without sign-in dates, with the provider's hint.
 fn sign_in_warning(error: &ProviderError) -> Notice {
     Notice {
-        code: "SIGN_IN_ACTIVITY_UNAVAILABLE".into(),
+        code: Code::SignInActivityUnavailable.into(),
         message: format!("synced without sign-in dates: {}", error.message),
         hint: error.hint.clone(),
     }
@@ -517,7 +519,7 @@ impl Run<'_> {
             .list_users(provider.id, users, &mut skus, &mut seen, now)
             .await
         {
-            Ok(()) => "AVAILABLE",
+            Ok(()) => SIGN_IN_AVAILABLE,
             Err(Halt::Provider(error)) => match error.kind {
                 ProviderErrorKind::SignInUnavailable(gap) => {
                     self.progress.warnings.push(sign_in_warning(&error));
@@ -538,7 +540,7 @@ impl Run<'_> {
         row.delta_link = Set(Some(link));
         row.delta_link_obtained_at = Set(Some(now));
         row.last_full_sync_at = Set(Some(now));
-        if sign_in_status == "AVAILABLE" {
+        if sign_in_status == SIGN_IN_AVAILABLE {
             row.sign_in_refreshed_at = Set(Some(now));
         }
         row.sign_in_data_status = Set(Some(sign_in_status.to_owned()));
@@ -676,7 +678,7 @@ impl Run<'_> {
                 Some(Err(error)) if error.kind == ProviderErrorKind::DeltaExpired => {
                     drop(changes);
                     self.progress.warnings.push(Notice {
-                        code: "DELTA_TOKEN_EXPIRED".into(),
+                        code: Code::DeltaTokenExpired.into(),
                         message: "the incremental sync token had expired; a full sync ran instead"
                             .into(),
                         hint: "nothing to fix: this happens after about a week without a sync"
@@ -725,7 +727,7 @@ impl Run<'_> {
         match self.refresh_sign_ins(provider.id, now).await {
             Ok(()) => {
                 row.sign_in_refreshed_at = Set(Some(now));
-                row.sign_in_data_status = Set(Some("AVAILABLE".into()));
+                row.sign_in_data_status = Set(Some(SIGN_IN_AVAILABLE.into()));
             }
             Err(Halt::Provider(error)) => match error.kind {
                 ProviderErrorKind::SignInUnavailable(gap) => {

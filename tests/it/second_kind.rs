@@ -12,6 +12,7 @@ use common::{Engine, ExtraKinds, Options, TestApp};
 use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt, stream};
 use license_manager::auth::Role;
+use license_manager::codes::Code;
 use license_manager::crypto::SecretKeyring;
 use license_manager::domain::audit::Actor;
 use license_manager::domain::providers::{self, NewProvider};
@@ -154,14 +155,14 @@ impl ProviderKind for LedgerKind {
             |code, message: &str| ProviderError::other(code, message, "check the ledger's set-up");
         if secret.expose_secret() != SECRET {
             return Err(refused(
-                "INVALID_CLIENT_SECRET",
+                Code::InvalidClientSecret,
                 "the ledger refused the secret",
             ));
         }
         let book = config["book"]
             .as_str()
             .and_then(|name| self.books.get(name))
-            .ok_or_else(|| refused("INTERNAL", "no such book"))?;
+            .ok_or_else(|| refused(Code::Internal, "no such book"))?;
         Ok(Arc::new(LedgerClient(book.clone())))
     }
 
@@ -257,7 +258,7 @@ impl LicenseProvider for LedgerClient {
                 next_round: Some(book.changes.len().to_string()),
             })
             .ok_or_else(|| ProviderError {
-                code: "DELTA_TOKEN_EXPIRED",
+                code: Code::DeltaTokenExpired,
                 message: format!("the ledger issued no link {link:?}"),
                 hint: "a full sync follows".into(),
                 kind: ProviderErrorKind::DeltaExpired,

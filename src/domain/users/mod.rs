@@ -16,8 +16,7 @@ use crate::entities::directory_users::{self, Column, Entity as Users};
 use crate::entities::{license_assignments, license_skus, providers};
 use crate::error::{Error, Result};
 
-/// `providers.sign_in_data_status` when the last sync could read sign-in activity.
-pub const SIGN_IN_AVAILABLE: &str = "AVAILABLE";
+pub use crate::providers::SIGN_IN_AVAILABLE;
 /// Longer than any directory has existed; beyond it a number is a typo.
 pub const INACTIVE_DAYS_MAX: i64 = 36_500;
 

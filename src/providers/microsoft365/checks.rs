@@ -26,7 +26,7 @@ pub async fn run(graph: &GraphClient) -> Vec<ConnectionCheck> {
         let skipped = |name| ConnectionCheck {
             name,
             ok: false,
-            code: Some(error.code().to_owned()),
+            code: Some(error.code().into()),
             message: "not checked: signing in failed (see the token check)".into(),
             hint: Some(error.hint()),
         };
@@ -86,7 +86,7 @@ fn check(name: &'static str, result: Result<String, GraphError>) -> ConnectionCh
         Err(error) => ConnectionCheck {
             name,
             ok: false,
-            code: Some(error.code().to_owned()),
+            code: Some(error.code().into()),
             message: error.to_string(),
             hint: Some(error.hint()),
         },

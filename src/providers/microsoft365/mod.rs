@@ -17,6 +17,7 @@ mod mapping;
 pub mod overlap;
 mod provider;
 
+use crate::codes::Code;
 use std::sync::Arc;
 
 use secrecy::SecretString;
@@ -56,7 +57,7 @@ impl ProviderKind for Microsoft365Kind {
     ) -> Result<Arc<dyn LicenseProvider>, ProviderError> {
         let config = Config::from_stored(config).map_err(|error| {
             ProviderError::other(
-                "INTERNAL",
+                Code::Internal,
                 format!("the stored Microsoft 365 configuration cannot be read: {error}"),
                 "delete the provider and connect the tenant again",
             )

@@ -32,7 +32,7 @@ async fn each_token_error_maps_to_its_code_and_hint() {
     let mut wrong_secret = credentials(&sim);
     wrong_secret.client_secret = SecretString::from("this-is-the-secret-id-not-its-value");
     let e = token_error(&sim, wrong_secret).await;
-    assert_eq!(e.code(), "INVALID_CLIENT_SECRET");
+    assert_eq!(e.code().as_str(), "INVALID_CLIENT_SECRET");
     assert_eq!(e.status(), Some(401));
     assert_eq!(e.graph_code(), Some("AADSTS7000215"));
     assert!(e.hint().contains("Value, not its Secret ID"));
@@ -41,7 +41,7 @@ async fn each_token_error_maps_to_its_code_and_hint() {
     let mut wrong_app = credentials(&sim);
     wrong_app.client_id = "00000000-1111-2222-3333-444444444444".into();
     let e = token_error(&sim, wrong_app).await;
-    assert_eq!(e.code(), "APPLICATION_NOT_FOUND");
+    assert_eq!(e.code().as_str(), "APPLICATION_NOT_FOUND");
     assert_eq!(e.status(), Some(400));
     assert!(e.hint().contains("Application (client) ID"));
 
@@ -49,7 +49,7 @@ async fn each_token_error_maps_to_its_code_and_hint() {
     unknown_tenant.tenant_id = "9b1c1c4e-0000-4000-8000-000000000000".into();
     let e = token_error(&sim, unknown_tenant).await;
     assert_eq!(
-        (e.code(), e.graph_code()),
+        (e.code().as_str(), e.graph_code()),
         ("TENANT_NOT_FOUND", Some("AADSTS90002"))
     );
     assert!(e.hint().contains("Directory (tenant) ID and the cloud"));
@@ -58,7 +58,7 @@ async fn each_token_error_maps_to_its_code_and_hint() {
     malformed_tenant.tenant_id = "not a tenant!".into();
     let e = token_error(&sim, malformed_tenant).await;
     assert_eq!(
-        (e.code(), e.graph_code()),
+        (e.code().as_str(), e.graph_code()),
         ("TENANT_NOT_FOUND", Some("AADSTS900023"))
     );
 
@@ -66,14 +66,14 @@ async fn each_token_error_maps_to_its_code_and_hint() {
     no_secret.client_secret = SecretString::from("");
     let e = token_error(&sim, no_secret).await;
     assert_eq!(
-        (e.code(), e.graph_code()),
+        (e.code().as_str(), e.graph_code()),
         ("PROVIDER_AUTH_FAILED", Some("AADSTS7000216"))
     );
     assert!(e.hint().contains("AADSTS7000216"));
 
     sim.set_secret_expired(true);
     let e = token_error(&sim, credentials(&sim)).await;
-    assert_eq!(e.code(), "CLIENT_SECRET_EXPIRED");
+    assert_eq!(e.code().as_str(), "CLIENT_SECRET_EXPIRED");
     assert!(e.hint().contains("Certificates & secrets"));
     assert_eq!(*e.kind(), ErrorKind::ClientSecretExpired);
 }
@@ -85,7 +85,7 @@ async fn a_graph_call_with_a_bad_secret_reports_the_token_error() {
     creds.client_secret = SecretString::from("wrong");
     let client = client_with(&sim, creds, fast_config());
     let e = client.organization().await.expect_err("refused");
-    assert_eq!(e.code(), "INVALID_CLIENT_SECRET");
+    assert_eq!(e.code().as_str(), "INVALID_CLIENT_SECRET");
     // Permanent errors are not retried: one token request, no Graph request.
     let stats = sim.stats();
     assert_eq!(stats.token_errors, 1);
@@ -195,7 +195,7 @@ async fn a_token_refused_even_after_refresh_is_provider_auth_failed() {
         .organization()
         .await
         .expect_err("refused twice");
-    assert_eq!(e.code(), "PROVIDER_AUTH_FAILED");
+    assert_eq!(e.code().as_str(), "PROVIDER_AUTH_FAILED");
     assert_eq!(e.status(), Some(401));
     assert_eq!(e.graph_code(), Some("InvalidAuthenticationToken"));
     let stats = sim.stats();

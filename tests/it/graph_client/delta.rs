@@ -176,7 +176,7 @@ async fn an_expired_delta_link_reports_delta_token_expired() {
     let e = all_pages(client.users_delta(DeltaStart::Link(link), DeltaOptions::default()))
         .await
         .expect_err("expired");
-    assert_eq!(e.code(), "DELTA_TOKEN_EXPIRED");
+    assert_eq!(e.code().as_str(), "DELTA_TOKEN_EXPIRED");
     assert!(e.is_delta_token_expired());
     assert_eq!(e.status(), Some(400));
     assert_eq!(e.graph_code(), Some("syncStateNotFound"));
@@ -195,7 +195,7 @@ async fn a_delta_link_of_another_endpoint_is_not_followed() {
     let e = all_pages(client.users_delta(DeltaStart::Link(link), DeltaOptions::default()))
         .await
         .expect_err("refused");
-    assert_eq!(e.code(), "DELTA_TOKEN_EXPIRED");
+    assert_eq!(e.code().as_str(), "DELTA_TOKEN_EXPIRED");
     assert_eq!(
         sim.stats().total_requests,
         0,

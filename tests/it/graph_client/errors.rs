@@ -33,7 +33,7 @@ async fn missing_user_read_all_names_it() {
     .await;
     let client = client(&sim);
     let e = first_error(client.users(UserQuery::default())).await;
-    assert_eq!(e.code(), "INSUFFICIENT_PRIVILEGES");
+    assert_eq!(e.code().as_str(), "INSUFFICIENT_PRIVILEGES");
     assert_eq!(
         *e.kind(),
         ErrorKind::InsufficientPrivileges {
@@ -74,7 +74,7 @@ async fn missing_organization_read_all_names_it() {
         client.subscriptions().await.unwrap_err(),
         client.organization().await.unwrap_err(),
     ] {
-        assert_eq!(e.code(), "INSUFFICIENT_PRIVILEGES");
+        assert_eq!(e.code().as_str(), "INSUFFICIENT_PRIVILEGES");
         assert!(
             e.hint().contains("Organization.Read.All") && e.hint().contains("admin consent"),
             "{}",
@@ -107,7 +107,7 @@ async fn sign_in_activity_without_audit_log_permission() {
         .await,
         first_error(client.sign_in_activity()).await,
     ] {
-        assert_eq!(e.code(), "SIGN_IN_ACTIVITY_UNAVAILABLE");
+        assert_eq!(e.code().as_str(), "SIGN_IN_ACTIVITY_UNAVAILABLE");
         assert_eq!(
             e.sign_in_unavailable(),
             Some(SignInUnavailableReason::MissingAuditLogPermission)
@@ -140,7 +140,7 @@ async fn sign_in_activity_on_a_tenant_without_premium() {
         page_size: None,
     }))
     .await;
-    assert_eq!(e.code(), "SIGN_IN_ACTIVITY_UNAVAILABLE");
+    assert_eq!(e.code().as_str(), "SIGN_IN_ACTIVITY_UNAVAILABLE");
     assert_eq!(
         e.sign_in_unavailable(),
         Some(SignInUnavailableReason::TenantNotPremium)

@@ -144,6 +144,7 @@ fn parse_base(raw: &str, what: &str) -> Result<Url, GraphError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codes::Code;
 
     #[test]
     fn national_clouds() {
@@ -205,7 +206,7 @@ mod tests {
         };
         assert_eq!(
             Endpoints::resolve(Cloud::Global, &o).unwrap_err().code(),
-            "INTERNAL"
+            Code::Internal
         );
     }
 }

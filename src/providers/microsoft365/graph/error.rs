@@ -6,6 +6,7 @@
 //! message text (Microsoft warns the text changes). The messages kept here come from Microsoft's
 //! responses; none of them ever contains the client secret (token.rs scrubs it defensively).
 
+use crate::codes::Code;
 use std::fmt;
 
 /// An application permission on Microsoft Graph the app registration needs.
@@ -155,19 +156,19 @@ impl GraphError {
     }
 
     /// The stable code of the troubleshooting table in docs/microsoft-365.md.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self.kind {
-            ErrorKind::InvalidClientSecret => "INVALID_CLIENT_SECRET",
-            ErrorKind::ClientSecretExpired => "CLIENT_SECRET_EXPIRED",
-            ErrorKind::ApplicationNotFound => "APPLICATION_NOT_FOUND",
-            ErrorKind::TenantNotFound => "TENANT_NOT_FOUND",
-            ErrorKind::AuthFailed { .. } => "PROVIDER_AUTH_FAILED",
-            ErrorKind::InsufficientPrivileges { .. } => "INSUFFICIENT_PRIVILEGES",
-            ErrorKind::SignInActivityUnavailable(_) => "SIGN_IN_ACTIVITY_UNAVAILABLE",
-            ErrorKind::DeltaTokenExpired => "DELTA_TOKEN_EXPIRED",
-            ErrorKind::Throttled => "THROTTLED",
-            ErrorKind::Unavailable => "GRAPH_UNAVAILABLE",
-            ErrorKind::Internal => "INTERNAL",
+            ErrorKind::InvalidClientSecret => Code::InvalidClientSecret,
+            ErrorKind::ClientSecretExpired => Code::ClientSecretExpired,
+            ErrorKind::ApplicationNotFound => Code::ApplicationNotFound,
+            ErrorKind::TenantNotFound => Code::TenantNotFound,
+            ErrorKind::AuthFailed { .. } => Code::ProviderAuthFailed,
+            ErrorKind::InsufficientPrivileges { .. } => Code::InsufficientPrivileges,
+            ErrorKind::SignInActivityUnavailable(_) => Code::SignInActivityUnavailable,
+            ErrorKind::DeltaTokenExpired => Code::DeltaTokenExpired,
+            ErrorKind::Throttled => Code::Throttled,
+            ErrorKind::Unavailable => Code::ProviderUnavailable,
+            ErrorKind::Internal => Code::Internal,
         }
     }
 

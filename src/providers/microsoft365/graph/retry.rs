@@ -124,7 +124,7 @@ where
             tracing::warn!(
                 what,
                 retry = retries,
-                code = f.error.code(),
+                code = %f.error.code(),
                 status = f.error.status(),
                 request_id = f.error.request_id(),
                 wait_ms = wait.as_millis() as u64,
@@ -188,6 +188,7 @@ pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration
 
 #[cfg(test)]
 mod tests {
+    use crate::codes::Code;
     use std::sync::atomic::{AtomicU32, Ordering};
 
     use super::*;
@@ -328,7 +329,7 @@ mod tests {
         let failures = (0..20).map(|_| answered(502, GATEWAY_PAGE, None)).collect();
         let (result, times) = attempts(&config, failures).await;
         let error = result.expect_err("the gateway never recovers");
-        assert_eq!(error.code(), "GRAPH_UNAVAILABLE");
+        assert_eq!(error.code(), Code::ProviderUnavailable);
         assert_eq!(
             error.message(),
             "HTTP 502 Bad Gateway with an HTML page from the gateway"
@@ -358,7 +359,7 @@ mod tests {
             ))
         })
         .await;
-        assert_eq!(r.unwrap_err().code(), "GRAPH_UNAVAILABLE");
+        assert_eq!(r.unwrap_err().code(), Code::ProviderUnavailable);
         assert_eq!(calls.load(Ordering::SeqCst), 3);
 
         calls.store(0, Ordering::SeqCst);
@@ -370,7 +371,7 @@ mod tests {
             )))
         })
         .await;
-        assert_eq!(r.unwrap_err().code(), "INTERNAL");
+        assert_eq!(r.unwrap_err().code(), Code::Internal);
         assert_eq!(calls.load(Ordering::SeqCst), 1);
     }
 }

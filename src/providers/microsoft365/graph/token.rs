@@ -295,6 +295,7 @@ fn scrub(text: &str, secret: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codes::Code;
 
     fn raw(status: u16, body: &str) -> RawResponse {
         RawResponse::fake(status, body)
@@ -320,37 +321,37 @@ mod tests {
             )
         };
         let e = classify_token_error(&raw(401, &body(7000215)), "pw");
-        assert_eq!(e.code(), "INVALID_CLIENT_SECRET");
+        assert_eq!(e.code(), Code::InvalidClientSecret);
         assert_eq!(e.message(), "AADSTS7000215: text.");
         assert_eq!(e.request_id(), Some("tid"));
         assert_eq!(
             classify_token_error(&raw(401, &body(7000222)), "pw").code(),
-            "CLIENT_SECRET_EXPIRED"
+            Code::ClientSecretExpired
         );
         assert_eq!(
             classify_token_error(&raw(400, &body(700016)), "pw").code(),
-            "APPLICATION_NOT_FOUND"
+            Code::ApplicationNotFound
         );
         assert_eq!(
             classify_token_error(&raw(400, &body(90002)), "pw").code(),
-            "TENANT_NOT_FOUND"
+            Code::TenantNotFound
         );
         assert_eq!(
             classify_token_error(&raw(400, &body(900023)), "pw").code(),
-            "TENANT_NOT_FOUND"
+            Code::TenantNotFound
         );
         let other = classify_token_error(&raw(400, &body(1002012)), "pw");
-        assert_eq!(other.code(), "PROVIDER_AUTH_FAILED");
+        assert_eq!(other.code(), Code::ProviderAuthFailed);
         assert!(other.hint().contains("AADSTS1002012"));
         // Without error_codes the documented description prefix still identifies it.
         let no_codes = r#"{"error":"invalid_client","error_description":"AADSTS7000222: expired"}"#;
         assert_eq!(
             classify_token_error(&raw(401, no_codes), "pw").code(),
-            "CLIENT_SECRET_EXPIRED"
+            Code::ClientSecretExpired
         );
         assert_eq!(
             classify_token_error(&raw(503, "busy"), "pw").code(),
-            "GRAPH_UNAVAILABLE"
+            Code::ProviderUnavailable
         );
     }
 
