@@ -61,7 +61,10 @@ impl Mutation {
 
     /// Signs in to the tenant and tries each read a sync needs: token, organization, users,
     /// subscriptions, sign-in activity. A failing check does not hide the others.
-    #[graphql(guard = "RoleGuard::admin()")]
+    #[graphql(
+        guard = "RoleGuard::admin()",
+        complexity = "super::limits::CONNECTION_TEST_COST + child_complexity"
+    )]
     async fn test_provider_connection(&self, ctx: &Context<'_>, id: ID) -> Result<ConnectionTest> {
         let id = row_id("id", &id)?;
         let checks = providers::test_connection(

@@ -3,7 +3,7 @@
 
 use crate::common;
 
-use common::fixtures::gql;
+use common::fixtures::{self, gql};
 use common::{Engine, TestApp, error_code};
 use license_manager::auth::Role;
 use reqwest::StatusCode;
@@ -88,6 +88,85 @@ async fn schema_tools_introspect_but_an_introspection_fan_out_is_refused(engine:
     app.finish().await;
 }
 
+/// SQL statements the server ran for one GraphQL request, and its answer.
+async fn statements(app: &TestApp, role: Role, query: &str) -> (u64, Value) {
+    let before = app.metrics.sql_statements();
+    let body = gql(app, role, query, json!({})).await;
+    (app.metrics.sql_statements() - before, body)
+}
+
+async fn a_count_bomb_is_refused_before_anything_runs(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let db = app.database.connect().await;
+    let contoso = fixtures::provider(&db, "Contoso", Some("AVAILABLE")).await;
+    for name in ["adele", "alex", "megan"] {
+        fixtures::NewUser::named(name).insert(&db, contoso).await;
+    }
+
+    // 15,000 counts, each with its own search, in one viewer request.
+    let aliases: String = (0..15_000)
+        .map(|n| format!("u{n}: users(first: 1, filter: {{ search: \"x{n}\" }}) {{ totalCount }} "))
+        .collect();
+    let (ran, body) = statements(&app, Role::Viewer, &format!("{{ {aliases} }}")).await;
+    assert_eq!(error_code(&body), "BAD_USER_INPUT");
+    assert_eq!(limit_of(&body), "maxRootFields");
+    assert_eq!(body["errors"][0]["extensions"]["max"], 50);
+    assert!(body["data"].is_null(), "{body}");
+    assert_eq!(ran, 0, "a refused request runs no statement");
+    still_serving(&app).await;
+
+    // A connection in each item of a page is priced for every item, as each may count or scan:
+    // the holders (and their count) of each license of 100 users are refused, of 20 they fit.
+    let nested = |users: usize| {
+        format!(
+            "{{ users(first: {users}) {{ nodes {{ licenses {{ sku {{
+                holders(first: 1) {{ totalCount }} }} }} }} }} }}"
+        )
+    };
+    let body = gql(&app, Role::Viewer, &nested(100), json!({})).await;
+    assert_eq!(limit_of(&body), "maxComplexity", "{body}");
+    let body = gql(&app, Role::Viewer, &nested(20), json!({})).await;
+    assert!(body.get("errors").is_none(), "{body}");
+
+    // Aliases of one connection's count share one COUNT.
+    let (once, body) = statements(&app, Role::Viewer, "{ users { totalCount } }").await;
+    assert_eq!(body["data"]["users"]["totalCount"], 3, "{body}");
+    let (aliased, body) = statements(
+        &app,
+        Role::Viewer,
+        "{ users { a: totalCount b: totalCount c: totalCount } }",
+    )
+    .await;
+    assert_eq!(body["data"]["users"]["c"], 3, "{body}");
+    assert_eq!(aliased, once, "three aliases of one count ran one COUNT");
+    app.finish().await;
+}
+
+async fn one_connection_test_per_request(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let db = app.database.connect().await;
+    let contoso = fixtures::provider(&db, "Contoso", Some("AVAILABLE")).await;
+    let tests = |count: usize| {
+        let aliases: String = (0..count)
+            .map(|n| format!("t{n}: testProviderConnection(id: {contoso}) {{ ok }} "))
+            .collect();
+        format!("mutation {{ {aliases} }}")
+    };
+
+    let (ran, body) = statements(&app, Role::Admin, &tests(300)).await;
+    assert_eq!(error_code(&body), "BAD_USER_INPUT");
+    assert_eq!(limit_of(&body), "maxRootFields");
+    assert_eq!(ran, 0, "a refused request runs no statement");
+
+    let (ran, body) = statements(&app, Role::Admin, &tests(2)).await;
+    assert_eq!(error_code(&body), "BAD_USER_INPUT");
+    assert_eq!(limit_of(&body), "maxConnectionTests");
+    assert_eq!(body["errors"][0]["extensions"]["max"], 1);
+    assert_eq!(ran, 0, "neither test ran, so neither called Microsoft");
+    still_serving(&app).await;
+    app.finish().await;
+}
+
 async fn oversized_bodies_and_batches_are_refused(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     let token = app.token(Role::Viewer, "test");
@@ -123,5 +202,7 @@ async fn oversized_bodies_and_batches_are_refused(engine: Engine) {
 engine_tests!(
     over_complex_and_over_deep_documents_name_their_limit,
     schema_tools_introspect_but_an_introspection_fan_out_is_refused,
+    a_count_bomb_is_refused_before_anything_runs,
+    one_connection_test_per_request,
     oversized_bodies_and_batches_are_refused,
 );
