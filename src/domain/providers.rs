@@ -216,7 +216,7 @@ fn secret_context(tenant_id: &str, client_id: &str) -> String {
 
 fn secret(value: &SecretString) -> std::result::Result<SecretString, String> {
     // Copying from the portal often brings a trailing space or newline along.
-    let trimmed = value.expose_secret().trim();
+    let trimmed = valid::control_free(value.expose_secret().trim())?;
     if trimmed.is_empty() {
         return Err(
             "must not be empty: paste the secret's Value from Certificates & secrets".into(),

@@ -117,6 +117,42 @@ async fn invalid_input_names_every_bad_field(engine: Engine) {
     app.finish().await;
 }
 
+async fn control_characters_are_refused_in_every_field(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    // PostgreSQL text cannot hold a NUL: the name answered INTERNAL.
+    let body = graphql(
+        &app,
+        Role::Admin,
+        CREATE,
+        json!({ "input": {
+            "name": "Contoso\u{0}", "tenantId": format!("{TENANT}\u{0}"),
+            "clientId": format!("\u{0}{CLIENT}"), "clientSecret": format!("{SECRET}\u{0}x"),
+        }}),
+    )
+    .await;
+    assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
+    let fields: Vec<&str> = body["errors"][0]["extensions"]["fields"]
+        .as_array()
+        .expect("a list of fields")
+        .iter()
+        .map(|field| field["field"].as_str().expect("a name"))
+        .collect();
+    assert_eq!(fields, ["name", "tenantId", "clientId", "clientSecret"]);
+
+    let provider = create(&app, "Contoso", TENANT).await;
+    let rename = "mutation($id: ID!, $name: String!) {
+        updateMicrosoftProvider(id: $id, input: { name: $name }) { name } }";
+    for name in ["Contoso\u{0}", "Con\ttoso", "Contoso\nFabrikam"] {
+        let variables = json!({ "id": provider["id"], "name": name });
+        let body = graphql(&app, Role::Admin, rename, variables).await;
+        assert_eq!(error_code(&body), "BAD_USER_INPUT", "{name:?}: {body}");
+    }
+    let listed = app.query(Role::Viewer, "{ providers { name } }").await;
+    assert_eq!(listed["providers"], json!([{ "name": "Contoso" }]));
+    assert_eq!(app.metrics.sql_errors(), 0, "no statement failed");
+    app.finish().await;
+}
+
 async fn the_same_tenant_and_client_twice_is_a_conflict(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     create(&app, "Contoso", TENANT).await;
@@ -363,6 +399,7 @@ async fn a_secret_sealed_with_another_key_is_flagged_until_entered_again(engine:
 }
 
 engine_tests!(
+    control_characters_are_refused_in_every_field,
     an_admin_creates_a_provider_and_sees_only_the_secret_hint,
     viewers_cannot_change_providers,
     invalid_input_names_every_bad_field,

@@ -291,23 +291,26 @@ pub struct UserFilterInput {
 
 impl UserFilterInput {
     pub fn into_domain(self) -> Result<users::UserFilter> {
-        Ok(users::UserFilter {
+        let filter = users::UserFilter {
             provider_id: self
                 .provider_id
                 .map(|id| row_id("filter.providerId", &id))
                 .transpose()?,
-            search: self.search,
             account_enabled: self.account_enabled,
             licensed: self.licensed,
-            sku_part_number: self.sku_part_number,
-            sku_id: self.sku_id,
-            license_sku: None,
-            user_type: self.user_type,
             inactive_since_days: self.inactive_since_days.map(i64::from),
             never_signed_in: self.never_signed_in,
             license_in_error: self.license_in_error,
             include_removed: self.include_removed.unwrap_or_default(),
-        })
+            ..Default::default()
+        };
+        let texts = users::FilterTexts {
+            search: self.search,
+            sku_part_number: self.sku_part_number,
+            sku_id: self.sku_id,
+            user_type: self.user_type,
+        };
+        filter.with_texts(texts).api()
     }
 }
 
