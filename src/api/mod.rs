@@ -25,6 +25,7 @@ use crate::domain::user_counts::UserCountCache;
 use crate::sync::worker::SyncEngine;
 use loaders::Lifetime;
 
+pub use errors::error_json;
 pub use mutation::Mutation;
 pub use query::Query;
 pub use subscription::Subscription;

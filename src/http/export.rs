@@ -14,6 +14,7 @@ use futures_util::stream::{self, Stream};
 use sea_orm::DatabaseConnection;
 use serde::Deserialize;
 
+use super::errors::{domain_error, error};
 use super::graphql::{authenticate, unauthenticated};
 use crate::app::AppState;
 use crate::domain::licenses::{self, Assignment, LicenseSku};
@@ -136,7 +137,7 @@ pub async fn users_csv(
     // Checked before the first byte goes out: afterwards no status can be sent.
     let filter = match UserFilter::try_from(params) {
         Ok(filter) => filter,
-        Err(error) => return bad_request(&error.to_string()),
+        Err(error) => return domain_error(&error),
     };
     csv_response("users.csv", user_rows(state.db.clone(), filter))
 }
@@ -166,8 +167,9 @@ pub async fn skus_csv(
     csv_response("skus.csv", body)
 }
 
+/// Query parameters that do not parse: an unknown name, or a value of the wrong type.
 fn bad_request(message: &str) -> Response {
-    (StatusCode::BAD_REQUEST, format!("{message}\n")).into_response()
+    error(StatusCode::BAD_REQUEST, "BAD_USER_INPUT", message)
 }
 
 fn csv_response(

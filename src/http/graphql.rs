@@ -1,11 +1,10 @@
 use async_graphql::Executor;
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
-use axum::Json;
 use axum::extract::{FromRequest, FromRequestParts, Request, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::app::AppState;
 use crate::auth::{AuthError, Claims};
@@ -20,7 +19,7 @@ pub async fn execute(State(state): State<AppState>, request: Request) -> Respons
     let graphql_request =
         match <GraphQLRequest as FromRequest<AppState>>::from_request(request, &state).await {
             Ok(graphql_request) => graphql_request.into_inner(),
-            Err(rejection) => return rejection.into_response(),
+            Err(rejection) => return super::errors::unreadable_request(&rejection.0),
         };
     let mut graphql_request = graphql_request;
     graphql_request.data = state.api.request_data(claims, &state.db);
@@ -37,17 +36,12 @@ pub(super) fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Clai
 
 /// The 401 every authenticated route answers without a valid token.
 pub(super) fn unauthenticated(error: &AuthError) -> Response {
-    let message = error.to_string();
-    let body = json!({
-        "data": null,
-        "errors": [{ "message": message, "extensions": { "code": "UNAUTHENTICATED" } }],
-    });
-    (
+    let refusal = super::errors::error(
         StatusCode::UNAUTHORIZED,
-        [(header::WWW_AUTHENTICATE, "Bearer")],
-        Json(body),
-    )
-        .into_response()
+        "UNAUTHENTICATED",
+        &error.to_string(),
+    );
+    ([(header::WWW_AUTHENTICATE, "Bearer")], refusal).into_response()
 }
 
 /// `GET /graphql`: a websocket upgrade (graphql-transport-ws, for subscriptions) or GraphiQL.

@@ -13,10 +13,12 @@ pub async fn healthz() -> Json<Value> {
 
 /// Ready for traffic: the database answers and this binary's migrations are all applied.
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    // The probe's own `status`, beside the one error shape of every route.
     let unavailable = |reason: String| {
+        let error = json!({ "message": reason, "extensions": { "code": "UNAVAILABLE" } });
         (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "status": "unavailable", "reason": reason })),
+            Json(json!({ "status": "unavailable", "errors": [error] })),
         )
     };
     if let Err(error) = state.db.ping().await {

@@ -167,34 +167,138 @@ async fn one_connection_test_per_request(engine: Engine) {
     app.finish().await;
 }
 
-async fn oversized_bodies_and_batches_are_refused(engine: Engine) {
+/// The status and JSON body of an answer that must be an error in the one shape of every route:
+/// `{"errors": [{"message", "extensions": {"code"}}]}`.
+async fn refusal(response: reqwest::Response) -> (StatusCode, String, Value) {
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let text = response.text().await.expect("a body");
+    assert!(
+        content_type.starts_with("application/json"),
+        "{status} {content_type}: {text}"
+    );
+    let body: Value = serde_json::from_str(&text).expect("a JSON body");
+    let code = error_code(&body).to_owned();
+    let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(!message.is_empty(), "{body}");
+    assert!(
+        !message.contains("Error(") && !message.contains("InvalidRequest"),
+        "no Rust debug text: {message}"
+    );
+    (status, code, body)
+}
+
+async fn malformed_requests_are_answered_in_one_shape(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     let token = app.token(Role::Viewer, "test");
-    let padding = " ".repeat(2 * 1024 * 1024);
-    let response = app
-        .http
-        .post(app.url("/graphql"))
-        .bearer_auth(&token)
-        .json(&json!({ "query": format!("{{ viewer {{ subject }} }}{padding}") }))
-        .send()
+    let post = |body: String, content_type: &'static str| {
+        app.http
+            .post(app.url("/graphql"))
+            .bearer_auth(&token)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+    let nested = format!(
+        r#"{{"query": "{{ viewer {{ subject }} }}", "variables": {{"a": {}{}}}}}"#,
+        "[".repeat(200),
+        "]".repeat(200)
+    );
+    let bodies = [
+        (
+            "bad JSON",
+            r#"{"query": "{ viewer { subject } }""#.to_owned(),
+        ),
+        (
+            "a batch",
+            r#"[{"query": "{ viewer { subject } }"}]"#.to_owned(),
+        ),
+        ("nesting past the JSON recursion limit", nested),
+        (
+            "JSON of the wrong shape",
+            r#"{"query": {"clientSecret": "s3cr3t-pasted"}}"#.to_owned(),
+        ),
+    ];
+    for (what, body) in bodies {
+        let response = post(body, "application/json").await.expect("answered");
+        let (status, code, body) = refusal(response).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{what}: {body}");
+        assert_eq!(code, "BAD_REQUEST", "{what}: {body}");
+        assert!(
+            !body.to_string().contains("s3cr3t"),
+            "{what}: echoed: {body}"
+        );
+    }
+    let response = post("{ viewer { subject } }".into(), "text/plain")
         .await
         .expect("answered");
-    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
-    still_serving(&app).await;
+    let (status, code, _) = refusal(response).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::BAD_REQUEST, "BAD_REQUEST")
+    );
 
-    // Batched requests are not accepted at all: one operation per request.
+    let padding = " ".repeat(2 * 1024 * 1024);
+    let query = format!("{{ viewer {{ subject }} }}{padding}");
+    let response = post(json!({ "query": query }).to_string(), "application/json")
+        .await
+        .expect("answered");
+    let (status, code, _) = refusal(response).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(code, "PAYLOAD_TOO_LARGE");
+
+    // The other routes answer their errors in the same shape.
     let response = app
         .http
-        .post(app.url("/graphql"))
-        .bearer_auth(&token)
-        .json(&json!([
-            { "query": "{ viewer { subject } }" },
-            { "query": "{ viewer { role } }" },
-        ]))
+        .get(app.url("/nowhere"))
         .send()
         .await
         .expect("answered");
-    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let (status, code, _) = refusal(response).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::NOT_FOUND, "NOT_FOUND")
+    );
+    let response = app
+        .http
+        .put(app.url("/graphql"))
+        .send()
+        .await
+        .expect("answered");
+    let (status, code, _) = refusal(response).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(code, "METHOD_NOT_ALLOWED");
+    for path in [
+        "/export/users.csv?colour=red",
+        "/export/skus.csv?providerId=x",
+    ] {
+        let response = app
+            .http
+            .get(app.url(path))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("answered");
+        let (status, code, _) = refusal(response).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}");
+        assert_eq!(code, "BAD_USER_INPUT", "{path}");
+    }
+    let response = app
+        .http
+        .get(app.url("/export/users.csv"))
+        .send()
+        .await
+        .expect("answered");
+    let (status, code, _) = refusal(response).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::UNAUTHORIZED, "UNAUTHENTICATED")
+    );
     still_serving(&app).await;
     app.finish().await;
 }
@@ -204,5 +308,5 @@ engine_tests!(
     schema_tools_introspect_but_an_introspection_fan_out_is_refused,
     a_count_bomb_is_refused_before_anything_runs,
     one_connection_test_per_request,
-    oversized_bodies_and_batches_are_refused,
+    malformed_requests_are_answered_in_one_shape,
 );
