@@ -76,9 +76,7 @@ pub fn guid(value: &str) -> Result<String, String> {
     if is_guid(value) {
         Ok(value.to_ascii_lowercase())
     } else {
-        Err(format!(
-            "{value:?} is not a GUID (expected the form 00000000-0000-0000-0000-000000000000)"
-        ))
+        Err("is not a GUID (expected the form 00000000-0000-0000-0000-000000000000)".into())
     }
 }
 
@@ -104,9 +102,7 @@ pub fn tenant(value: &str) -> Result<String, String> {
     if is_guid(&value) || is_dns_name(&value) {
         Ok(value)
     } else {
-        Err(format!(
-            "{value:?} is neither a Directory (tenant) ID (a GUID) nor a verified domain such as contoso.onmicrosoft.com"
-        ))
+        Err("is neither a Directory (tenant) ID (a GUID) nor a verified domain such as contoso.onmicrosoft.com".into())
     }
 }
 

@@ -206,6 +206,63 @@ async fn updates_rename_rotate_and_clear(engine: Engine) {
     app.finish().await;
 }
 
+/// The audit log, newest first, as an admin reads it.
+async fn audit_events(app: &TestApp) -> Vec<Value> {
+    let events = app
+        .query(
+            Role::Admin,
+            "{ auditEvents(first: 50) { edges { node {
+                subject role action targetType targetId outcome detail } } } }",
+        )
+        .await;
+    events["auditEvents"]["edges"]
+        .as_array()
+        .expect("edges")
+        .iter()
+        .map(|edge| edge["node"].clone())
+        .collect()
+}
+
+async fn a_secret_pasted_into_the_wrong_field_is_never_echoed(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let body = graphql(
+        &app,
+        Role::Admin,
+        CREATE,
+        json!({ "input": {
+            "name": "Contoso", "tenantId": SECRET, "clientId": SECRET, "clientSecret": SECRET,
+        }}),
+    )
+    .await;
+    assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
+    let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("clientId") && message.contains("GUID"),
+        "{message}"
+    );
+    assert!(!body.to_string().contains(SECRET), "echoed: {body}");
+    let body = graphql(
+        &app,
+        Role::Admin,
+        "mutation($id: ID!) { deleteProvider(id: $id) }",
+        json!({ "id": SECRET }),
+    )
+    .await;
+    assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
+    assert!(!body.to_string().contains(SECRET), "echoed: {body}");
+
+    let events = audit_events(&app).await;
+    assert_eq!(events[0]["action"], "provider.create");
+    assert_eq!(events[0]["outcome"], "FAILED");
+    assert!(
+        !events
+            .iter()
+            .any(|event| event.to_string().contains(SECRET)),
+        "the audit log holds the secret: {events:?}"
+    );
+    app.finish().await;
+}
+
 async fn deleting_a_provider_leaves_an_audit_trail(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     let id = create(&app, "Contoso", TENANT).await["id"].clone();
@@ -235,18 +292,7 @@ async fn deleting_a_provider_leaves_an_audit_trail(engine: Engine) {
     .await;
     assert_eq!(error_code(&again), "NOT_FOUND");
 
-    let events = app
-        .query(
-            Role::Admin,
-            "{ auditEvents(first: 10) { edges { node { subject action targetId outcome detail } } } }",
-        )
-        .await;
-    let events: Vec<Value> = events["auditEvents"]["edges"]
-        .as_array()
-        .expect("edges")
-        .iter()
-        .map(|edge| edge["node"].clone())
-        .collect();
+    let events = audit_events(&app).await;
     let summary: Vec<(String, String)> = events
         .iter()
         .map(|event| {
@@ -399,6 +445,7 @@ async fn a_secret_sealed_with_another_key_is_flagged_until_entered_again(engine:
 }
 
 engine_tests!(
+    a_secret_pasted_into_the_wrong_field_is_never_echoed,
     control_characters_are_refused_in_every_field,
     an_admin_creates_a_provider_and_sees_only_the_secret_hint,
     viewers_cannot_change_providers,
