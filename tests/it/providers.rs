@@ -263,6 +263,53 @@ async fn a_secret_pasted_into_the_wrong_field_is_never_echoed(engine: Engine) {
     app.finish().await;
 }
 
+async fn a_refused_mutation_is_audited_without_its_input(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let provider = create(&app, "Contoso", TENANT).await;
+    let body = graphql(&app, Role::Viewer, CREATE, create_input("Fabrikam", TENANT)).await;
+    assert_eq!(error_code(&body), "FORBIDDEN");
+    let body = graphql(
+        &app,
+        Role::Viewer,
+        "mutation($id: ID!) { deleteProvider(id: $id) }",
+        json!({ "id": provider["id"] }),
+    )
+    .await;
+    assert_eq!(error_code(&body), "FORBIDDEN");
+    // A query refused for the role is the caller's answer only.
+    let body = graphql(
+        &app,
+        Role::Viewer,
+        "{ auditEvents { edges { cursor } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(error_code(&body), "FORBIDDEN");
+
+    let events = audit_events(&app).await;
+    let refused: Vec<&Value> = events
+        .iter()
+        .filter(|event| event["outcome"] == "FORBIDDEN")
+        .collect();
+    assert_eq!(refused.len(), 2, "{events:?}");
+    for (event, action) in refused.iter().zip(["provider.delete", "provider.create"]) {
+        assert_eq!(event["action"], action);
+        assert_eq!(event["subject"], "settings-page");
+        assert_eq!(event["role"], "viewer");
+        assert_eq!(event["targetType"], "provider");
+        assert_eq!(event["targetId"], Value::Null, "no input, not even the id");
+        assert_eq!(event["detail"]["code"], "FORBIDDEN");
+        let why = event["detail"]["message"].as_str().unwrap_or_default();
+        assert!(why.contains("admin role"), "{why}");
+        let text = event.to_string();
+        assert!(
+            !text.contains(SECRET) && !text.contains("Fabrikam"),
+            "{text}"
+        );
+    }
+    app.finish().await;
+}
+
 async fn deleting_a_provider_leaves_an_audit_trail(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     let id = create(&app, "Contoso", TENANT).await["id"].clone();
@@ -445,6 +492,7 @@ async fn a_secret_sealed_with_another_key_is_flagged_until_entered_again(engine:
 }
 
 engine_tests!(
+    a_refused_mutation_is_audited_without_its_input,
     a_secret_pasted_into_the_wrong_field_is_never_echoed,
     control_characters_are_refused_in_every_field,
     an_admin_creates_a_provider_and_sees_only_the_secret_hint,
