@@ -23,6 +23,11 @@ const INTROSPECTION_ROOTS: [&str; 2] = ["__schema", "__type"];
 const UNWRAP: &str = "ofType";
 /// The mutation that calls Microsoft several times.
 const CONNECTION_TEST: &str = "testProviderConnection";
+/// How far the walk follows selections and fragment spreads into each other. The parser stops
+/// nested selections at 64, but not a chain of fragments each spreading the next, which a
+/// 1 MiB body can make 40,000 long: followed to the end, it would overflow the stack.
+/// async-graphql refuses anything past 32 anyway; here it is as deep as a document can be.
+const MAX_NESTING: usize = 64;
 
 /// The shape of a selection set: the deepest nesting below it, and the fields at its top with
 /// fragments followed (counted once per spread: spreading a fragment twice asks twice).
@@ -51,14 +56,23 @@ pub fn measure(document: &ExecutableDocument, operation_name: Option<&str>) -> S
         fragments: &document.fragments,
         measured: HashMap::new(),
         expanding: HashSet::new(),
+        nesting: 0,
+        too_nested: false,
     };
-    operations(&document.operations, operation_name)
+    let shape = operations(&document.operations, operation_name)
         .map(|operation| measure.selection_set(&operation.selection_set.node, false))
         .fold(Shape::default(), |largest, shape| Shape {
             depth: largest.depth.max(shape.depth),
             top_fields: largest.top_fields.max(shape.top_fields),
             connection_tests: largest.connection_tests.max(shape.connection_tests),
-        })
+        });
+    if measure.too_nested {
+        return Shape {
+            depth: usize::MAX,
+            ..shape
+        };
+    }
+    shape
 }
 
 fn operations<'a>(
@@ -84,14 +98,25 @@ struct Measure<'a> {
     measured: HashMap<(&'a str, bool), Shape>,
     /// The fragments being measured, so that a cycle (refused by validation later) ends here.
     expanding: HashSet<&'a str>,
+    /// Selections and spreads the walk is inside of, and whether it went past [`MAX_NESTING`].
+    nesting: usize,
+    too_nested: bool,
 }
 
 impl<'a> Measure<'a> {
     fn selection_set(&mut self, set: &'a SelectionSet, introspection: bool) -> Shape {
-        set.items
+        if self.nesting >= MAX_NESTING {
+            self.too_nested = true;
+            return Shape::default();
+        }
+        self.nesting += 1;
+        let shape = set
+            .items
             .iter()
             .map(|item| self.selection(&item.node, introspection))
-            .fold(Shape::default(), Shape::beside)
+            .fold(Shape::default(), Shape::beside);
+        self.nesting -= 1;
+        shape
     }
 
     fn selection(&mut self, selection: &'a Selection, introspection: bool) -> Shape {
@@ -199,15 +224,26 @@ mod tests {
     }
 
     #[test]
+    fn a_long_chain_of_fragments_is_too_deep_and_ends() {
+        let mut query = String::from("{ ...F0 }");
+        for level in 0..40_000 {
+            let next = level + 1;
+            query.push_str(&format!(" fragment F{level} on Query {{ ...F{next} }}"));
+        }
+        query.push_str(" fragment F40000 on Query { viewer }");
+        assert_eq!(depth_of(&query), usize::MAX);
+    }
+
+    #[test]
     fn a_fragment_bomb_is_measured_once_per_fragment() {
         let mut query = String::from("{ ...F0 }");
-        for level in 0..64 {
+        for level in 0..60 {
             let next = level + 1;
             query.push_str(&format!(
                 " fragment F{level} on Query {{ ...F{next} ...F{next} }}"
             ));
         }
-        query.push_str(" fragment F64 on Query { viewer }");
-        assert_eq!(shape_of(&query).top_fields, usize::MAX);
+        query.push_str(" fragment F60 on Query { viewer }");
+        assert_eq!(shape_of(&query).top_fields, 1 << 60);
     }
 }

@@ -49,6 +49,17 @@ async fn over_complex_and_over_deep_documents_name_their_limit(engine: Engine) {
     assert_eq!(error_code(&body), "BAD_USER_INPUT");
     assert_eq!(limit_of(&body), "maxDepth");
     still_serving(&app).await;
+
+    // Flat to the parser, but 20,000 fragments each spreading the next: followed to its end,
+    // the chain would overflow the stack of whatever walks it.
+    let mut chain = String::from("{ ...F0 }");
+    for n in 0..20_000 {
+        chain.push_str(&format!(" fragment F{n} on Query {{ ...F{} }}", n + 1));
+    }
+    chain.push_str(" fragment F20000 on Query { viewer { subject } }");
+    let body = gql(&app, Role::Viewer, &chain, json!({})).await;
+    assert_eq!(limit_of(&body), "maxDepth", "{body}");
+    still_serving(&app).await;
     app.finish().await;
 }
 
