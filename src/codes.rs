@@ -27,13 +27,25 @@ macro_rules! catalogue {
 
 catalogue! {
     // The request itself.
+    /// A body or query string that is not a request this route reads.
+    BadRequest => "BAD_REQUEST",
+    /// A method the route does not answer.
+    MethodNotAllowed => "METHOD_NOT_ALLOWED",
+    /// A body over the size limit.
+    PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+    /// A body of a type the route does not read.
+    UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
+    /// Too many requests from this client; `Retry-After` says when to come back.
+    TooManyRequests => "TOO_MANY_REQUESTS",
+    /// The server cannot serve now (at its connection cap, or its database does not answer).
+    Unavailable => "UNAVAILABLE",
     /// No valid bearer token.
     Unauthenticated => "UNAUTHENTICATED",
     /// A valid token whose role may not do this.
     Forbidden => "FORBIDDEN",
     /// An argument, input field or document the server refuses, limits included.
     BadUserInput => "BAD_USER_INPUT",
-    /// An id that names nothing.
+    /// An id that names nothing, or a path no route serves.
     NotFound => "NOT_FOUND",
     /// The state forbids it now (a sync already active, a provider that exists).
     Conflict => "CONFLICT",

@@ -1,5 +1,5 @@
-//! The command line. The settings of docs/api.md have environment fallbacks; the arguments of one
-//! command (`--workers`, `token`'s and `sync`'s) do not.
+//! The command line. The settings of docs/api.md ("Configuration") have environment fallbacks;
+//! the arguments of one command (`--workers`, `token`'s and `sync`'s) do not.
 
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;

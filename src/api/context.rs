@@ -71,10 +71,8 @@ pub fn wake_workers(ctx: &Context<'_>) {
 
 /// Row ids travel as GraphQL `ID`s; anything but a positive integer is the caller's mistake.
 pub fn row_id(field: &'static str, id: &ID) -> Result<i64> {
-    id.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(|| {
-        bad_user_input(
-            field,
-            format!("{:?} is not an id this API returned", id.as_str()),
-        )
-    })
+    id.parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| bad_user_input(field, "is not an id this API returned"))
 }

@@ -5,6 +5,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use super::errors::bad_user_input;
 
@@ -12,17 +13,32 @@ pub fn encode(position: &impl Serialize) -> String {
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(position).unwrap_or_default())
 }
 
+/// A cursor is refused unless it is one this API could have made. A NUL in one of its texts
+/// cannot be: no stored text holds one, and PostgreSQL would fail the statement it went into.
 pub fn decode<T: DeserializeOwned>(field: &'static str, cursor: &str) -> async_graphql::Result<T> {
     URL_SAFE_NO_PAD
         .decode(cursor)
         .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
+        .filter(|value| !holds_nul(value))
+        .and_then(|value| serde_json::from_value(value).ok())
         .ok_or_else(|| {
             bad_user_input(
                 field,
                 "not a cursor this API returned; pass back an endCursor or startCursor",
             )
         })
+}
+
+fn holds_nul(value: &Value) -> bool {
+    match value {
+        Value::String(text) => text.contains('\0'),
+        Value::Array(items) => items.iter().any(holds_nul),
+        Value::Object(fields) => fields
+            .iter()
+            .any(|(name, value)| name.contains('\0') || holds_nul(value)),
+        Value::Null | Value::Bool(_) | Value::Number(_) => false,
+    }
 }
 
 /// The page size a connection serves: `first` when given, within bounds.

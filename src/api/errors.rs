@@ -33,6 +33,13 @@ pub fn graphql_error(error: &Error) -> async_graphql::Error {
     })
 }
 
+/// An error as an entry of a response's `errors`, for the routes outside GraphQL: the same
+/// message, code and fields GraphQL would answer.
+pub fn error_json(error: &Error) -> serde_json::Value {
+    let error = graphql_error(error);
+    serde_json::json!({ "message": error.message, "extensions": error.extensions })
+}
+
 pub fn forbidden(message: &str) -> async_graphql::Error {
     coded(message, Code::Forbidden)
 }

@@ -1,18 +1,32 @@
 use async_graphql::{Context, Guard, Result};
 
-use super::context::claims;
+use super::context::{actor, claims, database};
 use super::errors::forbidden;
 use crate::auth::Role;
+use crate::domain::audit;
 
 /// Lets an operation through only for callers whose token carries the role.
 pub struct RoleGuard {
     required: Role,
+    /// For a mutation: the audit action and target kind its refusal is recorded under.
+    audited: Option<(&'static str, &'static str)>,
 }
 
 impl RoleGuard {
+    /// For a query: a refusal is the caller's answer only.
     pub fn admin() -> Self {
         Self {
             required: Role::Admin,
+            audited: None,
+        }
+    }
+
+    /// For a mutation: a refusal is also recorded in the audit log, as `action` on a `target`,
+    /// like the mutation's successes and failures.
+    pub fn admin_mutation(action: &'static str, target: &'static str) -> Self {
+        Self {
+            required: Role::Admin,
+            audited: Some((action, target)),
         }
     }
 }
@@ -25,12 +39,15 @@ impl Guard for RoleGuard {
             Role::Admin => claims.role == Role::Admin,
         };
         if allowed {
-            Ok(())
-        } else {
-            Err(forbidden(&format!(
-                "this operation needs the {} role; the token of {:?} has {}",
-                self.required, claims.sub, claims.role
-            )))
+            return Ok(());
         }
+        let why = format!(
+            "this operation needs the {} role; the token of {:?} has {}",
+            self.required, claims.sub, claims.role
+        );
+        if let Some((action, target)) = self.audited {
+            audit::refused(database(ctx)?, &actor(ctx)?, action, target, &why).await;
+        }
+        Err(forbidden(&why))
     }
 }

@@ -2,13 +2,13 @@
 
 mod context;
 mod cursor;
-mod depth;
 mod errors;
 mod guard;
 mod limits;
 mod loaders;
 mod mutation;
 mod query;
+mod shape;
 mod subscription;
 mod types;
 
@@ -30,6 +30,7 @@ use crate::domain::user_counts::UserCountCache;
 use crate::sync::events::RunEvents;
 use loaders::Lifetime;
 
+pub use errors::error_json;
 pub use mutation::Mutation;
 pub use query::Query;
 use subscription::SubscriptionSlots;
@@ -38,8 +39,8 @@ pub use subscription::{Subscription, SubscriptionLimits, SubscriptionRefused};
 pub type ApiSchema = Schema<Query, Mutation, Subscription>;
 
 fn builder() -> async_graphql::SchemaBuilder<Query, Mutation, Subscription> {
-    // Depth is limited by `limits::refuse_too_deep`, which does not count introspection's
-    // `ofType` chains as async-graphql's `limit_depth` would.
+    // Depth (without introspection's `ofType` chains, which async-graphql's `limit_depth` would
+    // count), root fields and connection tests are limited by `limits::refuse_before_running`.
     Schema::build(Query, Mutation, Subscription).limit_complexity(limits::MAX_COMPLEXITY)
     // No `.extension(…)` or custom directive: each would cost every resolved field a detour, and
     // `limits::name_refusals` relies on errors without a path being the request's own.
@@ -80,7 +81,7 @@ impl Api {
 
 impl Executor for Api {
     async fn execute(&self, mut request: Request) -> Response {
-        let response = match limits::refuse_too_deep(&mut request) {
+        let response = match limits::refuse_before_running(&mut request) {
             Some(refusal) => refusal,
             None => self.schema.execute(request).await,
         };
@@ -92,7 +93,7 @@ impl Executor for Api {
         mut request: Request,
         session_data: Option<Arc<Data>>,
     ) -> BoxStream<'static, Response> {
-        let responses = match limits::refuse_too_deep(&mut request) {
+        let responses = match limits::refuse_before_running(&mut request) {
             Some(refusal) => futures::stream::once(async { refusal }).boxed(),
             None => Executor::execute_stream(&self.schema, request, session_data),
         };

@@ -11,11 +11,12 @@ use crate::domain::{licenses, providers, sync_runs};
 
 pub struct Mutation;
 
-/// Every mutation needs the admin role and leaves an audit event, whether it succeeds or not.
+/// Every mutation needs the admin role and leaves an audit event, whether it succeeds, fails or
+/// is refused for the caller's role.
 #[Object(name = "Mutation")]
 impl Mutation {
     /// Connects a Microsoft 365 tenant through an Entra ID app registration.
-    #[graphql(guard = "RoleGuard::admin()")]
+    #[graphql(guard = r#"RoleGuard::admin_mutation("provider.create", "provider")"#)]
     async fn create_microsoft_provider(
         &self,
         ctx: &Context<'_>,
@@ -28,7 +29,7 @@ impl Mutation {
     }
 
     /// Renames a provider, rotates its client secret, or changes its cloud or sync interval.
-    #[graphql(guard = "RoleGuard::admin()")]
+    #[graphql(guard = r#"RoleGuard::admin_mutation("provider.update", "provider")"#)]
     async fn update_microsoft_provider(
         &self,
         ctx: &Context<'_>,
@@ -49,7 +50,7 @@ impl Mutation {
     }
 
     /// Deletes a provider and everything synced from it; returns its id.
-    #[graphql(guard = "RoleGuard::admin()")]
+    #[graphql(guard = r#"RoleGuard::admin_mutation("provider.delete", "provider")"#)]
     async fn delete_provider(&self, ctx: &Context<'_>, id: ID) -> Result<ID> {
         let id = row_id("id", &id)?;
         let deleted = providers::delete(database(ctx)?, &actor(ctx)?, id)
@@ -60,7 +61,10 @@ impl Mutation {
 
     /// Signs in to the tenant and tries each read a sync needs: token, organization, users,
     /// subscriptions, sign-in activity. A failing check does not hide the others.
-    #[graphql(guard = "RoleGuard::admin()")]
+    #[graphql(
+        guard = r#"RoleGuard::admin_mutation("provider.test_connection", "provider")"#,
+        complexity = "super::limits::CONNECTION_TEST_COST + child_complexity"
+    )]
     async fn test_provider_connection(&self, ctx: &Context<'_>, id: ID) -> Result<ConnectionTest> {
         let id = row_id("id", &id)?;
         let checks = providers::test_connection(
@@ -77,7 +81,7 @@ impl Mutation {
 
     /// Queues a sync and returns it at once; follow it with `syncRun` or `syncRunUpdated`.
     /// CONFLICT when the provider already has a sync queued or running.
-    #[graphql(guard = "RoleGuard::admin()")]
+    #[graphql(guard = r#"RoleGuard::admin_mutation("sync.start", "provider")"#)]
     async fn start_sync(
         &self,
         ctx: &Context<'_>,
@@ -105,7 +109,7 @@ impl Mutation {
 
     /// Cancels a queued sync at once, or asks a running one to stop: it notices within one
     /// heartbeat (15 s) and keeps what it has written.
-    #[graphql(guard = "RoleGuard::admin()")]
+    #[graphql(guard = r#"RoleGuard::admin_mutation("sync.cancel", "sync_run")"#)]
     async fn cancel_sync(&self, ctx: &Context<'_>, id: ID) -> Result<SyncRun> {
         let id = row_id("id", &id)?;
         let run = sync_runs::cancel(database(ctx)?, run_events(ctx)?, &actor(ctx)?, id)
@@ -116,7 +120,7 @@ impl Mutation {
 
     /// Sets the unit price of a SKU (by its `id`), or clears it with `price: null`. Prices turn
     /// the license report's findings into monthly costs; currencies are never converted.
-    #[graphql(guard = "RoleGuard::admin()")]
+    #[graphql(guard = r#"RoleGuard::admin_mutation("sku.price.set", "license_sku")"#)]
     async fn set_sku_price(
         &self,
         ctx: &Context<'_>,

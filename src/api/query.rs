@@ -7,7 +7,7 @@ use super::errors::{ResultExt, bad_user_input};
 use super::guard::RoleGuard;
 use super::types::{
     AuditEvent, DirectoryUser, LicenseReport, LicenseSku, PageArgs, Provider, SyncRun,
-    UserConnection, UserFilterInput, UserOrder, Viewer, page_cost, user_connection,
+    UserConnection, UserFilterInput, UserOrder, Viewer, user_connection, user_connection_cost,
 };
 use crate::domain::{audit, licenses, providers, sync_runs, users};
 
@@ -74,7 +74,7 @@ impl Query {
 
     /// Directory users, one page at a time (keyset pagination: pages stay consistent while a
     /// sync adds or removes users). `first`/`last` at most 500; default 50.
-    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
+    #[graphql(complexity = "user_connection_cost(first, last, child_complexity)")]
     #[allow(clippy::too_many_arguments)]
     async fn users(
         &self,
@@ -139,6 +139,7 @@ impl Query {
     /// signed in, unassigned seats and overlapping licenses, each with its evidence. A built
     /// report is served again until a sync, a price or a provider changes, for 60 seconds at
     /// most; `generatedAt` says when it was built.
+    #[graphql(complexity = "super::limits::REPORT_COST + child_complexity")]
     async fn license_report(
         &self,
         ctx: &Context<'_>,

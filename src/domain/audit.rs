@@ -66,6 +66,8 @@ impl From<audit_events::Model> for AuditEvent {
 }
 
 pub const SUCCEEDED: &str = "SUCCEEDED";
+/// A mutation refused for the caller's role.
+pub const FORBIDDEN: &str = "FORBIDDEN";
 
 /// Writes one event; inside the caller's transaction when given one, so that a change and its
 /// record commit together.
@@ -111,6 +113,27 @@ pub async fn on_failure<T>(
         }
     }
     result
+}
+
+/// Records a mutation refused for the caller's role: who tried, which action on what kind of
+/// target, and why. Its input stays out, the target's id included: a refused caller's input is
+/// anything it chose to send.
+pub async fn refused(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    action: &str,
+    target: &'static str,
+    why: &str,
+) {
+    let target = Target {
+        kind: target,
+        id: None,
+        provider_id: None,
+    };
+    let detail = serde_json::json!({ "code": FORBIDDEN, "message": why });
+    if let Err(error) = record(db, actor, action, &target, FORBIDDEN, Some(detail)).await {
+        tracing::error!(error = ?error, action, "could not record a refused mutation");
+    }
 }
 
 /// Newest first; `before_id` continues a page.

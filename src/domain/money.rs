@@ -103,7 +103,7 @@ fn parse_amount(text: &str) -> std::result::Result<Decimal, String> {
     let amount = well_formed
         .then(|| text.parse::<Decimal>().ok())
         .flatten()
-        .ok_or_else(|| format!("{text:?} is not a decimal amount such as 12.50"))?;
+        .ok_or_else(|| "is not a decimal amount such as 12.50".to_owned())?;
     if amount.scale() > MAX_SCALE {
         return Err(format!("at most {MAX_SCALE} decimal places"));
     }
@@ -118,9 +118,7 @@ fn parse_currency(text: &str) -> std::result::Result<String, String> {
     if text.len() == 3 && text.chars().all(|c| c.is_ascii_uppercase()) {
         Ok(text.to_owned())
     } else {
-        Err(format!(
-            "{text:?} is not an ISO-4217 currency code (three upper-case letters, e.g. EUR)"
-        ))
+        Err("is not an ISO-4217 currency code (three upper-case letters, e.g. EUR)".into())
     }
 }
 

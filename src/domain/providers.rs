@@ -198,7 +198,7 @@ fn secret_context(account_key: &str) -> String {
 
 fn secret(value: &SecretString) -> std::result::Result<SecretString, String> {
     // Copying from the portal often brings a trailing space or newline along.
-    let trimmed = value.expose_secret().trim();
+    let trimmed = valid::control_free(value.expose_secret().trim())?;
     if trimmed.is_empty() {
         return Err("must not be empty".into());
     }

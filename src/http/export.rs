@@ -15,10 +15,12 @@ use sea_orm::DatabaseConnection;
 use serde::Deserialize;
 
 use super::AppState;
+use super::errors::{domain_error, error};
 use super::graphql::{authenticate, unauthenticated};
+use crate::codes::Code;
 use crate::domain::licenses::{self, Assignment, LicenseSku};
 use crate::domain::money;
-use crate::domain::users::{self, User, UserFilter};
+use crate::domain::users::{self, FilterTexts, User, UserFilter};
 
 /// Users per database round trip and per written chunk.
 const CHUNK: u64 = 500;
@@ -51,22 +53,29 @@ pub struct UserParams {
     include_removed: bool,
 }
 
-impl From<UserParams> for UserFilter {
-    fn from(params: UserParams) -> Self {
-        Self {
+impl TryFrom<UserParams> for UserFilter {
+    type Error = crate::Error;
+
+    fn try_from(params: UserParams) -> Result<Self, Self::Error> {
+        let filter = Self {
             provider_id: params.provider_id,
-            search: params.search,
             account_enabled: params.account_enabled,
             licensed: params.licensed,
-            sku_part_number: params.sku_part_number,
-            sku_id: params.sku_id,
-            license_sku: None,
-            user_type: params.user_type,
             inactive_since_days: params.inactive_since_days,
             never_signed_in: params.never_signed_in,
             license_in_error: params.license_in_error,
             include_removed: params.include_removed,
-        }
+            ..Default::default()
+        };
+        let texts = FilterTexts {
+            search: params.search,
+            sku_part_number: params.sku_part_number,
+            sku_id: params.sku_id,
+            user_type: params.user_type,
+        };
+        let filter = filter.with_texts(texts)?;
+        filter.validate()?;
+        Ok(filter)
     }
 }
 
@@ -122,14 +131,15 @@ pub async fn users_csv(
     if let Err(error) = authenticate(&state, &headers) {
         return unauthenticated(&error);
     }
-    let filter = match params {
-        Ok(Query(params)) => UserFilter::from(params),
+    let params = match params {
+        Ok(Query(params)) => params,
         Err(rejection) => return bad_request(&rejection.body_text()),
     };
     // Checked before the first byte goes out: afterwards no status can be sent.
-    if let Err(error) = filter.validate() {
-        return bad_request(&error.to_string());
-    }
+    let filter = match UserFilter::try_from(params) {
+        Ok(filter) => filter,
+        Err(error) => return domain_error(&error),
+    };
     csv_response("users.csv", user_rows(state.db.clone(), filter))
 }
 
@@ -158,8 +168,9 @@ pub async fn skus_csv(
     csv_response("skus.csv", body)
 }
 
+/// Query parameters that do not parse: an unknown name, or a value of the wrong type.
 fn bad_request(message: &str) -> Response {
-    (StatusCode::BAD_REQUEST, format!("{message}\n")).into_response()
+    error(StatusCode::BAD_REQUEST, Code::BadUserInput, message)
 }
 
 fn csv_response(

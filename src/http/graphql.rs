@@ -33,7 +33,7 @@ async fn run(state: AppState, claims: Claims, request: Request) -> Response {
     let graphql_request =
         match <GraphQLRequest as FromRequest<AppState>>::from_request(request, &state).await {
             Ok(graphql_request) => graphql_request.into_inner(),
-            Err(rejection) => return rejection.into_response(),
+            Err(rejection) => return super::errors::unreadable_request(&rejection.0),
         };
     let mut graphql_request = graphql_request;
     graphql_request.data = state.api.request_data(claims, &state.db);
@@ -70,17 +70,12 @@ pub(super) fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Clai
 
 /// The 401 every authenticated route answers without a valid token.
 pub(super) fn unauthenticated(error: &AuthError) -> Response {
-    let message = error.to_string();
-    let body = json!({
-        "data": null,
-        "errors": [{ "message": message, "extensions": { "code": Code::Unauthenticated.as_str() } }],
-    });
-    (
+    let refusal = super::errors::error(
         StatusCode::UNAUTHORIZED,
-        [(header::WWW_AUTHENTICATE, "Bearer")],
-        Json(body),
-    )
-        .into_response()
+        Code::Unauthenticated,
+        &error.to_string(),
+    );
+    ([(header::WWW_AUTHENTICATE, "Bearer")], refusal).into_response()
 }
 
 /// `GET /graphql`: a websocket upgrade (graphql-transport-ws, for subscriptions) or GraphiQL.

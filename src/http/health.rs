@@ -4,6 +4,7 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use super::AppState;
+use crate::codes::Code;
 use crate::db;
 
 /// The process is up and answering.
@@ -13,10 +14,13 @@ pub async fn healthz() -> Json<Value> {
 
 /// Ready for traffic: the database answers and this binary's migrations are all applied.
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    // The probe's own `status`, beside the one error shape of every route.
     let unavailable = |reason: String| {
+        let error =
+            json!({ "message": reason, "extensions": { "code": Code::Unavailable.as_str() } });
         (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "status": "unavailable", "reason": reason })),
+            Json(json!({ "status": "unavailable", "errors": [error] })),
         )
     };
     if let Err(error) = state.db.ping().await {

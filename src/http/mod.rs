@@ -1,5 +1,6 @@
 //! The HTTP surface: GraphQL, GraphiQL, CSV exports and the health probes.
 
+mod errors;
 mod export;
 mod graphiql;
 mod graphql;
@@ -13,6 +14,7 @@ mod websocket;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::middleware::map_response;
 use axum::routing::get;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
@@ -34,10 +36,12 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(prometheus::metrics))
+        .fallback(errors::no_route)
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
         // async-graphql-axum reads the body as a stream, which DefaultBodyLimit does not
         // cover; this layer caps every body, answering 413 before reading an oversized one.
-        .layer(RequestBodyLimitLayer::new(MAX_REQUEST_BYTES));
+        .layer(RequestBodyLimitLayer::new(MAX_REQUEST_BYTES))
+        .layer(map_response(errors::reshape));
     headers::apply(routes)
         .layer(TraceLayer::new_for_http())
         .with_state(state)

@@ -135,6 +135,31 @@ async fn users_export_filters_and_joins_licenses(engine: Engine) {
     app.finish().await;
 }
 
+async fn hostile_searches_are_refused_before_the_export_starts(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let db = app.database.connect().await;
+    let contoso = fixtures::provider(&db, "Contoso", Some("AVAILABLE")).await;
+    NewUser::named("adele").insert(&db, contoso).await;
+    let token = app.token(Role::Viewer, "script");
+    let long = "a".repeat(60 * 1024);
+    for search in [long.as_str(), "ad%00ele", "ad%0Aele"] {
+        let path = format!("/export/users.csv?search={search}");
+        let (status, content_type, body) = fetch(&app, &path, Some(&token)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{}", &search[..8]);
+        assert!(!content_type.starts_with("text/csv"), "{content_type}");
+        assert!(
+            body.contains("search"),
+            "the refusal names the field: {body}"
+        );
+        assert!(!body.contains("aaaaaaaa"), "and does not echo it");
+    }
+    let (status, _, body) = fetch(&app, "/export/users.csv?search=adele", Some(&token)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(rows(&body).len(), 1);
+    assert_eq!(app.metrics.sql_errors(), 0, "no statement failed");
+    app.finish().await;
+}
+
 async fn skus_export_carries_seats_and_prices(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     let db = app.database.connect().await;
@@ -182,6 +207,7 @@ async fn skus_export_carries_seats_and_prices(engine: Engine) {
 }
 
 engine_tests!(
+    hostile_searches_are_refused_before_the_export_starts,
     exports_need_a_token,
     users_export_filters_and_joins_licenses,
     skus_export_carries_seats_and_prices,

@@ -117,6 +117,42 @@ async fn invalid_input_names_every_bad_field(engine: Engine) {
     app.finish().await;
 }
 
+async fn control_characters_are_refused_in_every_field(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    // PostgreSQL text cannot hold a NUL: the name answered INTERNAL.
+    let body = graphql(
+        &app,
+        Role::Admin,
+        CREATE,
+        json!({ "input": {
+            "name": "Contoso\u{0}", "tenantId": format!("{TENANT}\u{0}"),
+            "clientId": format!("\u{0}{CLIENT}"), "clientSecret": format!("{SECRET}\u{0}x"),
+        }}),
+    )
+    .await;
+    assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
+    let fields: Vec<&str> = body["errors"][0]["extensions"]["fields"]
+        .as_array()
+        .expect("a list of fields")
+        .iter()
+        .map(|field| field["field"].as_str().expect("a name"))
+        .collect();
+    assert_eq!(fields, ["name", "tenantId", "clientId", "clientSecret"]);
+
+    let provider = create(&app, "Contoso", TENANT).await;
+    let rename = "mutation($id: ID!, $name: String!) {
+        updateMicrosoftProvider(id: $id, input: { name: $name }) { name } }";
+    for name in ["Contoso\u{0}", "Con\ttoso", "Contoso\nFabrikam"] {
+        let variables = json!({ "id": provider["id"], "name": name });
+        let body = graphql(&app, Role::Admin, rename, variables).await;
+        assert_eq!(error_code(&body), "BAD_USER_INPUT", "{name:?}: {body}");
+    }
+    let listed = app.query(Role::Viewer, "{ providers { name } }").await;
+    assert_eq!(listed["providers"], json!([{ "name": "Contoso" }]));
+    assert_eq!(app.metrics.sql_errors(), 0, "no statement failed");
+    app.finish().await;
+}
+
 async fn the_same_tenant_and_client_twice_is_a_conflict(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     create(&app, "Contoso", TENANT).await;
@@ -170,6 +206,110 @@ async fn updates_rename_rotate_and_clear(engine: Engine) {
     app.finish().await;
 }
 
+/// The audit log, newest first, as an admin reads it.
+async fn audit_events(app: &TestApp) -> Vec<Value> {
+    let events = app
+        .query(
+            Role::Admin,
+            "{ auditEvents(first: 50) { edges { node {
+                subject role action targetType targetId outcome detail } } } }",
+        )
+        .await;
+    events["auditEvents"]["edges"]
+        .as_array()
+        .expect("edges")
+        .iter()
+        .map(|edge| edge["node"].clone())
+        .collect()
+}
+
+async fn a_secret_pasted_into_the_wrong_field_is_never_echoed(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let body = graphql(
+        &app,
+        Role::Admin,
+        CREATE,
+        json!({ "input": {
+            "name": "Contoso", "tenantId": SECRET, "clientId": SECRET, "clientSecret": SECRET,
+        }}),
+    )
+    .await;
+    assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
+    let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("clientId") && message.contains("GUID"),
+        "{message}"
+    );
+    assert!(!body.to_string().contains(SECRET), "echoed: {body}");
+    let body = graphql(
+        &app,
+        Role::Admin,
+        "mutation($id: ID!) { deleteProvider(id: $id) }",
+        json!({ "id": SECRET }),
+    )
+    .await;
+    assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
+    assert!(!body.to_string().contains(SECRET), "echoed: {body}");
+
+    let events = audit_events(&app).await;
+    assert_eq!(events[0]["action"], "provider.create");
+    assert_eq!(events[0]["outcome"], "FAILED");
+    assert!(
+        !events
+            .iter()
+            .any(|event| event.to_string().contains(SECRET)),
+        "the audit log holds the secret: {events:?}"
+    );
+    app.finish().await;
+}
+
+async fn a_refused_mutation_is_audited_without_its_input(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let provider = create(&app, "Contoso", TENANT).await;
+    let body = graphql(&app, Role::Viewer, CREATE, create_input("Fabrikam", TENANT)).await;
+    assert_eq!(error_code(&body), "FORBIDDEN");
+    let body = graphql(
+        &app,
+        Role::Viewer,
+        "mutation($id: ID!) { deleteProvider(id: $id) }",
+        json!({ "id": provider["id"] }),
+    )
+    .await;
+    assert_eq!(error_code(&body), "FORBIDDEN");
+    // A query refused for the role is the caller's answer only.
+    let body = graphql(
+        &app,
+        Role::Viewer,
+        "{ auditEvents { edges { cursor } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(error_code(&body), "FORBIDDEN");
+
+    let events = audit_events(&app).await;
+    let refused: Vec<&Value> = events
+        .iter()
+        .filter(|event| event["outcome"] == "FORBIDDEN")
+        .collect();
+    assert_eq!(refused.len(), 2, "{events:?}");
+    for (event, action) in refused.iter().zip(["provider.delete", "provider.create"]) {
+        assert_eq!(event["action"], action);
+        assert_eq!(event["subject"], "settings-page");
+        assert_eq!(event["role"], "viewer");
+        assert_eq!(event["targetType"], "provider");
+        assert_eq!(event["targetId"], Value::Null, "no input, not even the id");
+        assert_eq!(event["detail"]["code"], "FORBIDDEN");
+        let why = event["detail"]["message"].as_str().unwrap_or_default();
+        assert!(why.contains("admin role"), "{why}");
+        let text = event.to_string();
+        assert!(
+            !text.contains(SECRET) && !text.contains("Fabrikam"),
+            "{text}"
+        );
+    }
+    app.finish().await;
+}
+
 async fn deleting_a_provider_leaves_an_audit_trail(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     let id = create(&app, "Contoso", TENANT).await["id"].clone();
@@ -199,18 +339,7 @@ async fn deleting_a_provider_leaves_an_audit_trail(engine: Engine) {
     .await;
     assert_eq!(error_code(&again), "NOT_FOUND");
 
-    let events = app
-        .query(
-            Role::Admin,
-            "{ auditEvents(first: 10) { edges { node { subject action targetId outcome detail } } } }",
-        )
-        .await;
-    let events: Vec<Value> = events["auditEvents"]["edges"]
-        .as_array()
-        .expect("edges")
-        .iter()
-        .map(|edge| edge["node"].clone())
-        .collect();
+    let events = audit_events(&app).await;
     let summary: Vec<(String, String)> = events
         .iter()
         .map(|event| {
@@ -363,6 +492,9 @@ async fn a_secret_sealed_with_another_key_is_flagged_until_entered_again(engine:
 }
 
 engine_tests!(
+    a_refused_mutation_is_audited_without_its_input,
+    a_secret_pasted_into_the_wrong_field_is_never_echoed,
+    control_characters_are_refused_in_every_field,
     an_admin_creates_a_provider_and_sees_only_the_secret_hint,
     viewers_cannot_change_providers,
     invalid_input_names_every_bad_field,

@@ -3,6 +3,8 @@
 
 use crate::common;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::fixtures::{
     self, ENTERPRISEPACK, NewUser, SPE_E3, SPE_E5, Via, assign, data, days_ago, gql,
 };
@@ -401,6 +403,69 @@ async fn page_arguments_are_checked(engine: Engine) {
     app.finish().await;
 }
 
+/// The fields a refusal names, in order.
+fn refused_fields(body: &Value) -> Vec<String> {
+    assert_eq!(error_code(body), "BAD_USER_INPUT", "{body}");
+    body["errors"][0]["extensions"]["fields"]
+        .as_array()
+        .unwrap_or_else(|| panic!("a list of fields: {body}"))
+        .iter()
+        .map(|field| field["field"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+async fn hostile_filter_texts_are_refused_by_name(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let db = app.database.connect().await;
+    directory(&db).await;
+    let page = |filter: Value| json!({ "filter": filter, "first": 5 });
+
+    // 60 KB made SQLite fail ("LIKE or GLOB pattern too complex"), answered as INTERNAL.
+    let long = "a".repeat(60 * 1024);
+    let body = gql(&app, Role::Viewer, PAGE, page(json!({ "search": long }))).await;
+    assert_eq!(refused_fields(&body), ["search"]);
+    let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("256"), "{message}");
+    let longest = data(&app, PAGE, page(json!({ "search": "a".repeat(256) }))).await;
+    assert_eq!(names(&longest["users"]), Vec::<String>::new());
+
+    // A NUL matched every user on SQLite and failed the statement on PostgreSQL.
+    let body = gql(
+        &app,
+        Role::Viewer,
+        PAGE,
+        page(json!({ "search": "zz\u{0}" })),
+    )
+    .await;
+    assert_eq!(refused_fields(&body), ["search"]);
+    let every_text = json!({
+        "search": "al\tice", "skuPartNumber": "SPE\u{0}E5", "skuId": "\u{1b}[2J",
+        "userType": "Member\n",
+    });
+    let body = gql(&app, Role::Viewer, PAGE, page(every_text)).await;
+    assert_eq!(refused_fields(&body), ["search", "skuPartNumber", "skuId"]);
+    // A trailing line break is trimmed like a trailing space, not refused.
+    let members = data(&app, PAGE, page(json!({ "userType": "Member\n" }))).await;
+    assert!(!names(&members["users"]).is_empty());
+
+    // A cursor carries a display name back: one with a NUL is not a cursor this API made.
+    let first = data(&app, PAGE, json!({ "first": 1 })).await;
+    let cursor = first["users"]["pageInfo"]["endCursor"]
+        .as_str()
+        .expect("a cursor");
+    let decoded = URL_SAFE_NO_PAD.decode(cursor).expect("base64");
+    let text = String::from_utf8(decoded).expect("JSON text");
+    let forged = text.replacen("\"s\":\"", "\"s\":\"\\u0000", 1);
+    assert_ne!(forged, text, "the cursor holds a text key: {text}");
+    let forged = URL_SAFE_NO_PAD.encode(forged);
+    let body = gql(&app, Role::Viewer, PAGE, json!({ "after": forged })).await;
+    assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
+
+    assert_eq!(app.metrics.sql_errors(), 0, "no statement failed");
+    db.close().await.ok();
+    app.finish().await;
+}
+
 const USER: &str = "query($id: ID!) { user(id: $id) {
     id userPrincipalName displayName accountEnabled userType signInDataAvailable removedAt
     lastActivityAt
@@ -497,6 +562,7 @@ async fn a_page_shows_the_licenses_of_each_user_alone(engine: Engine) {
 }
 
 engine_tests!(
+    hostile_filter_texts_are_refused_by_name,
     every_filter_narrows_the_list,
     every_order_puts_missing_values_last,
     after_and_before_bound_a_window,

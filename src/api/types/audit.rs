@@ -14,7 +14,8 @@ pub struct AuditEvent {
     pub action: String,
     pub target_type: String,
     pub target_id: Option<String>,
-    /// SUCCEEDED or FAILED.
+    /// SUCCEEDED, FAILED, or FORBIDDEN for a caller without the role (recorded without the
+    /// mutation's input, its target's id included).
     pub outcome: String,
     /// What changed, or why it failed; never a secret.
     pub detail: Option<Json<serde_json::Value>>,

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::Provider;
 use super::user::{
-    PageArgs, UserConnection, UserFilterInput, UserOrder, page_cost, user_connection,
+    PageArgs, UserConnection, UserFilterInput, UserOrder, user_connection, user_connection_cost,
 };
 use crate::api::loaders::load;
 use crate::domain::licenses::{self, NewPrice, SkuKey, Subscription};
@@ -264,7 +264,7 @@ impl LicenseSku {
     }
 
     /// Users holding this SKU, with the same filters and order as `users`.
-    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
+    #[graphql(complexity = "user_connection_cost(first, last, child_complexity)")]
     #[allow(clippy::too_many_arguments)]
     async fn holders(
         &self,

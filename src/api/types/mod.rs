@@ -14,6 +14,7 @@ pub use provider::{CreateMicrosoftProviderInput, Provider, UpdateMicrosoftProvid
 pub use report::LicenseReport;
 pub use sync_run::{ApiSyncMode, SyncRun};
 pub use user::{
-    DirectoryUser, PageArgs, UserConnection, UserFilterInput, UserOrder, page_cost, user_connection,
+    DirectoryUser, PageArgs, UserConnection, UserFilterInput, UserOrder, user_connection,
+    user_connection_cost,
 };
 pub use viewer::Viewer;

@@ -232,6 +232,7 @@ impl LicenseReport {
     }
 
     /// Seat utilization of every SKU in scope.
+    #[graphql(complexity = "crate::api::limits::SKUS_PER_LIST * child_complexity")]
     async fn skus(&self) -> Vec<LicenseSku> {
         self.0.skus.iter().cloned().map(LicenseSku::from).collect()
     }

@@ -5,12 +5,14 @@ use std::sync::Arc;
 use async_graphql::connection::{Connection, ConnectionNameType, Edge, EdgeNameType, EmptyFields};
 use async_graphql::{Context, Enum, ID, InputObject, Object, OutputType, Result};
 use chrono::{DateTime, Utc};
+use tokio::sync::OnceCell;
 
 use super::license::LicenseSource;
 use super::{LicenseSku, Provider};
 use crate::api::context::{database, row_id};
 use crate::api::cursor;
 use crate::api::errors::{ResultExt, bad_user_input, graphql_error};
+use crate::api::limits::SCAN_COST;
 use crate::api::loaders::{load, prime, primes};
 use crate::domain::licenses::{self, Assignment, HeldLicense, LicenseSku as DomainSku};
 use crate::domain::providers;
@@ -21,10 +23,19 @@ use crate::error::Error;
 pub const PAGE_DEFAULT: i32 = 50;
 pub const PAGE_MAX: i32 = 500;
 
-/// What a user connection costs in the complexity budget: its page size times its items.
+/// What a page costs in the complexity budget: its page size times its items.
 pub fn page_cost(first: Option<i32>, last: Option<i32>, child_complexity: usize) -> usize {
     let size = first.or(last).unwrap_or(PAGE_DEFAULT).clamp(1, PAGE_MAX) as usize;
-    size * child_complexity + 1
+    size.saturating_mul(child_complexity).saturating_add(1)
+}
+
+/// What a user connection costs: its page, and the scan its count or its filter may make.
+pub fn user_connection_cost(
+    first: Option<i32>,
+    last: Option<i32>,
+    child_complexity: usize,
+) -> usize {
+    page_cost(first, last, child_complexity).saturating_add(SCAN_COST)
 }
 
 /// A user of a provider's directory, with the licenses it holds.
@@ -280,23 +291,26 @@ pub struct UserFilterInput {
 
 impl UserFilterInput {
     pub fn into_domain(self) -> Result<users::UserFilter> {
-        Ok(users::UserFilter {
+        let filter = users::UserFilter {
             provider_id: self
                 .provider_id
                 .map(|id| row_id("filter.providerId", &id))
                 .transpose()?,
-            search: self.search,
             account_enabled: self.account_enabled,
             licensed: self.licensed,
-            sku_part_number: self.sku_part_number,
-            sku_id: self.sku_id,
-            license_sku: None,
-            user_type: self.user_type,
             inactive_since_days: self.inactive_since_days.map(i64::from),
             never_signed_in: self.never_signed_in,
             license_in_error: self.license_in_error,
             include_removed: self.include_removed.unwrap_or_default(),
-        })
+            ..Default::default()
+        };
+        let texts = users::FilterTexts {
+            search: self.search,
+            sku_part_number: self.sku_part_number,
+            sku_id: self.sku_id,
+            user_type: self.user_type,
+        };
+        filter.with_texts(texts).api()
     }
 }
 
@@ -359,19 +373,24 @@ impl EdgeNameType for UserEdgeName {
     }
 }
 
-/// The connection's own fields; `totalCount` costs a COUNT, so it runs only when selected.
+/// The connection's own fields; `totalCount` costs a COUNT, so it runs only when selected, and
+/// once however many aliases ask for it (the connection's price counts one).
 pub struct UserConnectionFields {
     filter: users::UserFilter,
     now: DateTime<Utc>,
+    total_count: OnceCell<u64>,
 }
 
 #[Object]
 impl UserConnectionFields {
     /// How many users match the filter, across all pages.
     async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
-        users::count(database(ctx)?, &self.filter, self.now)
-            .await
-            .api()
+        let count = self.total_count.get_or_try_init(|| async {
+            users::count(database(ctx)?, &self.filter, self.now)
+                .await
+                .api()
+        });
+        Ok(*count.await?)
     }
 }
 
@@ -451,7 +470,11 @@ pub async fn user_connection(
     let mut connection = UserConnection::with_additional_fields(
         has_previous,
         has_next,
-        UserConnectionFields { filter, now },
+        UserConnectionFields {
+            filter,
+            now,
+            total_count: OnceCell::new(),
+        },
     );
     connection.edges.extend(nodes.into_iter().map(|node| {
         let position = Position::of(&node.user, order.field);

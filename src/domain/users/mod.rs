@@ -12,6 +12,7 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::domain::validation::{Line, Validator};
 use crate::entities::directory_users::{self, Column, Entity as Users};
 use crate::entities::{license_assignments, license_skus, providers};
 use crate::error::{Error, Result};
@@ -19,6 +20,10 @@ use crate::error::{Error, Result};
 pub use crate::providers::SIGN_IN_AVAILABLE;
 /// Longer than any directory has existed; beyond it a number is a typo.
 pub const INACTIVE_DAYS_MAX: i64 = 36_500;
+/// The longest search or other text filter: longer than any name, address or SKU part number
+/// in a directory, and short enough that a search pattern stays cheap for both engines (SQLite
+/// refuses a LIKE pattern of 50,000 bytes).
+pub const FILTER_TEXT_MAX: usize = 256;
 
 /// A directory user; `sign_in_data_available` comes from its provider's last sync.
 #[derive(Clone, Debug, FromQueryResult)]
@@ -87,14 +92,14 @@ impl User {
 pub struct UserFilter {
     pub provider_id: Option<i64>,
     /// Case-insensitive substring of display name, UPN or mail.
-    pub search: Option<String>,
+    pub search: Option<Line>,
     pub account_enabled: Option<bool>,
     pub licensed: Option<bool>,
-    pub sku_part_number: Option<String>,
-    pub sku_id: Option<String>,
+    pub sku_part_number: Option<Line>,
+    pub sku_id: Option<Line>,
     /// Holders of one `license_skus` row (a SKU's `holders`).
     pub license_sku: Option<i64>,
-    pub user_type: Option<String>,
+    pub user_type: Option<Line>,
     pub inactive_since_days: Option<i64>,
     pub never_signed_in: Option<bool>,
     /// Holds a license in error (its most severe path has an error), or none.
@@ -102,7 +107,38 @@ pub struct UserFilter {
     pub include_removed: bool,
 }
 
+/// The texts of a user filter as a caller sent them (GraphQL's `UserFilter`, the CSV export's
+/// query parameters), before [`UserFilter::with_texts`] checks them.
+#[derive(Debug, Default)]
+pub struct FilterTexts {
+    pub search: Option<String>,
+    pub sku_part_number: Option<String>,
+    pub sku_id: Option<String>,
+    pub user_type: Option<String>,
+}
+
 impl UserFilter {
+    /// The filter with `texts` set, each checked as a [`Line`] of at most [`FILTER_TEXT_MAX`]
+    /// characters; every refused field is named at once.
+    pub fn with_texts(self, texts: FilterTexts) -> Result<Self> {
+        let mut validator = Validator::default();
+        let mut line = |field: &'static str, value: Option<String>| {
+            value.and_then(|value| validator.check(field, Line::parse(&value, FILTER_TEXT_MAX)))
+        };
+        let search = line("search", texts.search);
+        let sku_part_number = line("skuPartNumber", texts.sku_part_number);
+        let sku_id = line("skuId", texts.sku_id);
+        let user_type = line("userType", texts.user_type);
+        validator.finish()?;
+        Ok(Self {
+            search,
+            sku_part_number,
+            sku_id,
+            user_type,
+            ..self
+        })
+    }
+
     /// Rejects values no caller can mean, naming the field.
     pub fn validate(&self) -> Result<()> {
         if let Some(days) = self.inactive_since_days
@@ -201,7 +237,7 @@ fn conditions(filter: &UserFilter, now: DateTime<Utc>) -> Condition {
     if let Some(provider_id) = filter.provider_id {
         all = all.add(Column::ProviderId.eq(provider_id));
     }
-    if let Some(search) = filter.search.as_deref().map(str::trim)
+    if let Some(search) = filter.search.as_ref().map(Line::as_str)
         && !search.is_empty()
     {
         let pattern = format!("%{}%", escape_like(&search.to_lowercase()));
@@ -211,18 +247,18 @@ fn conditions(filter: &UserFilter, now: DateTime<Utc>) -> Condition {
         all = all.add(Column::AccountEnabled.eq(enabled));
     }
     if let Some(user_type) = &filter.user_type {
-        all = all.add(Column::UserType.eq(user_type.clone()));
+        all = all.add(Column::UserType.eq(user_type.as_str()));
     }
     if let Some(licensed) = filter.licensed {
         let any = Expr::exists(assignments_of_user());
         all = all.add(if licensed { any } else { any.not() });
     }
     if let Some(part_number) = &filter.sku_part_number {
-        let sku = license_skus::Column::SkuPartNumber.eq(part_number.trim());
+        let sku = license_skus::Column::SkuPartNumber.eq(part_number.as_str());
         all = all.add(Expr::exists(holding(sku)));
     }
     if let Some(sku_id) = &filter.sku_id {
-        let sku = license_skus::Column::SkuId.eq(sku_id.trim().to_ascii_lowercase());
+        let sku = license_skus::Column::SkuId.eq(sku_id.as_str().to_ascii_lowercase());
         all = all.add(Expr::exists(holding(sku)));
     }
     if let Some(in_error) = filter.license_in_error {

@@ -29,9 +29,8 @@ impl TenantId {
         if is_guid(&value) || is_dns_name(&value) {
             Ok(Self(value))
         } else {
-            Err(format!(
-                "{value:?} is neither a Directory (tenant) ID (a GUID) nor a verified domain such as contoso.onmicrosoft.com"
-            ))
+            // Never the value: a secret pasted into the wrong field would be echoed back.
+            Err("is neither a Directory (tenant) ID (a GUID) nor a verified domain such as contoso.onmicrosoft.com".into())
         }
     }
 
@@ -46,9 +45,7 @@ impl ClientId {
         if is_guid(value) {
             Ok(Self(value.to_ascii_lowercase()))
         } else {
-            Err(format!(
-                "{value:?} is not a GUID (expected the form 00000000-0000-0000-0000-000000000000)"
-            ))
+            Err("is not a GUID (expected the form 00000000-0000-0000-0000-000000000000)".into())
         }
     }
 
