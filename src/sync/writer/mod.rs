@@ -1,0 +1,31 @@
+//! Writes what a provider reports into the database.
+//!
+//! Each page is one short transaction of a few batched statements: read the stored rows of the
+//! page's users, insert the new ones, upsert (by primary key) only those that changed, and
+//! replace the licenses of only those users whose licenses changed. Unchanged rows are never
+//! rewritten, so a repeated full sync costs reads, not writes. Rows are deduplicated by the provider's
+//! id within a page (the last one wins: a provider may list a user twice, the later time newer, see
+//! `runner::write_listing`): PostgreSQL refuses to touch one row twice in a statement.
+
+mod batching;
+mod delta;
+mod sign_ins;
+mod skus;
+mod snapshots;
+mod users;
+
+pub use delta::apply_changes;
+pub use sign_ins::write_sign_ins;
+pub use skus::{SkuIndex, add_held_skus, write_skus, write_subscriptions};
+pub use snapshots::snapshot_skus;
+pub use users::{remove_unseen, write_user_page};
+
+/// What one page changed: the row ids of the users it created and of those it updated, and how
+/// many it marked removed. Ids, not counts: a provider may list a user on more than one page, and a
+/// run counts each user once (see `runner::Tally`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PageChanges {
+    pub created: Vec<i64>,
+    pub updated: Vec<i64>,
+    pub removed: i64,
+}
