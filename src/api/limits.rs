@@ -22,6 +22,10 @@ pub const MAX_COMPLEXITY: usize = 50_000;
 pub const MAX_ROOT_FIELDS: usize = 50;
 /// `testProviderConnection` calls Microsoft several times; a request may run it once.
 pub const MAX_CONNECTION_TESTS: usize = 1;
+/// Field selections of a document once its fragments are expanded where they are spread. The
+/// introspection query of schema tools expands to a few hundred, a dashboard's screen to fewer;
+/// past this, validating the document alone would cost more than answering a fair one.
+pub const MAX_SELECTIONS: usize = 10_000;
 
 /// What a list of SKUs is priced at by the complexity limit: a tenant rarely has more, and a
 /// per-SKU selection (holders, say) then costs what it would for every SKU.
@@ -44,6 +48,7 @@ enum Limit {
     Complexity,
     RootFields,
     ConnectionTests,
+    Selections,
 }
 
 impl Limit {
@@ -53,6 +58,7 @@ impl Limit {
             Limit::Complexity => "maxComplexity",
             Limit::RootFields => "maxRootFields",
             Limit::ConnectionTests => "maxConnectionTests",
+            Limit::Selections => "maxSelections",
         }
     }
 
@@ -62,6 +68,7 @@ impl Limit {
             Limit::Complexity => MAX_COMPLEXITY,
             Limit::RootFields => MAX_ROOT_FIELDS,
             Limit::ConnectionTests => MAX_CONNECTION_TESTS,
+            Limit::Selections => MAX_SELECTIONS,
         }
     }
 
@@ -79,6 +86,9 @@ impl Limit {
             ),
             Limit::ConnectionTests => format!(
                 "a request may test at most {max} provider connection ({name}); send one request per provider"
+            ),
+            Limit::Selections => format!(
+                "the document selects more than {max} fields once its fragments are expanded where they are spread ({name}); spread fewer fragments"
             ),
         }
     }
@@ -103,7 +113,8 @@ impl Limit {
 const TOO_COMPLEX: &str = "Query is too complex.";
 
 /// The refusal of a document over a limit measured before it runs (see [`super::shape`]): too
-/// many root fields, more than one connection test, or too deep. A document that does not
+/// many root fields, more than one connection test, too deep, or too many selections once its
+/// fragments are expanded. A document that does not
 /// parse passes: async-graphql refuses it with the parser's message.
 pub fn refuse_before_running(request: &mut Request) -> Option<Response> {
     let operation_name = request.operation_name.clone();
@@ -113,6 +124,7 @@ pub fn refuse_before_running(request: &mut Request) -> Option<Response> {
         (Limit::RootFields, shape.top_fields),
         (Limit::ConnectionTests, shape.connection_tests),
         (Limit::Depth, shape.depth),
+        (Limit::Selections, shape.selections),
     ]
     .into_iter()
     .find(|(limit, measured)| *measured > limit.max())?;

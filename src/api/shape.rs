@@ -29,13 +29,18 @@ const CONNECTION_TEST: &str = "testProviderConnection";
 /// async-graphql refuses anything past 32 anyway; here it is as deep as a document can be.
 const MAX_NESTING: usize = 64;
 
-/// The shape of a selection set: the deepest nesting below it, and the fields at its top with
-/// fragments followed (counted once per spread: spreading a fragment twice asks twice).
+/// The shape of a selection set: the deepest nesting below it, the fields at its top with
+/// fragments followed (counted once per spread: spreading a fragment twice asks twice), and
+/// every field selection below it once fragments are expanded where they are spread.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Shape {
     pub depth: usize,
     pub top_fields: usize,
     pub connection_tests: usize,
+    /// What async-graphql's validation walks: it expands each spread where it stands, so thirty
+    /// fragments each spreading the next twice make 2^30 selections of a few hundred bytes —
+    /// seconds of CPU before any timeout could stop it. Counted here, a fragment once.
+    pub selections: usize,
 }
 
 impl Shape {
@@ -45,12 +50,14 @@ impl Shape {
             depth: self.depth.max(other.depth),
             top_fields: self.top_fields.saturating_add(other.top_fields),
             connection_tests: self.connection_tests.saturating_add(other.connection_tests),
+            selections: self.selections.saturating_add(other.selections),
         }
     }
 }
 
 /// The shape of the operation that would run: the one named, or the largest when none is
-/// (async-graphql then refuses a document with several).
+/// (async-graphql then refuses a document with several). Its `selections` are the most that any
+/// operation or fragment of the document expands to, named or not: validation walks them all.
 pub fn measure(document: &ExecutableDocument, operation_name: Option<&str>) -> Shape {
     let mut measure = Measure {
         fragments: &document.fragments,
@@ -65,7 +72,20 @@ pub fn measure(document: &ExecutableDocument, operation_name: Option<&str>) -> S
             depth: largest.depth.max(shape.depth),
             top_fields: largest.top_fields.max(shape.top_fields),
             connection_tests: largest.connection_tests.max(shape.connection_tests),
+            selections: largest.selections.max(shape.selections),
         });
+    let mut expanded = 0;
+    for operation in operations(&document.operations, None) {
+        let shape = measure.selection_set(&operation.selection_set.node, false);
+        expanded = expanded.max(shape.selections);
+    }
+    for name in document.fragments.keys() {
+        expanded = expanded.max(measure.fragment(name.as_str(), false).selections);
+    }
+    let shape = Shape {
+        selections: shape.selections.max(expanded),
+        ..shape
+    };
     if measure.too_nested {
         return Shape {
             depth: usize::MAX,
@@ -130,6 +150,7 @@ impl<'a> Measure<'a> {
                     depth: own + below.depth,
                     top_fields: 1,
                     connection_tests: usize::from(name == CONNECTION_TEST),
+                    selections: below.selections.saturating_add(1),
                 }
             }
             Selection::InlineFragment(fragment) => {
@@ -245,5 +266,34 @@ mod tests {
         }
         query.push_str(" fragment F60 on Query { viewer }");
         assert_eq!(shape_of(&query).top_fields, 1 << 60);
+    }
+
+    #[test]
+    fn a_fragment_bomb_below_a_field_counts_every_selection_it_expands_to() {
+        let mut query = String::from("{ viewer { ...F0 } }");
+        for level in 0..30 {
+            let next = level + 1;
+            query.push_str(&format!(
+                " fragment F{level} on Viewer {{ ...F{next} ...F{next} }}"
+            ));
+        }
+        query.push_str(" fragment F30 on Viewer { subject }");
+        let shape = shape_of(&query);
+        assert_eq!(shape.top_fields, 1);
+        assert_eq!(shape.selections, (1 << 30) + 1);
+    }
+
+    #[test]
+    fn an_unused_bomb_counts_too() {
+        let mut query = String::from("query Small { viewer { subject } }");
+        for level in 0..20 {
+            let next = level + 1;
+            query.push_str(&format!(
+                " fragment F{level} on Viewer {{ ...F{next} ...F{next} }}"
+            ));
+        }
+        query.push_str(" fragment F20 on Viewer { subject }");
+        let document = parse_query(&query).expect("the query parses");
+        assert_eq!(measure(&document, Some("Small")).selections, 1 << 20);
     }
 }

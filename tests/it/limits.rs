@@ -314,7 +314,29 @@ async fn malformed_requests_are_answered_in_one_shape(engine: Engine) {
     app.finish().await;
 }
 
+/// Thirty fragments each spreading the next twice, below one field: a few hundred bytes that
+/// expand to a billion selections. Refused before validation would walk them, which no request
+/// timeout can interrupt (it is CPU, not waiting).
+async fn a_fragment_bomb_below_a_field_is_refused_before_validation(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let mut bomb = String::from("{ viewer { ...F0 } }");
+    for level in 0..30 {
+        let next = level + 1;
+        bomb.push_str(&format!(
+            " fragment F{level} on Viewer {{ ...F{next} ...F{next} }}"
+        ));
+    }
+    bomb.push_str(" fragment F30 on Viewer { subject }");
+    let (ran, body) = statements(&app, Role::Viewer, &bomb).await;
+    assert_eq!(error_code(&body), "BAD_USER_INPUT");
+    assert_eq!(limit_of(&body), "maxSelections", "{body}");
+    assert_eq!(ran, 0, "a refused request runs no statement");
+    still_serving(&app).await;
+    app.finish().await;
+}
+
 engine_tests!(
+    a_fragment_bomb_below_a_field_is_refused_before_validation,
     over_complex_and_over_deep_documents_name_their_limit,
     schema_tools_introspect_but_an_introspection_fan_out_is_refused,
     a_count_bomb_is_refused_before_anything_runs,
