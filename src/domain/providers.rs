@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 pub use crate::providers::ConnectionCheck;
 pub use crate::providers::registry::ProviderRegistry;
 use crate::providers::registry::StoredProvider;
-use crate::providers::{ConfigPatch, Connection, KindConfig};
+use crate::providers::{ConfigPatch, Connection, KindConfig, PatchError};
 
 const NAME_MAX: usize = 200;
 /// Client secrets are some tens of characters; anything far longer is a paste accident.
@@ -178,9 +178,11 @@ pub struct NewProvider {
     pub sync_interval_minutes: Option<i32>,
 }
 
-/// A partial update: `None` leaves a field as it is; `Some(None)` clears a nullable one.
-#[derive(Default)]
+/// A partial update of a provider of `kind`: `None` leaves a field as it is; `Some(None)` clears
+/// a nullable one.
 pub struct ProviderChanges {
+    /// The kind the caller meant to change; a provider of another kind is refused whole.
+    pub kind: &'static str,
     pub name: Option<String>,
     pub client_secret: Option<SecretString>,
     /// Fields of the configuration to replace, as the provider's kind built them.
@@ -343,6 +345,12 @@ async fn update_checked(
         .one(&transaction)
         .await?
         .ok_or_else(|| Error::NotFound(format!("no provider with id {id}")))?;
+    if current.kind != changes.kind {
+        return Err(refused_patch(PatchError::OtherKind {
+            stored: current.kind,
+            patch: changes.kind,
+        }));
+    }
     let mut changed_fields = Vec::new();
     let mut row = current.clone().into_active_model();
     if let Some(name) = name {
@@ -358,14 +366,15 @@ async fn update_checked(
         changed_fields.push(String::from("clientSecret"));
     }
     if let Some(patch) = changes.config {
-        let mut config = stored_config(&current)?;
-        if let Some(fields) = config.as_object_mut() {
-            for (field, value) in patch {
-                changed_fields.push(field.clone());
-                fields.insert(field, value);
-            }
-        }
-        row.config = Set(config.to_string());
+        changed_fields.extend(patch.field_names());
+        let patched = patch
+            .apply(
+                &current.kind,
+                &current.account_key,
+                &stored_config(&current)?,
+            )
+            .map_err(refused_patch)?;
+        row.config = Set(patched.config.to_string());
         // A delta link issued for one configuration (another endpoint, say) means nothing to
         // the next: start over with a full sync.
         row.delta_link = Set(None);
@@ -395,6 +404,15 @@ async fn update_checked(
     .await?;
     transaction.commit().await?;
     Provider::try_from(updated)
+}
+
+/// A patch the provider's kind refused, named by the field the caller can correct.
+fn refused_patch(error: PatchError) -> Error {
+    let field = match error {
+        PatchError::OtherKind { .. } => "id",
+        PatchError::Unreadable(_) | PatchError::AccountChanged => "config",
+    };
+    Error::invalid(field, error.to_string())
 }
 
 /// Deletes the provider and, through the schema's cascades, everything synced from it.

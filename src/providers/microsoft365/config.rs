@@ -160,9 +160,12 @@ impl Config {
 
     /// Moves a provider to another cloud. Its tenant and app stay: the secret still opens.
     pub fn cloud_patch(cloud: Cloud) -> ConfigPatch {
-        let mut patch = ConfigPatch::new();
-        patch.insert("cloud".into(), cloud.as_str().into());
-        patch
+        ConfigPatch::new(KIND, Self::read_stored).set("cloud", cloud.as_str())
+    }
+
+    /// A stored configuration of this kind, ready to be stored again; `None` when it is not one.
+    fn read_stored(config: &serde_json::Value) -> Option<KindConfig> {
+        Self::from_stored(config).ok().map(Self::into_kind_config)
     }
 }
 
