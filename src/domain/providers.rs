@@ -16,7 +16,7 @@ use super::audit::{self, Actor, Target};
 use super::validation::{self as valid, Validator};
 use crate::crypto::{Sealed, SecretKeyring};
 use crate::db::one_of;
-use crate::entities::{directory_users, providers};
+use crate::entities::{directory_users, providers, sync_runs};
 use crate::error::FieldError;
 use crate::error::{Error, Result};
 /// What the API layer names of providers, so that it reaches them through the domain.
@@ -24,6 +24,8 @@ pub use crate::providers::ConnectionCheck;
 pub use crate::providers::registry::ProviderRegistry;
 use crate::providers::registry::StoredProvider;
 use crate::providers::{ConfigPatch, Connection, KindConfig, PatchError};
+use crate::sync::events::RunEvents;
+use crate::sync::queue::RunStatus;
 
 const NAME_MAX: usize = 200;
 /// Client secrets are some tens of characters; anything far longer is a paste accident.
@@ -415,9 +417,22 @@ fn refused_patch(error: PatchError) -> Error {
     Error::invalid(field, error.to_string())
 }
 
-/// Deletes the provider and, through the schema's cascades, everything synced from it.
-pub async fn delete(db: &DatabaseConnection, actor: &Actor, id: i64) -> Result<i64> {
+/// Deletes the provider and, through the schema's cascades, everything synced from it. The
+/// runs it had queued or running vanish with it: their followers hear so through `events` and
+/// stop waiting for an end that would never be written.
+pub async fn delete(
+    db: &DatabaseConnection,
+    events: &RunEvents,
+    actor: &Actor,
+    id: i64,
+) -> Result<i64> {
     let result = delete_checked(db, actor, id).await;
+    if let Ok((_, unfinished)) = &result {
+        for run in unfinished {
+            events.publish(db, *run).await;
+        }
+    }
+    let result = result.map(|(id, _)| id);
     audit::on_failure(
         db,
         actor,
@@ -428,12 +443,28 @@ pub async fn delete(db: &DatabaseConnection, actor: &Actor, id: i64) -> Result<i
     .await
 }
 
-async fn delete_checked(db: &DatabaseConnection, actor: &Actor, id: i64) -> Result<i64> {
+/// Deletes provider `id`; returns it with the runs it had queued or running.
+async fn delete_checked(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    id: i64,
+) -> Result<(i64, Vec<i64>)> {
     let transaction = crate::db::begin_write(db).await?;
     let current = providers::Entity::find_by_id(id)
         .one(&transaction)
         .await?
         .ok_or_else(|| Error::NotFound(format!("no provider with id {id}")))?;
+    let unfinished: Vec<i64> = sync_runs::Entity::find()
+        .select_only()
+        .column(sync_runs::Column::Id)
+        .filter(sync_runs::Column::ProviderId.eq(id))
+        .filter(
+            sync_runs::Column::Status
+                .is_in([RunStatus::Queued.as_str(), RunStatus::Running.as_str()]),
+        )
+        .into_tuple()
+        .all(&transaction)
+        .await?;
     providers::Entity::delete_by_id(id)
         .exec(&transaction)
         .await?;
@@ -447,7 +478,7 @@ async fn delete_checked(db: &DatabaseConnection, actor: &Actor, id: i64) -> Resu
     )
     .await?;
     transaction.commit().await?;
-    Ok(id)
+    Ok((id, unfinished))
 }
 
 /// A client for the provider's service, built by its kind from its stored configuration and its
