@@ -209,7 +209,86 @@ fn has_ended(run: &SyncRun) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use futures::StreamExt;
+    use sea_orm::ConnectionTrait;
+    use secrecy::SecretString;
+
     use super::*;
+    use crate::crypto::SecretKeyring;
+    use crate::domain::audit::Actor;
+    use crate::domain::providers::{self, NewProvider};
+    use crate::providers::KindConfig;
+    use crate::sync::events::RunEvents;
+    use crate::sync::queue::SyncMode;
+
+    /// A migrated SQLite database in `dir` with one provider and its queued run; the run's id.
+    async fn queued_run(dir: &std::path::Path) -> (DatabaseConnection, i64) {
+        let db = crate::db::connect(&crate::db::default_sqlite_url(dir))
+            .await
+            .expect("connected");
+        crate::db::migrate(&db).await.expect("migrated");
+        let keyring = SecretKeyring::load(None, dir).expect("keyring");
+        let actor = Actor {
+            subject: "feed-test".into(),
+            role: "admin".into(),
+        };
+        let config = KindConfig {
+            kind: "feed-test",
+            account_key: "one".into(),
+            config: serde_json::json!({}),
+        };
+        let provider = providers::create(
+            &db,
+            &keyring,
+            &actor,
+            NewProvider {
+                name: "one".into(),
+                config: Ok(config),
+                client_secret: SecretString::from("secret"),
+                client_secret_expires_at: None,
+                sync_interval_minutes: None,
+            },
+        )
+        .await
+        .expect("provider");
+        let run = sync_runs::start(
+            &db,
+            &RunEvents::default(),
+            &actor,
+            provider.id,
+            SyncMode::Full,
+        )
+        .await
+        .expect("queued");
+        (db, run.id)
+    }
+
+    async fn execute(db: &DatabaseConnection, sql: &str) {
+        db.execute_unprepared(sql).await.expect(sql);
+    }
+
+    /// The read of a run's last change fails; the feed reads it again, and its followers learn
+    /// the run is gone instead of waiting for a change that will never come.
+    #[tokio::test]
+    async fn a_failed_read_is_read_again_so_followers_see_the_end() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (db, run_id) = queued_run(dir.path()).await;
+        let feed = RunFeed::new(db.clone());
+        let mut updates = Box::pin(feed.follow(run_id).await.expect("read").expect("a run"));
+        let first = updates.next().await.expect("the run now");
+        assert_eq!(first.status, RunStatus::Queued);
+
+        let (reread, mut rereads) = mpsc::unbounded_channel();
+        execute(&db, "ALTER TABLE sync_runs RENAME TO sync_runs_away").await;
+        feed.refresh(run_id, 0, &reread).await;
+        execute(&db, "ALTER TABLE sync_runs_away RENAME TO sync_runs").await;
+        execute(&db, &format!("DELETE FROM sync_runs WHERE id = {run_id}")).await;
+
+        let (again, attempt) = rereads.recv().await.expect("a re-read is asked for");
+        assert_eq!((again, attempt), (run_id, 1));
+        feed.refresh(again, attempt, &reread).await;
+        assert!(updates.next().await.is_none(), "the followers' stream ends");
+    }
 
     #[test]
     fn a_failed_read_is_retried_a_bounded_number_of_times_each_later() {
