@@ -255,4 +255,35 @@ mod tests {
             "parsed on reading too"
         );
     }
+
+    #[test]
+    fn a_cloud_patch_applies_to_this_kind_only_and_is_read_back() {
+        use crate::providers::PatchError;
+        let stored =
+            Config::parse("contoso.onmicrosoft.com", CLIENT, Cloud::Global).expect("valid");
+        let patched = Config::cloud_patch(Cloud::China)
+            .apply(KIND, &stored.account_key, &stored.config)
+            .expect("applied");
+        assert_eq!(patched.config["cloud"], "CHINA");
+        assert_eq!(patched.account_key, stored.account_key);
+
+        assert_eq!(
+            Config::cloud_patch(Cloud::China).apply(
+                "ledger",
+                "acme",
+                &serde_json::json!({ "book": "acme" })
+            ),
+            Err(PatchError::OtherKind {
+                stored: "ledger".into(),
+                patch: KIND
+            })
+        );
+        let broken =
+            serde_json::json!({ "tenantId": "contoso.onmicrosoft.com", "cloud": "GLOBAL" });
+        assert_eq!(
+            Config::cloud_patch(Cloud::China).apply(KIND, &stored.account_key, &broken),
+            Err(PatchError::Unreadable(KIND)),
+            "a configuration its kind cannot read is never stored"
+        );
+    }
 }
