@@ -81,6 +81,7 @@ impl Api {
 
 impl Executor for Api {
     async fn execute(&self, mut request: Request) -> Response {
+        request.data.insert(guard::RefusalRecorded::default());
         let response = match limits::refuse_before_running(&mut request) {
             Some(refusal) => refusal,
             None => self.schema.execute(request).await,
@@ -93,6 +94,7 @@ impl Executor for Api {
         mut request: Request,
         session_data: Option<Arc<Data>>,
     ) -> BoxStream<'static, Response> {
+        request.data.insert(guard::RefusalRecorded::default());
         let responses = match limits::refuse_before_running(&mut request) {
             Some(refusal) => futures::stream::once(async { refusal }).boxed(),
             None => Executor::execute_stream(&self.schema, request, session_data),

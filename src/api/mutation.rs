@@ -53,7 +53,7 @@ impl Mutation {
     #[graphql(guard = r#"RoleGuard::admin_mutation("provider.delete", "provider")"#)]
     async fn delete_provider(&self, ctx: &Context<'_>, id: ID) -> Result<ID> {
         let id = row_id("id", &id)?;
-        let deleted = providers::delete(database(ctx)?, &actor(ctx)?, id)
+        let deleted = providers::delete(database(ctx)?, run_events(ctx)?, &actor(ctx)?, id)
             .await
             .api()?;
         Ok(ID(deleted.to_string()))

@@ -16,14 +16,16 @@ use super::audit::{self, Actor, Target};
 use super::validation::{self as valid, Validator};
 use crate::crypto::{Sealed, SecretKeyring};
 use crate::db::one_of;
-use crate::entities::{directory_users, providers};
+use crate::entities::{directory_users, providers, sync_runs};
 use crate::error::FieldError;
 use crate::error::{Error, Result};
 /// What the API layer names of providers, so that it reaches them through the domain.
 pub use crate::providers::ConnectionCheck;
 pub use crate::providers::registry::ProviderRegistry;
 use crate::providers::registry::StoredProvider;
-use crate::providers::{ConfigPatch, Connection, KindConfig};
+use crate::providers::{ConfigPatch, Connection, KindConfig, PatchError};
+use crate::sync::events::RunEvents;
+use crate::sync::queue::RunStatus;
 
 const NAME_MAX: usize = 200;
 /// Client secrets are some tens of characters; anything far longer is a paste accident.
@@ -178,9 +180,11 @@ pub struct NewProvider {
     pub sync_interval_minutes: Option<i32>,
 }
 
-/// A partial update: `None` leaves a field as it is; `Some(None)` clears a nullable one.
-#[derive(Default)]
+/// A partial update of a provider of `kind`: `None` leaves a field as it is; `Some(None)` clears
+/// a nullable one.
 pub struct ProviderChanges {
+    /// The kind the caller meant to change; a provider of another kind is refused whole.
+    pub kind: &'static str,
     pub name: Option<String>,
     pub client_secret: Option<SecretString>,
     /// Fields of the configuration to replace, as the provider's kind built them.
@@ -343,6 +347,12 @@ async fn update_checked(
         .one(&transaction)
         .await?
         .ok_or_else(|| Error::NotFound(format!("no provider with id {id}")))?;
+    if current.kind != changes.kind {
+        return Err(refused_patch(PatchError::OtherKind {
+            stored: current.kind,
+            patch: changes.kind,
+        }));
+    }
     let mut changed_fields = Vec::new();
     let mut row = current.clone().into_active_model();
     if let Some(name) = name {
@@ -358,14 +368,15 @@ async fn update_checked(
         changed_fields.push(String::from("clientSecret"));
     }
     if let Some(patch) = changes.config {
-        let mut config = stored_config(&current)?;
-        if let Some(fields) = config.as_object_mut() {
-            for (field, value) in patch {
-                changed_fields.push(field.clone());
-                fields.insert(field, value);
-            }
-        }
-        row.config = Set(config.to_string());
+        changed_fields.extend(patch.field_names());
+        let patched = patch
+            .apply(
+                &current.kind,
+                &current.account_key,
+                &stored_config(&current)?,
+            )
+            .map_err(refused_patch)?;
+        row.config = Set(patched.config.to_string());
         // A delta link issued for one configuration (another endpoint, say) means nothing to
         // the next: start over with a full sync.
         row.delta_link = Set(None);
@@ -397,9 +408,31 @@ async fn update_checked(
     Provider::try_from(updated)
 }
 
-/// Deletes the provider and, through the schema's cascades, everything synced from it.
-pub async fn delete(db: &DatabaseConnection, actor: &Actor, id: i64) -> Result<i64> {
+/// A patch the provider's kind refused, named by the field the caller can correct.
+fn refused_patch(error: PatchError) -> Error {
+    let field = match error {
+        PatchError::OtherKind { .. } => "id",
+        PatchError::Unreadable(_) | PatchError::AccountChanged => "config",
+    };
+    Error::invalid(field, error.to_string())
+}
+
+/// Deletes the provider and, through the schema's cascades, everything synced from it. The
+/// runs it had queued or running vanish with it: their followers hear so through `events` and
+/// stop waiting for an end that would never be written.
+pub async fn delete(
+    db: &DatabaseConnection,
+    events: &RunEvents,
+    actor: &Actor,
+    id: i64,
+) -> Result<i64> {
     let result = delete_checked(db, actor, id).await;
+    if let Ok((_, unfinished)) = &result {
+        for run in unfinished {
+            events.publish(db, *run).await;
+        }
+    }
+    let result = result.map(|(id, _)| id);
     audit::on_failure(
         db,
         actor,
@@ -410,12 +443,28 @@ pub async fn delete(db: &DatabaseConnection, actor: &Actor, id: i64) -> Result<i
     .await
 }
 
-async fn delete_checked(db: &DatabaseConnection, actor: &Actor, id: i64) -> Result<i64> {
+/// Deletes provider `id`; returns it with the runs it had queued or running.
+async fn delete_checked(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    id: i64,
+) -> Result<(i64, Vec<i64>)> {
     let transaction = crate::db::begin_write(db).await?;
     let current = providers::Entity::find_by_id(id)
         .one(&transaction)
         .await?
         .ok_or_else(|| Error::NotFound(format!("no provider with id {id}")))?;
+    let unfinished: Vec<i64> = sync_runs::Entity::find()
+        .select_only()
+        .column(sync_runs::Column::Id)
+        .filter(sync_runs::Column::ProviderId.eq(id))
+        .filter(
+            sync_runs::Column::Status
+                .is_in([RunStatus::Queued.as_str(), RunStatus::Running.as_str()]),
+        )
+        .into_tuple()
+        .all(&transaction)
+        .await?;
     providers::Entity::delete_by_id(id)
         .exec(&transaction)
         .await?;
@@ -429,7 +478,7 @@ async fn delete_checked(db: &DatabaseConnection, actor: &Actor, id: i64) -> Resu
     )
     .await?;
     transaction.commit().await?;
-    Ok(id)
+    Ok((id, unfinished))
 }
 
 /// A client for the provider's service, built by its kind from its stored configuration and its

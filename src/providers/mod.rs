@@ -178,7 +178,77 @@ pub struct KindConfig {
     pub config: serde_json::Value,
 }
 
-/// Top-level fields of a stored configuration to replace, built by the provider's kind from
-/// typed values. A kind never puts the fields of the account key in one: the sealed secret
-/// stays bound to the account it was entered for.
-pub type ConfigPatch = serde_json::Map<String, serde_json::Value>;
+/// Top-level fields of a stored configuration to replace, built by a kind from typed values and
+/// carrying that kind's reading of a whole stored configuration: a patch applies only to a
+/// provider of its kind, and the patched configuration is read back before it is stored, so a
+/// configuration its kind cannot read never reaches the database.
+#[derive(Clone, Debug)]
+pub struct ConfigPatch {
+    kind: &'static str,
+    fields: serde_json::Map<String, serde_json::Value>,
+    read: fn(&serde_json::Value) -> Option<KindConfig>,
+}
+
+/// Why a patch was not applied; never quotes a value, stored or submitted.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PatchError {
+    #[error("names a provider of kind {stored}, not {patch}")]
+    OtherKind { stored: String, patch: &'static str },
+    #[error("would leave a configuration that is not a valid {0} configuration")]
+    Unreadable(&'static str),
+    /// The sealed secret is bound to the account; a patch that moved it would orphan the secret.
+    #[error("would change the account the client secret is bound to")]
+    AccountChanged,
+}
+
+impl ConfigPatch {
+    /// An empty patch for providers of `kind`, whose stored configurations `read` reads.
+    pub fn new(kind: &'static str, read: fn(&serde_json::Value) -> Option<KindConfig>) -> Self {
+        Self {
+            kind,
+            fields: serde_json::Map::new(),
+            read,
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    #[must_use]
+    pub fn set(mut self, field: &str, value: impl Into<serde_json::Value>) -> Self {
+        self.fields.insert(field.to_owned(), value.into());
+        self
+    }
+
+    /// The names of the fields the patch replaces, for the audit trail.
+    pub fn field_names(&self) -> Vec<String> {
+        self.fields.keys().cloned().collect()
+    }
+
+    /// `stored` (of a provider of kind `kind` naming `account_key`) with the patch applied, as the
+    /// patch's kind reads it.
+    pub fn apply(
+        self,
+        kind: &str,
+        account_key: &str,
+        stored: &serde_json::Value,
+    ) -> Result<KindConfig, PatchError> {
+        if kind != self.kind {
+            return Err(PatchError::OtherKind {
+                stored: kind.to_owned(),
+                patch: self.kind,
+            });
+        }
+        let mut config = stored.clone();
+        let Some(fields) = config.as_object_mut() else {
+            return Err(PatchError::Unreadable(self.kind));
+        };
+        fields.extend(self.fields);
+        let patched = (self.read)(&config).ok_or(PatchError::Unreadable(self.kind))?;
+        if patched.account_key != account_key {
+            return Err(PatchError::AccountChanged);
+        }
+        Ok(patched)
+    }
+}

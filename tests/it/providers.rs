@@ -491,7 +491,40 @@ async fn a_secret_sealed_with_another_key_is_flagged_until_entered_again(engine:
     app.finish().await;
 }
 
+/// A viewer's document of many mutations is refused whole and recorded once: the audit log grows
+/// by one row per refused request, not by one per field the request names.
+async fn a_refused_request_of_many_mutations_is_audited_once(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let provider = create(&app, "Contoso", TENANT).await;
+    let fields: String = (0..10)
+        .map(|n| format!("d{n}: deleteProvider(id: $id) "))
+        .collect();
+    let flood = format!("mutation($id: ID!) {{ {fields} }}");
+    let refused_rows = |events: &[Value]| {
+        events
+            .iter()
+            .filter(|event| event["outcome"] == "FORBIDDEN")
+            .count()
+    };
+    for request in 1..=2 {
+        let body = graphql(&app, Role::Viewer, &flood, json!({ "id": provider["id"] })).await;
+        let errors = body["errors"].as_array().expect("errors");
+        assert_eq!(errors.len(), 10, "every field is refused: {body}");
+        assert!(
+            errors
+                .iter()
+                .all(|error| error["extensions"]["code"] == "FORBIDDEN"),
+            "{body}"
+        );
+        assert_eq!(refused_rows(&audit_events(&app).await), request);
+    }
+    let listed = app.query(Role::Viewer, "{ providers { name } }").await;
+    assert_eq!(listed["providers"], json!([{ "name": "Contoso" }]));
+    app.finish().await;
+}
+
 engine_tests!(
+    a_refused_request_of_many_mutations_is_audited_once,
     a_refused_mutation_is_audited_without_its_input,
     a_secret_pasted_into_the_wrong_field_is_never_echoed,
     control_characters_are_refused_in_every_field,

@@ -535,7 +535,65 @@ async fn a_server_without_the_kind_fails_its_syncs_with_the_reason(engine: Engin
     app.finish().await;
 }
 
+/// The stored configuration and delta link of provider `id`.
+async fn stored(app: &TestApp, id: &str) -> (String, Option<String>) {
+    use license_manager::entities::providers as rows;
+    use sea_orm::EntityTrait;
+    let db = app.database.connect().await;
+    let id: i64 = id.parse().expect("a numeric id");
+    let row = rows::Entity::find_by_id(id)
+        .one(&db)
+        .await
+        .expect("read")
+        .expect("the provider is still there");
+    db.close().await.ok();
+    (row.config, row.delta_link)
+}
+
+/// The Microsoft mutation names a Microsoft field ("cloud"); on a ledger it would write that
+/// field into the ledger's configuration and throw away its delta link.
+async fn the_microsoft_update_refuses_a_provider_of_another_kind(engine: Engine) {
+    let kind = LedgerKind {
+        books: BTreeMap::from([("acme".to_owned(), acme())]),
+    };
+    let app = TestApp::spawn_with(
+        engine,
+        Options {
+            workers: 1,
+            kinds: ExtraKinds(vec![Arc::new(kind)]),
+            ..Options::default()
+        },
+    )
+    .await;
+    let provider = connect_book(&app, "acme").await;
+    let run = app.sync(&provider, "FULL").await;
+    assert_eq!(run["status"], "SUCCEEDED", "{run}");
+    let before = stored(&app, &provider).await;
+    assert!(before.1.is_some(), "the full sync left a delta link");
+
+    let body = app
+        .admin(
+            r#"mutation($id: ID!) {
+                updateMicrosoftProvider(id: $id, input: { cloud: US_GOV, name: "Renamed" }) { id }
+            }"#,
+            json!({ "id": provider }),
+        )
+        .await;
+    assert_eq!(common::error_code(&body), "BAD_USER_INPUT", "{body}");
+    let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("ledger"), "names the kind: {body}");
+    assert!(
+        !message.contains("Renamed"),
+        "never a submitted value: {body}"
+    );
+    assert_eq!(stored(&app, &provider).await, before);
+    let listed = app.query(Role::Viewer, "{ providers { name } }").await;
+    assert_eq!(listed, json!({ "providers": [{ "name": "acme ledger" }] }));
+    app.finish().await;
+}
+
 engine_tests!(
     a_kind_from_the_test_suite_syncs_through_the_engine,
     a_server_without_the_kind_fails_its_syncs_with_the_reason,
+    the_microsoft_update_refuses_a_provider_of_another_kind,
 );

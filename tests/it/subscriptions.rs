@@ -145,7 +145,10 @@ async fn a_dashboard_follows_a_sync_to_its_end(engine: Engine) {
     app.finish().await;
 }
 
-engine_tests!(a_dashboard_follows_a_sync_to_its_end);
+engine_tests!(
+    a_dashboard_follows_a_sync_to_its_end,
+    a_subscription_ends_when_its_provider_is_deleted,
+);
 
 #[tokio::test]
 async fn a_websocket_without_a_valid_token_is_closed() {
@@ -209,6 +212,11 @@ async fn subscribe(socket: &mut Socket, id: &str, run: &str) {
 
 /// A run that stays queued, as no worker runs: its subscriptions stay open.
 async fn queued_run(app: &TestApp) -> String {
+    queued_run_and_provider(app).await.0
+}
+
+/// A queued run, as [`queued_run`], and its provider's id.
+async fn queued_run_and_provider(app: &TestApp) -> (String, String) {
     let body = app
         .admin(
             r#"mutation { createMicrosoftProvider(input: {
@@ -222,7 +230,7 @@ async fn queued_run(app: &TestApp) -> String {
         .as_str()
         .unwrap_or_else(|| panic!("provider created: {body}"))
         .to_owned();
-    app.start_sync(&provider, "FULL").await
+    (app.start_sync(&provider, "FULL").await, provider)
 }
 
 async fn viewer_socket(app: &TestApp) -> Socket {
@@ -365,6 +373,42 @@ async fn an_expired_token_closes_a_live_subscription(engine: Engine) {
     tokio::time::resume();
     assert_eq!(close_code(&mut socket).await, Some(4403));
     assert!(socket.next().await.is_none(), "nothing after the close");
+    app.finish().await;
+}
+
+/// Deleting a provider deletes its runs; a dashboard following one of them is told the run is
+/// over instead of waiting for an end that will never come.
+async fn a_subscription_ends_when_its_provider_is_deleted(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let (run, provider) = queued_run_and_provider(&app).await;
+    let mut socket = viewer_socket(&app).await;
+    subscribe(&mut socket, "1", &run).await;
+    let first = next_json(&mut socket).await.expect("the run");
+    assert_eq!(
+        first["payload"]["data"]["syncRunUpdated"]["status"], "QUEUED",
+        "{first}"
+    );
+
+    let deleted = app
+        .admin(
+            "mutation($id: ID!) { deleteProvider(id: $id) }",
+            json!({ "id": provider }),
+        )
+        .await;
+    assert_eq!(deleted["data"]["deleteProvider"], provider, "{deleted}");
+    // Without the news the socket would stay silent: a generous bound turns a hang into a
+    // failure; it is not a measure of speed.
+    let ended = tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            let message = next_json(&mut socket).await.expect("a message");
+            if message["type"] == "complete" {
+                return message;
+            }
+        }
+    })
+    .await
+    .expect("the subscription completes");
+    assert_eq!(ended["id"], "1", "{ended}");
     app.finish().await;
 }
 

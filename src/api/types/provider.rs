@@ -272,6 +272,7 @@ fn change<T>(value: MaybeUndefined<T>) -> Option<Option<T>> {
 impl From<UpdateMicrosoftProviderInput> for ProviderChanges {
     fn from(input: UpdateMicrosoftProviderInput) -> Self {
         Self {
+            kind: microsoft365::KIND,
             name: input.name,
             client_secret: input.client_secret.map(SecretString::from),
             config: input

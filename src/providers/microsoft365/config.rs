@@ -160,9 +160,12 @@ impl Config {
 
     /// Moves a provider to another cloud. Its tenant and app stay: the secret still opens.
     pub fn cloud_patch(cloud: Cloud) -> ConfigPatch {
-        let mut patch = ConfigPatch::new();
-        patch.insert("cloud".into(), cloud.as_str().into());
-        patch
+        ConfigPatch::new(KIND, Self::read_stored).set("cloud", cloud.as_str())
+    }
+
+    /// A stored configuration of this kind, ready to be stored again; `None` when it is not one.
+    fn read_stored(config: &serde_json::Value) -> Option<KindConfig> {
+        Self::from_stored(config).ok().map(Self::into_kind_config)
     }
 }
 
@@ -250,6 +253,37 @@ mod tests {
         assert!(
             Config::from_stored(&tampered).is_err(),
             "parsed on reading too"
+        );
+    }
+
+    #[test]
+    fn a_cloud_patch_applies_to_this_kind_only_and_is_read_back() {
+        use crate::providers::PatchError;
+        let stored =
+            Config::parse("contoso.onmicrosoft.com", CLIENT, Cloud::Global).expect("valid");
+        let patched = Config::cloud_patch(Cloud::China)
+            .apply(KIND, &stored.account_key, &stored.config)
+            .expect("applied");
+        assert_eq!(patched.config["cloud"], "CHINA");
+        assert_eq!(patched.account_key, stored.account_key);
+
+        assert_eq!(
+            Config::cloud_patch(Cloud::China).apply(
+                "ledger",
+                "acme",
+                &serde_json::json!({ "book": "acme" })
+            ),
+            Err(PatchError::OtherKind {
+                stored: "ledger".into(),
+                patch: KIND
+            })
+        );
+        let broken =
+            serde_json::json!({ "tenantId": "contoso.onmicrosoft.com", "cloud": "GLOBAL" });
+        assert_eq!(
+            Config::cloud_patch(Cloud::China).apply(KIND, &stored.account_key, &broken),
+            Err(PatchError::Unreadable(KIND)),
+            "a configuration its kind cannot read is never stored"
         );
     }
 }
