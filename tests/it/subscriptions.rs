@@ -158,6 +158,24 @@ async fn a_websocket_without_a_valid_token_is_closed() {
     app.finish().await;
 }
 
+/// A `connection_init` bigger than any request may be is not read to its end: the socket closes
+/// before anything is acknowledged, whatever the payload says.
+#[tokio::test]
+async fn an_oversized_connection_init_closes_the_socket() {
+    let app = TestApp::spawn(Engine::Sqlite).await;
+    let mut socket = open(&app).await;
+    let padding = "x".repeat(2 * 1024 * 1024);
+    let init = json!({ "type": "connection_init", "payload": {
+        "Authorization": format!("Bearer {}", app.token(Role::Viewer, "dashboard")),
+        "padding": padding,
+    } });
+    // The server may close while the message is still being sent.
+    let _ = socket.send(Message::text(init.to_string())).await;
+    let answer = next_json(&mut socket).await;
+    assert!(answer.is_none(), "not acknowledged: {answer:?}");
+    app.finish().await;
+}
+
 /// A dashboard's mistake in a subscription document gets the same code over the websocket as it
 /// would over HTTP, so one error handler serves both.
 #[tokio::test]
