@@ -20,8 +20,8 @@
 use std::future::{self, Future};
 use std::io;
 use std::pin::{Pin, pin};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -37,19 +37,34 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::ConnectionLimits;
+use crate::codes::Code;
 use crate::metrics::Metrics;
 
 /// What a connection over the cap reads before it is closed: a client sees why, and when to come
-/// back, rather than a bare reset. It carries the headers every other answer carries.
-const OVER_CAPACITY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
-connection: close\r\n\
-retry-after: 1\r\n\
-content-length: 0\r\n\
-cache-control: no-store\r\n\
-content-security-policy: frame-ancestors 'none'\r\n\
-x-frame-options: DENY\r\n\
-x-content-type-options: nosniff\r\n\
-referrer-policy: no-referrer\r\n\r\n";
+/// back, rather than a bare reset. It carries the headers every other answer carries, and the
+/// error shape every other error has.
+static OVER_CAPACITY: LazyLock<Vec<u8>> = LazyLock::new(|| {
+    let body = super::errors::error_body(
+        Code::Unavailable,
+        "the server holds as many connections as it may (LM_MAX_CONNECTIONS); try again in a \
+         moment",
+    )
+    .to_string();
+    format!(
+        "HTTP/1.1 503 Service Unavailable\r\n\
+         connection: close\r\n\
+         retry-after: 1\r\n\
+         content-type: application/json\r\n\
+         content-length: {}\r\n\
+         cache-control: no-store\r\n\
+         content-security-policy: frame-ancestors 'none'\r\n\
+         x-frame-options: DENY\r\n\
+         x-content-type-options: nosniff\r\n\
+         referrer-policy: no-referrer\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+});
 
 /// How long a closing connection (the server stopping, or nothing moved for the keep-alive
 /// timeout) may take to finish its request in flight before it is dropped. Above the default
@@ -123,7 +138,7 @@ pub async fn serve(
 fn refuse(stream: &TcpStream, metrics: &Metrics) {
     metrics.connection_refused();
     // Best effort: a client that already sent its request may see a reset instead.
-    let _ = stream.try_write(OVER_CAPACITY);
+    let _ = stream.try_write(&OVER_CAPACITY);
 }
 
 async fn serve_connection(

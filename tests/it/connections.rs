@@ -112,6 +112,13 @@ async fn connections_over_the_cap_are_refused_until_one_closes() {
     let answer = String::from_utf8(until_closed(&mut over).await).expect("text");
     assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
     assert!(answer.contains("retry-after: 1"), "{answer}");
+    assert!(
+        answer.contains("content-type: application/json"),
+        "{answer}"
+    );
+    let (_, body) = answer.split_once("\r\n\r\n").expect("headers end");
+    let body: serde_json::Value = serde_json::from_str(body).expect("a JSON body");
+    assert_eq!(error_code(&body), "UNAVAILABLE", "{body}");
     assert_eq!(app.metrics.connections_refused(), 1);
 
     held[0].shutdown().await.expect("half-closed");
