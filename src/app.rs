@@ -201,6 +201,7 @@ impl Application {
                 run_feed: feed.clone(),
             },
             settings.limits.subscriptions,
+            settings.limits.request_timeout.get(),
         );
         Ok(Self {
             listener,

@@ -51,7 +51,8 @@ catalogue! {
     Conflict => "CONFLICT",
     /// The request ran past its time budget and was cancelled.
     Timeout => "TIMEOUT",
-    /// A subscription past the cap of its socket or of the process.
+    /// An operation over a websocket (a subscription, or a query or mutation sent there) past
+    /// the cap of its socket or of the process.
     TooManySubscriptions => "TOO_MANY_SUBSCRIPTIONS",
     /// The server failed; its log has the details.
     Internal => "INTERNAL",

@@ -147,8 +147,8 @@ pub struct LimitArgs {
     /// is sent: the idle time a kept-alive connection is kept.
     #[arg(long, env = "LM_KEEP_ALIVE_TIMEOUT", default_value_t = Timeout::KEEP_ALIVE)]
     pub keep_alive_timeout: Timeout,
-    /// How long a GraphQL request may run, its body's upload included; past it, it is cancelled
-    /// and answered with the code TIMEOUT.
+    /// How long a GraphQL request may run, its body's upload included, and a query or mutation
+    /// sent over a websocket; past it, it is cancelled and answered with the code TIMEOUT.
     #[arg(long, env = "LM_REQUEST_TIMEOUT", default_value_t = Timeout::REQUEST)]
     pub request_timeout: Timeout,
     /// Connections served at once, websockets included; the next ones are answered 503.
@@ -157,10 +157,11 @@ pub struct LimitArgs {
     /// How long a websocket may take to send `connection_init`; past it, it is closed (4408).
     #[arg(long, env = "LM_WEBSOCKET_INIT_TIMEOUT", default_value_t = Timeout::WEBSOCKET_INIT)]
     pub websocket_init_timeout: Timeout,
-    /// Subscriptions one websocket may hold at once.
+    /// Operations one websocket may run at once: subscriptions, and queries or mutations in
+    /// flight.
     #[arg(long, env = "LM_MAX_SUBSCRIPTIONS_PER_SOCKET", default_value_t = SubscriptionLimits::PER_SOCKET)]
     pub max_subscriptions_per_socket: NonZeroUsize,
-    /// Subscriptions this process serves at once, all websockets together.
+    /// Operations over websockets this process runs at once, all websockets together.
     #[arg(long, env = "LM_MAX_SUBSCRIPTIONS", default_value_t = SubscriptionLimits::TOTAL)]
     pub max_subscriptions: NonZeroUsize,
 }

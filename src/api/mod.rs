@@ -9,10 +9,13 @@ mod loaders;
 mod mutation;
 mod query;
 mod shape;
+mod socket;
 mod subscription;
 mod types;
 
+use std::any::TypeId;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_graphql::{Data, Executor, Request, Response, Schema};
 use futures::StreamExt;
@@ -33,7 +36,7 @@ use loaders::Lifetime;
 pub use errors::error_json;
 pub use mutation::Mutation;
 pub use query::Query;
-use subscription::SubscriptionSlots;
+use subscription::{SocketSlots, SubscriptionSlots};
 pub use subscription::{Subscription, SubscriptionLimits, SubscriptionRefused};
 
 pub type ApiSchema = Schema<Query, Mutation, Subscription>;
@@ -54,6 +57,8 @@ pub struct Api {
     /// Shared by every request: counts are the same for every caller.
     user_counts: Arc<UserCountCache>,
     subscriptions: SubscriptionSlots,
+    /// How long a query or mutation over a websocket may run.
+    operation_budget: Duration,
 }
 
 impl Api {
@@ -64,7 +69,7 @@ impl Api {
     }
 
     /// What one websocket connection needs: as for a request, with loaders that cache nothing,
-    /// and the connection's count of subscriptions.
+    /// and the connection's count of operations.
     pub fn connection_data(&self, claims: Claims, db: &DatabaseConnection) -> Data {
         let mut data = self.data(claims, db, Lifetime::Connection);
         data.insert(self.subscriptions.for_socket());
@@ -89,17 +94,41 @@ impl Executor for Api {
         limits::name_refusals(response)
     }
 
+    /// Every operation of a websocket, whatever its type, holds a place under the caps of
+    /// subscriptions while it runs; a query or mutation also keeps to the time budget of one
+    /// sent over HTTP.
     fn execute_stream(
         &self,
         mut request: Request,
         session_data: Option<Arc<Data>>,
     ) -> BoxStream<'static, Response> {
         request.data.insert(guard::RefusalRecorded::default());
-        let responses = match limits::refuse_before_running(&mut request) {
-            Some(refusal) => futures::stream::once(async { refusal }).boxed(),
-            None => Executor::execute_stream(&self.schema, request, session_data),
+        if let Some(refusal) = limits::refuse_before_running(&mut request) {
+            return once(limits::name_refusals(refusal));
+        }
+        let slots = session_data
+            .as_ref()
+            .and_then(|data| data.get(&TypeId::of::<SocketSlots>()))
+            .and_then(|slots| slots.downcast_ref::<SocketSlots>());
+        let slot = match slots.map(SocketSlots::take) {
+            Some(Ok(slot)) => Some(slot),
+            Some(Err(refused)) => return once(socket::refusal(&refused)),
+            // Not a websocket's operation: HTTP refuses subscriptions and has its own budget.
+            None => None,
         };
-        responses.map(limits::name_refusals).boxed()
+        let subscription = socket::is_subscription(&mut request);
+        let mut responses = Executor::execute_stream(&self.schema, request, session_data);
+        if !subscription {
+            responses = socket::within(self.operation_budget, responses);
+        }
+        responses
+            .map(move |response| {
+                // The stream owns the operation's place until async-graphql drops it: when it
+                // ends, the client completes it, or the socket closes.
+                let _held = &slot;
+                limits::name_refusals(response)
+            })
+            .boxed()
     }
 }
 
@@ -116,7 +145,13 @@ pub struct Services {
     pub run_feed: Arc<RunFeed>,
 }
 
-pub fn build_api(services: Services, subscriptions: SubscriptionLimits) -> Api {
+/// `operation_budget` bounds a query or mutation sent over a websocket, as the HTTP layer
+/// bounds one sent over HTTP.
+pub fn build_api(
+    services: Services,
+    subscriptions: SubscriptionLimits,
+    operation_budget: Duration,
+) -> Api {
     let schema = builder()
         .data(services.db)
         .data(services.keyring)
@@ -130,7 +165,12 @@ pub fn build_api(services: Services, subscriptions: SubscriptionLimits) -> Api {
         schema,
         user_counts: Arc::default(),
         subscriptions: SubscriptionSlots::new(subscriptions),
+        operation_budget,
     }
+}
+
+fn once(response: Response) -> BoxStream<'static, Response> {
+    futures::stream::once(async { response }).boxed()
 }
 
 /// The schema with no data attached: enough to print or validate, not to resolve.

@@ -23,10 +23,6 @@ impl Subscription {
     ) -> Result<impl Stream<Item = Result<SyncRun>> + use<>> {
         claims(ctx)?;
         let id = row_id("id", &id)?;
-        let slot = ctx
-            .data::<SocketSlots>()?
-            .take()
-            .map_err(|error| error.extend())?;
         // Changes are pushed by whoever writes them (see `crate::sync::events`): the stream
         // waits without reading the database.
         let Some(updates) = run_feed(ctx)?.follow(id).await.api()? else {
@@ -34,25 +30,23 @@ impl Subscription {
                 "no sync run with id {id}"
             ))));
         };
-        Ok(updates.map(move |run| {
-            // The stream owns the subscription's place under the caps until it is dropped.
-            let _held = &slot;
-            Ok(SyncRun::from(run))
-        }))
+        // Its place under the caps is held by the operation (see `Api::execute_stream`).
+        Ok(updates.map(|run| Ok(SyncRun::from(run))))
     }
 }
 
-/// Why a subscription was refused: one websocket, or the whole process, holds as many as it may.
+/// Why an operation over a websocket (a subscription, or a query or mutation sent over it) was
+/// refused: one websocket, or the whole process, runs as many as it may.
 #[derive(Debug, thiserror::Error)]
 pub enum SubscriptionRefused {
     #[error(
-        "this websocket already holds {max} subscriptions, the most one may \
-         (LM_MAX_SUBSCRIPTIONS_PER_SOCKET); complete one first"
+        "this websocket already runs {max} operations (subscriptions, and queries or mutations \
+         in flight), the most one may (LM_MAX_SUBSCRIPTIONS_PER_SOCKET); complete one first"
     )]
     Socket { max: usize },
     #[error(
-        "the server already serves {max} subscriptions, the most it may (LM_MAX_SUBSCRIPTIONS); \
-         try again later"
+        "the server already runs {max} operations over websockets, the most it may \
+         (LM_MAX_SUBSCRIPTIONS); try again later"
     )]
     Server { max: usize },
 }
@@ -113,9 +107,9 @@ pub(super) struct SocketSlots {
 }
 
 impl SocketSlots {
-    /// A place for one more subscription, held by its stream: async-graphql drops the stream
-    /// when the client completes it, the run ends or the socket closes.
-    fn take(&self) -> Result<Slot, SubscriptionRefused> {
+    /// A place for one more operation, held by its stream: async-graphql drops the stream when
+    /// the client completes it, it ends or the socket closes.
+    pub(super) fn take(&self) -> Result<Slot, SubscriptionRefused> {
         let limits = self.process.limits;
         let socket =
             self.socket
@@ -139,12 +133,13 @@ impl SocketSlots {
     }
 }
 
-struct Slot {
+pub(super) struct Slot {
     _socket: OwnedSemaphorePermit,
     _total: OwnedSemaphorePermit,
 }
 
-/// How many `syncRunUpdated` streams may be open at once.
+/// How many operations (`syncRunUpdated` streams, and queries or mutations in flight) websockets
+/// may run at once.
 #[derive(Clone, Copy, Debug)]
 pub struct SubscriptionLimits {
     pub per_socket: NonZeroUsize,

@@ -18,9 +18,12 @@ use crate::codes::Code;
 
 /// An error response with its code and message.
 pub fn error(status: StatusCode, code: Code, message: &str) -> Response {
-    let body =
-        json!({ "errors": [{ "message": message, "extensions": { "code": code.as_str() } }] });
-    (status, Json(body)).into_response()
+    (status, Json(error_body(code, message))).into_response()
+}
+
+/// The one shape of every error body.
+pub fn error_body(code: Code, message: &str) -> Value {
+    json!({ "errors": [{ "message": message, "extensions": { "code": code.as_str() } }] })
 }
 
 /// A refusal of the domain (an invalid filter, say), with the fields it names, as GraphQL

@@ -10,12 +10,18 @@
 //! hyper starts the header-read timer whenever it waits for a request, the next one on a
 //! kept-alive connection included, so that timer also bounds how long an idle connection is
 //! kept; the keep-alive timeout closes one sooner.
+//!
+//! A client that stops reading is the other way to hold a place: a response (or a websocket's
+//! messages) it does not take fills the socket's buffers, and the write waits for ever, graceful
+//! shutdown included, as it waits for the response to be sent. A write that makes no progress
+//! for the keep-alive timeout therefore fails and ends the connection, websockets included; and
+//! a closing connection is dropped after [`CLOSING_GRACE`], so shutdown waits no longer.
 
-use std::future::Future;
+use std::future::{self, Future};
 use std::io;
 use std::pin::{Pin, pin};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -26,28 +32,49 @@ use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::ConnectionLimits;
+use crate::codes::Code;
 use crate::metrics::Metrics;
 
 /// What a connection over the cap reads before it is closed: a client sees why, and when to come
-/// back, rather than a bare reset. It carries the headers every other answer carries.
-const OVER_CAPACITY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
-connection: close\r\n\
-retry-after: 1\r\n\
-content-length: 0\r\n\
-cache-control: no-store\r\n\
-content-security-policy: frame-ancestors 'none'\r\n\
-x-frame-options: DENY\r\n\
-x-content-type-options: nosniff\r\n\
-referrer-policy: no-referrer\r\n\r\n";
+/// back, rather than a bare reset. It carries the headers every other answer carries, and the
+/// error shape every other error has.
+static OVER_CAPACITY: LazyLock<Vec<u8>> = LazyLock::new(|| {
+    let body = super::errors::error_body(
+        Code::Unavailable,
+        "the server holds as many connections as it may (LM_MAX_CONNECTIONS); try again in a \
+         moment",
+    )
+    .to_string();
+    format!(
+        "HTTP/1.1 503 Service Unavailable\r\n\
+         connection: close\r\n\
+         retry-after: 1\r\n\
+         content-type: application/json\r\n\
+         content-length: {}\r\n\
+         cache-control: no-store\r\n\
+         content-security-policy: frame-ancestors 'none'\r\n\
+         x-frame-options: DENY\r\n\
+         x-content-type-options: nosniff\r\n\
+         referrer-policy: no-referrer\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+});
+
+/// How long a closing connection (the server stopping, or nothing moved for the keep-alive
+/// timeout) may take to finish its request in flight before it is dropped. Above the default
+/// request budget (30 s), so that a query that may run finishes; it stops a client that reads a
+/// response a byte at a time, which the write-stall limit does not.
+const CLOSING_GRACE: Duration = Duration::from_secs(35);
 
 /// Serves `router` on `listener` until `shutdown` completes; then accepts nothing more, lets
-/// every connection finish its request in flight, and returns once they are closed (upgraded
-/// websockets are not waited for).
+/// every connection finish its request in flight (within [`CLOSING_GRACE`]), and returns once
+/// they are closed (upgraded websockets are not waited for).
 pub async fn serve(
     listener: TcpListener,
     router: Router,
@@ -88,7 +115,11 @@ pub async fn serve(
             refuse(&stream, &metrics);
             continue;
         };
-        let socket = Socket::new(stream, Place::new(place, metrics.clone()));
+        let socket = Socket::new(
+            stream,
+            Place::new(place, metrics.clone()),
+            limits.keep_alive_timeout.get(),
+        );
         connections.spawn(serve_connection(
             socket,
             router.clone(),
@@ -107,7 +138,7 @@ pub async fn serve(
 fn refuse(stream: &TcpStream, metrics: &Metrics) {
     metrics.connection_refused();
     // Best effort: a client that already sent its request may see a reset instead.
-    let _ = stream.try_write(OVER_CAPACITY);
+    let _ = stream.try_write(&OVER_CAPACITY);
 }
 
 async fn serve_connection(
@@ -127,8 +158,10 @@ async fn serve_connection(
             .serve_connection(TokioIo::new(socket), service)
             .with_upgrades()
     );
-    let mut closing = false;
+    // Set once closing: when the connection is dropped, its request finished or not.
+    let mut dropped_at: Option<Instant> = None;
     loop {
+        let closing = dropped_at.is_some();
         tokio::select! {
             served = connection.as_mut() => {
                 if let Err(error) = served {
@@ -138,14 +171,26 @@ async fn serve_connection(
             }
             // Closes an idle connection at once; one with a request in flight once it is answered.
             () = stop.cancelled(), if !closing => {
-                closing = true;
+                dropped_at = Some(Instant::now() + CLOSING_GRACE);
                 connection.as_mut().graceful_shutdown();
             }
             () = activity.quiet_for(limits.keep_alive_timeout.get()), if !closing => {
-                closing = true;
+                dropped_at = Some(Instant::now() + CLOSING_GRACE);
                 connection.as_mut().graceful_shutdown();
             }
+            () = sleep_until_some(dropped_at) => {
+                tracing::debug!("a closing connection ran past its grace and is dropped");
+                return;
+            }
         }
+    }
+}
+
+/// Completes at `deadline`, or never without one.
+async fn sleep_until_some(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => future::pending().await,
     }
 }
 
@@ -178,14 +223,63 @@ struct Socket {
     _place: Place,
     stream: TcpStream,
     activity: Arc<Activity>,
+    stall: WriteStall,
 }
 
 impl Socket {
-    fn new(stream: TcpStream, place: Place) -> Self {
+    fn new(stream: TcpStream, place: Place, stall_limit: Duration) -> Self {
         Self {
             _place: place,
             stream,
             activity: Arc::new(Activity::new()),
+            stall: WriteStall::new(stall_limit),
+        }
+    }
+
+    fn wrote(
+        &mut self,
+        cx: &mut Context<'_>,
+        polled: Poll<io::Result<usize>>,
+    ) -> Poll<io::Result<usize>> {
+        if matches!(polled, Poll::Ready(Ok(written)) if written > 0) {
+            self.activity.touch();
+        }
+        self.stall.check(cx, polled)
+    }
+}
+
+/// How long a write may wait on a client that takes no bytes.
+struct WriteStall {
+    limit: Duration,
+    /// Armed when a write first waits, disarmed when one completes.
+    timer: Option<Pin<Box<Sleep>>>,
+}
+
+impl WriteStall {
+    fn new(limit: Duration) -> Self {
+        Self { limit, timer: None }
+    }
+
+    /// Passes a write's outcome on, or fails it once writes have waited longer than the limit.
+    fn check<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        polled: Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        if polled.is_ready() {
+            self.timer = None;
+            return polled;
+        }
+        let limit = self.limit;
+        let timer = self
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the client took no bytes for the keep-alive timeout",
+            ))),
+            Poll::Pending => Poll::Pending,
         }
     }
 }
@@ -212,10 +306,7 @@ impl AsyncWrite for Socket {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let polled = Pin::new(&mut self.stream).poll_write(cx, buf);
-        if matches!(polled, Poll::Ready(Ok(written)) if written > 0) {
-            self.activity.touch();
-        }
-        polled
+        self.wrote(cx, polled)
     }
 
     fn poll_write_vectored(
@@ -224,10 +315,7 @@ impl AsyncWrite for Socket {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let polled = Pin::new(&mut self.stream).poll_write_vectored(cx, bufs);
-        if matches!(polled, Poll::Ready(Ok(written)) if written > 0) {
-            self.activity.touch();
-        }
-        polled
+        self.wrote(cx, polled)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -235,7 +323,8 @@ impl AsyncWrite for Socket {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_flush(cx)
+        let polled = Pin::new(&mut self.stream).poll_flush(cx);
+        self.stall.check(cx, polled)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -22,6 +22,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use super::AppState;
+use super::MAX_REQUEST_BYTES;
 use super::Timeout;
 use crate::auth::{Claims, JwtKeys};
 
@@ -47,7 +48,12 @@ pub fn upgrade(
     protocol: WebSocketProtocols,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    // tungstenite's defaults (64 MiB messages, 16 MiB frames) would let a client that has not
+    // even authenticated make the server buffer that much; a GraphQL message is never bigger
+    // than an HTTP request may be.
     upgrade
+        .max_message_size(MAX_REQUEST_BYTES)
+        .max_frame_size(MAX_REQUEST_BYTES)
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| session(socket, state, protocol))
 }

@@ -112,6 +112,13 @@ async fn connections_over_the_cap_are_refused_until_one_closes() {
     let answer = String::from_utf8(until_closed(&mut over).await).expect("text");
     assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
     assert!(answer.contains("retry-after: 1"), "{answer}");
+    assert!(
+        answer.contains("content-type: application/json"),
+        "{answer}"
+    );
+    let (_, body) = answer.split_once("\r\n\r\n").expect("headers end");
+    let body: serde_json::Value = serde_json::from_str(body).expect("a JSON body");
+    assert_eq!(error_code(&body), "UNAVAILABLE", "{body}");
     assert_eq!(app.metrics.connections_refused(), 1);
 
     held[0].shutdown().await.expect("half-closed");
@@ -178,5 +185,63 @@ async fn a_graphql_request_past_its_budget_is_cancelled_with_timeout() {
     assert!(message.contains("LM_REQUEST_TIMEOUT"), "{message}");
     let data = app.query(Role::Viewer, "{ viewer { subject } }").await;
     assert_eq!(data["viewer"]["subject"], "test");
+    app.finish().await;
+}
+
+/// Waits, on the real clock as the server's sockets do, until `count` connections hold a place.
+async fn places_held(app: &TestApp, count: u64) {
+    let reached = async {
+        while app.metrics.connections_open() != count {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), reached)
+        .await
+        .unwrap_or_else(|_| panic!("{count} connections open"));
+}
+
+/// The path of the biggest file GraphiQL loads, read from its page on a connection that closes.
+async fn graphiql_script(app: &TestApp) -> String {
+    let mut stream = TcpStream::connect(app.addr).await.expect("connected");
+    stream
+        .write_all(b"GET /graphql HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("sent");
+    let page = String::from_utf8(until_closed(&mut stream).await).expect("text");
+    page.split('"')
+        .find(|part| part.starts_with("/graphiql/") && part.ends_with("graphiql.min.js"))
+        .unwrap_or_else(|| panic!("a script in {page}"))
+        .to_owned()
+}
+
+/// A client that asks for megabytes and reads none of them does not keep its place under the
+/// cap: its connection is dropped once the server's writes have waited the keep-alive timeout,
+/// and with a cap of one the next client is served.
+#[tokio::test]
+async fn a_client_that_stops_reading_loses_its_connection() {
+    let app = TestApp::spawn_with(
+        Engine::Sqlite,
+        limits(ConnectionLimits {
+            header_read_timeout: timeout(Duration::from_secs(3600)),
+            keep_alive_timeout: timeout(Duration::from_millis(300)),
+            max_connections: NonZeroUsize::new(1).expect("not zero"),
+        }),
+    )
+    .await;
+    let script = graphiql_script(&app).await;
+    places_held(&app, 0).await;
+
+    let mut hostile = TcpStream::connect(app.addr).await.expect("connected");
+    let request = format!("GET {script} HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    // Pipelined: tens of megabytes of answers, far more than the sockets' buffers hold.
+    hostile
+        .write_all(request.repeat(20).as_bytes())
+        .await
+        .expect("sent");
+    places_held(&app, 1).await;
+    places_held(&app, 0).await;
+
+    assert_eq!(health(&app).await, StatusCode::OK);
+    drop(hostile);
     app.finish().await;
 }

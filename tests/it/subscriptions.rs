@@ -161,6 +161,24 @@ async fn a_websocket_without_a_valid_token_is_closed() {
     app.finish().await;
 }
 
+/// A `connection_init` bigger than any request may be is not read to its end: the socket closes
+/// before anything is acknowledged, whatever the payload says.
+#[tokio::test]
+async fn an_oversized_connection_init_closes_the_socket() {
+    let app = TestApp::spawn(Engine::Sqlite).await;
+    let mut socket = open(&app).await;
+    let padding = "x".repeat(2 * 1024 * 1024);
+    let init = json!({ "type": "connection_init", "payload": {
+        "Authorization": format!("Bearer {}", app.token(Role::Viewer, "dashboard")),
+        "padding": padding,
+    } });
+    // The server may close while the message is still being sent.
+    let _ = socket.send(Message::text(init.to_string())).await;
+    let answer = next_json(&mut socket).await;
+    assert!(answer.is_none(), "not acknowledged: {answer:?}");
+    app.finish().await;
+}
+
 /// A dashboard's mistake in a subscription document gets the same code over the websocket as it
 /// would over HTTP, so one error handler serves both.
 #[tokio::test]
@@ -551,3 +569,80 @@ async fn a_replica_follows_a_run_that_another_process_executes() {
     worker.stop().await;
     api.finish().await;
 }
+
+/// Queries and mutations over a websocket take places under the same caps as subscriptions and
+/// keep to the request budget: one connection test past the socket's cap is refused at once,
+/// those admitted are cancelled with TIMEOUT when the budget is spent, and their places are then
+/// free for the next operation.
+async fn operations_in_flight_on_one_socket_are_capped_and_timed(engine: Engine) {
+    let sim = slow_tenant(10, 3, Duration::from_secs(3600)).await;
+    let app = TestApp::spawn_with(
+        engine,
+        Options {
+            limits: ServerLimits {
+                request_timeout: Timeout::new(Duration::from_secs(2)).expect("not zero"),
+                subscriptions: SubscriptionLimits {
+                    per_socket: 3.try_into().expect("not zero"),
+                    ..SubscriptionLimits::default()
+                },
+                ..ServerLimits::default()
+            },
+            ..Options::with_graph(sim.base_url())
+        },
+    )
+    .await;
+    let provider = app.connect_tenant(&sim, &sim.client_secret()).await;
+    let mut socket = connect(&app, Some(&app.token(Role::Admin, "script"))).await;
+    assert_eq!(
+        next_json(&mut socket).await.expect("ack")["type"],
+        "connection_ack"
+    );
+    for id in ["1", "2", "3", "4"] {
+        let test = json!({ "id": id, "type": "subscribe", "payload": {
+            "query": "mutation($id: ID!) { testProviderConnection(id: $id) { ok } }",
+            "variables": { "id": provider } } });
+        socket
+            .send(Message::text(test.to_string()))
+            .await
+            .expect("sent");
+    }
+    let mut codes = Vec::new();
+    while codes.len() < 4 {
+        let message = next_json(&mut socket).await.expect("a message");
+        if message["type"] != "next" {
+            continue;
+        }
+        let error = &message["payload"]["errors"][0];
+        let code = error["extensions"]["code"].as_str().unwrap_or_default();
+        codes.push(format!("{code} {}", error["extensions"]["limit"]));
+    }
+    assert_eq!(
+        codes,
+        [
+            "TOO_MANY_SUBSCRIPTIONS \"maxSubscriptionsPerSocket\"",
+            "TIMEOUT null",
+            "TIMEOUT null",
+            "TIMEOUT null",
+        ]
+    );
+
+    let viewer = json!({ "id": "5", "type": "subscribe",
+        "payload": { "query": "{ viewer { subject } }" } });
+    socket
+        .send(Message::text(viewer.to_string()))
+        .await
+        .expect("sent");
+    let answer = loop {
+        let message = next_json(&mut socket).await.expect("a message");
+        if message["type"] == "next" {
+            break message;
+        }
+    };
+    assert_eq!(
+        answer["payload"]["data"]["viewer"]["subject"], "script",
+        "{answer}"
+    );
+    app.finish().await;
+}
+
+engine_tests!(operations_in_flight_on_one_socket_are_capped_and_timed);
