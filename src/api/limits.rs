@@ -20,7 +20,8 @@ pub const MAX_COMPLEXITY: usize = 50_000;
 /// Fields at the root of one operation, each alias counted: a screen asks for a handful, and
 /// every one is a resolver run (and often a statement) before any limit below it can help.
 pub const MAX_ROOT_FIELDS: usize = 50;
-/// `testProviderConnection` calls Microsoft several times; a request may run it once.
+/// `testProviderConnection` calls the provider's service several times; a request may run it
+/// once.
 pub const MAX_CONNECTION_TESTS: usize = 1;
 /// Field selections of a document once its fragments are expanded where they are spread. The
 /// introspection query of schema tools expands to a few hundred, a dashboard's screen to fewer;
@@ -38,7 +39,8 @@ pub const SCAN_COST: usize = 500;
 /// What a license report costs: built from every user and license in scope (then cached for
 /// a minute), priced like ten pages of 50 users.
 pub const REPORT_COST: usize = 5_000;
-/// What a connection test costs: several calls to Microsoft, seconds of remote work.
+/// What a connection test costs: several calls to the provider's service, seconds of remote
+/// work.
 pub const CONNECTION_TEST_COST: usize = 5_000;
 
 /// A limit a document exceeded.

@@ -21,7 +21,7 @@ use async_graphql::{Name, Positioned};
 const INTROSPECTION_ROOTS: [&str; 2] = ["__schema", "__type"];
 /// The field of `__Type` that unwraps a list or non-null type.
 const UNWRAP: &str = "ofType";
-/// The mutation that calls Microsoft several times.
+/// The mutation that calls the provider's service several times.
 const CONNECTION_TEST: &str = "testProviderConnection";
 /// How far the walk follows selections and fragment spreads into each other. The parser stops
 /// nested selections at 64, but not a chain of fragments each spreading the next, which a

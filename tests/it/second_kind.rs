@@ -297,6 +297,22 @@ impl LicenseProvider for LedgerClient {
 
 /// Acme's ledger: Alice holds the suite and, through the sales group, mail (which the suite
 /// includes); Bob holds mail and a fax line nobody sells any more; Carol's account is disabled.
+/// A server with one worker that knows the ledger kind, its only book `acme` being `ledger`.
+async fn spawn_with_book(engine: Engine, ledger: Ledger) -> TestApp {
+    let kind = LedgerKind {
+        books: BTreeMap::from([("acme".to_owned(), ledger)]),
+    };
+    TestApp::spawn_with(
+        engine,
+        Options {
+            workers: 1,
+            kinds: ExtraKinds(vec![Arc::new(kind)]),
+            ..Options::default()
+        },
+    )
+    .await
+}
+
 fn acme() -> Ledger {
     let ledger = Ledger::default();
     ledger.book().skus = vec![
@@ -372,18 +388,7 @@ fn listed(upn: &str, enabled: bool, licenses: Vec<Value>) -> Value {
 
 async fn a_kind_from_the_test_suite_syncs_through_the_engine(engine: Engine) {
     let ledger = acme();
-    let kind = LedgerKind {
-        books: BTreeMap::from([("acme".to_owned(), ledger.clone())]),
-    };
-    let app = TestApp::spawn_with(
-        engine,
-        Options {
-            workers: 1,
-            kinds: ExtraKinds(vec![Arc::new(kind)]),
-            ..Options::default()
-        },
-    )
-    .await;
+    let app = spawn_with_book(engine, ledger.clone()).await;
     let provider = connect_book(&app, "acme").await;
 
     let run = app.sync(&provider, "FULL").await;
@@ -498,18 +503,7 @@ async fn a_kind_from_the_test_suite_syncs_through_the_engine(engine: Engine) {
 
 /// A server without the kind keeps the provider and says why it cannot sync it.
 async fn a_server_without_the_kind_fails_its_syncs_with_the_reason(engine: Engine) {
-    let kind = LedgerKind {
-        books: BTreeMap::from([("acme".to_owned(), acme())]),
-    };
-    let app = TestApp::spawn_with(
-        engine,
-        Options {
-            workers: 1,
-            kinds: ExtraKinds(vec![Arc::new(kind)]),
-            ..Options::default()
-        },
-    )
-    .await;
+    let app = spawn_with_book(engine, acme()).await;
     let provider = connect_book(&app, "acme").await;
     let (data_dir, database) = app.stop().await;
 
@@ -553,18 +547,7 @@ async fn stored(app: &TestApp, id: &str) -> (String, Option<String>) {
 /// The Microsoft mutation names a Microsoft field ("cloud"); on a ledger it would write that
 /// field into the ledger's configuration and throw away its delta link.
 async fn the_microsoft_update_refuses_a_provider_of_another_kind(engine: Engine) {
-    let kind = LedgerKind {
-        books: BTreeMap::from([("acme".to_owned(), acme())]),
-    };
-    let app = TestApp::spawn_with(
-        engine,
-        Options {
-            workers: 1,
-            kinds: ExtraKinds(vec![Arc::new(kind)]),
-            ..Options::default()
-        },
-    )
-    .await;
+    let app = spawn_with_book(engine, acme()).await;
     let provider = connect_book(&app, "acme").await;
     let run = app.sync(&provider, "FULL").await;
     assert_eq!(run["status"], "SUCCEEDED", "{run}");
