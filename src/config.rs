@@ -239,6 +239,13 @@ pub struct TokenArgs {
     /// Lifetime, e.g. 12h, 30d.
     #[arg(long, default_value = "30d", value_parser = humantime::parse_duration)]
     pub ttl: Duration,
+    /// Print a sign-in link to the console rather than the bare token. The token rides in the
+    /// link's fragment, which browsers never send to a server: it reaches no log.
+    #[arg(long)]
+    pub link: bool,
+    /// Where people reach the console, for --link.
+    #[arg(long, env = "LM_PUBLIC_URL", default_value = "http://127.0.0.1:8080", value_parser = parse_public_url)]
+    pub public_url: reqwest::Url,
     #[command(flatten)]
     pub data: DataDirArgs,
     #[command(flatten)]
@@ -312,4 +319,16 @@ impl From<ServeArgs> for Settings {
             limits: args.limits.into(),
         }
     }
+}
+
+/// An http(s) address with no query or fragment, e.g. `https://licenses.example.com`.
+fn parse_public_url(text: &str) -> Result<reqwest::Url, String> {
+    let url = reqwest::Url::parse(text).map_err(|error| format!("not an address: {error}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
+        return Err("give an http:// or https:// address".to_owned());
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("give the address without a query or fragment".to_owned());
+    }
+    Ok(url)
 }

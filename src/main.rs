@@ -129,7 +129,13 @@ fn token(args: TokenArgs) -> anyhow::Result<()> {
             ),
             other => other.into(),
         })?;
-    println!("{token}");
+    if args.link {
+        let mut link = args.public_url.join("/sign-in")?;
+        link.set_fragment(Some(&format!("token={token}")));
+        println!("{link}");
+    } else {
+        println!("{token}");
+    }
     Ok(())
 }
 

@@ -1,5 +1,6 @@
-//! The HTTP surface: GraphQL, GraphiQL, CSV exports and the health probes.
+//! The HTTP surface: the console, GraphQL, GraphiQL, CSV exports and the health probes.
 
+mod console;
 mod errors;
 mod export;
 mod graphiql;
@@ -16,6 +17,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::map_response;
 use axum::routing::get;
+use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
@@ -29,6 +31,7 @@ const MAX_REQUEST_BYTES: usize = 1024 * 1024;
 
 pub fn router(state: AppState) -> Router {
     let routes = Router::new()
+        .merge(console_routes())
         .route("/graphql", get(graphql::get).post(graphql::execute))
         .route("/graphiql/{version}/{file}", get(graphiql::asset))
         .route("/export/users.csv", get(export::users_csv))
@@ -45,4 +48,15 @@ pub fn router(state: AppState) -> Router {
     headers::apply(routes)
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// The console's pages and files, compressed: they are what a browser loads first.
+fn console_routes() -> Router<AppState> {
+    console::PAGES
+        .into_iter()
+        .fold(Router::new(), |routes, path| {
+            routes.route(path, get(console::page))
+        })
+        .route("/console/{version}/{*file}", get(console::asset))
+        .layer(CompressionLayer::new())
 }
