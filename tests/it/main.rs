@@ -16,6 +16,7 @@ mod auth;
 mod cli;
 mod codes;
 mod connections;
+mod console;
 mod database;
 mod export;
 mod graph_client;

@@ -33,6 +33,13 @@ const WAIT: Duration = Duration::from_secs(30);
 const POLL: Duration = Duration::from_millis(100);
 /// Large enough for GraphiQL's editors and docs side by side in a screenshot.
 const WINDOW: (u32, u32) = (1400, 900);
+/// Where the accessibility checker is looked for when `AXE_ENV` is not set: what .ci/run
+/// installs with `npm install --prefix target/browser-tools axe-core@…`.
+const AXE_INSTALLED: &str = "browser-tools/node_modules/axe-core/axe.min.js";
+/// The path of axe-core's `axe.min.js`, to check pages for accessibility.
+pub const AXE_ENV: &str = "LM_AXE_CORE";
+/// Set to 1 to write the screenshots the docs show (docs/images) from the browser tests.
+pub const UPDATE_SCREENSHOTS_ENV: &str = "LM_UPDATE_SCREENSHOTS";
 
 pub struct Browser {
     client: Client,
@@ -188,6 +195,55 @@ impl Browser {
         path
     }
 
+    /// Resizes the window, e.g. to a phone's 390 px width.
+    pub async fn resize(&self, width: u32, height: u32) {
+        if let Err(error) = self.client.set_window_size(width, height).await {
+            panic!("cannot resize the window to {width}x{height}: {error}")
+        }
+    }
+
+    /// With `LM_UPDATE_SCREENSHOTS=1`, writes the window to docs/images/{name}.png, the picture
+    /// the docs show; otherwise does nothing.
+    pub async fn screenshot_for_docs(&self, name: &str) {
+        if !std::env::var(UPDATE_SCREENSHOTS_ENV).is_ok_and(|value| value == "1") {
+            return;
+        }
+        let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/images");
+        std::fs::create_dir_all(&folder).expect("docs/images");
+        let png = self.client.screenshot().await.expect("a screenshot");
+        std::fs::write(folder.join(format!("{name}.png")), png).expect("the screenshot is written");
+    }
+
+    /// Runs axe-core in the page and fails the test on any serious or critical violation of
+    /// the WCAG A and AA rules. Where axe-core is not installed the check is skipped, saying so,
+    /// unless `LM_REQUIRE_BROWSER=1`.
+    pub async fn assert_accessible(&self, page: &str) {
+        let Some(axe) = axe_source() else { return };
+        // WebDriver runs the script outside the page's Content-Security-Policy, which refuses
+        // any script but the console's own.
+        let script = format!(
+            "{axe}\n;const done = arguments[arguments.length - 1];
+             axe.run(document, {{ runOnly: {{ type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] }} }})
+               .then(results => done(results.violations
+                   .filter(violation => ['serious', 'critical'].includes(violation.impact))
+                   .map(violation => ({{ id: violation.id, impact: violation.impact, help: violation.help,
+                       nodes: violation.nodes.slice(0, 5).map(node => node.target.join(' ') + ': ' + node.failureSummary) }}))))
+               .catch(error => done([{{ id: 'axe-failed', help: String(error) }}]));"
+        );
+        let violations = self
+            .client
+            .execute_async(&script, Vec::new())
+            .await
+            .unwrap_or_else(|error| panic!("axe-core did not run on {page}: {error}"));
+        if violations.as_array().is_some_and(|found| !found.is_empty()) {
+            let listed = serde_json::to_string_pretty(&violations).unwrap_or_default();
+            self.fail(&format!(
+                "{page}: serious or critical accessibility violations:\n{listed}"
+            ))
+            .await
+        }
+    }
+
     /// Fails the test with `message`, a screenshot of the page as it is and its visible text.
     pub async fn fail(&self, message: &str) -> ! {
         let screenshot = self.screenshot("failure").await;
@@ -222,6 +278,32 @@ impl Drop for Browser {
             .status()
             .ok();
         self.driver.wait().ok();
+    }
+}
+
+/// axe-core's source, from `LM_AXE_CORE` or where .ci/run installs it; `None` (saying why) where
+/// it is not installed and not required.
+fn axe_source() -> Option<String> {
+    let path = std::env::var_os(AXE_ENV)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("target")
+                .join(AXE_INSTALLED)
+        });
+    match std::fs::read_to_string(&path) {
+        Ok(source) => Some(source),
+        Err(error) => {
+            let reason = format!(
+                "{}: {error}; npm install --prefix target/browser-tools axe-core (or set {AXE_ENV})",
+                path.display()
+            );
+            if std::env::var(REQUIRE_ENV).is_ok_and(|value| value == "1") {
+                panic!("accessibility checks cannot run: {reason} ({REQUIRE_ENV}=1 requires them)");
+            }
+            writeln!(std::io::stderr(), "\naccessibility check skipped: {reason}").ok();
+            None
+        }
     }
 }
 

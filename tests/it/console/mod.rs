@@ -1,0 +1,8 @@
+//! The console, as a browser meets it: how the binary serves it (`serving`), signing in and out
+//! (`sign_in`), and the setup path through its pages against graph-sim (`setup_path`).
+
+mod serving;
+mod sign_in;
+
+/// What the console's shell shows of the signed-in person: subject and role.
+pub const SIGNED_IN_AS: &str = "header.top .who";
