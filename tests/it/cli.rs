@@ -261,6 +261,53 @@ async fn the_sync_command_runs_one_sync_for_cron() {
     assert!(stderr.contains("no provider with id 999"), "{stderr}");
 }
 
+/// `token --link` prints a console sign-in address whose fragment (never sent to a server)
+/// carries a token the server accepts; a malformed public address is refused before a token is
+/// minted.
+#[tokio::test]
+async fn token_link_prints_a_sign_in_address_carrying_a_working_token() {
+    let app = common::TestApp::spawn(common::Engine::Sqlite).await;
+    let output = Command::new(BINARY)
+        .args(["token", "--role", "viewer", "--subject", "vera", "--link"])
+        .args(["--public-url", "https://licenses.example.com"])
+        .env("LM_DATA_DIR", app.data_path())
+        .env_remove("LM_JWT_SECRET")
+        .output()
+        .expect("the token command runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let link = String::from_utf8(output.stdout).expect("UTF-8");
+    let token = link
+        .trim()
+        .strip_prefix("https://licenses.example.com/sign-in#token=")
+        .unwrap_or_else(|| panic!("a sign-in link: {link}"));
+    let address = app.url("");
+    let address = address.trim_start_matches("http://");
+    let answer = graphql(address, token, "{ viewer { subject role } }", json!({})).await;
+    assert_eq!(
+        answer["data"]["viewer"],
+        json!({ "subject": "vera", "role": "VIEWER" })
+    );
+
+    let refused = Command::new(BINARY)
+        .args(["token", "--role", "viewer", "--subject", "vera", "--link"])
+        .args(["--public-url", "licenses.example.com/?next=x"])
+        .env("LM_DATA_DIR", app.data_path())
+        .output()
+        .expect("the token command runs");
+    assert!(!refused.status.success());
+    assert!(refused.stdout.is_empty(), "no token is printed");
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("--public-url"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    app.finish().await;
+}
+
 /// A worker process without workers would sit idle while syncs queue up: refused at the start.
 #[test]
 fn a_worker_process_needs_at_least_one_worker() {
