@@ -195,6 +195,147 @@ impl Browser {
         path
     }
 
+    /// Types `value` into the control labelled `label` inside the first element matching
+    /// `scope`, replacing what it held, as a person would (a select is set to the option whose
+    /// value or text is `value`).
+    pub async fn fill(&self, scope: &str, label: &str, value: &str) {
+        let id = self.control_id(scope, label).await;
+        let select = self
+            .run(
+                "const control = document.getElementById(arguments[0]);
+                 if (control.tagName !== 'SELECT') return false;
+                 const option = [...control.options].find(option => option.value === arguments[1] || option.text.trim() === arguments[1]);
+                 if (!option) return null;
+                 control.value = option.value;
+                 control.dispatchEvent(new Event('change', { bubbles: true }));
+                 control.dispatchEvent(new Event('input', { bubbles: true }));
+                 return true;",
+                vec![json!(id), json!(value)],
+            )
+            .await;
+        match select {
+            Value::Bool(true) => return,
+            Value::Null => self.fail(&format!("{label}: no option {value}")).await,
+            _ => {}
+        }
+        let control = self.wait_for(&format!("[id='{id}']")).await;
+        let typed = async {
+            control.clear().await?;
+            control.send_keys(value).await
+        };
+        if let Err(error) = typed.await {
+            self.fail(&format!("cannot type into {label}: {error}"))
+                .await
+        }
+    }
+
+    /// The id of the control labelled `label` inside `scope`, once there is one.
+    async fn control_id(&self, scope: &str, label: &str) -> String {
+        let found = self
+            .wait_until(
+                &format!("a control labelled {label:?} in {scope}"),
+                &format!(
+                    "const scope = document.querySelector({scope});
+                     if (!scope) return null;
+                     const label = [...scope.querySelectorAll('label')]
+                         .find(label => label.innerText.trim() === {label});
+                     return label && label.htmlFor && document.getElementById(label.htmlFor) ? label.htmlFor : null;",
+                    scope = json!(scope),
+                    label = json!(label),
+                ),
+            )
+            .await;
+        found.as_str().unwrap_or_default().to_owned()
+    }
+
+    /// What the control labelled `label` inside `scope` holds.
+    pub async fn value_of(&self, scope: &str, label: &str) -> String {
+        let id = self.control_id(scope, label).await;
+        let value = self
+            .run(
+                "return document.getElementById(arguments[0]).value",
+                vec![json!(id)],
+            )
+            .await;
+        value.as_str().unwrap_or_default().to_owned()
+    }
+
+    /// The error shown beside the control labelled `label` inside `scope`, once there is one:
+    /// the element its `aria-describedby` names ending in `-error`.
+    pub async fn field_error(&self, scope: &str, label: &str) -> String {
+        let id = self.control_id(scope, label).await;
+        let found = self
+            .wait_until(
+                &format!("an error beside {label:?}"),
+                &format!(
+                    "const control = document.getElementById({id});
+                     const ids = (control?.getAttribute('aria-describedby') ?? '').split(' ');
+                     const error = ids.filter(id => id.endsWith('-error')).map(id => document.getElementById(id))[0];
+                     return error ? error.innerText : null;",
+                    id = json!(id),
+                ),
+            )
+            .await;
+        found.as_str().unwrap_or_default().to_owned()
+    }
+
+    /// Clicks the first button inside `scope` whose text is `text`.
+    pub async fn press(&self, scope: &str, text: &str) {
+        let script = format!(
+            "const scope = document.querySelector({scope});
+             const button = scope && [...scope.querySelectorAll('button')]
+                 .find(button => button.innerText.trim() === {text} && !button.disabled);
+             if (!button) return false;
+             button.click();
+             return true;",
+            scope = json!(scope),
+            text = json!(text),
+        );
+        self.wait_until(&format!("a button {text:?} in {scope}"), &script)
+            .await;
+    }
+
+    /// The visible text of the first element matching `css`, once there is one.
+    pub async fn text(&self, css: &str) -> String {
+        let found = self
+            .wait_until(
+                &format!("an element {css}"),
+                &format!(
+                    "const found = document.querySelector({}); return found ? found.innerText : null;",
+                    json!(css)
+                ),
+            )
+            .await;
+        found.as_str().unwrap_or_default().to_owned()
+    }
+
+    /// Waits until the visible text of the first element matching `css` satisfies `wanted` (a
+    /// JavaScript expression over `text`), and gives the text back.
+    pub async fn wait_for_text(&self, css: &str, wanted: &str) -> String {
+        let found = self
+            .wait_until(
+                &format!("{css} to show {wanted}"),
+                &format!(
+                    "const found = document.querySelector({}); if (!found) return null;
+                     const text = found.innerText; return ({wanted}) ? text : null;",
+                    json!(css)
+                ),
+            )
+            .await;
+        found.as_str().unwrap_or_default().to_owned()
+    }
+
+    /// True when the page is no wider than the window: nothing to scroll sideways but the
+    /// tables made to.
+    pub async fn fits_the_window(&self) -> bool {
+        self.run(
+            "return document.documentElement.scrollWidth <= window.innerWidth",
+            Vec::new(),
+        )
+        .await
+            == json!(true)
+    }
+
     /// Resizes the window, e.g. to a phone's 390 px width.
     pub async fn resize(&self, width: u32, height: u32) {
         if let Err(error) = self.client.set_window_size(width, height).await {

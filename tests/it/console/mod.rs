@@ -2,6 +2,7 @@
 //! (`sign_in`), and the setup path through its pages against graph-sim (`setup_path`).
 
 mod serving;
+mod setup_path;
 mod sign_in;
 
 /// What the console's shell shows of the signed-in person: subject and role.
