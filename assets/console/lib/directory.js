@@ -88,7 +88,7 @@ export function LicenseList({ licenses, only }) {
           ${only ? null : html`<${Link} to=${`/licenses/${license.sku.id}`}>${license.sku.displayName}</${Link}>`}
           ${license.error ? html` <${Badge} tone="bad">Error: ${license.error}</${Badge}>` : null}
           ${license.state && license.state !== 'Active' && !license.error ? html` <${Badge} tone="warn">${license.state}</${Badge}>` : null}
-          <ul class="paths">${paths(license).map(path => html`<${Path} path=${path} />`)}</ul>
+          <ul class=${only ? 'paths' : 'paths after-name'}>${paths(license).map(path => html`<${Path} path=${path} />`)}</ul>
         </li>`)}
     </ul>`;
 }

@@ -96,12 +96,19 @@ export function Subscriptions({ subscriptions }) {
 }
 
 const PERIODS = { MONTH: 'month', YEAR: 'year' };
+const FIELD_NAMES = { amount: 'The unit price', currency: 'The currency', period: 'The period' };
+
+// A unit price to the cent at least ("32.10 EUR", not the stored "32.1"), decimals kept as text.
+function formatPrice(price) {
+  const [whole, fraction = ''] = price.amount.split('.');
+  return formatMoney({ amount: `${whole}.${fraction.padEnd(2, '0')}`, currency: price.currency });
+}
 
 // The unit price and what the enabled seats cost per month (the API's figure, not computed here).
 export function PriceSummary({ sku }) {
   if (!sku.price) return html`<div class="muted">No price set</div>`;
   return html`
-    <div data-test="sku-price">${formatMoney(sku.price)} <span class="muted">per seat and ${PERIODS[sku.price.period]}</span></div>
+    <div data-test="sku-price">${formatPrice(sku.price)} <span class="muted">per seat and ${PERIODS[sku.price.period]}</span></div>
     ${sku.monthlyCost ? html`<div data-test="sku-monthly-cost"><strong>${formatMoney(sku.monthlyCost)}</strong>
       <span class="muted"> a month for ${formatNumber(sku.enabledUnits)} seats</span></div>` : null}`;
 }
@@ -139,7 +146,11 @@ export function PriceEditor({ sku, defaultCurrency, onSaved, onCancel }) {
     event.preventDefault();
     send({ amount: amount.trim(), currency: currency.trim(), period }, 'saved');
   };
-  const fieldError = field => error?.fieldMessage?.(`price.${field}`);
+  // The server's message is about the field ("is not a decimal amount…"): it follows its name.
+  const fieldError = field => {
+    const message = error?.fieldMessage?.(`price.${field}`);
+    return message && `${FIELD_NAMES[field]} ${message}`;
+  };
   const general = error && !['amount', 'currency', 'period'].some(fieldError) ? error : null;
 
   return html`

@@ -88,7 +88,7 @@ function SkuTable({ skus, several, isAdmin, editing, saved, onEdit, onCancel, on
               <td class="number" data-label="Available"><${Available} sku=${sku} /></td>
               <td class="wide"><${SeatMeter} sku=${sku} /></td>
               <td class="hide-narrow"><${Subscriptions} subscriptions=${sku.subscriptions} /></td>
-              <td class="wide">
+              <td class="wide price">
                 <${PriceSummary} sku=${sku} />
                 ${saved?.id === sku.id ? html`<p class="saved" role="status">Price ${saved.what}.</p>` : null}
                 ${isAdmin && editing !== sku.id ? html`

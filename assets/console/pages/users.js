@@ -33,7 +33,7 @@ const FILTERS = [...TEXT_FILTERS, ...BOOLEAN_FILTERS, ...NUMBER_FILTERS];
 const ORDERS = [
   ['DISPLAY_NAME', 'Display name'],
   ['USER_PRINCIPAL_NAME', 'User principal name'],
-  ['LAST_SIGN_IN_AT', 'Last interactive sign-in'],
+  ['LAST_SIGN_IN_AT', 'Last sign-in'],
   ['CREATED_AT', 'Created'],
 ];
 const SIZES = [25, 50, 100, 200];
@@ -132,7 +132,7 @@ function Filters({ settings, choices, change, error }) {
         </select>
       </div>
       <${YesNoAny} id="filter-licensed" label="Licensed" value=${settings.licensed} onChange=${value => change({ licensed: value })}
-        yes="Holds a license" no="Holds none" />
+        yes="Yes" no="No" />
       <${YesNoAny} id="filter-enabled" label="Account" value=${settings.accountEnabled} onChange=${value => change({ accountEnabled: value })}
         yes="Enabled" no="Disabled" />
       <div class="field">
@@ -146,9 +146,9 @@ function Filters({ settings, choices, change, error }) {
       <${InactiveDays} value=${settings.inactiveSinceDays} serverError=${fieldError(error, 'inactiveSinceDays')}
         onChange=${value => change({ inactiveSinceDays: value })} />
       <${YesNoAny} id="filter-never" label="Never signed in" value=${settings.neverSignedIn} onChange=${value => change({ neverSignedIn: value })}
-        yes="Never signed in" no="Signed in at least once" />
+        yes="Yes" no="No, signed in" />
       <${YesNoAny} id="filter-error" label="License in error" value=${settings.licenseInError} onChange=${value => change({ licenseInError: value })}
-        yes="Has a license in error" no="No license in error" />
+        yes="Yes" no="No" />
       <div class="field">
         <label for="filter-order">Order by</label>
         <select id="filter-order" value=${settings.orderBy || 'DISPLAY_NAME'} onChange=${select('orderBy')}>
