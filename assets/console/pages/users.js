@@ -3,7 +3,7 @@
 // and a shared link show the same list; the CSV export carries the same filters.
 
 import { html, useEffect, useState } from '../vendor/htm-preact.js';
-import { setQuery } from '../lib/router.js';
+import { Link, setQuery } from '../lib/router.js';
 import { Empty, ErrorBox, Field, Loading, Page, formatNumber, useQuery } from '../lib/ui.js';
 import { ExportButton, Pager, SearchBox, YesNoAny, booleanParam, pageVariables } from '../lib/lists.js';
 import { USER_ROW, UnknownSignInNote, UsersTable } from '../lib/directory.js';
@@ -85,8 +85,9 @@ export default function Users({ query }) {
         </p>
         ${filtered ? html`<button type="button" class="link" onClick=${() => setQuery({ orderBy: settings.orderBy, direction: settings.direction, size: settings.size }, { replace: false })}>Clear filters</button>` : null}
       </div>
-      ${error && !isFilterError(error) ? html`<${ErrorBox} error=${error} onRetry=${query.get('after') || query.get('before') ? () => go({}) : reload}
+      ${error && !isFilterError(error) ? html`<${ErrorBox} error=${error} onRetry=${staleCursor(error, query) ? null : reload}
         title=${users ? 'Could not refresh' : 'Could not load users'} />` : null}
+      ${error && staleCursor(error, query) ? html`<button type="button" class="secondary" onClick=${() => go({})}>Go to the first page</button>` : null}
       ${!users
         ? (error ? null : html`<${Loading} label="Loading users…" />`)
         : users.nodes.length
@@ -95,13 +96,20 @@ export default function Users({ query }) {
             <${UsersTable} users=${users.nodes} caption="Directory users"
               withProvider=${(choices.data?.providers.length ?? 0) > 1} />
             <${Pager} pageInfo=${users.pageInfo} label="Pages of users" go=${go} busy=${loading} />`
-          : html`<${Empty}>${filtered ? 'No user matches these filters.' : 'No users yet: they appear after the first sync of a tenant.'}</${Empty}>`}
+          : html`<${Empty}>${filtered
+            ? 'No user matches these filters.'
+            : html`No users yet: they appear after the first sync of a tenant. <${Link} to="/settings/providers">Go to Settings</${Link}>`}</${Empty}>`}
     </${Page}>`;
 }
 
 // A refusal of one filter's value is shown beside that filter, not as a page error.
 function isFilterError(error) {
   return error.code === 'BAD_USER_INPUT' && FILTERS.some(name => fieldError(error, name));
+}
+
+// A cursor the API refuses (from another order, or edited by hand): only the first page helps.
+function staleCursor(error, query) {
+  return error.code === 'BAD_USER_INPUT' && Boolean(query.get('after') || query.get('before'));
 }
 
 function fieldError(error, name) {
