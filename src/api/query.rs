@@ -135,6 +135,15 @@ impl Query {
         Ok(skus.into_iter().map(LicenseSku::from).collect())
     }
 
+    /// One license SKU by its `id`, with its seat counts and price; null when there is none
+    /// with this id.
+    async fn license_sku(&self, ctx: &Context<'_>, id: ID) -> Result<Option<LicenseSku>> {
+        claims(ctx)?;
+        let id = row_id("id", &id)?;
+        let mut found = licenses::skus_by_ids(database(ctx)?, &[id]).await.api()?;
+        Ok(found.remove(&id).map(LicenseSku::from))
+    }
+
     /// Waste and its monthly cost: disabled and inactive licensed users, users who never
     /// signed in, unassigned seats and overlapping licenses, each with its evidence. A built
     /// report is served again until a sync, a price or a provider changes, for 60 seconds at

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::hash::Hash;
 
 use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, DatabaseConnection, DerivePartialModel, EntityTrait, FromQueryResult,
@@ -45,6 +46,17 @@ impl LicenseSku {
     /// Paid, usable seats nobody holds. Negative when more are assigned than paid for.
     pub fn available_units(&self) -> i64 {
         self.enabled_units - self.consumed_units
+    }
+
+    /// What `units` seats cost per month, in the price's currency, unrounded so that sums
+    /// round once; `None` when no price is set.
+    pub fn monthly_cost(&self, units: i64) -> Option<(String, Decimal)> {
+        self.price.as_ref().map(|price| {
+            (
+                price.currency.clone(),
+                price.monthly() * Decimal::from(units),
+            )
+        })
     }
 }
 

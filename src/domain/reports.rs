@@ -413,19 +413,10 @@ fn user_finding(
         last_sign_in: None,
         contained_in: None,
         units: 1,
-        monthly_cost: cost(sku, 1),
+        monthly_cost: sku.monthly_cost(1),
         license_state: holding.paths.state().cloned(),
         license_error: holding.paths.error().cloned(),
     }
-}
-
-fn cost(sku: &LicenseSku, units: i64) -> Option<(String, Decimal)> {
-    sku.price.as_ref().map(|price| {
-        (
-            price.currency.clone(),
-            price.monthly() * Decimal::from(units),
-        )
-    })
 }
 
 /// Seats paid for (enabled) and held by nobody, for SKUs still subscribed.
@@ -439,7 +430,7 @@ fn unassigned_seats(sku: &Arc<LicenseSku>) -> Option<Finding> {
         last_sign_in: None,
         contained_in: None,
         units: unused,
-        monthly_cost: cost(sku, unused),
+        monthly_cost: sku.monthly_cost(unused),
         license_state: None,
         license_error: None,
         evidence: format!(

@@ -214,6 +214,63 @@ async fn admins_set_and_clear_prices_with_an_audit_trail(engine: Engine) {
     app.finish().await;
 }
 
+const ONE_SKU: &str = "query($id: ID!) { licenseSku(id: $id) {
+    id skuPartNumber enabledUnits price { monthlyAmount } monthlyCost { amount currency }
+    provider { name } holders(first: 5) { totalCount }
+} }";
+
+/// A page about one SKU reads it by id, with what its enabled seats cost per month: summed
+/// before rounding, like the report (3 × 100/12 is 25.00, not 3 × 8.33).
+async fn one_sku_by_id_with_the_monthly_cost_of_its_seats(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let db = app.database.connect().await;
+    let contoso = fixtures::provider(&db, "Contoso", Some("AVAILABLE")).await;
+    let e3 = fixtures::sku(&db, contoso, SPE_E3, (3, 1, 0, 0, 0)).await;
+    fixtures::sku(&db, contoso, SPE_E5, (9, 0, 0, 0, 0)).await;
+    let amy = NewUser::named("amy").insert(&db, contoso).await;
+    assign(&db, contoso, amy, e3, Via::Direct).await;
+    let id = e3.to_string();
+
+    let unpriced = data(&app, ONE_SKU, json!({ "id": id })).await;
+    assert_eq!(
+        unpriced["licenseSku"],
+        json!({ "id": id, "skuPartNumber": "SPE_E3", "enabledUnits": 3, "price": null,
+                "monthlyCost": null, "provider": { "name": "Contoso" },
+                "holders": { "totalCount": 1 } })
+    );
+    let price =
+        json!({ "skuId": id, "price": { "amount": "100", "currency": "USD", "period": "YEAR" } });
+    let set = gql(&app, Role::Admin, SET_PRICE, price).await;
+    assert!(set.get("errors").is_none(), "{set}");
+    let priced = data(&app, ONE_SKU, json!({ "id": id })).await;
+    assert_eq!(priced["licenseSku"]["price"]["monthlyAmount"], "8.33");
+    assert_eq!(
+        priced["licenseSku"]["monthlyCost"],
+        json!({ "amount": "25.00", "currency": "USD" })
+    );
+    // The list shows the same figure.
+    let listed = data(
+        &app,
+        "{ licenseSkus { skuPartNumber monthlyCost { amount } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        listed["licenseSkus"],
+        json!([
+            { "skuPartNumber": "SPE_E3", "monthlyCost": { "amount": "25.00" } },
+            { "skuPartNumber": "SPE_E5", "monthlyCost": null },
+        ])
+    );
+
+    let missing = data(&app, ONE_SKU, json!({ "id": "424242" })).await;
+    assert_eq!(missing["licenseSku"], Value::Null);
+    let malformed = gql(&app, Role::Viewer, ONE_SKU, json!({ "id": "SPE_E3" })).await;
+    assert_eq!(error_code(&malformed), "BAD_USER_INPUT");
+    db.close().await.ok();
+    app.finish().await;
+}
+
 const PAGE_WITH_LICENSES: &str = "query($first: Int) { users(first: $first) { edges { node {
     userPrincipalName licenses { sku { displayName } } provider { name }
 } } } }";
@@ -330,6 +387,7 @@ async fn a_page_costs_the_same_statements_for_10_100_and_500_users(engine: Engin
 engine_tests!(
     skus_show_seat_math_subscriptions_and_holders,
     admins_set_and_clear_prices_with_an_audit_trail,
+    one_sku_by_id_with_the_monthly_cost_of_its_seats,
     a_page_costs_the_same_statements_for_10_100_and_500_users,
 );
 

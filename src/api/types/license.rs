@@ -245,6 +245,17 @@ impl LicenseSku {
         self.0.price.clone().map(Money)
     }
 
+    /// What the enabled seats cost per month: the monthly unit price × `enabledUnits`, rounded
+    /// to the cent like the report's figures; null when no price is set.
+    async fn monthly_cost(&self) -> Option<MonthlyCost> {
+        self.0
+            .monthly_cost(self.0.enabled_units)
+            .map(|(currency, amount)| MonthlyCost {
+                amount: money::shown(amount),
+                currency,
+            })
+    }
+
     async fn last_synced_at(&self) -> Option<DateTime<Utc>> {
         self.0.last_synced_at
     }
