@@ -9,7 +9,7 @@ use super::types::{
     AuditEvent, DirectoryUser, LicenseReport, LicenseSku, PageArgs, Provider, SyncRun,
     UserConnection, UserFilterInput, UserOrder, Viewer, user_connection, user_connection_cost,
 };
-use crate::domain::{audit, licenses, providers, sync_runs, users};
+use crate::domain::{audit, licenses, providers, reports, sync_runs, users};
 
 const PAGE_DEFAULT: u64 = 50;
 const PAGE_MAX: u64 = 500;
@@ -155,7 +155,7 @@ impl Query {
                 database(ctx)?,
                 registry(ctx)?,
                 provider_id,
-                i64::from(inactive_days.unwrap_or(90)),
+                inactive_days.map_or(reports::INACTIVE_DAYS_DEFAULT, i64::from),
             )
             .await
             .api()?;
