@@ -6,8 +6,9 @@ use super::cursor;
 use super::errors::{ResultExt, bad_user_input};
 use super::guard::RoleGuard;
 use super::types::{
-    AuditEvent, DirectoryUser, LicenseReport, LicenseSku, PageArgs, Provider, SyncRun,
-    UserConnection, UserFilterInput, UserOrder, Viewer, user_connection, user_connection_cost,
+    AuditEvent, AuditEventFilter, DirectoryUser, LicenseReport, LicenseSku, PageArgs, Provider,
+    SyncRun, UserConnection, UserFilterInput, UserOrder, Viewer, user_connection,
+    user_connection_cost,
 };
 use crate::domain::{audit, licenses, providers, reports, sync_runs, users};
 
@@ -162,19 +163,21 @@ impl Query {
         Ok(report.into())
     }
 
-    /// Who changed what, newest first. Admins only.
+    /// Who changed what, newest first, all events or those `filter` keeps. Admins only.
     #[graphql(guard = "RoleGuard::admin()")]
     async fn audit_events(
         &self,
         ctx: &Context<'_>,
+        filter: Option<AuditEventFilter>,
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<IdConnection<AuditEvent>> {
         let db = database(ctx)?;
+        let filter = filter.unwrap_or_default().into_domain().api()?;
         id_page(
             first,
             after,
-            |limit, before| audit::list(db, limit, before),
+            |limit, before| audit::list(db, &filter, limit, before),
             |event| event.id,
         )
         .await

@@ -1,27 +1,84 @@
 // The audit log (admins only): every change made through the API, newest first, with who made
-// it, its outcome and its detail, a page at a time.
+// it, its outcome and its detail, a page at a time, filtered by action, outcome and subject on
+// the server (the filters live in the query string).
 
-import { html } from '../vendor/htm-preact.js';
+import { html, useState } from '../vendor/htm-preact.js';
 import { usePages } from '../lib/paging.js';
-import { Badge, Empty, ErrorBox, Loading, Page, formatDateTime, formatNumber, useIsAdmin, useViewer } from '../lib/ui.js';
+import { setQuery } from '../lib/router.js';
+import { Badge, Empty, ErrorBox, Field, Loading, Page, formatDateTime, formatNumber, useIsAdmin, useViewer } from '../lib/ui.js';
 
 const PAGE = 50;
 
-const EVENTS = `query AuditEvents($first: Int, $after: String) {
-  auditEvents(first: $first, after: $after) {
+const EVENTS = `query AuditEvents($filter: AuditEventFilter, $first: Int, $after: String) {
+  auditEvents(filter: $filter, first: $first, after: $after) {
     pageInfo { hasNextPage endCursor }
     nodes { id subject role action targetType targetId outcome detail createdAt }
   }
 }`;
 
 const OUTCOME_TONES = { SUCCEEDED: 'good', FAILED: 'bad', FORBIDDEN: 'warn' };
+const OUTCOMES = ['SUCCEEDED', 'FAILED', 'FORBIDDEN'];
 
-export default function Audit() {
+// The actions the API records (docs/license-api.md#the-audit-log).
+const ACTIONS = [
+  'provider.create', 'provider.update', 'provider.delete', 'provider.test_connection',
+  'sync.start', 'sync.cancel', 'sku.price.set',
+];
+
+function filterOf(query) {
+  const outcome = query.get('outcome');
+  return {
+    action: query.get('action') || null,
+    outcome: OUTCOMES.includes(outcome) ? outcome : null,
+    subject: query.get('subject') || null,
+  };
+}
+
+export default function Audit({ query }) {
   const admin = useIsAdmin();
+  const filter = filterOf(query);
   return html`
     <${Page} title="Audit log">
-      ${admin ? html`<${Events} />` : html`<${AdminsOnly} />`}
+      ${admin ? html`
+        <${Filters} key=${filter.subject ?? ''} filter=${filter} onChange=${values => setQuery({ ...filter, ...values })} />
+        <${Events} filter=${filter} />` : html`<${AdminsOnly} />`}
     </${Page}>`;
+}
+
+// Action and outcome apply when chosen; the subject when submitted, not per keystroke.
+function Filters({ filter, onChange }) {
+  const [subject, setSubject] = useState(filter.subject ?? '');
+  const submit = event => {
+    event.preventDefault();
+    onChange({ subject: subject.trim() || null });
+  };
+  const filtered = filter.action || filter.outcome || filter.subject;
+  return html`
+    <form class="filters audit-filters" onSubmit=${submit} aria-label="Filter the audit log">
+      <${Field} id="audit-action" label="Action">
+        ${attributes => html`
+          <select ...${attributes} value=${filter.action ?? ''} onChange=${event => onChange({ action: event.target.value || null })}>
+            <option value="">Any action</option>
+            ${[...new Set([...ACTIONS, ...(filter.action ? [filter.action] : [])])].map(action => html`<option value=${action}>${action}</option>`)}
+          </select>`}
+      </${Field}>
+      <${Field} id="audit-outcome" label="Outcome">
+        ${attributes => html`
+          <select ...${attributes} value=${filter.outcome ?? ''} onChange=${event => onChange({ outcome: event.target.value || null })}>
+            <option value="">Any outcome</option>
+            ${OUTCOMES.map(outcome => html`<option value=${outcome}>${outcome.toLowerCase()}</option>`)}
+          </select>`}
+      </${Field}>
+      <${Field} id="audit-subject" label="Who (token subject)">
+        ${attributes => html`
+          <input ...${attributes} type="search" maxlength="256" autocomplete="off" value=${subject}
+            onInput=${event => setSubject(event.target.value)} />`}
+      </${Field}>
+      <div class="field filter-buttons">
+        <button type="submit" class="secondary">Apply</button>
+        ${filtered ? html`<button type="button" class="link" onClick=${() => onChange({ action: null, outcome: null, subject: null })}>Clear filters</button>` : null}
+      </div>
+    </form>`;
 }
 
 // A viewer who follows a link here: what the page is, and why it stays closed.
@@ -34,12 +91,14 @@ function AdminsOnly() {
     </div>`;
 }
 
-function Events() {
-  const pages = usePages(EVENTS, { first: PAGE }, data => data.auditEvents);
+function Events({ filter }) {
+  const pages = usePages(EVENTS, { filter, first: PAGE }, data => data.auditEvents);
   if (pages.loading) return html`<${Loading} label="Loading the audit log…" />`;
   if (pages.error && !pages.loaded) return html`<${ErrorBox} error=${pages.error} onRetry=${pages.retry} />`;
   if (pages.nodes.length === 0) {
-    return html`<${Empty}><strong>No audit events yet.</strong> Changes made through the API — providers, prices, syncs — will be listed here.</${Empty}>`;
+    return filter.action || filter.outcome || filter.subject
+      ? html`<${Empty}><strong>No audit events match these filters.</strong></${Empty}>`
+      : html`<${Empty}><strong>No audit events yet.</strong> Changes made through the API — providers, prices, syncs — will be listed here.</${Empty}>`;
   }
   return html`
     <p class="muted">Every change made through the API, newest first, whether it succeeded, failed or was refused for the caller's role.</p>

@@ -170,8 +170,10 @@ function SignInNotice({ missing }) {
     <section class="notice sign-in-notice" data-test="sign-in-notice" aria-labelledby="sign-in-notice-title">
       <h2 id="sign-in-notice-title">Sign-in activity is missing</h2>
       <p>
-        Inactive users and users who never signed in cannot be found without it: unknown is not inactive,
-        so <strong>${formatNumber(unknown)}</strong> licensed ${unknown === 1 ? 'user is' : 'users are'} not judged, and the waste below may be understated.
+        Inactive users and users who never signed in cannot be found without it: unknown is not inactive.
+        ${unknown > 0
+          ? html` <strong data-test="licensed-users-unknown" data-value=${unknown}>${formatNumber(unknown)}</strong> licensed ${unknown === 1 ? 'user is' : 'users are'} not judged, so the waste below may be understated.`
+          : ' No licensed user is affected yet.'}
       </p>
       <ul>
         ${missing.map(quality => html`
@@ -187,19 +189,19 @@ function Totals({ totals }) {
     <div class="cards totals">
       <div class="card">
         <div class="muted">Findings</div>
-        <div class="figure" data-test="total-findings">${formatNumber(totals.findings)}</div>
+        <div class="figure" data-test="total-findings" data-value=${totals.findings}>${formatNumber(totals.findings)}</div>
       </div>
       <div class="card">
         <div class="muted">Monthly cost</div>
         ${totals.monthlyCost.length
           ? html`<ul class="costs">${totals.monthlyCost.map(cost => html`
-              <li class="figure" data-test="total-cost" data-currency=${cost.currency}>${formatMoney(cost)}</li>`)}</ul>`
+              <li class="figure" data-test="total-cost" data-currency=${cost.currency} data-amount=${cost.amount}>${formatMoney(cost)}</li>`)}</ul>`
           : html`<div class="figure">—</div>`}
         ${totals.monthlyCost.length > 1 ? html`<p class="muted small">One sum per currency; currencies are never converted.</p>` : null}
       </div>
       <div class="card">
         <div class="muted">Findings without a price</div>
-        <div class="figure" data-test="unpriced-findings">${formatNumber(totals.unpricedFindings)}</div>
+        <div class="figure" data-test="unpriced-findings" data-value=${totals.unpricedFindings}>${formatNumber(totals.unpricedFindings)}</div>
         ${totals.unpricedFindings > 0
           ? html`<p class="small">Their cost is not counted. <${Link} to="/licenses">Set prices on the licenses</${Link}>.</p>`
           : null}
@@ -213,13 +215,15 @@ function KindCard({ entry, total, selected, onShow }) {
     <div class=${selected ? 'card kind-card selected' : 'card kind-card'} data-test="kind-total" data-kind=${entry.kind}>
       <h3>${entry.label}</h3>
       <dl class="facts">
-        <dt>Findings</dt><dd data-test="kind-findings">${formatNumber(findings)}</dd>
-        <dt>Seats</dt><dd data-test="kind-units">${formatNumber(total?.units ?? 0)}</dd>
-        <dt>Per month</dt>
-        <dd>${total?.monthlyCost.length
-          ? total.monthlyCost.map(cost => html`<span class="cost" data-test="kind-cost" data-currency=${cost.currency}>${formatMoney(cost)}</span>`)
-          : '—'}</dd>
+        <dt>Findings</dt><dd data-test="kind-findings" data-value=${findings}>${formatNumber(findings)}</dd>
+        <dt>Seats</dt><dd data-test="kind-units" data-value=${total?.units ?? 0}>${formatNumber(total?.units ?? 0)}</dd>
       </dl>
+      <div class="kind-costs">
+        <div class="muted">Per month</div>
+        ${total?.monthlyCost.length
+          ? total.monthlyCost.map(cost => html`<div class="cost" data-test="kind-cost" data-currency=${cost.currency} data-amount=${cost.amount}>${formatMoney(cost)}</div>`)
+          : html`<div>—</div>`}
+      </div>
       ${findings > 0 && !selected ? html`<button type="button" class="link" onClick=${onShow}>Show ${entry.label.toLowerCase()}</button>` : null}
     </div>`;
 }
