@@ -48,9 +48,10 @@ export default function Audit({ query }) {
 // Action and outcome apply when chosen; the subject when submitted, not per keystroke.
 function Filters({ filter, onChange }) {
   const [subject, setSubject] = useState(filter.subject ?? '');
+  // Read from the form: a submit right after the last keystroke may come before the render.
   const submit = event => {
     event.preventDefault();
-    onChange({ subject: subject.trim() || null });
+    onChange({ subject: String(new FormData(event.currentTarget).get('subject') ?? '').trim() || null });
   };
   const filtered = filter.action || filter.outcome || filter.subject;
   return html`
@@ -71,7 +72,7 @@ function Filters({ filter, onChange }) {
       </${Field}>
       <${Field} id="audit-subject" label="Who (token subject)">
         ${attributes => html`
-          <input ...${attributes} type="search" maxlength="256" autocomplete="off" value=${subject}
+          <input ...${attributes} name="subject" type="search" maxlength="256" autocomplete="off" value=${subject}
             onInput=${event => setSubject(event.target.value)} />`}
       </${Field}>
       <div class="field filter-buttons">

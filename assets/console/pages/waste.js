@@ -7,7 +7,7 @@ import { download } from '../lib/api.js';
 import { usePages } from '../lib/paging.js';
 import { Link, setQuery } from '../lib/router.js';
 import {
-  Badge, Empty, ErrorBox, Field, Loading, Page, formatDate, formatDateTime, formatMoney, formatNumber, useQuery,
+  Badge, Empty, ErrorBox, Field, Loading, Page, formatDate, formatDateTime, formatMoney, formatNumber, useIsAdmin, useQuery,
 } from '../lib/ui.js';
 
 const DEFAULT_DAYS = 90;
@@ -96,9 +96,11 @@ export default function Waste({ query }) {
 function Filters({ args, providers, error, onChange }) {
   const [days, setDays] = useState(String(args.inactiveDays));
   const daysError = error?.fieldMessage?.('inactiveDays');
+  // Read from the form: a submit right after the last keystroke may come before the render.
   const submit = event => {
     event.preventDefault();
-    onChange({ inactiveDays: days.trim() === '' ? DEFAULT_DAYS : Number(days) });
+    const typed = String(new FormData(event.currentTarget).get('inactiveDays') ?? '').trim();
+    onChange({ inactiveDays: typed === '' ? DEFAULT_DAYS : Number(typed) });
   };
   return html`
     <form class="filters waste-filters" onSubmit=${submit} aria-label="Report settings">
@@ -112,7 +114,7 @@ function Filters({ args, providers, error, onChange }) {
         </${Field}>` : null}
       <${Field} id="waste-days" label="Inactive after (days)" error=${daysError ? `Inactive days ${daysError}.` : null}>
         ${attributes => html`
-          <input ...${attributes} type="number" min="1" max="36500" step="1" inputmode="numeric" required
+          <input ...${attributes} name="inactiveDays" type="number" min="1" max="36500" step="1" inputmode="numeric" required
             value=${days} onInput=${event => setDays(event.target.value)} />`}
       </${Field}>
       <div class="field"><button type="submit" class="secondary">Apply</button></div>
@@ -185,6 +187,7 @@ function SignInNotice({ missing }) {
 }
 
 function Totals({ totals }) {
+  const admin = useIsAdmin();
   return html`
     <div class="cards totals">
       <div class="card">
@@ -203,7 +206,9 @@ function Totals({ totals }) {
         <div class="muted">Findings without a price</div>
         <div class="figure" data-test="unpriced-findings" data-value=${totals.unpricedFindings}>${formatNumber(totals.unpricedFindings)}</div>
         ${totals.unpricedFindings > 0
-          ? html`<p class="small">Their cost is not counted. <${Link} to="/licenses">Set prices on the licenses</${Link}>.</p>`
+          ? html`<p class="small">Their cost is not counted. ${admin
+            ? html`<${Link} to="/licenses">Set prices on the licenses</${Link}>.`
+            : html`An admin can set prices on the <${Link} to="/licenses">licenses</${Link}>.`}</p>`
           : null}
       </div>
     </div>`;
