@@ -41,7 +41,7 @@ pub fn database<'a>(ctx: &Context<'a>) -> Result<&'a DatabaseConnection> {
 
 /// The reports this process has built, shared by every request it serves.
 pub fn report_cache<'a>(ctx: &Context<'a>) -> Result<&'a ReportCache> {
-    ctx.data::<ReportCache>()
+    Ok(ctx.data::<Arc<ReportCache>>()?.as_ref())
 }
 
 pub fn keyring<'a>(ctx: &Context<'a>) -> Result<&'a SecretKeyring> {

@@ -28,6 +28,7 @@ use crate::auth::Claims;
 use crate::crypto::SecretKeyring;
 use crate::domain::providers::ProviderRegistry;
 use crate::domain::report_cache::ReportCache;
+use crate::domain::reports::Report;
 use crate::domain::run_feed::RunFeed;
 use crate::domain::user_counts::UserCountCache;
 use crate::sync::events::RunEvents;
@@ -59,6 +60,10 @@ pub struct Api {
     subscriptions: SubscriptionSlots,
     /// How long a query or mutation over a websocket may run.
     operation_budget: Duration,
+    /// The schema's own, shared with the exports so that a download and the page it was
+    /// started from show the same built report.
+    reports: Arc<ReportCache>,
+    registry: Arc<ProviderRegistry>,
 }
 
 impl Api {
@@ -74,6 +79,18 @@ impl Api {
         let mut data = self.data(claims, db, Lifetime::Connection);
         data.insert(self.subscriptions.for_socket());
         data
+    }
+
+    /// The license report as `licenseReport` serves it: cached, or built now.
+    pub async fn license_report(
+        &self,
+        db: &DatabaseConnection,
+        provider_id: Option<i64>,
+        inactive_days: i64,
+    ) -> crate::Result<Arc<Report>> {
+        self.reports
+            .report(db, &self.registry, provider_id, inactive_days)
+            .await
     }
 
     fn data(&self, claims: Claims, db: &DatabaseConnection, lifetime: Lifetime) -> Data {
@@ -152,17 +169,21 @@ pub fn build_api(
     subscriptions: SubscriptionLimits,
     operation_budget: Duration,
 ) -> Api {
+    let reports = Arc::new(ReportCache::default());
+    let registry = services.registry;
     let schema = builder()
         .data(services.db)
         .data(services.keyring)
-        .data(services.registry)
+        .data(registry.clone())
         .data(services.wake_workers)
         .data(services.run_events)
         .data(services.run_feed)
-        .data(ReportCache::default())
+        .data(reports.clone())
         .finish();
     Api {
         schema,
+        reports,
+        registry,
         user_counts: Arc::default(),
         subscriptions: SubscriptionSlots::new(subscriptions),
         operation_budget,

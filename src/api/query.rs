@@ -6,10 +6,11 @@ use super::cursor;
 use super::errors::{ResultExt, bad_user_input};
 use super::guard::RoleGuard;
 use super::types::{
-    AuditEvent, DirectoryUser, LicenseReport, LicenseSku, PageArgs, Provider, SyncRun,
-    UserConnection, UserFilterInput, UserOrder, Viewer, user_connection, user_connection_cost,
+    AuditEvent, AuditEventFilter, DirectoryUser, LicenseReport, LicenseSku, PageArgs, Provider,
+    SyncRun, UserConnection, UserFilterInput, UserOrder, Viewer, user_connection,
+    user_connection_cost,
 };
-use crate::domain::{audit, licenses, providers, sync_runs, users};
+use crate::domain::{audit, licenses, providers, reports, sync_runs, users};
 
 const PAGE_DEFAULT: u64 = 50;
 const PAGE_MAX: u64 = 500;
@@ -164,26 +165,28 @@ impl Query {
                 database(ctx)?,
                 registry(ctx)?,
                 provider_id,
-                i64::from(inactive_days.unwrap_or(90)),
+                inactive_days.map_or(reports::INACTIVE_DAYS_DEFAULT, i64::from),
             )
             .await
             .api()?;
         Ok(report.into())
     }
 
-    /// Who changed what, newest first. Admins only.
+    /// Who changed what, newest first, all events or those `filter` keeps. Admins only.
     #[graphql(guard = "RoleGuard::admin()")]
     async fn audit_events(
         &self,
         ctx: &Context<'_>,
+        filter: Option<AuditEventFilter>,
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<IdConnection<AuditEvent>> {
         let db = database(ctx)?;
+        let filter = filter.unwrap_or_default().into_domain().api()?;
         id_page(
             first,
             after,
-            |limit, before| audit::list(db, limit, before),
+            |limit, before| audit::list(db, &filter, limit, before),
             |event| event.id,
         )
         .await

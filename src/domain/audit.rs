@@ -8,6 +8,7 @@ use sea_orm::{
 };
 use serde_json::Value;
 
+use super::validation::{Line, Validator};
 use crate::entities::audit_events;
 use crate::error::{Error, Result};
 
@@ -66,6 +67,7 @@ impl From<audit_events::Model> for AuditEvent {
 }
 
 pub const SUCCEEDED: &str = "SUCCEEDED";
+pub const FAILED: &str = "FAILED";
 /// A mutation refused for the caller's role.
 pub const FORBIDDEN: &str = "FORBIDDEN";
 
@@ -108,7 +110,7 @@ pub async fn on_failure<T>(
     if let Err(error) = &result {
         let detail =
             serde_json::json!({ "code": error.code().as_str(), "message": error.to_string() });
-        if let Err(audit_error) = record(db, actor, action, &target, "FAILED", Some(detail)).await {
+        if let Err(audit_error) = record(db, actor, action, &target, FAILED, Some(detail)).await {
             tracing::error!(error = ?audit_error, action, "could not record a failed mutation");
         }
     }
@@ -136,15 +138,65 @@ pub async fn refused(
     }
 }
 
+/// Which events a listing keeps; `None` keeps all. Compared exactly: actions, outcomes and
+/// subjects are identifiers, not prose.
+#[derive(Clone, Debug, Default)]
+pub struct AuditFilter {
+    pub action: Option<String>,
+    pub outcome: Option<String>,
+    pub subject: Option<String>,
+}
+
+/// The longest action or subject a filter takes: longer ones name no event.
+const FILTER_TEXT_MAX: usize = 256;
+
+impl AuditFilter {
+    /// A filter of texts as a caller typed them: trimmed, one line, bounded; a blank one
+    /// filters nothing. Every refused field is named at once.
+    pub fn new(
+        action: Option<String>,
+        outcome: Option<String>,
+        subject: Option<String>,
+    ) -> Result<Self> {
+        let mut validator = Validator::default();
+        let mut line = |field: &'static str, value: Option<String>| {
+            value
+                .and_then(|value| validator.check(field, Line::parse(&value, FILTER_TEXT_MAX)))
+                .map(|line| line.as_str().to_owned())
+                .filter(|text| !text.is_empty())
+        };
+        let action = line("action", action);
+        let subject = line("subject", subject);
+        validator.finish()?;
+        Ok(Self {
+            action,
+            outcome,
+            subject,
+        })
+    }
+}
+
 /// Newest first; `before_id` continues a page.
 pub async fn list(
     db: &DatabaseConnection,
+    filter: &AuditFilter,
     limit: u64,
     before_id: Option<i64>,
 ) -> Result<Vec<AuditEvent>, Error> {
-    let mut query = audit_events::Entity::find().order_by_desc(audit_events::Column::Id);
+    use audit_events::Column;
+    let mut query = audit_events::Entity::find().order_by_desc(Column::Id);
     if let Some(id) = before_id {
-        query = query.filter(audit_events::Column::Id.lt(id));
+        query = query.filter(Column::Id.lt(id));
+    }
+    let exact = [
+        (Column::Action, &filter.action),
+        (Column::Outcome, &filter.outcome),
+        (Column::Subject, &filter.subject),
+    ];
+    for (column, value) in exact {
+        if let Some(value) = value {
+            query = query.filter(column.eq(value.as_str()));
+        }
     }
     Ok(query
         .limit(limit)

@@ -35,6 +35,30 @@ pub enum FindingKind {
     OverlappingAssignment,
 }
 
+impl FindingKind {
+    /// The name the API gives the kind (`FindingKind` in GraphQL, `kind` in exports).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::DisabledAccount => "DISABLED_ACCOUNT",
+            Self::InactiveUser => "INACTIVE_USER",
+            Self::NeverSignedIn => "NEVER_SIGNED_IN",
+            Self::UnassignedSeats => "UNASSIGNED_SEATS",
+            Self::OverlappingAssignment => "OVERLAPPING_ASSIGNMENT",
+        }
+    }
+
+    /// The kind an API name names, or a refusal naming `field` and the names there are.
+    pub fn parse(field: &'static str, name: &str) -> Result<Self> {
+        KINDS
+            .into_iter()
+            .find(|kind| kind.as_str() == name)
+            .ok_or_else(|| {
+                let names: Vec<&str> = KINDS.iter().map(|kind| kind.as_str()).collect();
+                Error::invalid(field, format!("must be one of {}", names.join(", ")))
+            })
+    }
+}
+
 pub const KINDS: [FindingKind; 5] = [
     FindingKind::DisabledAccount,
     FindingKind::InactiveUser,
@@ -67,6 +91,12 @@ impl Removal {
                 .filter_map(|source| Some((source.group_id.clone(), source.error.clone()?)))
                 .collect(),
         }
+    }
+
+    /// Removing the license from the user frees the seat: it is assigned directly and comes
+    /// from no group.
+    pub fn frees_seat(&self) -> bool {
+        self.assigned_directly && self.via_group_ids.is_empty()
     }
 
     /// In words, for the evidence and for exports.
@@ -202,6 +232,9 @@ impl Report {
         }
     }
 }
+
+/// The threshold `licenseReport` and the findings export use when none is given.
+pub const INACTIVE_DAYS_DEFAULT: i64 = 90;
 
 /// Rejects a threshold no caller can mean, naming the argument.
 pub fn check_inactive_days(inactive_days: i64) -> Result<()> {

@@ -1,9 +1,11 @@
-//! CSV exports for spreadsheets and scripts: `/export/users.csv` and `/export/skus.csv`.
-//! Authenticated like `/graphql`, filtered by query parameters named like `UserFilter`'s fields,
-//! and streamed: users are read in keyset chunks and written as they arrive, so a 100,000-user
-//! export never sits in memory whole.
+//! CSV exports for spreadsheets and scripts: `/export/users.csv`, `/export/skus.csv` and
+//! `/export/findings.csv`. Authenticated like `/graphql`, filtered by query parameters named
+//! like the GraphQL arguments, and streamed: users are read in keyset chunks and written as they
+//! arrive, so a 100,000-user export never sits in memory whole, and findings are rendered a
+//! chunk at a time from the (cached) report `licenseReport` serves.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
@@ -20,6 +22,7 @@ use super::graphql::{authenticate, unauthenticated};
 use crate::codes::Code;
 use crate::domain::licenses::{self, Assignment, LicenseSku};
 use crate::domain::money;
+use crate::domain::reports::{self, Finding, FindingKey, FindingKind, Report};
 use crate::domain::users::{self, FilterTexts, User, UserFilter};
 
 /// Users per database round trip and per written chunk.
@@ -85,6 +88,16 @@ pub struct SkuParams {
     provider_id: Option<i64>,
 }
 
+/// `licenseReport`'s arguments and `findings`' kind as query parameters, e.g.
+/// `?providerId=1&inactiveDays=60&kind=INACTIVE_USER`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FindingParams {
+    provider_id: Option<i64>,
+    inactive_days: Option<i64>,
+    kind: Option<String>,
+}
+
 const USER_HEADER: [&str; 15] = [
     "id",
     "provider_id",
@@ -121,6 +134,31 @@ const SKU_HEADER: [&str; 17] = [
     "price_currency",
     "price_period",
     "monthly_price",
+];
+
+const FINDING_HEADER: [&str; 22] = [
+    "kind",
+    "provider_id",
+    "user_id",
+    "user_principal_name",
+    "display_name",
+    "account_enabled",
+    "sku_id",
+    "sku_part_number",
+    "sku_display_name",
+    "units",
+    "evidence",
+    "assigned_directly",
+    "inherited_from_group_ids",
+    "removable_directly",
+    "removal",
+    "license_state",
+    "license_error",
+    "last_sign_in_field",
+    "last_sign_in_at",
+    "contained_in_sku_part_number",
+    "monthly_cost_amount",
+    "monthly_cost_currency",
 ];
 
 pub async fn users_csv(
@@ -166,6 +204,75 @@ pub async fn skus_csv(
         rendered(writer)
     });
     csv_response("skus.csv", body)
+}
+
+pub async fn findings_csv(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    params: Result<Query<FindingParams>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    if let Err(error) = authenticate(&state, &headers) {
+        return unauthenticated(&error);
+    }
+    let params = match params {
+        Ok(Query(params)) => params,
+        Err(rejection) => return bad_request(&rejection.body_text()),
+    };
+    let kind = match params
+        .kind
+        .as_deref()
+        .map(|kind| FindingKind::parse("kind", kind))
+    {
+        Some(Err(error)) => return domain_error(&error),
+        Some(Ok(kind)) => Some(kind),
+        None => None,
+    };
+    let inactive_days = params
+        .inactive_days
+        .unwrap_or(reports::INACTIVE_DAYS_DEFAULT);
+    // Built (or found) before the first byte goes out, so that a bad threshold or a failing
+    // database is still a status line and an error body.
+    let report = match state
+        .api
+        .license_report(&state.db, params.provider_id, inactive_days)
+        .await
+    {
+        Ok(report) => report,
+        Err(error) => return domain_error(&error),
+    };
+    csv_response("findings.csv", finding_rows(report, kind))
+}
+
+/// The report's findings (of one kind, or all) in its order, `CHUNK` rows per written chunk:
+/// the report is shared with other requests, only one chunk's text exists at a time.
+fn finding_rows(
+    report: Arc<Report>,
+    kind: Option<FindingKind>,
+) -> impl Stream<Item = Result<Bytes, ExportError>> + Send + 'static {
+    // The state is where the next chunk starts (after the last finding written: the report's
+    // order is its keys'), or `None` once the last chunk is out.
+    let start: Option<(bool, Option<FindingKey>)> = Some((true, None));
+    stream::unfold(start, move |state| {
+        let report = report.clone();
+        async move {
+            let (first, after) = state?;
+            let mut writer = csv::Writer::from_writer(Vec::new());
+            let mut last = None;
+            let written = (|| {
+                if first {
+                    writer.write_record(FINDING_HEADER)?;
+                }
+                for finding in report.findings_after(kind, after).take(CHUNK as usize) {
+                    writer.write_record(finding_record(finding))?;
+                    last = Some(finding.key());
+                }
+                Ok::<_, ExportError>(())
+            })();
+            let full = written.is_ok() && report.findings_after(kind, last).next().is_some();
+            let next = last.filter(|_| full).map(|last| (false, Some(last)));
+            Some((written.and_then(|()| rendered(writer)), next))
+        }
+    })
 }
 
 /// Query parameters that do not parse: an unknown name, or a value of the wrong type.
@@ -340,6 +447,64 @@ fn text_cell(value: &str) -> String {
     } else {
         value.to_owned()
     }
+}
+
+fn finding_record(finding: &Finding) -> Vec<String> {
+    let user = finding.user.as_deref();
+    let removal = finding.removal.as_ref();
+    let optional = |value: Option<String>| value.unwrap_or_default();
+    vec![
+        finding.kind.as_str().to_owned(),
+        finding.sku.provider_id.to_string(),
+        optional(user.map(|user| user.id.to_string())),
+        text_cell(user.map_or("", |user| user.user_principal_name.as_str())),
+        text_cell(
+            user.and_then(|user| user.display_name.as_deref())
+                .unwrap_or_default(),
+        ),
+        optional(user.map(|user| user.account_enabled.to_string())),
+        finding.sku.id.to_string(),
+        text_cell(&finding.sku.sku_part_number),
+        text_cell(&finding.sku.display_name),
+        finding.units.to_string(),
+        text_cell(&finding.evidence),
+        optional(removal.map(|removal| removal.assigned_directly.to_string())),
+        text_cell(
+            &removal
+                .map(|removal| removal.via_group_ids.join(" "))
+                .unwrap_or_default(),
+        ),
+        removal
+            .is_some_and(reports::Removal::frees_seat)
+            .to_string(),
+        text_cell(&optional(removal.map(reports::Removal::describe))),
+        optional(finding.license_state.as_ref().map(ToString::to_string)),
+        optional(finding.license_error.as_ref().map(ToString::to_string)),
+        optional(
+            finding
+                .last_sign_in
+                .map(|(field, _)| field.as_str().to_owned()),
+        ),
+        time(finding.last_sign_in.map(|(_, at)| at)),
+        text_cell(
+            finding
+                .contained_in
+                .as_ref()
+                .map_or("", |sku| sku.sku_part_number.as_str()),
+        ),
+        optional(
+            finding
+                .monthly_cost
+                .as_ref()
+                .map(|(_, amount)| money::shown(*amount)),
+        ),
+        optional(
+            finding
+                .monthly_cost
+                .as_ref()
+                .map(|(currency, _)| currency.clone()),
+        ),
+    ]
 }
 
 fn sku_record(sku: &LicenseSku) -> Vec<String> {

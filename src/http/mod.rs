@@ -36,6 +36,7 @@ pub fn router(state: AppState) -> Router {
         .route("/graphiql/{version}/{file}", get(graphiql::asset))
         .route("/export/users.csv", get(export::users_csv))
         .route("/export/skus.csv", get(export::skus_csv))
+        .route("/export/findings.csv", get(export::findings_csv))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(prometheus::metrics))

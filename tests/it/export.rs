@@ -3,7 +3,7 @@
 
 use crate::common;
 
-use common::fixtures::{self, ENTERPRISEPACK, NewUser, SPE_E5, Via, assign, gql};
+use common::fixtures::{self, ENTERPRISEPACK, NewUser, SPE_E5, Via, assign, data, gql};
 use common::{Engine, TestApp};
 use license_manager::auth::Role;
 use reqwest::StatusCode;
@@ -44,7 +44,11 @@ fn header(csv_text: &str) -> Vec<String> {
 
 async fn exports_need_a_token(engine: Engine) {
     let app = TestApp::spawn(engine).await;
-    for path in ["/export/users.csv", "/export/skus.csv"] {
+    for path in [
+        "/export/users.csv",
+        "/export/skus.csv",
+        "/export/findings.csv",
+    ] {
         let (status, _, body) = fetch(&app, path, None).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
         assert!(body.contains("UNAUTHENTICATED"), "{body}");
@@ -206,7 +210,154 @@ async fn skus_export_carries_seats_and_prices(engine: Engine) {
     app.finish().await;
 }
 
+/// The column of `name` in a header.
+fn column(columns: &[String], name: &str) -> usize {
+    columns
+        .iter()
+        .position(|column| column == name)
+        .unwrap_or_else(|| panic!("column {name}"))
+}
+
+async fn findings_export_is_the_report_of_the_same_arguments(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let db = app.database.connect().await;
+    let contoso = fixtures::provider(&db, "Contoso", Some("AVAILABLE")).await;
+    let other = fixtures::provider(&db, "Fabrikam", Some("AVAILABLE")).await;
+    let e5 = fixtures::sku(&db, contoso, SPE_E5, (600, 520, 0, 0, 0)).await;
+    fixtures::sku(&db, other, ENTERPRISEPACK, (10, 1, 0, 0, 0)).await;
+    let priced = gql(
+        &app,
+        Role::Admin,
+        "mutation($id: ID!) { setSkuPrice(skuId: $id,
+            price: { amount: \"600\", currency: \"USD\", period: YEAR }) { id } }",
+        json!({ "id": e5.to_string() }),
+    )
+    .await;
+    assert!(priced.get("errors").is_none(), "{priced}");
+    // More disabled accounts than one export chunk holds, one of them named like a formula.
+    for n in 0..518 {
+        let mut user = NewUser::named(&format!("gone{n:04}")).signed_in(1);
+        user.enabled = false;
+        if n == 0 {
+            user.display_name = Some("=HYPERLINK(\"x\")".into());
+        }
+        let id = user.insert(&db, contoso).await;
+        assign(&db, contoso, id, e5, Via::Direct).await;
+    }
+    let idle = NewUser::named("idle")
+        .signed_in(200)
+        .insert(&db, contoso)
+        .await;
+    assign(&db, contoso, idle, e5, Via::Both(&["g-all"])).await;
+    let busy = NewUser::named("busy")
+        .signed_in(1)
+        .insert(&db, contoso)
+        .await;
+    assign(&db, contoso, busy, e5, Via::Direct).await;
+
+    let token = app.token(Role::Viewer, "script");
+    let path = format!("/export/findings.csv?providerId={contoso}");
+    let (status, content_type, body) = fetch(&app, &path, Some(&token)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(content_type, "text/csv; charset=utf-8");
+    let columns = header(&body);
+    let all = rows(&body);
+    let kinds: Vec<&str> = all.iter().map(|row| &row[0]).collect();
+    assert_eq!(
+        kinds.len(),
+        518 + 1 + 1,
+        "disabled, inactive, unassigned seats"
+    );
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|kind| **kind == "DISABLED_ACCOUNT")
+            .count(),
+        518
+    );
+    assert_eq!(
+        kinds.last(),
+        Some(&"UNASSIGNED_SEATS"),
+        "unassigned seats last"
+    );
+    let report = data(
+        &app,
+        "query($p: ID) { licenseReport(providerId: $p) { findings { totalCount } } }",
+        json!({ "p": contoso.to_string() }),
+    )
+    .await;
+    assert_eq!(
+        report["licenseReport"]["findings"]["totalCount"],
+        json!(all.len()),
+        "the export holds what the report counts"
+    );
+    let at = |row: &csv::StringRecord, name: &str| row[column(&columns, name)].to_owned();
+    let first = &all[0];
+    assert_eq!(
+        at(first, "display_name"),
+        "'=HYPERLINK(\"x\")",
+        "made inert"
+    );
+    assert_eq!(at(first, "removable_directly"), "true");
+    assert_eq!(at(first, "removal"), "remove it from the user");
+    assert_eq!(at(first, "monthly_cost_amount"), "50.00");
+    assert_eq!(at(first, "monthly_cost_currency"), "USD");
+    let seats = all.last().expect("a row");
+    assert_eq!(at(seats, "units"), "80");
+    assert_eq!(at(seats, "user_id"), "");
+    assert_eq!(at(seats, "monthly_cost_amount"), "4000.00");
+
+    let path = format!("/export/findings.csv?providerId={contoso}&kind=INACTIVE_USER");
+    let (_, _, body) = fetch(&app, &path, Some(&token)).await;
+    let inactive = rows(&body);
+    assert_eq!(inactive.len(), 1);
+    assert_eq!(at(&inactive[0], "user_principal_name"), "idle@contoso.com");
+    assert_eq!(at(&inactive[0], "inherited_from_group_ids"), "g-all");
+    assert_eq!(at(&inactive[0], "removable_directly"), "false");
+    assert_eq!(at(&inactive[0], "last_sign_in_field"), "INTERACTIVE");
+    assert_eq!(at(&inactive[0], "license_state"), "Active");
+
+    let path =
+        format!("/export/findings.csv?providerId={contoso}&kind=INACTIVE_USER&inactiveDays=365");
+    let (_, _, body) = fetch(&app, &path, Some(&token)).await;
+    assert!(
+        rows(&body).is_empty(),
+        "idle for 200 days is not idle for 365"
+    );
+    let (_, _, body) = fetch(&app, "/export/findings.csv", Some(&token)).await;
+    assert_eq!(
+        rows(&body).len(),
+        all.len() + 1,
+        "every provider's findings"
+    );
+
+    for (bad, field) in [
+        ("/export/findings.csv?kind=NOPE", Some("kind")),
+        ("/export/findings.csv?inactiveDays=0", Some("inactiveDays")),
+        ("/export/findings.csv?inactiveDays=abc", None),
+        ("/export/findings.csv?colour=blue", None),
+    ] {
+        let (status, content_type, body) = fetch(&app, bad, Some(&token)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+        assert!(!content_type.starts_with("text/csv"), "{content_type}");
+        let body: serde_json::Value = serde_json::from_str(&body).expect("a JSON error");
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+            "{bad}"
+        );
+        if let Some(field) = field {
+            assert_eq!(
+                body["errors"][0]["extensions"]["fields"][0]["field"], field,
+                "{body}"
+            );
+        }
+    }
+    db.close().await.ok();
+    app.finish().await;
+}
+
 engine_tests!(
+    findings_export_is_the_report_of_the_same_arguments,
     hostile_searches_are_refused_before_the_export_starts,
     exports_need_a_token,
     users_export_filters_and_joins_licenses,

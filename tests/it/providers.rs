@@ -523,7 +523,125 @@ async fn a_refused_request_of_many_mutations_is_audited_once(engine: Engine) {
     app.finish().await;
 }
 
+const FILTERED_EVENTS: &str = "query($filter: AuditEventFilter, $first: Int, $after: String) {
+    auditEvents(filter: $filter, first: $first, after: $after) {
+        pageInfo { hasNextPage endCursor }
+        nodes { subject action outcome }
+    }
+}";
+
+/// `(subject, action, outcome)` of the events a filter keeps, and whether more follow.
+async fn filtered(app: &TestApp, variables: Value) -> (Vec<(String, String, String)>, Value) {
+    let body = graphql(app, Role::Admin, FILTERED_EVENTS, variables).await;
+    assert!(body.get("errors").is_none(), "{body}");
+    let connection = &body["data"]["auditEvents"];
+    let text = |value: &Value| value.as_str().expect("a text").to_owned();
+    let events = connection["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|node| {
+            (
+                text(&node["subject"]),
+                text(&node["action"]),
+                text(&node["outcome"]),
+            )
+        })
+        .collect();
+    (events, connection["pageInfo"].clone())
+}
+
+async fn audit_events_are_filtered_by_action_outcome_and_subject(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let provider = create(&app, "Contoso", TENANT).await;
+    let conflict = graphql(&app, Role::Admin, CREATE, create_input("Contoso", TENANT)).await;
+    assert_eq!(error_code(&conflict), "CONFLICT");
+    let delete = "mutation($id: ID!) { deleteProvider(id: $id) }";
+    let refused = graphql(&app, Role::Viewer, delete, json!({ "id": provider["id"] })).await;
+    assert_eq!(error_code(&refused), "FORBIDDEN");
+    let deleted = app
+        .http
+        .post(app.url("/graphql"))
+        .bearer_auth(app.token(Role::Admin, "other-admin"))
+        .json(&json!({ "query": delete, "variables": { "id": provider["id"] } }))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(deleted.status(), StatusCode::OK);
+
+    let event = |subject: &str, action: &str, outcome: &str| {
+        (subject.to_owned(), action.to_owned(), outcome.to_owned())
+    };
+    let (all, _) = filtered(&app, json!({})).await;
+    assert_eq!(all.len(), 4, "{all:?}");
+    let (creates, _) = filtered(&app, json!({ "filter": { "action": "provider.create" } })).await;
+    assert_eq!(
+        creates,
+        [
+            event("settings-page", "provider.create", "FAILED"),
+            event("settings-page", "provider.create", "SUCCEEDED"),
+        ],
+        "newest first"
+    );
+    let (failed, _) = filtered(
+        &app,
+        json!({ "filter": { "action": "provider.create", "outcome": "FAILED" } }),
+    )
+    .await;
+    assert_eq!(
+        failed,
+        [event("settings-page", "provider.create", "FAILED")]
+    );
+    let (forbidden, _) = filtered(&app, json!({ "filter": { "outcome": "FORBIDDEN" } })).await;
+    assert_eq!(
+        forbidden,
+        [event("settings-page", "provider.delete", "FORBIDDEN")]
+    );
+    let (other, _) = filtered(&app, json!({ "filter": { "subject": " other-admin " } })).await;
+    assert_eq!(
+        other,
+        [event("other-admin", "provider.delete", "SUCCEEDED")]
+    );
+    let (blank, _) = filtered(&app, json!({ "filter": { "action": "", "subject": null } })).await;
+    assert_eq!(blank, all, "a blank text filters nothing");
+
+    // Pages of a filtered listing hold only its events.
+    let (first, page) = filtered(
+        &app,
+        json!({ "filter": { "action": "provider.create" }, "first": 1 }),
+    )
+    .await;
+    assert_eq!(first, creates[..1]);
+    assert_eq!(page["hasNextPage"], true);
+    let (second, page) = filtered(
+        &app,
+        json!({ "filter": { "action": "provider.create" }, "first": 1,
+                "after": page["endCursor"] }),
+    )
+    .await;
+    assert_eq!(second, creates[1..]);
+    assert_eq!(page["hasNextPage"], false);
+
+    let long = "a".repeat(300);
+    for (bad, field) in [
+        (json!({ "action": "provider\u{0}create" }), "action"),
+        (json!({ "subject": long }), "subject"),
+    ] {
+        let body = graphql(&app, Role::Admin, FILTERED_EVENTS, json!({ "filter": bad })).await;
+        assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
+        assert_eq!(body["errors"][0]["extensions"]["fields"][0]["field"], field);
+    }
+    let body = graphql(&app, Role::Viewer, FILTERED_EVENTS, json!({ "filter": {} })).await;
+    assert_eq!(
+        error_code(&body),
+        "FORBIDDEN",
+        "admins only, filtered or not"
+    );
+    app.finish().await;
+}
+
 engine_tests!(
+    audit_events_are_filtered_by_action_outcome_and_subject,
     a_refused_request_of_many_mutations_is_audited_once,
     a_refused_mutation_is_audited_without_its_input,
     a_secret_pasted_into_the_wrong_field_is_never_echoed,

@@ -1,4 +1,4 @@
-use async_graphql::{ID, Json, SimpleObject};
+use async_graphql::{Enum, ID, InputObject, Json, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use crate::domain::audit;
@@ -35,5 +35,44 @@ impl From<audit::AuditEvent> for AuditEvent {
             detail: event.detail.map(Json),
             created_at: event.created_at,
         }
+    }
+}
+
+/// How a change ended, as `AuditEvent.outcome` names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+pub enum AuditOutcome {
+    Succeeded,
+    Failed,
+    /// Refused for the caller's role.
+    Forbidden,
+}
+
+impl AuditOutcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Succeeded => audit::SUCCEEDED,
+            Self::Failed => audit::FAILED,
+            Self::Forbidden => audit::FORBIDDEN,
+        }
+    }
+}
+
+/// Which events `auditEvents` lists; every field given must match, exactly.
+#[derive(Debug, Default, InputObject)]
+pub struct AuditEventFilter {
+    /// e.g. `provider.update`.
+    pub action: Option<String>,
+    pub outcome: Option<AuditOutcome>,
+    /// The subject of the token that made the change.
+    pub subject: Option<String>,
+}
+
+impl AuditEventFilter {
+    pub fn into_domain(self) -> crate::Result<audit::AuditFilter> {
+        audit::AuditFilter::new(
+            self.action,
+            self.outcome.map(|outcome| outcome.as_str().to_owned()),
+            self.subject,
+        )
     }
 }

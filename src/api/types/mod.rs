@@ -7,7 +7,7 @@ mod sync_run;
 mod user;
 mod viewer;
 
-pub use audit::AuditEvent;
+pub use audit::{AuditEvent, AuditEventFilter};
 pub use connection_test::ConnectionTest;
 pub use license::{LicenseSku, MoneyInput};
 pub use provider::{CreateMicrosoftProviderInput, Provider, UpdateMicrosoftProviderInput};

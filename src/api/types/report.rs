@@ -94,7 +94,7 @@ impl LicenseFinding {
         self.0
             .removal
             .as_ref()
-            .is_some_and(|removal| removal.assigned_directly && removal.via_group_ids.is_empty())
+            .is_some_and(reports::Removal::frees_seat)
     }
 
     /// What freeing the seat takes, in words, with any path that reports an error; null for

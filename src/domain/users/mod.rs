@@ -52,6 +52,17 @@ pub enum SignInField {
     Successful,
 }
 
+impl SignInField {
+    /// The name the API gives the field (`SignInField` in GraphQL, exports).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Interactive => "INTERACTIVE",
+            Self::NonInteractive => "NON_INTERACTIVE",
+            Self::Successful => "SUCCESSFUL",
+        }
+    }
+}
+
 impl User {
     pub fn sign_in_data_available(&self) -> bool {
         self.sign_in_data_status.as_deref() == Some(SIGN_IN_AVAILABLE)
