@@ -145,6 +145,19 @@ impl Browser {
             .unwrap_or_else(|error| panic!("the page refused the script: {error}\n{script}"))
     }
 
+    /// Runs `script` in the page as an asynchronous function: it answers by calling its last
+    /// argument.
+    pub async fn run_async(&self, script: &str) -> Value {
+        match tokio::time::timeout(WAIT, self.client.execute_async(script, Vec::new())).await {
+            Ok(Ok(value)) => value,
+            Ok(Err(error)) => panic!("the page refused the script: {error}\n{script}"),
+            Err(_) => {
+                self.fail(&format!("the script did not answer within {WAIT:?}"))
+                    .await
+            }
+        }
+    }
+
     /// The first element matching `css`, once there is one.
     pub async fn wait_for(&self, css: &str) -> Element {
         match self

@@ -1,6 +1,7 @@
 //! The console, as a browser meets it: how the binary serves it (`serving`), signing in and out
 //! (`sign_in`), and the setup path through its pages against graph-sim (`setup_path`).
 
+mod first_load;
 mod serving;
 mod setup_path;
 mod sign_in;
