@@ -306,8 +306,7 @@ function ConnectionTest({ provider, onClose }) {
             <li class=${check.ok ? 'ok' : 'failed'} data-test="check" data-check-name=${check.name} data-ok=${String(check.ok)}>
               <span class="check-mark" aria-hidden="true">${check.ok ? '✓' : '✗'}</span>
               <div>
-                <p><strong>${CHECK_LABELS[check.name] ?? check.name}</strong> <span class="muted">(${check.name})</span>
-                  — ${check.ok ? 'passed' : 'failed'}${check.code ? html` <code class="code">${check.code}</code>` : null}</p>
+                <p><strong>${CHECK_LABELS[check.name] ?? check.name}</strong> <span class="muted">(${check.name})</span>${' — '}${check.ok ? 'passed' : 'failed'}${check.code ? html` <code class="code">${check.code}</code>` : null}</p>
                 <p>${check.message}</p>
                 ${check.hint ? html`<p class="hint">${check.hint}</p>` : null}
               </div>
