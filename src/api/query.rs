@@ -7,8 +7,8 @@ use super::errors::{ResultExt, bad_user_input};
 use super::guard::RoleGuard;
 use super::types::{
     AuditEvent, DirectoryUser, LicenseReport, LicenseSku, PageArgs, Provider, ProviderKindInfo,
-    SyncRun,
-    UserConnection, UserFilterInput, UserOrder, Viewer, user_connection, user_connection_cost,
+    SyncRun, UserConnection, UserFilterInput, UserOrder, Viewer, user_connection,
+    user_connection_cost,
 };
 use crate::domain::{audit, licenses, providers, sync_runs, users};
 

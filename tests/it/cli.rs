@@ -301,8 +301,9 @@ async fn the_demo_serves_a_synced_simulated_tenant() {
     assert!(Process::text(&demo.stdout).contains("SIMULATED"));
     // The console is what a newcomer opens first: its sign-in link carries the same token.
     assert!(
-        Process::text(&demo.stdout)
-            .contains(&format!("Console:      http://{address}/sign-in#token={token}")),
+        Process::text(&demo.stdout).contains(&format!(
+            "Console:      http://{address}/sign-in#token={token}"
+        )),
         "{}",
         Process::text(&demo.stdout)
     );

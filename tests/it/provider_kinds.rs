@@ -25,7 +25,9 @@ async fn every_caller_reads_what_to_grant_and_where_the_guide_is(engine: Engine)
         .iter()
         .map(|permission| {
             assert!(
-                permission["reason"].as_str().is_some_and(|reason| reason.len() > 20),
+                permission["reason"]
+                    .as_str()
+                    .is_some_and(|reason| reason.len() > 20),
                 "every permission says why: {permission}"
             );
             (

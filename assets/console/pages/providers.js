@@ -226,6 +226,10 @@ function SyncControl({ provider, running, onFollow, onChanged }) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState(null);
   const id = `sync-mode-${provider.id}`;
+  // The CONFLICT's explanation holds while the run it points to is followed.
+  useEffect(() => {
+    if (!running) setError(current => (current?.code === 'CONFLICT' ? null : current));
+  }, [running]);
 
   const start = async () => {
     setBusy(true);

@@ -130,6 +130,8 @@ export function LiveRun({ runId, initial, onEnded, onDismiss }) {
       </dl>
       ${running && asked
         ? html`<p class="muted">Asked to stop: a running sync notices within 15 seconds and keeps what it has written.</p>` : null}
+      ${!running && asked && run?.status === 'SUCCEEDED'
+        ? html`<p class="muted">The sync finished before it noticed the cancellation; what it wrote is kept.</p>` : null}
       <${ErrorBox} error=${failure} title="Live updates stopped" onRetry=${() => setAttempt(value => value + 1)} />
       <${ErrorBox} error=${cancelError} title="Could not cancel" />
       <${RunOutcome} run=${run} />
