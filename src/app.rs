@@ -211,6 +211,7 @@ impl Application {
                 api,
                 metrics,
                 limits: settings.limits,
+                registry: engine.registry.clone(),
             },
             engine,
             workers: settings.workers,

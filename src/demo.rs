@@ -130,6 +130,8 @@ fn print_welcome(addr: &str, token: &str, simulator: &str, provider_id: i64) {
         "license-manager demo — the Microsoft 365 tenant here is SIMULATED (graph-sim at {simulator})."
     );
     println!("Nothing is read from Microsoft and nothing is kept when you stop the demo.\n");
+    // The token rides in the fragment, which the browser never sends to the server.
+    println!("Console:      http://{addr}/sign-in#token={token}");
     println!("GraphiQL:     http://{addr}/graphql");
     println!("Admin token:  {token}");
     println!(

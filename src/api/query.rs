@@ -7,7 +7,7 @@ use super::errors::{ResultExt, bad_user_input};
 use super::guard::RoleGuard;
 use super::types::{
     AuditEvent, AuditEventFilter, DirectoryUser, LicenseReport, LicenseSku, PageArgs, Provider,
-    SyncRun, UserConnection, UserFilterInput, UserOrder, Viewer, user_connection,
+    ProviderKindInfo, SyncRun, UserConnection, UserFilterInput, UserOrder, Viewer, user_connection,
     user_connection_cost,
 };
 use crate::domain::{audit, licenses, providers, reports, sync_runs, users};
@@ -61,6 +61,17 @@ impl Query {
         claims(ctx)?;
         let providers = providers::list(database(ctx)?).await.api()?;
         Ok(providers.into_iter().map(Provider::from).collect())
+    }
+
+    /// The kinds of provider this server can connect, with what to grant each before adding
+    /// one and where its setup guide is.
+    async fn provider_kinds(&self, ctx: &Context<'_>) -> Result<Vec<ProviderKindInfo>> {
+        claims(ctx)?;
+        Ok(registry(ctx)?
+            .kinds()
+            .into_iter()
+            .filter_map(|(name, setup)| ProviderKindInfo::new(name, setup))
+            .collect())
     }
 
     /// One provider, or null when there is none with this id.

@@ -49,8 +49,15 @@ pub(super) fn is_subscription(request: &mut Request) -> bool {
         (DocumentOperations::Multiple(named), Some(name)) => named
             .get(name)
             .is_some_and(|operation| subscription(operation.node.ty)),
-        // async-graphql refuses several operations with none named.
-        (DocumentOperations::Multiple(_), None) => false,
+        // A named operation is kept among `Multiple` even when it is the only one, and
+        // async-graphql runs it without `operationName` (as browsers' clients send it);
+        // several operations with none named it refuses.
+        (DocumentOperations::Multiple(named), None) => {
+            named.len() == 1
+                && named
+                    .values()
+                    .all(|operation| subscription(operation.node.ty))
+        }
     }
 }
 

@@ -38,7 +38,7 @@ pub const PAGES: [&str; 8] = [
 
 /// No script but the console's own modules, no inline script or style, no plug-ins, nothing
 /// from another origin; API calls and the subscription websocket go to this origin only.
-const POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' \
+pub const POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' \
                       data:; font-src 'self'; connect-src 'self'; manifest-src 'self'; \
                       base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
@@ -85,7 +85,7 @@ pub async fn asset(Path((asked, file)): Path<(String, String)>) -> Response {
 
 /// A digest of every file's path and contents. Computed once: in a debug build, restart the
 /// server after changing a file (the page then loads the new version).
-fn version() -> &'static str {
+pub fn version() -> &'static str {
     static VERSION: OnceLock<String> = OnceLock::new();
     VERSION.get_or_init(|| {
         let mut files: Vec<_> = Files::iter().collect();

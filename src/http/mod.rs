@@ -1,10 +1,11 @@
-//! The HTTP surface: the console, GraphQL, GraphiQL, CSV exports and the health probes.
+//! The HTTP surface: the console and the setup guides, GraphQL, GraphiQL, CSV exports and the health probes.
 
 mod console;
 mod errors;
 mod export;
 mod graphiql;
 mod graphql;
+mod guide;
 mod headers;
 mod health;
 mod limits;
@@ -59,5 +60,7 @@ fn console_routes() -> Router<AppState> {
             routes.route(path, get(console::page))
         })
         .route("/console/{version}/{*file}", get(console::asset))
+        // The kinds' setup guides, which the console's Settings page links to.
+        .route("/docs/{slug}", get(guide::page))
         .layer(CompressionLayer::new())
 }

@@ -8,6 +8,7 @@ use super::ServerLimits;
 use crate::api::Api;
 use crate::auth::JwtKeys;
 use crate::metrics::Metrics;
+use crate::providers::registry::ProviderRegistry;
 
 /// What every request handler shares.
 #[derive(Clone)]
@@ -17,4 +18,6 @@ pub struct AppState {
     pub api: Api,
     pub metrics: Arc<Metrics>,
     pub limits: ServerLimits,
+    /// The kinds of provider, whose setup guides `/docs/{slug}` serves.
+    pub registry: Arc<ProviderRegistry>,
 }

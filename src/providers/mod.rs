@@ -114,6 +114,42 @@ pub struct ConnectionCheck {
     pub hint: Option<String>,
 }
 
+/// A permission a kind's credentials need at its service, and what for. Frontends list these
+/// from the API rather than copying them, so they stay in step with what the kind reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Permission {
+    pub name: &'static str,
+    pub reason: &'static str,
+    /// False for a permission that only adds something (or replaces others): syncs work
+    /// without it.
+    pub required: bool,
+}
+
+/// A kind's setup guide, served by the binary at `/docs/{slug}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Guide {
+    /// One path segment: lowercase letters, digits and dashes.
+    pub slug: &'static str,
+    pub title: &'static str,
+    pub markdown: &'static str,
+}
+
+impl Guide {
+    /// Where the binary serves the guide.
+    pub fn path(&self) -> String {
+        format!("/docs/{}", self.slug)
+    }
+}
+
+/// What an admin needs to set up a provider of a kind: its name for people, the permissions to
+/// grant at the service, and the guide that walks through it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KindSetup {
+    pub display_name: &'static str,
+    pub permissions: Vec<Permission>,
+    pub guide: Option<Guide>,
+}
+
 pub trait LicenseProvider: Send + Sync {
     /// Every user, page by page, with sign-in dates when `with_sign_in`.
     fn users(&self, with_sign_in: bool) -> Pages<Vec<UserRecord>>;

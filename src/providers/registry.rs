@@ -13,7 +13,10 @@ use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 
 use super::microsoft365::{EndpointOverrides, Microsoft365Kind};
-use super::{Catalogue, Connection, LicenseProvider, NoCatalogue, ProviderError, RetryPolicy};
+use super::{
+    Catalogue, Connection, Guide, KindSetup, LicenseProvider, NoCatalogue, ProviderError,
+    RetryPolicy,
+};
 
 /// What every kind's clients share.
 #[derive(Clone, Debug)]
@@ -40,6 +43,16 @@ pub trait ProviderKind: Send + Sync {
     /// What the kind knows of its products; by default nothing.
     fn catalogue(&self) -> Arc<dyn Catalogue> {
         Arc::new(NoCatalogue)
+    }
+
+    /// How an admin sets up a provider of the kind; by default its stored name, with no
+    /// permissions listed and no guide.
+    fn setup(&self) -> KindSetup {
+        KindSetup {
+            display_name: self.name(),
+            permissions: Vec::new(),
+            guide: None,
+        }
     }
 }
 
@@ -111,6 +124,25 @@ impl ProviderRegistry {
             || Arc::new(NoCatalogue) as Arc<dyn Catalogue>,
             |kind| kind.catalogue(),
         )
+    }
+
+    /// Every kind's name (as stored in `providers.kind`) and setup, by name.
+    pub fn kinds(&self) -> Vec<(&'static str, KindSetup)> {
+        let mut kinds: Vec<_> = self
+            .kinds
+            .iter()
+            .map(|(name, kind)| (*name, kind.setup()))
+            .collect();
+        kinds.sort_by_key(|(name, _)| *name);
+        kinds
+    }
+
+    /// The setup guide whose slug is `slug`, of whichever kind has it.
+    pub fn guide(&self, slug: &str) -> Option<Guide> {
+        self.kinds
+            .values()
+            .filter_map(|kind| kind.setup().guide)
+            .find(|guide| guide.slug == slug)
     }
 
     /// The client of a stored provider: the cached one while its version is unchanged.

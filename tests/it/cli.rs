@@ -346,6 +346,14 @@ async fn the_demo_serves_a_synced_simulated_tenant() {
         })
         .await;
     assert!(Process::text(&demo.stdout).contains("SIMULATED"));
+    // The console is what a newcomer opens first: its sign-in link carries the same token.
+    assert!(
+        Process::text(&demo.stdout).contains(&format!(
+            "Console:      http://{address}/sign-in#token={token}"
+        )),
+        "{}",
+        Process::text(&demo.stdout)
+    );
     for _ in 0..300 {
         let body = graphql(
             &address,

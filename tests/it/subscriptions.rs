@@ -147,6 +147,7 @@ async fn a_dashboard_follows_a_sync_to_its_end(engine: Engine) {
 
 engine_tests!(
     a_dashboard_follows_a_sync_to_its_end,
+    a_named_subscription_follows_the_run_to_its_end,
     a_subscription_ends_when_its_provider_is_deleted,
 );
 
@@ -427,6 +428,44 @@ async fn a_subscription_ends_when_its_provider_is_deleted(engine: Engine) {
     .await
     .expect("the subscription completes");
     assert_eq!(ended["id"], "1", "{ended}");
+    app.finish().await;
+}
+
+/// A named subscription sent without `operationName`, as the console sends it, is followed to
+/// the run's end like an anonymous one, not cut after its first event as a query would be.
+async fn a_named_subscription_follows_the_run_to_its_end(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let run = queued_run(&app).await;
+    let mut socket = viewer_socket(&app).await;
+    let subscribe = json!({ "id": "1", "type": "subscribe", "payload": {
+        "query": "subscription RunUpdated($id: ID!) { syncRunUpdated(id: $id) { status } }",
+        "variables": { "id": run } } });
+    socket
+        .send(Message::text(subscribe.to_string()))
+        .await
+        .expect("sent");
+    let first = next_json(&mut socket).await.expect("the run");
+    assert_eq!(
+        first["payload"]["data"]["syncRunUpdated"]["status"], "QUEUED",
+        "{first}"
+    );
+
+    let cancelled = app
+        .admin(
+            "mutation($id: ID!) { cancelSync(id: $id) { status } }",
+            json!({ "id": run }),
+        )
+        .await;
+    assert_eq!(cancelled["data"]["cancelSync"]["status"], "CANCELLED");
+    let next = tokio::time::timeout(Duration::from_secs(60), next_json(&mut socket))
+        .await
+        .expect("an answer")
+        .expect("a message");
+    assert_eq!(next["type"], "next", "{next}");
+    assert_eq!(
+        next["payload"]["data"]["syncRunUpdated"]["status"], "CANCELLED",
+        "{next}"
+    );
     app.finish().await;
 }
 

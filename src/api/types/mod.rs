@@ -2,6 +2,7 @@ mod audit;
 mod connection_test;
 mod license;
 mod provider;
+mod provider_kind;
 mod report;
 mod sync_run;
 mod user;
@@ -11,6 +12,7 @@ pub use audit::{AuditEvent, AuditEventFilter};
 pub use connection_test::ConnectionTest;
 pub use license::{LicenseSku, MoneyInput};
 pub use provider::{CreateMicrosoftProviderInput, Provider, UpdateMicrosoftProviderInput};
+pub use provider_kind::ProviderKindInfo;
 pub use report::LicenseReport;
 pub use sync_run::{ApiSyncMode, SyncRun};
 pub use user::{

@@ -17,6 +17,16 @@ pub enum ProviderKind {
     Microsoft365,
 }
 
+impl ProviderKind {
+    /// The value of a kind stored as `name`; none for a kind this API does not show.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            microsoft365::KIND => Some(ProviderKind::Microsoft365),
+            _ => None,
+        }
+    }
+}
+
 /// The Microsoft cloud a tenant lives in; it picks the sign-in authority and the Graph root.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Enum)]
 pub enum MicrosoftCloud {
@@ -123,10 +133,7 @@ impl Provider {
     }
 
     async fn kind(&self) -> Result<ProviderKind> {
-        match self.0.kind.as_str() {
-            microsoft365::KIND => Ok(ProviderKind::Microsoft365),
-            other => Err(self.unnamed(other)),
-        }
+        ProviderKind::from_name(&self.0.kind).ok_or_else(|| self.unnamed(&self.0.kind))
     }
 
     async fn name(&self) -> &str {

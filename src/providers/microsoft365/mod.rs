@@ -6,7 +6,8 @@
 //! - `provider`: the `LicenseProvider` the engine reads, `mapping` turning Graph's objects into
 //!   records, `checks` the connection test, `errors` the hints of Graph's failures;
 //! - `catalog` and `overlap`: Microsoft's table of SKUs and service plans, which names SKUs and
-//!   tells which SKU already includes another.
+//!   tells which SKU already includes another;
+//! - `setup`: the permissions an admin grants, and the setup guide.
 
 pub mod catalog;
 mod checks;
@@ -16,6 +17,7 @@ pub mod graph;
 mod mapping;
 pub mod overlap;
 mod provider;
+mod setup;
 
 use crate::codes::Code;
 use std::sync::Arc;
@@ -27,7 +29,7 @@ pub use graph::{Cloud, EndpointOverrides};
 use provider::Microsoft365;
 
 use super::registry::{ProviderKind, Shared};
-use super::{Catalogue, LicenseProvider, ProductName, ProviderError};
+use super::{Catalogue, KindSetup, LicenseProvider, ProductName, ProviderError};
 use graph::{ClientConfig, Credentials, GraphClient, RetryConfig};
 
 /// Stored in `providers.kind`.
@@ -84,6 +86,10 @@ impl ProviderKind for Microsoft365Kind {
 
     fn catalogue(&self) -> Arc<dyn Catalogue> {
         Arc::new(MicrosoftCatalogue)
+    }
+
+    fn setup(&self) -> KindSetup {
+        setup::setup()
     }
 }
 
