@@ -110,6 +110,11 @@ function Routed({ location }) {
 }
 
 takeTokenFromAddress();
+// A sign-in link followed in a tab already on the console only changes the fragment, which
+// loads nothing: take its token and start again as whoever it signs in.
+window.addEventListener('hashchange', () => {
+  if (takeTokenFromAddress()) window.location.reload();
+});
 const root = document.getElementById('app');
 // Preact renders beside existing children: the "Loading" line goes first.
 root.textContent = '';

@@ -151,6 +151,9 @@ async fn the_setup_path_works_in_a_browser(engine: Engine) {
         .fill(edit_form, "New client secret", &sim.client_secret())
         .await;
     browser.press(edit_form, "Save changes").await;
+    browser
+        .wait_for_text(PROVIDER, "text.includes('Saved the changes')")
+        .await;
     browser.press(PROVIDER, "Test connection").await;
     browser
         .wait_until(
@@ -181,6 +184,13 @@ async fn the_setup_path_works_in_a_browser(engine: Engine) {
         )
         .await;
     check_both_widths(&browser, "/settings/providers").await;
+    open_page(
+        &browser,
+        &app,
+        "/settings/providers",
+        r#"[data-test="last-run-status"]"#,
+    )
+    .await;
     browser.screenshot_for_docs("console-providers").await;
 
     // The users page lists the tenant's users.
@@ -242,17 +252,52 @@ async fn the_setup_path_works_in_a_browser(engine: Engine) {
     );
     check_both_widths(&browser, "/licenses").await;
 
+    // A price set here turns the SKU's findings into a monthly cost.
+    browser.press(&row, "Set price").await;
+    let price_form = "form.price-editor";
+    browser.fill(price_form, "Unit price", "36").await;
+    browser.fill(price_form, "Currency", "EUR").await;
+    browser.fill(price_form, "Billed per", "MONTH").await;
+    browser.press(price_form, "Save price").await;
+    let cost = browser
+        .wait_for_text(
+            &format!(r#"{row} [data-test="sku-monthly-cost"]"#),
+            "text.includes('EUR')",
+        )
+        .await;
+    assert!(
+        cost.replace(',', "")
+            .contains(&format!("{}.00 EUR", 36 * held.units[0])),
+        "36 EUR a month × {} seats: {cost}",
+        held.units[0]
+    );
+
     // The waste page's totals are the report's.
     let report = app
         .query(
             Role::Viewer,
-            "{ licenseReport { totals { findings byKind { kind findings units } } } }",
+            "{ licenseReport { totals { findings monthlyCost { amount currency }
+                byKind { kind findings units } } } }",
         )
         .await;
-    let totals = &report["data"]["licenseReport"]["totals"];
+    let totals = &report["licenseReport"]["totals"];
     open_page(&browser, &app, "/waste", r#"[data-test="total-findings"]"#).await;
     let findings = number(&browser.text(r#"[data-test="total-findings"]"#).await);
     assert_eq!(findings, totals["findings"].as_i64().unwrap_or(-1));
+    for cost in totals["monthlyCost"].as_array().into_iter().flatten() {
+        let shown = browser
+            .run(
+                r#"const cost = document.querySelector(`[data-test="total-cost"][data-currency="${arguments[0]}"]`);
+                   return cost && cost.dataset.amount;"#,
+                vec![cost["currency"].clone()],
+            )
+            .await;
+        assert_eq!(
+            shown, cost["amount"],
+            "the waste page's monthly cost in {}",
+            cost["currency"]
+        );
+    }
     for kind in totals["byKind"].as_array().into_iter().flatten() {
         let card = format!(
             r#"[data-test="kind-total"][data-kind="{}"]"#,
