@@ -1,4 +1,5 @@
-//! graph-sim: a Microsoft Graph v1.0 + Entra ID token-endpoint simulator.
+//! graph-sim: a Microsoft Graph v1.0 + Entra ID simulator (client-credentials token endpoint and
+//! an OpenID Connect provider for signed-in users).
 //!
 //! It serves a deterministic tenant (users, licences, SKUs, subscriptions) with the status
 //! codes, JSON bodies, paging, delta rounds and failures Microsoft documents and its service is

@@ -705,3 +705,57 @@ async fn client_credentials_unchanged_next_to_oidc() {
     let r = get(&sim, "/v1.0/users?$top=1", &t).await;
     assert_eq!(r.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn codes_and_spa_refresh_tokens_expire() {
+    let sim = start_with(
+        graph_sim::TenantSpec {
+            users: 5,
+            seed: 7,
+            ..Default::default()
+        },
+        graph_sim::SimOptions {
+            oidc: graph_sim::OidcOptions {
+                code_ttl_secs: 0,
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+    )
+    .await;
+    let (admin, _, _) = cast(&sim);
+    let p = authorize(&sim, &admin.to_string(), &[]).await;
+    let (status, body) = redeem(&sim, &p["code"], VERIFIER).await;
+    assert_aad_error(status, &body, "invalid_grant", 70008);
+
+    let sim = start_with(
+        graph_sim::TenantSpec {
+            users: 5,
+            seed: 7,
+            ..Default::default()
+        },
+        graph_sim::SimOptions {
+            oidc: graph_sim::OidcOptions {
+                refresh_token_ttl_secs: 0,
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+    )
+    .await;
+    let p = authorize(&sim, &admin.to_string(), &[]).await;
+    let (status, body) = redeem(&sim, &p["code"], VERIFIER).await;
+    assert_eq!(status, StatusCode::OK);
+    let spa = sim.spa_client_id().to_string();
+    let (status, body) = post_token(
+        &sim,
+        &[
+            ("client_id", spa.as_str()),
+            ("grant_type", "refresh_token"),
+            ("refresh_token", body["refresh_token"].as_str().unwrap()),
+        ],
+        true,
+    )
+    .await;
+    assert_aad_error(status, &body, "invalid_grant", 700084);
+}
