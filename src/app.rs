@@ -14,7 +14,7 @@ use tokio::sync::{Notify, broadcast};
 use tokio_util::sync::CancellationToken;
 
 use crate::api;
-use crate::auth::{AuthError, JwtKeys, MaxTokenLifetime};
+use crate::auth::{AuthError, Authenticator, JwtKeys, MaxTokenLifetime, OidcVerifier};
 use crate::config::{EngineSettings, Settings};
 use crate::crypto::{CryptoError, SecretKeyring};
 use crate::db;
@@ -181,6 +181,10 @@ impl Application {
                 mint_command(&settings.engine.data_dir)
             );
         }
+        let oidc = match settings.oidc.clone() {
+            Some(oidc) => Some(OidcVerifier::start(oidc).await),
+            None => None,
+        };
         let (engine, metrics) = open_engine_with_kinds(&settings.engine, kinds).await?;
         let listener =
             TcpListener::bind(settings.listen)
@@ -207,7 +211,7 @@ impl Application {
             listener,
             state: AppState {
                 db: engine.db.clone(),
-                jwt,
+                auth: Authenticator::new(jwt, oidc),
                 api,
                 metrics,
                 limits: settings.limits,

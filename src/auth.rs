@@ -1,12 +1,19 @@
-//! JSON Web Tokens: minting for the `token` command, verifying for every GraphQL request.
+//! JSON Web Tokens: minting for the `token` command, verifying for every GraphQL request. Every
+//! credential a request may present is told apart here ([`Authenticator`]): the server's own
+//! HS256 tokens, and an identity provider's access tokens ([`oidc`]).
+
+mod oidc;
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
 use serde::{Deserialize, Serialize};
+
+pub use oidc::{FetchError, OidcSettings, OidcVerifier};
 
 /// 256 bits: HS256 is only as strong as its key, and RFC 7518 §3.2 asks for at least this much.
 pub const MIN_SECRET_BYTES: usize = 32;
@@ -93,9 +100,13 @@ pub struct Claims {
     pub role: Role,
     pub iat: i64,
     pub exp: i64,
+    /// Who the subject is, for people to read (an identity provider's `name`); never
+    /// authorizes anything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum AuthError {
     #[error(
         "missing bearer token: send `Authorization: Bearer <token>` (mint one with `license-manager token --role viewer --subject NAME`)"
@@ -113,6 +124,10 @@ pub enum AuthError {
     LifetimeTooLong { max: MaxTokenLifetime },
     #[error("invalid token: {0}")]
     Invalid(&'static str),
+    #[error(
+        "the token is valid but its `{claim}` claim holds no role of this API (LM_OIDC_ADMIN_ROLES, LM_OIDC_VIEWER_ROLES): ask for one to be assigned"
+    )]
+    NoMappedRole { claim: String },
     #[error(
         "the JWT secret must be at least {MIN_SECRET_BYTES} bytes; generate one with `openssl rand -base64 32`"
     )]
@@ -171,6 +186,7 @@ impl JwtKeys {
             role,
             iat: now,
             exp: now.saturating_add(ttl),
+            name: None,
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|_| AuthError::Signing)
@@ -214,18 +230,65 @@ impl JwtKeys {
         Ok(())
     }
 
-    /// Reads `Authorization: Bearer <token>`. A missing header is refused like a bad token:
-    /// nothing in this API is public.
+    /// Reads `Authorization: Bearer <token>`.
     pub fn verify_header(&self, header: Option<&str>) -> Result<Claims, AuthError> {
-        let header = header.ok_or(AuthError::MissingToken)?;
-        let (scheme, token) = header
-            .trim()
-            .split_once(' ')
-            .ok_or(AuthError::MalformedHeader)?;
-        if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
-            return Err(AuthError::MalformedHeader);
+        self.verify(bearer(header)?)
+    }
+}
+
+impl AuthError {
+    /// A caller with no valid credential is unauthenticated; one whose valid credential grants
+    /// no role of this API is forbidden.
+    pub fn code(&self) -> crate::codes::Code {
+        match self {
+            AuthError::NoMappedRole { .. } => crate::codes::Code::Forbidden,
+            _ => crate::codes::Code::Unauthenticated,
         }
-        self.verify(token.trim())
+    }
+}
+
+/// The token of `Authorization: Bearer <token>`. A missing header is refused like a bad token:
+/// nothing in this API is public.
+pub fn bearer(header: Option<&str>) -> Result<&str, AuthError> {
+    let header = header.ok_or(AuthError::MissingToken)?;
+    let (scheme, token) = header
+        .trim()
+        .split_once(' ')
+        .ok_or(AuthError::MalformedHeader)?;
+    let token = token.trim();
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
+        return Err(AuthError::MalformedHeader);
+    }
+    Ok(token)
+}
+
+/// Every kind of token this server accepts, and which one a request presents.
+#[derive(Clone, Debug)]
+pub struct Authenticator {
+    jwt: JwtKeys,
+    oidc: Option<Arc<OidcVerifier>>,
+}
+
+impl Authenticator {
+    pub fn new(jwt: JwtKeys, oidc: Option<Arc<OidcVerifier>>) -> Self {
+        Self { jwt, oidc }
+    }
+
+    /// Reads `Authorization: Bearer <token>`, as a header or a websocket's `connection_init`.
+    pub async fn verify_header(&self, header: Option<&str>) -> Result<Claims, AuthError> {
+        self.verify(bearer(header)?).await
+    }
+
+    /// The server's own tokens are HS256: the identity provider's are never, so an HS256 token
+    /// is checked against the server's secret only, and a forged one "signed" with the
+    /// provider's public key fails there.
+    pub async fn verify(&self, token: &str) -> Result<Claims, AuthError> {
+        let own =
+            jsonwebtoken::decode_header(token).is_ok_and(|header| header.alg == Algorithm::HS256);
+        match &self.oidc {
+            Some(oidc) if !own => oidc.verify(token).await,
+            _ => self.jwt.verify(token),
+        }
     }
 }
 

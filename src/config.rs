@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use secrecy::SecretString;
 
 use crate::api::SubscriptionLimits;
-use crate::auth::{MaxTokenLifetime, Role};
+use crate::auth::{MaxTokenLifetime, OidcSettings, Role};
 use crate::db;
 use crate::http::{ConnectionLimits, ServerLimits, Timeout};
 use crate::providers::microsoft365::EndpointOverrides;
@@ -132,7 +132,64 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub jwt: JwtArgs,
     #[command(flatten)]
+    pub oidc: OidcArgs,
+    #[command(flatten)]
     pub limits: LimitArgs,
+}
+
+/// Access tokens of an OpenID Connect identity provider (Entra ID), accepted besides the
+/// server's own tokens. docs/microsoft-365.md says how to register the apps.
+#[derive(Debug, Clone, Args)]
+pub struct OidcArgs {
+    /// The issuer whose access tokens are accepted, exactly as tokens carry it, e.g.
+    /// https://login.microsoftonline.com/{tenant-id}/v2.0; its discovery document is read at
+    /// start.
+    #[arg(long, env = "LM_OIDC_ISSUER", requires = "oidc_audience")]
+    pub oidc_issuer: Option<String>,
+    /// The audiences (`aud`) that name this API, comma-separated: its client id, its App ID URI.
+    #[arg(long, env = "LM_OIDC_AUDIENCE", value_delimiter = ',')]
+    pub oidc_audience: Vec<String>,
+    /// The tenants (`tid`) whose users may call, comma-separated; default: any the issuer signs
+    /// for.
+    #[arg(long, env = "LM_OIDC_TENANTS", value_delimiter = ',')]
+    pub oidc_tenants: Vec<String>,
+    /// The claim holding the caller's roles (a dotted path reaches into objects).
+    #[arg(long, env = "LM_OIDC_ROLE_CLAIM", default_value = OidcSettings::DEFAULT_ROLE_CLAIM)]
+    pub oidc_role_claim: String,
+    /// Roles that make an admin, comma-separated.
+    #[arg(long, env = "LM_OIDC_ADMIN_ROLES", value_delimiter = ',', default_value = OidcSettings::DEFAULT_ADMIN_ROLE)]
+    pub oidc_admin_roles: Vec<String>,
+    /// Roles that make a viewer, comma-separated.
+    #[arg(long, env = "LM_OIDC_VIEWER_ROLES", value_delimiter = ',', default_value = OidcSettings::DEFAULT_VIEWER_ROLE)]
+    pub oidc_viewer_roles: Vec<String>,
+    /// The shortest time between two reads of the provider's keys caused by tokens naming an
+    /// unknown key (`kid`).
+    #[arg(long, env = "LM_OIDC_KEY_REFETCH_INTERVAL", default_value = "5m", value_parser = humantime::parse_duration)]
+    pub oidc_key_refetch_interval: Duration,
+}
+
+impl OidcArgs {
+    /// The settings, when an issuer is configured.
+    pub fn settings(self) -> Option<OidcSettings> {
+        let list = |values: Vec<String>| -> Vec<String> {
+            values
+                .into_iter()
+                .map(|value| value.trim().to_owned())
+                .filter(|value| !value.is_empty())
+                .collect()
+        };
+        let issuer = self
+            .oidc_issuer
+            .filter(|issuer| !issuer.trim().is_empty())?;
+        Some(OidcSettings {
+            tenants: list(self.oidc_tenants),
+            role_claim: self.oidc_role_claim,
+            admin_roles: list(self.oidc_admin_roles),
+            viewer_roles: list(self.oidc_viewer_roles),
+            key_refetch_interval: self.oidc_key_refetch_interval,
+            ..OidcSettings::new(issuer.trim().to_owned(), list(self.oidc_audience))
+        })
+    }
 }
 
 /// What one client may hold of a server: its time and its connections. docs/security.md says
@@ -303,6 +360,8 @@ pub struct Settings {
     pub listen: SocketAddr,
     pub jwt_secret: Option<SecretString>,
     pub token_max_ttl: MaxTokenLifetime,
+    /// An identity provider whose access tokens are accepted too.
+    pub oidc: Option<OidcSettings>,
     pub workers: usize,
     pub engine: EngineSettings,
     pub limits: ServerLimits,
@@ -314,6 +373,7 @@ impl From<ServeArgs> for Settings {
             listen: args.listen,
             jwt_secret: args.jwt.jwt_secret,
             token_max_ttl: args.jwt.token_max_ttl,
+            oidc: args.oidc.settings(),
             workers: args.workers,
             engine: args.engine.into(),
             limits: args.limits.into(),

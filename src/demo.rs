@@ -79,6 +79,7 @@ pub async fn run(
         listen: args.listen,
         jwt_secret: None,
         token_max_ttl: MaxTokenLifetime::DEFAULT,
+        oidc: None,
         workers: 2,
         engine: engine.clone(),
         limits: args.limits.into(),

@@ -16,9 +16,9 @@ use crate::codes::Code;
 /// request's time budget. The budget covers reading the body too, so a body trickled in byte by
 /// byte holds a connection no longer than a slow query does.
 pub async fn execute(State(state): State<AppState>, request: Request) -> Response {
-    let claims = match authenticate(&state, request.headers()) {
+    let claims = match authenticate(&state, request.headers()).await {
         Ok(claims) => claims,
-        Err(error) => return unauthenticated(&error),
+        Err(error) => return refused(&error),
     };
     let budget = state.limits.request_timeout;
     // Dropping the operation cancels it where it stands: a statement in flight is abandoned and
@@ -61,20 +61,24 @@ fn overran(error: &Overran) -> Response {
 }
 
 /// The bearer-token check of every authenticated route.
-pub(super) fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Claims, AuthError> {
+pub(super) async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Claims, AuthError> {
     let authorization = headers
         .get(header::AUTHORIZATION)
         .map(|value| value.to_str().unwrap_or_default());
-    state.jwt.verify_header(authorization)
+    state.auth.verify_header(authorization).await
 }
 
-/// The 401 every authenticated route answers without a valid token.
-pub(super) fn unauthenticated(error: &AuthError) -> Response {
-    let refusal = super::errors::error(
-        StatusCode::UNAUTHORIZED,
-        Code::Unauthenticated,
-        &error.to_string(),
-    );
+/// What every authenticated route answers a refused token: 401 without a valid one, 403 for a
+/// valid one granting no role.
+pub(super) fn refused(error: &AuthError) -> Response {
+    let code = error.code();
+    if code == Code::Forbidden {
+        return super::errors::error(StatusCode::FORBIDDEN, code, &error.to_string());
+    }
+    let refusal = super::errors::error(StatusCode::UNAUTHORIZED, code, &error.to_string());
     ([(header::WWW_AUTHENTICATE, "Bearer")], refusal).into_response()
 }
 

@@ -6,7 +6,7 @@ use sea_orm::DatabaseConnection;
 
 use super::ServerLimits;
 use crate::api::Api;
-use crate::auth::JwtKeys;
+use crate::auth::Authenticator;
 use crate::metrics::Metrics;
 use crate::providers::registry::ProviderRegistry;
 
@@ -14,7 +14,8 @@ use crate::providers::registry::ProviderRegistry;
 #[derive(Clone)]
 pub struct AppState {
     pub db: DatabaseConnection,
-    pub jwt: JwtKeys,
+    /// Checks the token of every request.
+    pub auth: Authenticator,
     pub api: Api,
     pub metrics: Arc<Metrics>,
     pub limits: ServerLimits,

@@ -24,7 +24,7 @@ use tokio::time::Instant;
 use super::AppState;
 use super::MAX_REQUEST_BYTES;
 use super::Timeout;
-use crate::auth::{Claims, JwtKeys};
+use crate::auth::{Authenticator, Claims};
 
 /// graphql-transport-ws: no `connection_init` within the allowed time.
 const INIT_TIMEOUT: u16 = 4408;
@@ -95,7 +95,7 @@ impl Admission {
 async fn session(socket: WebSocket, state: AppState, protocol: WebSocketProtocols) {
     let AppState {
         db,
-        jwt,
+        auth,
         api,
         limits,
         ..
@@ -116,7 +116,7 @@ async fn session(socket: WebSocket, state: AppState, protocol: WebSocketProtocol
     // websocket.
     let messages = Protocol::new(api, incoming, protocol).on_connection_init(
         move |payload: Value| async move {
-            match authorize(&jwt, &payload) {
+            match authorize(&auth, &payload).await {
                 Ok(claims) => {
                     admitted.admit(&claims);
                     Ok(connection_api.connection_data(claims, &db))
@@ -148,11 +148,12 @@ async fn session(socket: WebSocket, state: AppState, protocol: WebSocketProtocol
     }
 }
 
-fn authorize(jwt: &JwtKeys, payload: &Value) -> async_graphql::Result<Claims> {
+async fn authorize(auth: &Authenticator, payload: &Value) -> async_graphql::Result<Claims> {
     let authorization = ["Authorization", "authorization"]
         .iter()
         .find_map(|key| payload.get(*key).and_then(Value::as_str));
-    jwt.verify_header(authorization)
+    auth.verify_header(authorization)
+        .await
         .map_err(|error| async_graphql::Error::new(error.to_string()))
 }
 

@@ -27,6 +27,7 @@ mod layout;
 mod licenses;
 mod limits;
 mod migrations;
+mod oidc;
 mod provider_kinds;
 mod providers;
 mod report;

@@ -23,9 +23,14 @@ impl From<auth::Role> for ApiRole {
 /// The authenticated caller.
 #[derive(SimpleObject)]
 pub struct Viewer {
-    /// The token's subject: the person or script it was minted for.
+    /// The token's subject: the person or script it was minted for; for an identity provider's
+    /// token, `tenant id/object id` when it carries them (Entra ID), else its `sub`. The audit
+    /// log records actions under it.
     pub subject: String,
     pub role: ApiRole,
+    /// A name for people to read: the token's `name` (or `preferred_username`); null when it
+    /// carries none, as the server's own tokens do not.
+    pub display_name: Option<String>,
 }
 
 impl From<&Claims> for Viewer {
@@ -33,6 +38,7 @@ impl From<&Claims> for Viewer {
         Self {
             subject: claims.sub.clone(),
             role: claims.role.into(),
+            display_name: claims.name.clone(),
         }
     }
 }

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use license_manager::app::{self, Application};
-use license_manager::auth::{MaxTokenLifetime, Role};
+use license_manager::auth::{MaxTokenLifetime, OidcSettings, Role};
 use license_manager::config::{EngineSettings, Settings};
 use license_manager::db;
 use license_manager::http::ServerLimits;
@@ -149,6 +149,8 @@ pub struct Options {
     pub limits: ServerLimits,
     /// Kinds of provider the server knows beside the shipped ones.
     pub kinds: ExtraKinds,
+    /// An identity provider whose access tokens the server accepts too.
+    pub oidc: Option<OidcSettings>,
 }
 
 /// Kinds of provider a test adds to its server's registry.
@@ -184,6 +186,7 @@ impl Options {
             }),
             limits: ServerLimits::default(),
             kinds: ExtraKinds::default(),
+            oidc: None,
         }
     }
 }
@@ -329,6 +332,7 @@ pub fn settings(database_url: &str, data_dir: &Path, options: &Options) -> Setti
         listen: "127.0.0.1:0".parse().expect("valid address"),
         jwt_secret: None,
         token_max_ttl: MaxTokenLifetime::DEFAULT,
+        oidc: options.oidc.clone(),
         workers: options.workers,
         engine: EngineSettings {
             microsoft: options.microsoft.clone(),
