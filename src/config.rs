@@ -131,8 +131,9 @@ pub struct ServeArgs {
     pub engine: EngineArgs,
     #[command(flatten)]
     pub jwt: JwtArgs,
+    /// Boxed: a command's arguments are kept in an enum, and these are many.
     #[command(flatten)]
-    pub oidc: OidcArgs,
+    pub oidc: Box<OidcArgs>,
     #[command(flatten)]
     pub limits: LimitArgs,
 }
@@ -373,7 +374,7 @@ impl From<ServeArgs> for Settings {
             listen: args.listen,
             jwt_secret: args.jwt.jwt_secret,
             token_max_ttl: args.jwt.token_max_ttl,
-            oidc: args.oidc.settings(),
+            oidc: (*args.oidc).settings(),
             workers: args.workers,
             engine: args.engine.into(),
             limits: args.limits.into(),
