@@ -82,11 +82,15 @@ async fn call(app: &TestApp, token: &str, query: &str, variables: Value) -> (Sta
     (status, response.json().await.expect("a JSON body"))
 }
 
-async fn assert_unauthenticated(app: &TestApp, token: &str, case: &str) {
+async fn assert_unauthenticated(app: &TestApp, token: &str, case: &str) -> String {
     let (status, body) = call(app, token, VIEWER, json!({})).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{case}: {body}");
     assert_eq!(error_code(&body), "UNAUTHENTICATED", "{case}: {body}");
     assert!(body["data"].is_null(), "{case}: {body}");
+    body["errors"][0]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 async fn assert_accepted(app: &TestApp, token: &str, case: &str) -> Value {
@@ -227,17 +231,35 @@ async fn tokens_not_meant_for_this_api_are_unauthenticated() {
     let app = spawn(Engine::Sqlite, &sim).await;
     let user = people.admin;
     assert_accepted(&app, &mint(&sim, user, TestToken::Access), "valid").await;
-    for (kind, case) in [
-        (TestToken::Expired, "expired"),
-        (TestToken::NotYetValid, "not yet valid"),
-        (TestToken::WrongIssuer, "another tenant's issuer"),
-        (TestToken::WrongAudience, "another API's audience"),
-        (TestToken::IdToken, "an ID token"),
-        (TestToken::GraphAudience, "a Microsoft Graph token"),
-        (TestToken::AlgNone, "alg none"),
-        (TestToken::Hs256PublicKey, "HS256 keyed with the public key"),
+    // Each refused for its own reason, not by accident of an earlier check.
+    for (kind, case, reason) in [
+        (TestToken::Expired, "expired", "expired"),
+        (TestToken::NotYetValid, "not yet valid", "not valid yet"),
+        (
+            TestToken::WrongIssuer,
+            "another tenant's issuer",
+            "another issuer",
+        ),
+        (
+            TestToken::WrongAudience,
+            "another API's audience",
+            "another audience",
+        ),
+        (TestToken::IdToken, "an ID token", "another audience"),
+        (
+            TestToken::GraphAudience,
+            "a Microsoft Graph token",
+            "another audience",
+        ),
+        (TestToken::AlgNone, "alg none", "algorithm"),
+        (
+            TestToken::Hs256PublicKey,
+            "HS256 keyed with the public key",
+            "bad signature",
+        ),
     ] {
-        assert_unauthenticated(&app, &mint(&sim, user, kind), case).await;
+        let message = assert_unauthenticated(&app, &mint(&sim, user, kind), case).await;
+        assert!(message.contains(reason), "{case}: {message}");
     }
 
     let before = jwks_reads(&sim);
@@ -351,6 +373,55 @@ async fn the_server_starts_and_serves_its_own_tokens_without_the_provider() {
         json!({ "subject": "script", "role": "VIEWER", "displayName": null })
     );
     assert_unauthenticated(&app, &token, "provider unreachable").await;
+    app.finish().await;
+}
+
+/// `LM_OIDC_TENANTS` refuses the tenants it does not list; `LM_OIDC_ROLE_CLAIM` and the role
+/// lists map whatever claim the provider puts roles in.
+#[tokio::test]
+async fn the_tenant_list_and_the_role_mapping_are_configurable() {
+    let sim = tenant(20, 47).await;
+    let people = people(&sim);
+    let token = mint(&sim, people.nobody, TestToken::Access);
+    let scoped = OidcSettings {
+        tenants: vec!["11111111-2222-3333-4444-555555555555".to_owned()],
+        ..oidc_settings(&sim)
+    };
+    let app = TestApp::spawn_with(
+        Engine::Sqlite,
+        Options {
+            oidc: Some(scoped),
+            ..Options::default()
+        },
+    )
+    .await;
+    let message = assert_unauthenticated(&app, &token, "tenant not listed").await;
+    assert!(message.contains("LM_OIDC_TENANTS"), "{message}");
+    app.finish().await;
+
+    // Every delegated token of the API carries the scope `access_as_user`.
+    let by_scope = OidcSettings {
+        tenants: vec![sim.tenant_id().to_string().to_uppercase()],
+        role_claim: "scp".to_owned(),
+        admin_roles: vec![],
+        viewer_roles: vec!["access_as_user".to_owned()],
+        ..oidc_settings(&sim)
+    };
+    let app = TestApp::spawn_with(
+        Engine::Sqlite,
+        Options {
+            oidc: Some(by_scope),
+            ..Options::default()
+        },
+    )
+    .await;
+    let viewer = assert_accepted(&app, &token, "a viewer by scope").await;
+    assert_eq!(viewer["role"], "VIEWER");
+    let admin = mint(&sim, people.admin, TestToken::Access);
+    assert_eq!(
+        assert_accepted(&app, &admin, "no admin role mapped").await["role"],
+        "VIEWER"
+    );
     app.finish().await;
 }
 
