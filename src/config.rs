@@ -138,7 +138,7 @@ pub struct ServeArgs {
     pub limits: LimitArgs,
 }
 
-/// Access tokens of an OpenID Connect identity provider (Entra ID), accepted besides the
+/// Access tokens of an OpenID Connect identity provider, accepted besides the
 /// server's own tokens. docs/microsoft-365.md says how to register the apps.
 #[derive(Debug, Clone, Args)]
 pub struct OidcArgs {

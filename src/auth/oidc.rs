@@ -1,5 +1,5 @@
-//! Access tokens of an OpenID Connect identity provider (Entra ID, or any issuer with a discovery
-//! document): keys from its JWKS, cached by `kid`, and the claims a resource server must check
+//! Access tokens of an OpenID Connect identity provider (any issuer with a discovery document):
+//! keys from its JWKS, cached by `kid`, and the claims a resource server must check
 //! (shared/reference/entra-oidc-contract.md §0).
 
 use std::collections::HashMap;
@@ -16,7 +16,7 @@ use tokio::time::Instant;
 
 use super::{AuthError, Claims, LEEWAY_SECONDS, Role};
 
-/// Entra's multi-tenant issuers carry this placeholder where the token's `tid` goes.
+/// Multi-tenant issuers (contract §2.3) carry this placeholder where the token's `tid` goes.
 const TENANT_PLACEHOLDER: &str = "{tenantid}";
 /// A JWKS publishes a handful of keys; more than this is not a key set this server keeps.
 const MAX_KEYS: usize = 32;
@@ -25,7 +25,7 @@ const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
 /// How long one request to the identity provider may take.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often the keys are read again without a reason, so that a retired key stops working
-/// within the hour (Microsoft suggests refreshing every hour to a day).
+/// within the hour (the contract, §1.5, suggests every hour to a day).
 const ROUTINE_REFRESH: Duration = Duration::from_secs(3600);
 /// Retries of an unreachable provider, doubling from the first to the last.
 const FIRST_RETRY: Duration = Duration::from_secs(5);
@@ -91,7 +91,7 @@ struct Discovery {
     jwks_uri: String,
 }
 
-/// What discovery said: the issuer (perhaps Entra's `{tenantid}` template) and the keys' address.
+/// What discovery said: the issuer (perhaps a multi-tenant `{tenantid}` template) and the keys' address.
 #[derive(Clone, Debug)]
 struct Metadata {
     issuer: String,
@@ -103,7 +103,7 @@ struct CachedKey {
     key: DecodingKey,
     /// The algorithm the JWK declares, if it does; otherwise any of its family's.
     alg: Option<Algorithm>,
-    /// Entra's per-key `issuer` (maybe templated): the key signs only for that issuer.
+    /// The key's own `issuer`, where the JWKS names one (maybe templated): the key signs only for that issuer.
     issuer: Option<String>,
 }
 
@@ -211,7 +211,7 @@ impl OidcVerifier {
         let discovery: Discovery = self.get_json(&url).await?;
         let expected = &self.settings.issuer;
         // OpenID Connect Discovery §4.3: the document's issuer is the configured one, exactly;
-        // Entra's `common`/`organizations` documents answer with the `{tenantid}` template.
+        // Multi-tenant documents (`common`, `organizations`) answer with the `{tenantid}` template.
         if discovery.issuer != *expected && !discovery.issuer.contains(TENANT_PLACEHOLDER) {
             return Err(FetchError::IssuerMismatch {
                 expected: expected.clone(),
@@ -371,7 +371,7 @@ impl OidcVerifier {
             })
     }
 
-    /// `iss` exactly as discovery says, Entra's template filled with the token's `tid`; the
+    /// `iss` exactly as discovery says, a template filled with the token's `tid`; the
     /// key's own issuer likewise (contract §2.3–2.4).
     fn check_issuer(
         &self,
@@ -416,7 +416,7 @@ impl OidcVerifier {
 
     fn claims(&self, token: TokenClaims) -> Result<Claims, AuthError> {
         let role = self.role(&token.rest)?;
-        // Entra keys people by tenant and object id (contract §2.3); `sub` is per application.
+        // Multi-tenant issuers key people by tenant and object id (contract §2.3); `sub` is per application.
         let sub = match (&token.tid, &token.oid) {
             (Some(tid), Some(oid)) => format!("{tid}/{oid}"),
             _ => token
@@ -473,7 +473,7 @@ async fn keep_fresh(verifier: Weak<OidcVerifier>, mut ready: bool) {
     }
 }
 
-/// An issuer with Entra's placeholder filled with `tid`, which must then be a tenant id
+/// An issuer with the tenant placeholder filled with `tid`, which must then be a tenant id
 /// (letters, digits and dashes: nothing that could change the URL).
 fn expand(issuer: &str, tid: Option<&str>) -> Option<String> {
     if !issuer.contains(TENANT_PLACEHOLDER) {
