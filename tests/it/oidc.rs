@@ -6,10 +6,12 @@ use crate::common;
 
 use std::time::Duration;
 
-use common::graph::tenant;
+use common::graph::{tenant, tenant_with};
 use common::{Engine, Options, TestApp, error_code};
 use futures::{SinkExt, StreamExt};
-use graph_sim::{ROLE_ADMIN, ROLE_READER, SimServer, TestToken};
+use graph_sim::{
+    OidcOptions, ROLE_ADMIN, ROLE_READER, SimOptions, SimServer, TenantSpec, TestToken,
+};
 use license_manager::auth::{OidcSettings, Role};
 use reqwest::StatusCode;
 use sea_orm::prelude::Uuid;
@@ -342,17 +344,23 @@ async fn keys_already_read_outlive_the_provider() {
 }
 
 /// An unreachable provider does not keep the server from starting, nor its own tokens from
-/// working; the provider's tokens are refused meanwhile.
+/// working; the provider's tokens are refused meanwhile, and accepted once it answers, without
+/// a restart.
 #[tokio::test]
-async fn the_server_starts_and_serves_its_own_tokens_without_the_provider() {
-    let sim = tenant(20, 46).await;
+async fn the_server_starts_without_the_provider_and_catches_up_with_it() {
+    let spec = TenantSpec {
+        users: 20,
+        seed: 46,
+        ..TenantSpec::default()
+    };
+    let sim = tenant_with(spec.clone(), SimOptions::default()).await;
     let people = people(&sim);
     let token = mint(&sim, people.admin, TestToken::Access);
-    // A port nothing listens on: the one the simulator had, once it is gone.
-    let mut settings = oidc_settings(&sim);
-    let base = sim.base_url().to_owned();
+    let settings = oidc_settings(&sim);
+    let addr = sim.local_addr();
+    let api_client_id = sim.api_client_id();
     sim.shutdown().await;
-    settings.issuer = settings.issuer.replace(&base, "http://127.0.0.1:9");
+
     let started = std::time::Instant::now();
     let app = TestApp::spawn_with(
         Engine::Sqlite,
@@ -372,8 +380,44 @@ async fn the_server_starts_and_serves_its_own_tokens_without_the_provider() {
         viewer,
         json!({ "subject": "script", "role": "VIEWER", "displayName": null })
     );
-    assert_unauthenticated(&app, &token, "provider unreachable").await;
+    let message = assert_unauthenticated(&app, &token, "provider unreachable").await;
+    assert!(message.contains("does not publish"), "{message}");
+
+    // The same tenant (same seed) and API app come up where the issuer says they are.
+    let sim = tenant_with(
+        spec,
+        SimOptions {
+            listen: addr,
+            oidc: OidcOptions {
+                api_client_id: Some(api_client_id),
+                ..OidcOptions::default()
+            },
+            ..SimOptions::default()
+        },
+    )
+    .await;
+    people_again(&sim, &people);
+    let token = mint(&sim, people.admin, TestToken::Access);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, body) = call(&app, &token, VIEWER, json!({})).await;
+        if status == StatusCode::OK {
+            assert_eq!(body["data"]["viewer"]["role"], "ADMIN", "{body}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the provider's tokens are accepted once it answers: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
     app.finish().await;
+}
+
+/// The roles of `people` given again, in a simulator started afresh.
+fn people_again(sim: &SimServer, people: &People) {
+    sim.set_app_roles(people.admin, &[ROLE_ADMIN])
+        .expect("roles set");
 }
 
 /// `LM_OIDC_TENANTS` refuses the tenants it does not list; `LM_OIDC_ROLE_CLAIM` and the role
