@@ -469,6 +469,49 @@ async fn the_tenant_list_and_the_role_mapping_are_configurable() {
     app.finish().await;
 }
 
+/// A multi-tenant issuer (`organizations`): discovery answers with the `{tenantid}` template, and
+/// each token's `iss` must be the template filled with its own `tid`.
+#[tokio::test]
+async fn a_multi_tenant_issuer_binds_each_token_to_its_tenant() {
+    let sim = tenant(20, 49).await;
+    let people = people(&sim);
+    let settings = OidcSettings {
+        issuer: format!("{}/organizations/v2.0", sim.base_url()),
+        ..oidc_settings(&sim)
+    };
+    let app = TestApp::spawn_with(
+        Engine::Sqlite,
+        Options {
+            oidc: Some(settings),
+            ..Options::default()
+        },
+    )
+    .await;
+    let viewer = assert_accepted(
+        &app,
+        &mint(&sim, people.admin, TestToken::Access),
+        "own tenant",
+    )
+    .await;
+    assert_eq!(
+        viewer["subject"],
+        format!("{}/{}", sim.tenant_id(), people.admin)
+    );
+    let message = assert_unauthenticated(
+        &app,
+        &mint(&sim, people.admin, TestToken::WrongIssuer),
+        "iss of another tenant than its tid",
+    )
+    .await;
+    assert!(message.contains("another issuer"), "{message}");
+    let mut claims = sim.access_token_claims(people.admin).expect("claims");
+    claims["tid"] = json!("../evil");
+    let forged = sim.sign_claims(&claims).expect("signed");
+    let message = assert_unauthenticated(&app, &forged, "a tid that is no tenant id").await;
+    assert!(message.contains("another issuer"), "{message}");
+    app.finish().await;
+}
+
 engine_tests!(
     app_roles_decide_what_a_person_may_do,
     a_websocket_admits_the_same_tokens,
