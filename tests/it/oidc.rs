@@ -167,6 +167,21 @@ async fn app_roles_decide_what_a_person_may_do(engine: Engine) {
     assert_eq!(error_code(&body), "FORBIDDEN", "{body}");
     assert!(body["data"].is_null(), "{body}");
 
+    // The exports admit the same callers.
+    for (token, expected) in [
+        (&reader_token, StatusCode::OK),
+        (&nobody_token, StatusCode::FORBIDDEN),
+    ] {
+        let response = app
+            .http
+            .get(app.url("/export/users.csv"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("answered");
+        assert_eq!(response.status(), expected);
+    }
+
     app.finish().await;
 }
 
