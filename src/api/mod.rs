@@ -35,6 +35,7 @@ use crate::sync::events::RunEvents;
 use loaders::Lifetime;
 
 pub use errors::error_json;
+pub use limits::is_refusal;
 pub use mutation::Mutation;
 pub use query::Query;
 use subscription::{SocketSlots, SubscriptionSlots};

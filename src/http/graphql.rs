@@ -8,6 +8,8 @@ use serde_json::json;
 
 use super::AppState;
 use super::Timeout;
+use super::media::{self, ResponseMedia};
+use crate::api::is_refusal;
 use crate::auth::{AuthError, Claims};
 use crate::codes::Code;
 
@@ -20,6 +22,13 @@ pub async fn execute(State(state): State<AppState>, request: Request) -> Respons
         Ok(claims) => claims,
         Err(error) => return unauthenticated(&error),
     };
+    if !media::is_json_body(request.headers()) {
+        return super::errors::error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Code::UnsupportedMediaType,
+            "send the GraphQL request as JSON, with Content-Type: application/json",
+        );
+    }
     let budget = state.limits.request_timeout;
     // Dropping the operation cancels it where it stands: a statement in flight is abandoned and
     // an open transaction rolls back.
@@ -30,6 +39,7 @@ pub async fn execute(State(state): State<AppState>, request: Request) -> Respons
 }
 
 async fn run(state: AppState, claims: Claims, request: Request) -> Response {
+    let media = ResponseMedia::negotiate(request.headers());
     let graphql_request =
         match <GraphQLRequest as FromRequest<AppState>>::from_request(request, &state).await {
             Ok(graphql_request) => graphql_request.into_inner(),
@@ -37,7 +47,25 @@ async fn run(state: AppState, claims: Claims, request: Request) -> Response {
         };
     let mut graphql_request = graphql_request;
     graphql_request.data = state.api.request_data(claims, &state.db);
-    GraphQLResponse::from(state.api.execute(graphql_request).await).into_response()
+    respond(state.api.execute(graphql_request).await, media)
+}
+
+/// A GraphQL response in the type the client asked for. Under
+/// `application/graphql-response+json`, a request refused before it ran (a document that does
+/// not parse or validate, variables that do not fit, a limit) is a 400 without `data`, as
+/// GraphQL over HTTP asks; under `application/json` it stays a 200 with `data: null`, which
+/// clients of that type expect.
+fn respond(response: async_graphql::Response, media: ResponseMedia) -> Response {
+    let mut answer = if media == ResponseMedia::GraphQLResponseJson && is_refusal(&response) {
+        let body = json!({ "errors": response.errors });
+        (StatusCode::BAD_REQUEST, Json(body)).into_response()
+    } else {
+        GraphQLResponse::from(response).into_response()
+    };
+    answer
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, media.content_type());
+    answer
 }
 
 /// A GraphQL request that ran past its time budget.

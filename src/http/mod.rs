@@ -9,6 +9,7 @@ mod guide;
 mod headers;
 mod health;
 mod limits;
+mod media;
 mod prometheus;
 mod serve;
 mod state;

@@ -15,6 +15,7 @@ mod at_rest;
 mod auth;
 mod cli;
 mod codes;
+mod conformance;
 mod connections;
 mod console;
 mod database;
