@@ -212,6 +212,7 @@ impl Application {
                 metrics,
                 limits: settings.limits,
                 registry: engine.registry.clone(),
+                cors: settings.cors_origins,
             },
             engine,
             workers: settings.workers,

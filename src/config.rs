@@ -12,7 +12,7 @@ use secrecy::SecretString;
 use crate::api::SubscriptionLimits;
 use crate::auth::{MaxTokenLifetime, Role};
 use crate::db;
-use crate::http::{ConnectionLimits, ServerLimits, Timeout};
+use crate::http::{ConnectionLimits, CorsOrigins, ServerLimits, Timeout};
 use crate::providers::microsoft365::EndpointOverrides;
 use crate::sync::queue::SyncMode;
 use crate::sync::runner::SyncSettings;
@@ -58,6 +58,8 @@ pub struct DemoArgs {
     pub seed: u64,
     #[command(flatten)]
     pub limits: LimitArgs,
+    #[command(flatten)]
+    pub cors: CorsArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -133,6 +135,23 @@ pub struct ServeArgs {
     pub jwt: JwtArgs,
     #[command(flatten)]
     pub limits: LimitArgs,
+    #[command(flatten)]
+    pub cors: CorsArgs,
+}
+
+/// Browser frontends served from other origins.
+#[derive(Debug, Clone, Args)]
+pub struct CorsArgs {
+    /// Origins whose pages may call the API, comma-separated and exact (scheme, host, port:
+    /// https://app.example.com); no `*`. Default: none, only this server's own pages.
+    #[arg(long, env = "LM_CORS_ORIGINS")]
+    pub cors_origins: Option<CorsOrigins>,
+}
+
+impl From<CorsArgs> for CorsOrigins {
+    fn from(args: CorsArgs) -> Self {
+        args.cors_origins.unwrap_or_default()
+    }
 }
 
 /// What one client may hold of a server: its time and its connections. docs/security.md says
@@ -306,6 +325,7 @@ pub struct Settings {
     pub workers: usize,
     pub engine: EngineSettings,
     pub limits: ServerLimits,
+    pub cors_origins: CorsOrigins,
 }
 
 impl From<ServeArgs> for Settings {
@@ -317,6 +337,7 @@ impl From<ServeArgs> for Settings {
             workers: args.workers,
             engine: args.engine.into(),
             limits: args.limits.into(),
+            cors_origins: args.cors.into(),
         }
     }
 }

@@ -82,6 +82,7 @@ pub async fn run(
         workers: 2,
         engine: engine.clone(),
         limits: args.limits.into(),
+        cors_origins: args.cors.into(),
     })
     .await?;
     let addr = application.local_addr().map_err(DemoError::DataDir)?;

@@ -68,6 +68,14 @@ fn respond(response: async_graphql::Response, media: ResponseMedia) -> Response 
     answer
 }
 
+/// A websocket opened by a page of another origin, not listed.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "this page's origin may not open the websocket: only this server's own pages and the \
+     origins of LM_CORS_ORIGINS may"
+)]
+struct ForeignOrigin;
+
 /// A GraphQL request that ran past its time budget.
 #[derive(Debug, thiserror::Error)]
 #[error(
@@ -116,6 +124,13 @@ pub async fn get(State(state): State<AppState>, request: Request) -> Response {
         return super::graphiql::page().into_response();
     }
     let (mut parts, _body) = request.into_parts();
+    if !state.cors.admits_websocket(&parts.headers) {
+        return super::errors::error(
+            StatusCode::FORBIDDEN,
+            Code::Forbidden,
+            &ForeignOrigin.to_string(),
+        );
+    }
     let Some(protocol) = super::websocket::protocol(&parts.headers) else {
         return StatusCode::BAD_REQUEST.into_response();
     };

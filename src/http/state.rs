@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
 
-use super::ServerLimits;
+use super::{CorsOrigins, ServerLimits};
 use crate::api::Api;
 use crate::auth::JwtKeys;
 use crate::metrics::Metrics;
@@ -20,4 +20,6 @@ pub struct AppState {
     pub limits: ServerLimits,
     /// The kinds of provider, whose setup guides `/docs/{slug}` serves.
     pub registry: Arc<ProviderRegistry>,
+    /// The other origins whose pages may call the API (`LM_CORS_ORIGINS`).
+    pub cors: CorsOrigins,
 }

@@ -18,6 +18,7 @@ mod codes;
 mod conformance;
 mod connections;
 mod console;
+mod cors;
 mod database;
 mod export;
 mod graph_client;

@@ -15,7 +15,7 @@ use license_manager::app::{self, Application};
 use license_manager::auth::{MaxTokenLifetime, Role};
 use license_manager::config::{EngineSettings, Settings};
 use license_manager::db;
-use license_manager::http::ServerLimits;
+use license_manager::http::{CorsOrigins, ServerLimits};
 use license_manager::metrics::Metrics;
 use license_manager::providers::RetryPolicy;
 use license_manager::providers::microsoft365::EndpointOverrides;
@@ -149,6 +149,8 @@ pub struct Options {
     pub limits: ServerLimits,
     /// Kinds of provider the server knows beside the shipped ones.
     pub kinds: ExtraKinds,
+    /// Other origins whose pages may call the API; none by default, as in `serve`.
+    pub cors_origins: CorsOrigins,
 }
 
 /// Kinds of provider a test adds to its server's registry.
@@ -184,6 +186,7 @@ impl Options {
             }),
             limits: ServerLimits::default(),
             kinds: ExtraKinds::default(),
+            cors_origins: CorsOrigins::default(),
         }
     }
 }
@@ -336,6 +339,7 @@ pub fn settings(database_url: &str, data_dir: &Path, options: &Options) -> Setti
             ..EngineSettings::new(database_url.to_owned(), data_dir.to_owned())
         },
         limits: options.limits,
+        cors_origins: options.cors_origins.clone(),
     }
 }
 
