@@ -32,14 +32,14 @@ pub async fn execute(State(state): State<AppState>, request: Request) -> Respons
     let budget = state.limits.request_timeout;
     // Dropping the operation cancels it where it stands: a statement in flight is abandoned and
     // an open transaction rolls back.
-    match tokio::time::timeout(budget.get(), run(state, claims, request)).await {
+    let media = ResponseMedia::negotiate(request.headers());
+    match tokio::time::timeout(budget.get(), run(state, claims, request, media)).await {
         Ok(response) => response,
-        Err(_) => overran(&Overran { budget }),
+        Err(_) => overran(&Overran { budget }, media),
     }
 }
 
-async fn run(state: AppState, claims: Claims, request: Request) -> Response {
-    let media = ResponseMedia::negotiate(request.headers());
+async fn run(state: AppState, claims: Claims, request: Request, media: ResponseMedia) -> Response {
     let graphql_request =
         match <GraphQLRequest as FromRequest<AppState>>::from_request(request, &state).await {
             Ok(graphql_request) => graphql_request.into_inner(),
@@ -56,16 +56,13 @@ async fn run(state: AppState, claims: Claims, request: Request) -> Response {
 /// GraphQL over HTTP asks; under `application/json` it stays a 200 with `data: null`, which
 /// clients of that type expect.
 fn respond(response: async_graphql::Response, media: ResponseMedia) -> Response {
-    let mut answer = if media == ResponseMedia::GraphQLResponseJson && is_refusal(&response) {
+    let answer = if media == ResponseMedia::GraphQLResponseJson && is_refusal(&response) {
         let body = json!({ "errors": response.errors });
         (StatusCode::BAD_REQUEST, Json(body)).into_response()
     } else {
         GraphQLResponse::from(response).into_response()
     };
-    answer
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, media.content_type());
-    answer
+    media.label(answer)
 }
 
 /// A websocket opened by a page of another origin, not listed.
@@ -86,14 +83,15 @@ struct Overran {
     budget: Timeout,
 }
 
-/// Answered as GraphQL answers an error met while executing: 200, no data, a coded error.
-fn overran(error: &Overran) -> Response {
+/// Answered as GraphQL answers an error met while executing: 200, `data: null` (the operation
+/// had started), a coded error, in the type the client asked for.
+fn overran(error: &Overran, media: ResponseMedia) -> Response {
     tracing::warn!(budget = %error.budget, "a GraphQL request ran out of time and was cancelled");
     let body = json!({
         "data": null,
         "errors": [{ "message": error.to_string(), "extensions": { "code": Code::Timeout.as_str() } }],
     });
-    (StatusCode::OK, Json(body)).into_response()
+    media.label((StatusCode::OK, Json(body)).into_response())
 }
 
 /// The bearer-token check of every authenticated route.

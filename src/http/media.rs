@@ -5,6 +5,7 @@
 //! and a 200 whatever the errors, as GraphQL over HTTP requires of the older type.
 
 use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::Response;
 
 const JSON: &str = "application/json";
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
@@ -45,11 +46,16 @@ impl ResponseMedia {
         }
     }
 
-    pub fn content_type(self) -> HeaderValue {
-        HeaderValue::from_static(match self {
+    /// Gives a JSON answer this type.
+    pub fn label(self, mut response: Response) -> Response {
+        let media = match self {
             Self::Json => JSON,
             Self::GraphQLResponseJson => GRAPHQL_RESPONSE_JSON,
-        })
+        };
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(media));
+        response
     }
 }
 
