@@ -1,7 +1,7 @@
 //! Frontends on other origins (`LM_CORS_ORIGINS`): a listed origin's page may call `/graphql`
 //! and the exports and open the websocket; any other origin's page gets no CORS header (so its
 //! browser hides the answer) and no websocket; and without the setting the server sends no CORS
-//! header at all.
+//! header at all. The last test checks the same in Chromium, from a page of another server.
 
 use futures::{SinkExt, StreamExt};
 use license_manager::auth::Role;
@@ -294,4 +294,64 @@ async fn a_refused_websocket_says_why_in_the_one_error_shape() {
         "{body}"
     );
     app.finish().await;
+}
+
+/// What a page of `origin`'s server gets from the API at `api` in a real browser: the viewer's
+/// subject, the export's file name and the websocket's answer to `connection_init`, or
+/// `blocked` for each the browser (or the server) refused.
+const CALL_THE_API: &str = "const [api, token, done] = arguments;
+(async () => {
+    const bearer = { authorization: 'Bearer ' + token };
+    const out = {};
+    try {
+        const answer = await fetch(api + '/graphql', {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', ...bearer },
+            body: JSON.stringify({ query: '{ viewer { subject } }' }),
+        });
+        out.graphql = (await answer.json()).data.viewer.subject;
+    } catch (error) { out.graphql = 'blocked'; }
+    try {
+        const download = await fetch(api + '/export/users.csv', { headers: bearer });
+        out.export = download.headers.get('content-disposition');
+    } catch (error) { out.export = 'blocked'; }
+    out.websocket = await new Promise((resolve) => {
+        const socket = new WebSocket(api.replace('http', 'ws') + '/graphql', 'graphql-transport-ws');
+        socket.onopen = () => socket.send(JSON.stringify({ type: 'connection_init', payload: bearer }));
+        socket.onmessage = (message) => { resolve(JSON.parse(message.data).type); socket.close(); };
+        socket.onerror = () => resolve('blocked');
+    });
+    done(out);
+})();";
+
+#[tokio::test]
+async fn a_browser_page_of_a_listed_origin_calls_the_api_and_another_cannot() {
+    let Some(browser) = crate::common::browser::Browser::start("cors").await else {
+        return;
+    };
+    // The frontend's origin: another server, on another port.
+    let frontend = TestApp::spawn(Engine::Sqlite).await;
+    let listing = spawn_listing(&format!("http://{}", frontend.addr)).await;
+    let unlisting = TestApp::spawn(Engine::Sqlite).await;
+    browser.open(&frontend.url("/healthz")).await;
+    for (api, expected) in [
+        (
+            &listing,
+            json!({ "graphql": "cors", "export": "attachment; filename=\"users.csv\"", "websocket": "connection_ack" }),
+        ),
+        (
+            &unlisting,
+            json!({ "graphql": "blocked", "export": "blocked", "websocket": "blocked" }),
+        ),
+    ] {
+        let token = api.token(Role::Viewer, "cors");
+        let got = browser
+            .run_async_with(CALL_THE_API, vec![json!(api.url("")), json!(token)])
+            .await;
+        assert_eq!(got, expected, "API at {}", api.addr);
+    }
+    browser.close().await;
+    for app in [frontend, listing, unlisting] {
+        app.finish().await;
+    }
 }
