@@ -26,6 +26,7 @@ use tokio::sync::Notify;
 
 use crate::auth::Claims;
 use crate::crypto::SecretKeyring;
+use crate::domain::api_tokens::ApiTokenLimits;
 use crate::domain::providers::ProviderRegistry;
 use crate::domain::report_cache::ReportCache;
 use crate::domain::reports::Report;
@@ -160,6 +161,7 @@ pub struct Services {
     pub wake_workers: Arc<Notify>,
     pub run_events: RunEvents,
     pub run_feed: Arc<RunFeed>,
+    pub api_tokens: ApiTokenLimits,
 }
 
 /// `operation_budget` bounds a query or mutation sent over a websocket, as the HTTP layer
@@ -178,6 +180,7 @@ pub fn build_api(
         .data(services.wake_workers)
         .data(services.run_events)
         .data(services.run_feed)
+        .data(services.api_tokens)
         .data(reports.clone())
         .finish();
     Api {

@@ -18,7 +18,7 @@ use serde::Deserialize;
 
 use super::AppState;
 use super::errors::{domain_error, error};
-use super::graphql::{authenticate, unauthenticated};
+use super::graphql::authenticate;
 use crate::codes::Code;
 use crate::domain::licenses::{self, Assignment, LicenseSku};
 use crate::domain::money;
@@ -163,14 +163,12 @@ const FINDING_HEADER: [&str; 22] = [
 
 /// An export's caller and query string, or the answer refusing them: the token is checked
 /// before the parameters, so that a caller without one learns nothing about them.
-fn admitted<P>(
+async fn admitted<P>(
     state: &AppState,
     headers: &HeaderMap,
     params: Result<Query<P>, axum::extract::rejection::QueryRejection>,
 ) -> Result<P, Response> {
-    if let Err(error) = authenticate(state, headers) {
-        return Err(unauthenticated(&error));
-    }
+    authenticate(state, headers).await?;
     params
         .map(|Query(params)| params)
         .map_err(|rejection| bad_request(&rejection.body_text()))
@@ -181,7 +179,7 @@ pub async fn users_csv(
     headers: HeaderMap,
     params: Result<Query<UserParams>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let params = match admitted(&state, &headers, params) {
+    let params = match admitted(&state, &headers, params).await {
         Ok(params) => params,
         Err(refused) => return refused,
     };
@@ -198,7 +196,7 @@ pub async fn skus_csv(
     headers: HeaderMap,
     params: Result<Query<SkuParams>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let provider_id = match admitted(&state, &headers, params) {
+    let provider_id = match admitted(&state, &headers, params).await {
         Ok(params) => params.provider_id,
         Err(refused) => return refused,
     };
@@ -220,7 +218,7 @@ pub async fn findings_csv(
     headers: HeaderMap,
     params: Result<Query<FindingParams>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let params = match admitted(&state, &headers, params) {
+    let params = match admitted(&state, &headers, params).await {
         Ok(params) => params,
         Err(refused) => return refused,
     };

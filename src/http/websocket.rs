@@ -24,7 +24,10 @@ use tokio::time::Instant;
 use super::AppState;
 use super::MAX_REQUEST_BYTES;
 use super::Timeout;
+use sea_orm::DatabaseConnection;
+
 use crate::auth::{Claims, JwtKeys};
+use crate::domain::api_tokens::ApiTokenVerifier;
 
 /// graphql-transport-ws: no `connection_init` within the allowed time.
 const INIT_TIMEOUT: u16 = 4408;
@@ -96,6 +99,7 @@ async fn session(socket: WebSocket, state: AppState, protocol: WebSocketProtocol
     let AppState {
         db,
         jwt,
+        api_tokens,
         api,
         limits,
         ..
@@ -116,7 +120,7 @@ async fn session(socket: WebSocket, state: AppState, protocol: WebSocketProtocol
     // websocket.
     let messages = Protocol::new(api, incoming, protocol).on_connection_init(
         move |payload: Value| async move {
-            match authorize(&jwt, &payload) {
+            match authorize(&jwt, &api_tokens, &db, &payload).await {
                 Ok(claims) => {
                     admitted.admit(&claims);
                     Ok(connection_api.connection_data(claims, &db))
@@ -148,11 +152,17 @@ async fn session(socket: WebSocket, state: AppState, protocol: WebSocketProtocol
     }
 }
 
-fn authorize(jwt: &JwtKeys, payload: &Value) -> async_graphql::Result<Claims> {
+async fn authorize(
+    jwt: &JwtKeys,
+    api_tokens: &ApiTokenVerifier,
+    db: &DatabaseConnection,
+    payload: &Value,
+) -> async_graphql::Result<Claims> {
     let authorization = ["Authorization", "authorization"]
         .iter()
         .find_map(|key| payload.get(*key).and_then(Value::as_str));
-    jwt.verify_header(authorization)
+    super::graphql::verify(jwt, api_tokens, db, authorization)
+        .await
         .map_err(|error| async_graphql::Error::new(error.to_string()))
 }
 
