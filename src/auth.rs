@@ -4,10 +4,10 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use chrono::Utc;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::Utc;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
 use serde::{Deserialize, Serialize};
 
 /// 256 bits: HS256 is only as strong as its key, and RFC 7518 §3.2 asks for at least this much.
@@ -263,7 +263,9 @@ impl ApiTokenSecret {
     /// before the database is asked.
     pub fn parse(text: &str) -> Result<Self, AuthError> {
         let malformed = AuthError::Invalid("not a well-formed API token");
-        let encoded = text.strip_prefix(API_TOKEN_PREFIX).ok_or(malformed.clone())?;
+        let encoded = text
+            .strip_prefix(API_TOKEN_PREFIX)
+            .ok_or(malformed.clone())?;
         match URL_SAFE_NO_PAD.decode(encoded) {
             Ok(bytes) if bytes.len() == API_TOKEN_BYTES => Ok(Self(text.to_owned())),
             _ => Err(malformed),

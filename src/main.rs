@@ -8,9 +8,9 @@ use license_manager::config::{
     ApiTokenCommand, ApiTokenCreateArgs, Cli, Command, Settings, StorageArgs, SyncArgs, TokenArgs,
     WorkerArgs,
 };
+use license_manager::db;
 use license_manager::domain::api_tokens::{self, ApiTokenLimits, NewApiToken};
 use license_manager::domain::audit::Actor;
-use license_manager::db;
 use license_manager::sync::queue::RunStatus;
 use tokio_util::sync::CancellationToken;
 

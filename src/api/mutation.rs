@@ -1,11 +1,13 @@
 use async_graphql::{Context, ID, Object, Result};
 
-use super::context::{actor, api_token_limits, database, keyring, registry, row_id, run_events, wake_workers};
+use super::context::{
+    actor, api_token_limits, database, keyring, registry, row_id, run_events, wake_workers,
+};
 use super::errors::ResultExt;
 use super::guard::RoleGuard;
 use super::types::{
-    ApiSyncMode, ApiToken, CreateApiTokenInput, CreatedApiToken, ConnectionTest, CreateMicrosoftProviderInput, LicenseSku, MoneyInput, Provider,
-    SyncRun, UpdateMicrosoftProviderInput,
+    ApiSyncMode, ApiToken, ConnectionTest, CreateApiTokenInput, CreateMicrosoftProviderInput,
+    CreatedApiToken, LicenseSku, MoneyInput, Provider, SyncRun, UpdateMicrosoftProviderInput,
 };
 use crate::domain::{api_tokens, licenses, providers, sync_runs};
 

@@ -6,9 +6,9 @@ use super::cursor;
 use super::errors::{ResultExt, bad_user_input};
 use super::guard::RoleGuard;
 use super::types::{
-    ApiToken, AuditEvent, AuditEventFilter, DirectoryUser, LicenseReport, LicenseSku, PageArgs, Provider,
-    ProviderKindInfo, SyncRun, UserConnection, UserFilterInput, UserOrder, Viewer, user_connection,
-    user_connection_cost,
+    ApiToken, AuditEvent, AuditEventFilter, DirectoryUser, LicenseReport, LicenseSku, PageArgs,
+    Provider, ProviderKindInfo, SyncRun, UserConnection, UserFilterInput, UserOrder, Viewer,
+    user_connection, user_connection_cost,
 };
 use crate::domain::{api_tokens, audit, licenses, providers, reports, sync_runs, users};
 

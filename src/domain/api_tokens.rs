@@ -400,7 +400,10 @@ mod tests {
         };
         let limits = ApiTokenLimits::default();
         assert_eq!(validate(limits, &input(None)).ok(), Some(("ci".into(), 90)));
-        assert_eq!(validate(limits, &input(Some(400))).ok(), Some(("ci".into(), 400)));
+        assert_eq!(
+            validate(limits, &input(Some(400))).ok(),
+            Some(("ci".into(), 400))
+        );
         assert!(validate(limits, &input(Some(401))).is_err());
         assert!(validate(limits, &input(Some(0))).is_err());
         let short = ApiTokenLimits {

@@ -11,8 +11,8 @@ use super::Timeout;
 use sea_orm::DatabaseConnection;
 
 use crate::auth::{AuthError, Claims, Credential, JwtKeys};
-use crate::domain::api_tokens::{ApiTokenVerifier, VerifyError};
 use crate::codes::Code;
+use crate::domain::api_tokens::{ApiTokenVerifier, VerifyError};
 
 /// Authenticates first, so that an anonymous caller learns nothing, not even whether its
 /// document parses; then runs the operation with the caller's claims attached, within the
@@ -65,7 +65,10 @@ fn overran(error: &Overran) -> Response {
 
 /// The bearer-token check of every authenticated route: the claims, or the response that
 /// refuses the request.
-pub(super) async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Claims, Response> {
+pub(super) async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Claims, Response> {
     let authorization = headers
         .get(header::AUTHORIZATION)
         .map(|value| value.to_str().unwrap_or_default());
