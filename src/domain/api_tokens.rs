@@ -284,6 +284,23 @@ pub enum VerifyError {
     Failed(#[from] Error),
 }
 
+/// A token that was accepted: its id, and the claims it acts with.
+#[derive(Clone, Debug)]
+pub struct Verified {
+    pub id: i64,
+    pub claims: Claims,
+}
+
+/// Whether the token is still neither revoked nor expired: what every operation on a websocket
+/// opened with it asks first, as the websocket outlives the request that checked it.
+pub async fn is_active(db: &DatabaseConnection, id: i64) -> Result<bool> {
+    let active = api_tokens::Entity::find_by_id(id)
+        .filter(active_at(Utc::now()))
+        .count(db)
+        .await?;
+    Ok(active > 0)
+}
+
 /// Checks presented API tokens, and remembers when it last wrote each one's time of use.
 #[derive(Debug)]
 pub struct ApiTokenVerifier {
@@ -305,7 +322,7 @@ impl ApiTokenVerifier {
         &self,
         db: &DatabaseConnection,
         secret: &ApiTokenSecret,
-    ) -> Result<Claims, VerifyError> {
+    ) -> Result<Verified, VerifyError> {
         let row = api_tokens::Entity::find()
             .filter(api_tokens::Column::TokenHash.eq(secret.hash()))
             .one(db)
@@ -328,11 +345,14 @@ impl ApiTokenVerifier {
         }
         let token = ApiToken::try_from(row)?;
         self.touch(db, token.id, now).await;
-        Ok(Claims {
-            sub: subject(token.id),
-            role: token.role,
-            iat: token.created_at.timestamp(),
-            exp: token.expires_at.timestamp(),
+        Ok(Verified {
+            id: token.id,
+            claims: Claims {
+                sub: subject(token.id),
+                role: token.role,
+                iat: token.created_at.timestamp(),
+                exp: token.expires_at.timestamp(),
+            },
         })
     }
 

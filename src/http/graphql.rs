@@ -74,6 +74,7 @@ pub(super) async fn authenticate(
         .map(|value| value.to_str().unwrap_or_default());
     verify(&state.jwt, &state.api_tokens, &state.db, authorization)
         .await
+        .map(|(claims, _)| claims)
         .map_err(|refusal| match refusal {
             VerifyError::Refused(error) => unauthenticated(&error),
             VerifyError::Failed(error) => cannot_verify(&error),
@@ -81,16 +82,20 @@ pub(super) async fn authenticate(
 }
 
 /// Checks `Authorization: Bearer …`, as a header or as the websocket's `connection_init` carries
-/// it: a JWT against the signing key, an API token against the database.
+/// it: a JWT against the signing key, an API token against the database. With the claims, the
+/// API token's id, if it was one.
 pub(super) async fn verify(
     jwt: &JwtKeys,
     api_tokens: &ApiTokenVerifier,
     db: &DatabaseConnection,
     authorization: Option<&str>,
-) -> Result<Claims, VerifyError> {
+) -> Result<(Claims, Option<i64>), VerifyError> {
     match Credential::from_header(authorization)? {
-        Credential::Jwt(token) => Ok(jwt.verify(token)?),
-        Credential::ApiToken(secret) => api_tokens.verify(db, &secret).await,
+        Credential::Jwt(token) => Ok((jwt.verify(token)?, None)),
+        Credential::ApiToken(secret) => {
+            let verified = api_tokens.verify(db, &secret).await?;
+            Ok((verified.claims, Some(verified.id)))
+        }
     }
 }
 

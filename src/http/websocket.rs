@@ -121,9 +121,9 @@ async fn session(socket: WebSocket, state: AppState, protocol: WebSocketProtocol
     let messages = Protocol::new(api, incoming, protocol).on_connection_init(
         move |payload: Value| async move {
             match authorize(&jwt, &api_tokens, &db, &payload).await {
-                Ok(claims) => {
+                Ok((claims, api_token)) => {
                     admitted.admit(&claims);
-                    Ok(connection_api.connection_data(claims, &db))
+                    Ok(connection_api.connection_data(claims, api_token, &db))
                 }
                 Err(error) => {
                     admitted.refuse();
@@ -157,7 +157,7 @@ async fn authorize(
     api_tokens: &ApiTokenVerifier,
     db: &DatabaseConnection,
     payload: &Value,
-) -> async_graphql::Result<Claims> {
+) -> async_graphql::Result<(Claims, Option<i64>)> {
     let authorization = ["Authorization", "authorization"]
         .iter()
         .find_map(|key| payload.get(*key).and_then(Value::as_str));

@@ -92,8 +92,26 @@ async fn assert_refused(app: &TestApp, token: &str, why: &str) {
     );
 }
 
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
 /// graphql-transport-ws with the token in `connection_init`: the first message back.
 async fn websocket_answer(app: &TestApp, token: &str) -> Value {
+    websocket(app, token).await.1
+}
+
+/// The next message of `socket`, as JSON; a close as `{"closed": code}`.
+async fn next_message(socket: &mut Socket) -> Value {
+    match socket.next().await {
+        Some(Ok(Message::Text(text))) => serde_json::from_str(&text).expect("JSON"),
+        Some(Ok(Message::Close(frame))) => {
+            json!({ "closed": frame.map(|frame| u16::from(frame.code)) })
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+async fn websocket(app: &TestApp, token: &str) -> (Socket, Value) {
     let mut request = format!("ws://{}/graphql", app.addr)
         .into_client_request()
         .expect("request");
@@ -110,13 +128,8 @@ async fn websocket_answer(app: &TestApp, token: &str) -> Value {
         .send(Message::text(init.to_string()))
         .await
         .expect("sent");
-    match socket.next().await {
-        Some(Ok(Message::Text(text))) => serde_json::from_str(&text).expect("JSON"),
-        Some(Ok(Message::Close(frame))) => {
-            json!({ "closed": frame.map(|frame| u16::from(frame.code)) })
-        }
-        other => panic!("unexpected {other:?}"),
-    }
+    let first = next_message(&mut socket).await;
+    (socket, first)
 }
 
 /// A viewer token reads over HTTP, the websocket and the exports, acts as `apitoken:<id>`, is
@@ -217,6 +230,8 @@ async fn revocation_holds_at_once_on_every_replica(engine: Engine) {
     let id = row["id"].as_str().expect("an id").to_owned();
     let (status, _) = graphql(&replica, &secret, "{ viewer { role } }", json!({})).await;
     assert_eq!(status, StatusCode::OK, "the replica accepts it");
+    let (mut open_socket, ack) = websocket(&replica, &secret).await;
+    assert_eq!(ack["type"], "connection_ack", "{ack}");
 
     let revoke = "mutation($id: ID!) { revokeApiToken(id: $id) { id revokedAt } }";
     let admin = app.token(Role::Admin, "admin-person");
@@ -227,6 +242,18 @@ async fn revocation_holds_at_once_on_every_replica(engine: Engine) {
     );
 
     assert_refused(&replica, &secret, "revoked").await;
+    // A socket opened before the revocation runs no further operation.
+    let query = json!({ "id": "1", "type": "subscribe",
+                        "payload": { "query": "{ viewer { subject } }" } });
+    open_socket
+        .send(Message::text(query.to_string()))
+        .await
+        .expect("sent");
+    let answer = next_message(&mut open_socket).await;
+    assert!(
+        answer.to_string().contains("UNAUTHENTICATED") && answer["payload"]["data"].is_null(),
+        "{answer}"
+    );
     assert_refused(&app, &secret, "revoked").await;
     assert_eq!(
         websocket_answer(&replica, &secret).await,
