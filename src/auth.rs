@@ -10,6 +10,8 @@ use chrono::Utc;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
 use serde::{Deserialize, Serialize};
 
+use crate::crypto::CryptoError;
+
 /// 256 bits: HS256 is only as strong as its key, and RFC 7518 §3.2 asks for at least this much.
 pub const MIN_SECRET_BYTES: usize = 32;
 /// Clock skew tolerated between the process that minted a token and the one verifying it, for
@@ -250,9 +252,9 @@ const API_TOKEN_BYTES: usize = 32;
 pub struct ApiTokenSecret(String);
 
 impl ApiTokenSecret {
-    pub fn generate() -> Result<Self, AuthError> {
+    pub fn generate() -> Result<Self, CryptoError> {
         let mut bytes = [0u8; API_TOKEN_BYTES];
-        aws_lc_rs::rand::fill(&mut bytes).map_err(|_| AuthError::Signing)?;
+        aws_lc_rs::rand::fill(&mut bytes).map_err(|_| CryptoError::Random)?;
         Ok(Self(format!(
             "{API_TOKEN_PREFIX}{}",
             URL_SAFE_NO_PAD.encode(bytes)

@@ -159,10 +159,9 @@ fn validate(limits: ApiTokenLimits, input: &NewApiToken) -> Result<(String, i64)
         }
     };
     validator.finish()?;
-    match (name, days) {
-        (Some(name), Some(days)) => Ok((name, days)),
-        _ => Err(Error::invalid("name", "is invalid")),
-    }
+    // Both are there once the validator found nothing.
+    name.zip(days)
+        .ok_or_else(|| Error::invalid("name", "is invalid"))
 }
 
 async fn create_checked(
@@ -184,8 +183,7 @@ async fn create_checked(
              revoke one first"
         )));
     }
-    let secret = ApiTokenSecret::generate()
-        .map_err(|_| Error::Corrupt("no random bytes for a token".into()))?;
+    let secret = ApiTokenSecret::generate()?;
     let expires_at = now + chrono::Duration::days(days);
     let row = api_tokens::ActiveModel {
         name: Set(name),
