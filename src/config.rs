@@ -195,6 +195,7 @@ impl From<LimitArgs> for ServerLimits {
             },
             request_timeout: args.request_timeout,
             websocket_init_timeout: args.websocket_init_timeout,
+            api_token_recheck: Timeout::API_TOKEN_RECHECK,
             subscriptions: SubscriptionLimits {
                 per_socket: args.max_subscriptions_per_socket,
                 total: args.max_subscriptions,

@@ -27,7 +27,7 @@ use super::Timeout;
 use sea_orm::DatabaseConnection;
 
 use crate::auth::{Claims, JwtKeys};
-use crate::domain::api_tokens::ApiTokenVerifier;
+use crate::domain::api_tokens::{self, ApiTokenVerifier};
 
 /// graphql-transport-ws: no `connection_init` within the allowed time.
 const INIT_TIMEOUT: u16 = 4408;
@@ -66,11 +66,16 @@ pub fn upgrade(
 struct Admission {
     /// When the token expires, once one was accepted.
     expires: OnceLock<Instant>,
+    /// The id of the API token accepted, if it was one.
+    api_token: OnceLock<i64>,
     refused: AtomicBool,
 }
 
 impl Admission {
-    fn admit(&self, claims: &Claims) {
+    fn admit(&self, claims: &Claims, api_token: Option<i64>) {
+        if let Some(id) = api_token {
+            let _ = self.api_token.set(id);
+        }
         let left_ms = claims
             .exp
             .saturating_mul(1000)
@@ -116,13 +121,14 @@ async fn session(socket: WebSocket, state: AppState, protocol: WebSocketProtocol
         });
     let admitted = admission.clone();
     let connection_api = api.clone();
+    let recheck_db = db.clone();
     // The token comes in the connection_init payload, as browsers cannot set headers on a
     // websocket.
     let messages = Protocol::new(api, incoming, protocol).on_connection_init(
         move |payload: Value| async move {
             match authorize(&jwt, &api_tokens, &db, &payload).await {
                 Ok((claims, api_token)) => {
-                    admitted.admit(&claims);
+                    admitted.admit(&claims, api_token);
                     Ok(connection_api.connection_data(claims, api_token, &db))
                 }
                 Err(error) => {
@@ -134,8 +140,11 @@ async fn session(socket: WebSocket, state: AppState, protocol: WebSocketProtocol
     );
     let mut messages = pin!(messages);
     let init_deadline = Instant::now() + limits.websocket_init_timeout.get();
+    let recheck_every = limits.api_token_recheck.get();
+    let mut recheck = Instant::now() + recheck_every;
     loop {
         let deadline = admission.expires.get().copied().unwrap_or(init_deadline);
+        let api_token = admission.api_token.get().copied();
         let outgoing = tokio::select! {
             message = messages.next() => match message {
                 Some(message) => to_frame(message, &admission),
@@ -145,9 +154,32 @@ async fn session(socket: WebSocket, state: AppState, protocol: WebSocketProtocol
                 let _ = sink.send(ran_out(&admission, limits.websocket_init_timeout)).await;
                 break;
             }
+            () = tokio::time::sleep_until(recheck), if api_token.is_some() => {
+                recheck = Instant::now() + recheck_every;
+                if still_active(&recheck_db, api_token).await {
+                    continue;
+                }
+                let _ = sink.send(close(FORBIDDEN, "the API token has been revoked")).await;
+                break;
+            }
         };
         if sink.send(outgoing).await.is_err() {
             break;
+        }
+    }
+}
+
+/// Whether the socket's API token may go on; a database that does not answer is no reason to
+/// close it (the next operation checks again).
+async fn still_active(db: &DatabaseConnection, api_token: Option<i64>) -> bool {
+    let Some(id) = api_token else {
+        return true;
+    };
+    match api_tokens::is_active(db, id).await {
+        Ok(active) => active,
+        Err(error) => {
+            tracing::warn!(error = ?error, token = id, "could not check a websocket's API token");
+            true
         }
     }
 }

@@ -13,6 +13,7 @@ use common::{Engine, Options, TestApp, TestDatabase, error_code};
 use futures::{SinkExt, StreamExt};
 use license_manager::auth::Role;
 use license_manager::entities::api_tokens;
+use license_manager::http::{ServerLimits, Timeout};
 use reqwest::StatusCode;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -226,11 +227,24 @@ async fn a_token_works_everywhere_a_jwt_does_and_is_listed_with_its_use(engine: 
 async fn revocation_holds_at_once_on_every_replica(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     let replica = app.replica(Options::default()).await;
+    // A replica that looks up its sockets' API tokens often, so that the test need not wait.
+    let limits = ServerLimits {
+        api_token_recheck: Timeout::new(std::time::Duration::from_millis(100)).expect("a timeout"),
+        ..ServerLimits::default()
+    };
+    let watchful = app
+        .replica(Options {
+            limits,
+            ..Options::default()
+        })
+        .await;
     let (secret, row) = create(&app, "ci", "VIEWER", None).await;
     let id = row["id"].as_str().expect("an id").to_owned();
     let (status, _) = graphql(&replica, &secret, "{ viewer { role } }", json!({})).await;
     assert_eq!(status, StatusCode::OK, "the replica accepts it");
     let (mut open_socket, ack) = websocket(&replica, &secret).await;
+    assert_eq!(ack["type"], "connection_ack", "{ack}");
+    let (mut watched_socket, ack) = websocket(&watchful, &secret).await;
     assert_eq!(ack["type"], "connection_ack", "{ack}");
 
     let revoke = "mutation($id: ID!) { revokeApiToken(id: $id) { id revokedAt } }";
@@ -254,6 +268,11 @@ async fn revocation_holds_at_once_on_every_replica(engine: Engine) {
         answer.to_string().contains("UNAUTHENTICATED") && answer["payload"]["data"].is_null(),
         "{answer}"
     );
+    // And one that sits idle, or follows a subscription, is closed within a recheck.
+    assert_eq!(
+        next_message(&mut watched_socket).await,
+        json!({ "closed": 4403 })
+    );
     assert_refused(&app, &secret, "revoked").await;
     assert_eq!(
         websocket_answer(&replica, &secret).await,
@@ -271,6 +290,7 @@ async fn revocation_holds_at_once_on_every_replica(engine: Engine) {
     // Revoking an unknown id names it.
     let (_, missing) = graphql(&app, &admin, revoke, json!({ "id": "999999" })).await;
     assert_eq!(error_code(&missing), "NOT_FOUND", "{missing}");
+    watchful.stop().await;
     replica.stop().await;
     app.finish().await;
 }
