@@ -18,6 +18,7 @@ use crate::auth::{AuthError, JwtKeys, MaxTokenLifetime};
 use crate::config::{EngineSettings, Settings};
 use crate::crypto::{CryptoError, SecretKeyring};
 use crate::db;
+use crate::domain::api_tokens::{ApiTokenLimits, ApiTokenVerifier};
 use crate::domain::run_feed::RunFeed;
 use crate::http::{self, AppState};
 use crate::jobs::SyncEngine;
@@ -199,6 +200,10 @@ impl Application {
                 wake_workers: engine.wake.clone(),
                 run_events: engine.events.clone(),
                 run_feed: feed.clone(),
+                api_tokens: ApiTokenLimits {
+                    max_lifetime: settings.token_max_ttl,
+                    max_active: settings.max_api_tokens,
+                },
             },
             settings.limits.subscriptions,
             settings.limits.request_timeout.get(),
@@ -208,6 +213,7 @@ impl Application {
             state: AppState {
                 db: engine.db.clone(),
                 jwt,
+                api_tokens: Arc::new(ApiTokenVerifier::new(settings.token_max_ttl)),
                 api,
                 metrics,
                 limits: settings.limits,

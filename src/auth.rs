@@ -4,9 +4,13 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
 use serde::{Deserialize, Serialize};
+
+use crate::crypto::CryptoError;
 
 /// 256 bits: HS256 is only as strong as its key, and RFC 7518 §3.2 asks for at least this much.
 pub const MIN_SECRET_BYTES: usize = 32;
@@ -32,7 +36,7 @@ impl MaxTokenLifetime {
         Ok(Self(lifetime))
     }
 
-    fn seconds(self) -> i64 {
+    pub fn seconds(self) -> i64 {
         i64::try_from(self.0.as_secs()).unwrap_or(i64::MAX)
     }
 
@@ -78,6 +82,17 @@ pub enum Role {
     Admin,
 }
 
+impl Role {
+    /// The stored name, as `Display` writes it.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "viewer" => Some(Role::Viewer),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
 impl fmt::Display for Role {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -95,7 +110,7 @@ pub struct Claims {
     pub exp: i64,
 }
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum AuthError {
     #[error(
         "missing bearer token: send `Authorization: Bearer <token>` (mint one with `license-manager token --role viewer --subject NAME`)"
@@ -113,6 +128,8 @@ pub enum AuthError {
     LifetimeTooLong { max: MaxTokenLifetime },
     #[error("invalid token: {0}")]
     Invalid(&'static str),
+    #[error("the API token has been revoked")]
+    Revoked,
     #[error(
         "the JWT secret must be at least {MIN_SECRET_BYTES} bytes; generate one with `openssl rand -base64 32`"
     )]
@@ -214,18 +231,95 @@ impl JwtKeys {
         Ok(())
     }
 
+    /// Reads `Authorization: Bearer <token>` holding a JWT.
+    pub fn verify_header(&self, header: Option<&str>) -> Result<Claims, AuthError> {
+        match Credential::from_header(header)? {
+            Credential::Jwt(token) => self.verify(token),
+            Credential::ApiToken(_) => Err(AuthError::Invalid("an API token, not a JWT")),
+        }
+    }
+}
+
+/// The prefix of every API token: a script's secret scanners, and this server, tell one from a
+/// JWT by it.
+pub const API_TOKEN_PREFIX: &str = "lmat_";
+/// 256 random bits: too many to guess, so one SHA-256 of the secret is enough to store.
+const API_TOKEN_BYTES: usize = 32;
+
+/// The secret of an API token, `lmat_` + base64url of 256 random bits. It is printed once, when
+/// created ([`Self::expose`]); `Debug` hides it and there is no `Display`, so no log line or
+/// error message can carry it by accident.
+pub struct ApiTokenSecret(String);
+
+impl ApiTokenSecret {
+    pub fn generate() -> Result<Self, CryptoError> {
+        let mut bytes = [0u8; API_TOKEN_BYTES];
+        aws_lc_rs::rand::fill(&mut bytes).map_err(|_| CryptoError::Random)?;
+        Ok(Self(format!(
+            "{API_TOKEN_PREFIX}{}",
+            URL_SAFE_NO_PAD.encode(bytes)
+        )))
+    }
+
+    /// A presented token that has the shape of one this server makes; anything else is refused
+    /// before the database is asked.
+    pub fn parse(text: &str) -> Result<Self, AuthError> {
+        let malformed = AuthError::Invalid("not a well-formed API token");
+        let encoded = text
+            .strip_prefix(API_TOKEN_PREFIX)
+            .ok_or(malformed.clone())?;
+        match URL_SAFE_NO_PAD.decode(encoded) {
+            Ok(bytes) if bytes.len() == API_TOKEN_BYTES => Ok(Self(text.to_owned())),
+            _ => Err(malformed),
+        }
+    }
+
+    /// What the database keeps and looks the token up by: hex of SHA-256.
+    pub fn hash(&self) -> String {
+        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, self.0.as_bytes())
+            .as_ref()
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect()
+    }
+
+    /// The secret itself, for the one answer that hands it to its creator.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ApiTokenSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiTokenSecret(..)")
+    }
+}
+
+/// What a bearer header holds: a JWT to verify with the keys, or an API token to look up.
+#[derive(Debug)]
+pub enum Credential<'a> {
+    Jwt(&'a str),
+    ApiToken(ApiTokenSecret),
+}
+
+impl<'a> Credential<'a> {
     /// Reads `Authorization: Bearer <token>`. A missing header is refused like a bad token:
     /// nothing in this API is public.
-    pub fn verify_header(&self, header: Option<&str>) -> Result<Claims, AuthError> {
+    pub fn from_header(header: Option<&'a str>) -> Result<Self, AuthError> {
         let header = header.ok_or(AuthError::MissingToken)?;
         let (scheme, token) = header
             .trim()
             .split_once(' ')
             .ok_or(AuthError::MalformedHeader)?;
-        if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        let token = token.trim();
+        if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
             return Err(AuthError::MalformedHeader);
         }
-        self.verify(token.trim())
+        if token.starts_with(API_TOKEN_PREFIX) {
+            ApiTokenSecret::parse(token).map(Credential::ApiToken)
+        } else {
+            Ok(Credential::Jwt(token))
+        }
     }
 }
 
@@ -411,5 +505,34 @@ mod tests {
             keys.verify_header(Some("Bearer ")),
             Err(AuthError::MalformedHeader)
         );
+    }
+
+    #[test]
+    fn an_api_token_is_told_from_a_jwt_and_never_printed() {
+        let secret = ApiTokenSecret::generate().expect("random bytes");
+        let text = secret.expose().to_owned();
+        assert!(text.starts_with("lmat_") && text.len() == 5 + 43, "{text}");
+        assert_eq!(format!("{secret:?}"), "ApiTokenSecret(..)");
+        let header = format!("Bearer {text}");
+        match Credential::from_header(Some(&header)) {
+            Ok(Credential::ApiToken(parsed)) => assert_eq!(parsed.hash(), secret.hash()),
+            other => panic!("expected an API token, got {other:?}"),
+        }
+        assert!(matches!(
+            Credential::from_header(Some("Bearer eyJ.x.y")),
+            Ok(Credential::Jwt("eyJ.x.y"))
+        ));
+        for bad in ["Bearer lmat_", "Bearer lmat_short", "Bearer lmat_!!!"] {
+            assert_eq!(
+                Credential::from_header(Some(bad)).map(|_| ()),
+                Err(AuthError::Invalid("not a well-formed API token")),
+                "{bad}"
+            );
+        }
+        assert_ne!(
+            ApiTokenSecret::generate().expect("random").hash(),
+            secret.hash()
+        );
+        assert_eq!(secret.hash().len(), 64);
     }
 }

@@ -12,6 +12,7 @@ use secrecy::SecretString;
 use crate::api::SubscriptionLimits;
 use crate::auth::{MaxTokenLifetime, Role};
 use crate::db;
+use crate::domain::api_tokens::ApiTokenLimits;
 use crate::http::{ConnectionLimits, CorsOrigins, ServerLimits, Timeout};
 use crate::providers::microsoft365::EndpointOverrides;
 use crate::sync::queue::SyncMode;
@@ -39,6 +40,9 @@ pub enum Command {
     Migrate(StorageArgs),
     /// Print a signed JWT for a script or a person.
     Token(TokenArgs),
+    /// Create, list or revoke the API tokens of scripts, in the server's database.
+    #[command(subcommand)]
+    ApiToken(ApiTokenCommand),
     /// Run one sync of one provider in the foreground; exit non-zero if it fails (for cron).
     Sync(SyncArgs),
     /// Serve with a simulated Microsoft 365 tenant, already connected and syncing: a first look
@@ -91,10 +95,23 @@ pub struct JwtArgs {
     /// HS256 signing key, at least 32 bytes; default: generated once into the data folder.
     #[arg(long, env = "LM_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<SecretString>,
-    /// The longest lifetime of a token (e.g. 400d, 90d): `token` mints none longer and the
-    /// server accepts none longer.
+    #[command(flatten)]
+    pub lifetime: TokenLifetimeArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TokenLifetimeArgs {
+    /// The longest lifetime of a token (e.g. 400d, 90d): `token` mints none longer, API tokens
+    /// get none longer, and the server accepts none longer.
     #[arg(long, env = "LM_TOKEN_MAX_TTL", default_value_t = MaxTokenLifetime::DEFAULT)]
     pub token_max_ttl: MaxTokenLifetime,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ApiTokenLimitArgs {
+    /// API tokens that may be active (neither revoked nor expired) at once.
+    #[arg(long, env = "LM_MAX_API_TOKENS", default_value_t = ApiTokenLimits::MAX_ACTIVE)]
+    pub max_api_tokens: NonZeroUsize,
 }
 
 /// Everything that reads providers and syncs them: storage, the key for their secrets, where
@@ -133,6 +150,8 @@ pub struct ServeArgs {
     pub engine: EngineArgs,
     #[command(flatten)]
     pub jwt: JwtArgs,
+    #[command(flatten)]
+    pub api_tokens: ApiTokenLimitArgs,
     #[command(flatten)]
     pub limits: LimitArgs,
     #[command(flatten)]
@@ -195,6 +214,7 @@ impl From<LimitArgs> for ServerLimits {
             },
             request_timeout: args.request_timeout,
             websocket_init_timeout: args.websocket_init_timeout,
+            api_token_recheck: Timeout::API_TOKEN_RECHECK,
             subscriptions: SubscriptionLimits {
                 per_socket: args.max_subscriptions_per_socket,
                 total: args.max_subscriptions,
@@ -271,6 +291,42 @@ pub struct TokenArgs {
     pub jwt: JwtArgs,
 }
 
+#[derive(Debug, Clone, Subcommand)]
+pub enum ApiTokenCommand {
+    /// Create a token and print it (only this once; the database keeps a hash).
+    Create(ApiTokenCreateArgs),
+    /// List every token, newest first, revoked and expired ones too.
+    List(StorageArgs),
+    /// Revoke a token by its id: every server refuses it from its next request on.
+    Revoke(ApiTokenRevokeArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ApiTokenCreateArgs {
+    /// What the token is for, e.g. nightly-export.
+    #[arg(long)]
+    pub name: String,
+    #[arg(long, value_enum)]
+    pub role: Role,
+    /// Days until it expires; default 90, or the maximum token lifetime when shorter.
+    #[arg(long)]
+    pub expires_in_days: Option<i32>,
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    #[command(flatten)]
+    pub lifetime: TokenLifetimeArgs,
+    #[command(flatten)]
+    pub limits: ApiTokenLimitArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ApiTokenRevokeArgs {
+    /// The token's id, as `api-token list` shows it.
+    pub id: i64,
+    #[command(flatten)]
+    pub storage: StorageArgs,
+}
+
 /// What the sync engine needs, resolved from flags and environment. Tests build it directly.
 #[derive(Debug, Clone)]
 pub struct EngineSettings {
@@ -322,6 +378,8 @@ pub struct Settings {
     pub listen: SocketAddr,
     pub jwt_secret: Option<SecretString>,
     pub token_max_ttl: MaxTokenLifetime,
+    /// API tokens that may be active at once.
+    pub max_api_tokens: NonZeroUsize,
     pub workers: usize,
     pub engine: EngineSettings,
     pub limits: ServerLimits,
@@ -333,7 +391,8 @@ impl From<ServeArgs> for Settings {
         Self {
             listen: args.listen,
             jwt_secret: args.jwt.jwt_secret,
-            token_max_ttl: args.jwt.token_max_ttl,
+            token_max_ttl: args.jwt.lifetime.token_max_ttl,
+            max_api_tokens: args.api_tokens.max_api_tokens,
             workers: args.workers,
             engine: args.engine.into(),
             limits: args.limits.into(),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, patch, post};
+use axum::routing::{delete, get, patch, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
@@ -16,6 +16,7 @@ use uuid::Uuid;
 use crate::errors::SimError;
 use crate::faults::FaultOptions;
 use crate::handle::{NewUser, SimHandle, UserPatch};
+use crate::oidc::{AudienceForm, TestToken};
 use crate::server::SimState;
 use crate::tenant::{AssignedLicense, NoErrorAs, Permissions};
 
@@ -58,6 +59,135 @@ pub(crate) fn router() -> Router<Arc<SimState>> {
         .route("/_sim/stats", get(stats))
         .route("/_sim/stats/reset", post(reset_stats))
         .route("/_sim/requests", get(requests))
+        .route("/_sim/oidc", get(oidc_info).patch(patch_oidc))
+        .route("/_sim/oidc/keys", post(add_key))
+        .route("/_sim/oidc/keys/rotate", post(rotate_key))
+        .route("/_sim/oidc/keys/{kid}", delete(retire_key))
+        .route("/_sim/oidc/keys/{kid}/signing", post(use_key))
+        .route("/_sim/oidc/roles/{user}", put(set_roles))
+        .route("/_sim/oidc/tokens", post(mint_token))
+}
+
+async fn oidc_info(State(s): Shared) -> Reply {
+    let h = handle(s);
+    let assignments: Vec<_> = h
+        .app_role_assignments()
+        .into_iter()
+        .map(|(user, roles)| json!({ "userId": user, "roles": roles }))
+        .collect();
+    ok(json!({
+        "issuer": h.oidc_issuer(),
+        "discoveryUrl": h.oidc_discovery_url(),
+        "jwksUri": h.oidc_jwks_url(),
+        "authorizationEndpoint": h.oidc_authorize_url(),
+        "tokenEndpoint": h.token_url(),
+        "apiClientId": h.api_client_id(),
+        "apiAppIdUri": h.api_app_id_uri(),
+        "apiScope": h.api_scope(),
+        "apiAudience": h.api_audience(),
+        "spaClientId": h.spa_client_id(),
+        "spaRedirectUris": h.spa_redirect_uris(),
+        "autoApprove": h.auto_approve(),
+        "signingKid": h.signing_kid()?,
+        "publishedKids": h.published_kids()?,
+        "roleAssignments": assignments,
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OidcPatch {
+    spa_redirect_uris: Option<Vec<String>>,
+    auto_approve: Option<bool>,
+    access_token_ttl_secs: Option<u64>,
+    audience: Option<AudienceForm>,
+}
+
+async fn patch_oidc(State(s): Shared, Json(p): Json<OidcPatch>) -> Reply {
+    let h = handle(s.clone());
+    if let Some(v) = p.spa_redirect_uris {
+        h.set_spa_redirect_uris(v);
+    }
+    if let Some(v) = p.auto_approve {
+        h.set_auto_approve(v);
+    }
+    if let Some(v) = p.access_token_ttl_secs {
+        h.set_access_token_ttl_secs(v);
+    }
+    if let Some(v) = p.audience {
+        h.set_api_audience_form(v);
+    }
+    oidc_info(State(s)).await
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct NewKey {
+    /// Make the new key the signing key at once.
+    signing: bool,
+}
+
+async fn add_key(State(s): Shared, body: Option<Json<NewKey>>) -> Reply {
+    let h = handle(s);
+    let signing = body.map(|Json(b)| b.signing).unwrap_or(false);
+    let kid = h.add_signing_key()?;
+    if signing {
+        h.use_signing_key(&kid)?;
+    }
+    Ok((StatusCode::CREATED, Json(json!({ "kid": kid }))).into_response())
+}
+
+async fn rotate_key(State(s): Shared) -> Reply {
+    let kid = handle(s).rotate_signing_key()?;
+    ok(json!({ "kid": kid }))
+}
+
+async fn use_key(State(s): Shared, Path(kid): Path<String>) -> Reply {
+    handle(s.clone()).use_signing_key(&kid)?;
+    oidc_info(State(s)).await
+}
+
+async fn retire_key(State(s): Shared, Path(kid): Path<String>) -> Reply {
+    handle(s.clone()).retire_key(&kid)?;
+    oidc_info(State(s)).await
+}
+
+#[derive(Deserialize)]
+struct RolesBody {
+    roles: Vec<String>,
+}
+
+async fn set_roles(State(s): Shared, Path(user): Path<String>, Json(b): Json<RolesBody>) -> Reply {
+    let h = handle(s);
+    let id = find_user(&h, &user)?;
+    let roles: Vec<&str> = b.roles.iter().map(String::as_str).collect();
+    h.set_app_roles(id, &roles)?;
+    ok(json!({ "userId": id, "roles": h.app_roles(id) }))
+}
+
+/// A user by id or UPN.
+fn find_user(h: &SimHandle, key: &str) -> Result<Uuid, SimError> {
+    match Uuid::parse_str(key) {
+        Ok(id) => Ok(id),
+        Err(_) => h
+            .users()
+            .into_iter()
+            .find(|u| u.user_principal_name.eq_ignore_ascii_case(key))
+            .map(|u| u.id)
+            .ok_or_else(|| SimError::UserNotFound(key.to_string())),
+    }
+}
+
+#[derive(Deserialize)]
+struct MintBody {
+    user: String,
+    kind: TestToken,
+}
+
+async fn mint_token(State(s): Shared, Json(b): Json<MintBody>) -> Reply {
+    let h = handle(s);
+    let id = find_user(&h, &b.user)?;
+    ok(json!({ "token": h.mint_token(id, b.kind)? }))
 }
 
 async fn tenant_info(State(s): Shared) -> Reply {

@@ -24,6 +24,8 @@ pub enum SimError {
     InvalidInput(String),
     #[error("conflict: {0}")]
     Conflict(String),
+    #[error("cryptography failed: {0}")]
+    Crypto(String),
 }
 
 impl SimError {
@@ -32,7 +34,9 @@ impl SimError {
             SimError::UserNotFound(_) | SimError::SkuNotFound(_) => StatusCode::NOT_FOUND,
             SimError::Conflict(_) => StatusCode::CONFLICT,
             SimError::InvalidInput(_) | SimError::TenantFile(_) => StatusCode::BAD_REQUEST,
-            SimError::Bind(..) | SimError::Io(..) => StatusCode::INTERNAL_SERVER_ERROR,
+            SimError::Bind(..) | SimError::Io(..) | SimError::Crypto(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         }
     }
 }

@@ -138,6 +138,10 @@ impl SimHandle {
         SimHandle { state }
     }
 
+    pub(crate) fn state(&self) -> &SimState {
+        &self.state
+    }
+
     /// `http://127.0.0.1:PORT`: the value for LM_MICROSOFT_LOGIN_URL and LM_MICROSOFT_GRAPH_URL.
     pub fn base_url(&self) -> &str {
         &self.state.base_url

@@ -1,4 +1,5 @@
-//! graph-sim: a Microsoft Graph v1.0 + Entra ID token-endpoint simulator.
+//! graph-sim: a Microsoft Graph v1.0 + Entra ID simulator (client-credentials token endpoint and
+//! an OpenID Connect provider for signed-in users).
 //!
 //! It serves a deterministic tenant (users, licences, SKUs, subscriptions) with the status
 //! codes, JSON bodies, paging, delta rounds and failures Microsoft documents and its service is
@@ -23,6 +24,7 @@ mod faults;
 mod filter;
 mod generate;
 mod handle;
+mod oidc;
 mod props;
 mod rng;
 mod server;
@@ -38,6 +40,7 @@ pub use errors::SimError;
 pub use faults::FaultOptions;
 pub use generate::{TenantSpec, generate};
 pub use handle::{NewUser, SimHandle, UserPatch};
+pub use oidc::{AudienceForm, GRAPH_APP_ID, OidcOptions, ROLE_ADMIN, ROLE_READER, TestToken};
 pub use server::{SimOptions, SimServer};
 pub use skus::SubscribedSku;
 pub use stats::{RequestLogEntry, Stats};

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use graph_sim::{
-    FaultOptions, NoErrorAs, Permissions, SimOptions, SimServer, Tenant, TenantSpec, generate,
+    FaultOptions, NoErrorAs, OidcOptions, Permissions, SimOptions, SimServer, Tenant, TenantSpec,
+    generate,
 };
 
 #[derive(Parser, Debug)]
@@ -90,6 +91,18 @@ struct Cli {
     /// says, instead of `"None"`, as the service does.
     #[arg(long)]
     null_license_errors: bool,
+    /// Client id of the simulated protected API (OIDC access tokens' `aud`); default random.
+    #[arg(long, env = "GRAPH_SIM_API_CLIENT_ID")]
+    api_client_id: Option<uuid::Uuid>,
+    /// Client id of the simulated SPA (public client); default random.
+    #[arg(long, env = "GRAPH_SIM_SPA_CLIENT_ID")]
+    spa_client_id: Option<uuid::Uuid>,
+    /// A redirect URI registered for the SPA (repeatable); none = any http(s) URI.
+    #[arg(long = "spa-redirect-uri")]
+    spa_redirect_uris: Vec<String>,
+    /// /authorize with a login_hint signs that user in at once, without the picker page.
+    #[arg(long, env = "GRAPH_SIM_OIDC_AUTO_APPROVE", value_parser = clap::builder::BoolishValueParser::new())]
+    oidc_auto_approve: bool,
 }
 
 fn main() -> ExitCode {
@@ -170,6 +183,10 @@ struct ReadyLine {
     client_id: String,
     client_secret: String,
     base_url: String,
+    /// The OIDC issuer (`{baseUrl}/{tenantId}/v2.0`).
+    issuer: String,
+    api_client_id: String,
+    spa_client_id: String,
 }
 
 async fn run(cli: Cli) -> Result<(), graph_sim::SimError> {
@@ -197,6 +214,13 @@ async fn run(cli: Cli) -> Result<(), graph_sim::SimError> {
         delta_page_size: cli.delta_page_size,
         signin_page_cap: cli.signin_page_cap,
         fault_seed: Some(cli.seed),
+        oidc: OidcOptions {
+            api_client_id: cli.api_client_id,
+            spa_client_id: cli.spa_client_id,
+            spa_redirect_uris: cli.spa_redirect_uris.clone(),
+            auto_approve: cli.oidc_auto_approve,
+            ..OidcOptions::default()
+        },
         ..SimOptions::default()
     };
     let mut server = SimServer::start_with_tenant(tenant, options).await?;
@@ -206,6 +230,9 @@ async fn run(cli: Cli) -> Result<(), graph_sim::SimError> {
         client_id: server.client_id().to_string(),
         client_secret: server.client_secret(),
         base_url: server.base_url().to_string(),
+        issuer: server.oidc_issuer(),
+        api_client_id: server.api_client_id().to_string(),
+        spa_client_id: server.spa_client_id().to_string(),
     };
     let line = serde_json::to_string(&line).map_err(graph_sim::SimError::TenantFile)?;
     {

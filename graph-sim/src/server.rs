@@ -20,12 +20,13 @@ use crate::errors::{FromGateway, GraphError, SimError};
 use crate::faults::FaultOptions;
 use crate::generate::{TenantSpec, generate};
 use crate::handle::SimHandle;
+use crate::oidc::{OidcOptions, OidcState};
 use crate::rng::SimRng;
 use crate::stats::StatsCollector;
 use crate::store::Directory;
-use crate::tenant::Tenant;
+use crate::tenant::{Tenant, UserType};
 use crate::token::TokenStore;
-use crate::{control, delta, faults, skus, stats, token, users};
+use crate::{control, delta, faults, oidc, skus, stats, token, users};
 
 /// Server options (fault settings can also be changed while running).
 #[derive(Debug, Clone)]
@@ -47,6 +48,8 @@ pub struct SimOptions {
     pub request_log_capacity: usize,
     /// Seed of the fault RNG; None = the tenant seed (or a constant for loaded tenants).
     pub fault_seed: Option<u64>,
+    /// The simulated identity provider: API and SPA apps, app-role assignments.
+    pub oidc: OidcOptions,
 }
 
 impl Default for SimOptions {
@@ -61,6 +64,7 @@ impl Default for SimOptions {
             delta_token_ttl_secs: 7 * 24 * 3600,
             request_log_capacity: 100_000,
             fault_seed: None,
+            oidc: OidcOptions::default(),
         }
     }
 }
@@ -78,6 +82,7 @@ pub(crate) struct PagingConfig {
 pub(crate) struct SimState {
     dir: RwLock<Directory>,
     tokens: Mutex<TokenStore>,
+    oidc: Mutex<OidcState>,
     faults: RwLock<FaultOptions>,
     fault_rng: Mutex<SimRng>,
     token_ttl_secs: AtomicU64,
@@ -97,6 +102,9 @@ impl SimState {
     }
     pub fn tokens(&self) -> MutexGuard<'_, TokenStore> {
         self.tokens.lock().unwrap_or_else(|e| e.into_inner())
+    }
+    pub fn oidc(&self) -> MutexGuard<'_, OidcState> {
+        self.oidc.lock().unwrap_or_else(|e| e.into_inner())
     }
     pub fn faults(&self) -> FaultOptions {
         self.faults
@@ -199,10 +207,20 @@ pub(crate) fn router(state: Arc<SimState>) -> Router {
         .route("/v1.0/organization", get(skus::organization))
         .fallback(fallback)
         .layer(from_fn_with_state(state.clone(), faults::inject));
-    let login = Router::new().route(
-        "/{tenant}/oauth2/v2.0/token",
-        post(token::token_endpoint).get(token::token_get),
-    );
+    let login = Router::new()
+        .route(
+            "/{tenant}/oauth2/v2.0/token",
+            post(token::token_endpoint)
+                .get(token::token_get)
+                .options(oidc::token_preflight),
+        )
+        .route(
+            "/{tenant}/v2.0/.well-known/openid-configuration",
+            get(oidc::discovery),
+        )
+        .route("/{tenant}/discovery/v2.0/keys", get(oidc::jwks))
+        .route("/{tenant}/oauth2/v2.0/authorize", get(oidc::authorize))
+        .route("/{tenant}/oauth2/v2.0/logout", get(oidc::logout));
     graph
         .merge(login)
         .layer(from_fn(request_meta))
@@ -246,9 +264,17 @@ impl SimServer {
             addr
         };
         let base_url = format!("http://{host}");
+        let first_users: Vec<Uuid> = tenant
+            .users
+            .iter()
+            .filter(|u| !u.is_deleted() && u.account_enabled && u.user_type == UserType::Member)
+            .take(2)
+            .map(|u| u.id)
+            .collect();
         let state = Arc::new(SimState {
             dir: RwLock::new(Directory::new(tenant)),
             tokens: Mutex::new(TokenStore::default()),
+            oidc: Mutex::new(OidcState::new(&options.oidc, &first_users)),
             faults: RwLock::new(options.faults.clone()),
             fault_rng: Mutex::new(SimRng::derive(options.fault_seed.unwrap_or(0x5EED), 99)),
             token_ttl_secs: AtomicU64::new(options.token_ttl_secs),

@@ -176,7 +176,7 @@ pub(crate) async fn token_endpoint(
         .filter(|v| is_guid(v))
         .map(str::to_string)
         .unwrap_or_else(|| Uuid::new_v4().to_string());
-    match issue(&state, &tenant, &headers, &body) {
+    let mut resp = match issue(&state, &tenant, &headers, &body) {
         Ok(resp) => resp,
         Err(e) => {
             state.stats.token_errors.fetch_add(1, Ordering::Relaxed);
@@ -186,7 +186,13 @@ pub(crate) async fn token_endpoint(
             }
             resp
         }
+    };
+    // A SPA redeems its code cross-origin and must be able to read the answer, errors too.
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        resp.headers_mut()
+            .insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
     }
+    resp
 }
 
 /// The token endpoint refuses GET (AADSTS900561).
@@ -201,19 +207,12 @@ pub(crate) async fn token_get(State(state): State<Arc<SimState>>) -> Response {
     .render(&Uuid::new_v4().to_string())
 }
 
-fn issue(
-    state: &SimState,
-    tenant: &str,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<Response, AadError> {
-    let (tenant_id, domains, app) = {
+/// The tenant of a login URL, by GUID or verified domain: AADSTS900023 when it is neither a
+/// GUID nor a DNS name, AADSTS90002 when it is not this tenant.
+pub(crate) fn resolve_tenant(state: &SimState, tenant: &str) -> Result<Uuid, AadError> {
+    let (tenant_id, domains) = {
         let dir = state.dir();
-        (
-            dir.meta.tenant_id,
-            dir.meta.domains.clone(),
-            dir.meta.app.clone(),
-        )
+        (dir.meta.tenant_id, dir.meta.domains.clone())
     };
     let bad =
         |code, msg: String| AadError::new(StatusCode::BAD_REQUEST, "invalid_request", code, msg);
@@ -239,6 +238,19 @@ fn issue(
             ),
         ));
     }
+    Ok(tenant_id)
+}
+
+fn issue(
+    state: &SimState,
+    tenant: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Response, AadError> {
+    let tenant_id = resolve_tenant(state, tenant)?;
+    let app = state.dir().meta.app.clone();
+    let bad =
+        |code, msg: String| AadError::new(StatusCode::BAD_REQUEST, "invalid_request", code, msg);
 
     let form: HashMap<String, String> = form_urlencoded::parse(body).into_owned().collect();
     let param = |name: &str| form.get(name).map(String::as_str).filter(|v| !v.is_empty());
@@ -250,6 +262,9 @@ fn issue(
     };
 
     let grant_type = param("grant_type").ok_or_else(|| missing("grant_type"))?;
+    if matches!(grant_type, "authorization_code" | "refresh_token") {
+        return crate::oidc::token_grant(state, tenant_id, grant_type, &form, headers);
+    }
     if grant_type != "client_credentials" {
         return Err(AadError::new(
             StatusCode::BAD_REQUEST,

@@ -18,7 +18,7 @@ use serde::Deserialize;
 
 use super::AppState;
 use super::errors::{domain_error, error};
-use super::graphql::{authenticate, unauthenticated};
+use super::graphql::authenticate;
 use crate::codes::Code;
 use crate::domain::licenses::{self, Assignment, LicenseSku};
 use crate::domain::money;
@@ -161,17 +161,27 @@ const FINDING_HEADER: [&str; 22] = [
     "monthly_cost_currency",
 ];
 
+/// An export's caller and query string, or the answer refusing them: the token is checked
+/// before the parameters, so that a caller without one learns nothing about them.
+async fn admitted<P>(
+    state: &AppState,
+    headers: &HeaderMap,
+    params: Result<Query<P>, axum::extract::rejection::QueryRejection>,
+) -> Result<P, Response> {
+    authenticate(state, headers).await?;
+    params
+        .map(|Query(params)| params)
+        .map_err(|rejection| bad_request(&rejection.body_text()))
+}
+
 pub async fn users_csv(
     State(state): State<AppState>,
     headers: HeaderMap,
     params: Result<Query<UserParams>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    if let Err(error) = authenticate(&state, &headers) {
-        return unauthenticated(&error);
-    }
-    let params = match params {
-        Ok(Query(params)) => params,
-        Err(rejection) => return bad_request(&rejection.body_text()),
+    let params = match admitted(&state, &headers, params).await {
+        Ok(params) => params,
+        Err(refused) => return refused,
     };
     // Checked before the first byte goes out: afterwards no status can be sent.
     let filter = match UserFilter::try_from(params) {
@@ -186,12 +196,9 @@ pub async fn skus_csv(
     headers: HeaderMap,
     params: Result<Query<SkuParams>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    if let Err(error) = authenticate(&state, &headers) {
-        return unauthenticated(&error);
-    }
-    let provider_id = match params {
-        Ok(Query(params)) => params.provider_id,
-        Err(rejection) => return bad_request(&rejection.body_text()),
+    let provider_id = match admitted(&state, &headers, params).await {
+        Ok(params) => params.provider_id,
+        Err(refused) => return refused,
     };
     let db = state.db.clone();
     let body = stream::once(async move {
@@ -211,12 +218,9 @@ pub async fn findings_csv(
     headers: HeaderMap,
     params: Result<Query<FindingParams>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    if let Err(error) = authenticate(&state, &headers) {
-        return unauthenticated(&error);
-    }
-    let params = match params {
-        Ok(Query(params)) => params,
-        Err(rejection) => return bad_request(&rejection.body_text()),
+    let params = match admitted(&state, &headers, params).await {
+        Ok(params) => params,
+        Err(refused) => return refused,
     };
     let kind = match params
         .kind

@@ -4,23 +4,25 @@ use axum::Json;
 use axum::extract::{FromRequest, FromRequestParts, Request, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use sea_orm::DatabaseConnection;
 use serde_json::json;
 
 use super::AppState;
 use super::Timeout;
 use super::media::{self, ResponseMedia};
 use crate::api::is_refusal;
-use crate::auth::{AuthError, Claims};
+use crate::auth::{AuthError, Claims, Credential, JwtKeys};
 use crate::codes::Code;
+use crate::domain::api_tokens::{ApiTokenVerifier, VerifyError};
 
 /// Authenticates first, so that an anonymous caller learns nothing, not even whether its
 /// document parses; then runs the operation with the caller's claims attached, within the
 /// request's time budget. The budget covers reading the body too, so a body trickled in byte by
 /// byte holds a connection no longer than a slow query does.
 pub async fn execute(State(state): State<AppState>, request: Request) -> Response {
-    let claims = match authenticate(&state, request.headers()) {
+    let claims = match authenticate(&state, request.headers()).await {
         Ok(claims) => claims,
-        Err(error) => return unauthenticated(&error),
+        Err(refusal) => return refusal,
     };
     if !media::is_json_body(request.headers()) {
         return super::errors::error(
@@ -94,16 +96,54 @@ fn overran(error: &Overran, media: ResponseMedia) -> Response {
     media.label((StatusCode::OK, Json(body)).into_response())
 }
 
-/// The bearer-token check of every authenticated route.
-pub(super) fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Claims, AuthError> {
+/// The bearer-token check of every authenticated route: the claims, or the response that
+/// refuses the request.
+pub(super) async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Claims, Response> {
     let authorization = headers
         .get(header::AUTHORIZATION)
         .map(|value| value.to_str().unwrap_or_default());
-    state.jwt.verify_header(authorization)
+    verify(&state.jwt, &state.api_tokens, &state.db, authorization)
+        .await
+        .map(|(claims, _)| claims)
+        .map_err(|refusal| match refusal {
+            VerifyError::Refused(error) => unauthenticated(&error),
+            VerifyError::Failed(error) => cannot_verify(&error),
+        })
+}
+
+/// Checks `Authorization: Bearer …`, as a header or as the websocket's `connection_init` carries
+/// it: a JWT against the signing key, an API token against the database. With the claims, the
+/// API token's id, if it was one.
+pub(super) async fn verify(
+    jwt: &JwtKeys,
+    api_tokens: &ApiTokenVerifier,
+    db: &DatabaseConnection,
+    authorization: Option<&str>,
+) -> Result<(Claims, Option<i64>), VerifyError> {
+    match Credential::from_header(authorization)? {
+        Credential::Jwt(token) => Ok((jwt.verify(token)?, None)),
+        Credential::ApiToken(secret) => {
+            let verified = api_tokens.verify(db, &secret).await?;
+            Ok((verified.claims, Some(verified.id)))
+        }
+    }
+}
+
+/// An API token that could not be looked up: the database failed, not the caller.
+fn cannot_verify(error: &crate::Error) -> Response {
+    tracing::error!(error = ?error, "could not look up an API token");
+    super::errors::error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        Code::Unavailable,
+        "the token could not be checked now; try again",
+    )
 }
 
 /// The 401 every authenticated route answers without a valid token.
-pub(super) fn unauthenticated(error: &AuthError) -> Response {
+fn unauthenticated(error: &AuthError) -> Response {
     let refusal = super::errors::error(
         StatusCode::UNAUTHORIZED,
         Code::Unauthenticated,

@@ -7,6 +7,7 @@ use sea_orm::DatabaseConnection;
 use super::{CorsOrigins, ServerLimits};
 use crate::api::Api;
 use crate::auth::JwtKeys;
+use crate::domain::api_tokens::ApiTokenVerifier;
 use crate::metrics::Metrics;
 use crate::providers::registry::ProviderRegistry;
 
@@ -15,6 +16,8 @@ use crate::providers::registry::ProviderRegistry;
 pub struct AppState {
     pub db: DatabaseConnection,
     pub jwt: JwtKeys,
+    /// Looks up the API tokens requests present.
+    pub api_tokens: Arc<ApiTokenVerifier>,
     pub api: Api,
     pub metrics: Arc<Metrics>,
     pub limits: ServerLimits,

@@ -44,7 +44,24 @@ async fn binary_prints_one_json_line_and_serves() {
     keys.sort();
     assert_eq!(
         keys,
-        ["baseUrl", "clientId", "clientSecret", "domain", "tenantId"]
+        [
+            "apiClientId",
+            "baseUrl",
+            "clientId",
+            "clientSecret",
+            "domain",
+            "issuer",
+            "spaClientId",
+            "tenantId"
+        ]
+    );
+    assert_eq!(
+        info["issuer"],
+        format!(
+            "{}/{}/v2.0",
+            info["baseUrl"].as_str().unwrap(),
+            info["tenantId"].as_str().unwrap()
+        )
     );
     let base = info["baseUrl"].as_str().unwrap();
     assert!(base.starts_with("http://127.0.0.1:") && !base.ends_with(":0"));

@@ -7,6 +7,7 @@ mod cli;
 mod control;
 mod delta;
 mod faults;
+mod oidc;
 mod permissions;
 mod skus;
 mod token;

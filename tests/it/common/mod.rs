@@ -15,6 +15,7 @@ use license_manager::app::{self, Application};
 use license_manager::auth::{MaxTokenLifetime, Role};
 use license_manager::config::{EngineSettings, Settings};
 use license_manager::db;
+use license_manager::domain::api_tokens::ApiTokenLimits;
 use license_manager::http::{CorsOrigins, ServerLimits};
 use license_manager::metrics::Metrics;
 use license_manager::providers::RetryPolicy;
@@ -151,6 +152,8 @@ pub struct Options {
     pub kinds: ExtraKinds,
     /// Other origins whose pages may call the API; none by default, as in `serve`.
     pub cors_origins: CorsOrigins,
+    /// API tokens active at once; the default of `serve` when `None`.
+    pub max_api_tokens: Option<std::num::NonZeroUsize>,
 }
 
 /// Kinds of provider a test adds to its server's registry.
@@ -187,6 +190,7 @@ impl Options {
             limits: ServerLimits::default(),
             kinds: ExtraKinds::default(),
             cors_origins: CorsOrigins::default(),
+            max_api_tokens: None,
         }
     }
 }
@@ -332,6 +336,7 @@ pub fn settings(database_url: &str, data_dir: &Path, options: &Options) -> Setti
         listen: "127.0.0.1:0".parse().expect("valid address"),
         jwt_secret: None,
         token_max_ttl: MaxTokenLifetime::DEFAULT,
+        max_api_tokens: options.max_api_tokens.unwrap_or(ApiTokenLimits::MAX_ACTIVE),
         workers: options.workers,
         engine: EngineSettings {
             microsoft: options.microsoft.clone(),

@@ -104,11 +104,17 @@ async fn every_page_gets_the_entry_and_every_module_it_needs_is_served() {
         .collect();
     let base = reqwest::Url::parse(&app.url(&format!("/console/{version}/"))).expect("base");
 
-    // Every module reachable from app.js, the style sheet and the icon.
-    let mut queue: VecDeque<reqwest::Url> = ["app.js", "app.css", "icon.svg"]
-        .iter()
-        .map(|file| base.join(file).expect("a file"))
+    // Every file the entry page names (modules, preloads, style sheet, icon) and every module
+    // reachable from them.
+    let mut queue: VecDeque<reqwest::Url> = entry
+        .match_indices(&format!("\"/console/{version}/"))
+        .map(|(start, _)| {
+            let path = &entry[start + 1..];
+            let end = path.find('"').expect("a quoted path");
+            reqwest::Url::parse(&app.url(&path[..end])).expect("a file")
+        })
         .collect();
+    assert!(queue.len() >= 3, "the entry names its files: {entry}");
     let mut seen = BTreeSet::new();
     while let Some(url) = queue.pop_front() {
         if !seen.insert(url.to_string()) {
@@ -122,7 +128,15 @@ async fn every_page_gets_the_entry_and_every_module_it_needs_is_served() {
             "public, max-age=31536000, immutable",
             "{url}"
         );
-        if url.path().ends_with(".js") {
+        if url.path().ends_with(".css") {
+            // A rule left open swallows every rule after it, silently.
+            let sheet = response.text().await.expect("a style sheet");
+            assert_eq!(
+                sheet.matches('{').count(),
+                sheet.matches('}').count(),
+                "{url}"
+            );
+        } else if url.path().ends_with(".js") {
             assert_eq!(
                 header(response.headers(), &CONTENT_TYPE),
                 "text/javascript; charset=utf-8",
