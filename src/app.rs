@@ -18,6 +18,7 @@ use crate::auth::{AuthError, Authenticator, JwtKeys, MaxTokenLifetime, OidcVerif
 use crate::config::{EngineSettings, Settings};
 use crate::crypto::{CryptoError, SecretKeyring};
 use crate::db;
+use crate::domain::api_tokens::{ApiTokenLimits, ApiTokenVerifier};
 use crate::domain::run_feed::RunFeed;
 use crate::http::{self, AppState};
 use crate::jobs::SyncEngine;
@@ -203,6 +204,10 @@ impl Application {
                 wake_workers: engine.wake.clone(),
                 run_events: engine.events.clone(),
                 run_feed: feed.clone(),
+                api_tokens: ApiTokenLimits {
+                    max_lifetime: settings.token_max_ttl,
+                    max_active: settings.max_api_tokens,
+                },
             },
             settings.limits.subscriptions,
             settings.limits.request_timeout.get(),
@@ -212,10 +217,12 @@ impl Application {
             state: AppState {
                 db: engine.db.clone(),
                 auth: Authenticator::new(jwt, oidc),
+                api_tokens: Arc::new(ApiTokenVerifier::new(settings.token_max_ttl)),
                 api,
                 metrics,
                 limits: settings.limits,
                 registry: engine.registry.clone(),
+                cors: settings.cors_origins,
             },
             engine,
             workers: settings.workers,

@@ -9,9 +9,13 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
 use serde::{Deserialize, Serialize};
+
+use crate::crypto::CryptoError;
 
 pub use oidc::{FetchError, OidcSettings, OidcVerifier};
 
@@ -39,7 +43,7 @@ impl MaxTokenLifetime {
         Ok(Self(lifetime))
     }
 
-    fn seconds(self) -> i64 {
+    pub fn seconds(self) -> i64 {
         i64::try_from(self.0.as_secs()).unwrap_or(i64::MAX)
     }
 
@@ -85,6 +89,17 @@ pub enum Role {
     Admin,
 }
 
+impl Role {
+    /// The stored name, as `Display` writes it.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "viewer" => Some(Role::Viewer),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
 impl fmt::Display for Role {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -124,6 +139,8 @@ pub enum AuthError {
     LifetimeTooLong { max: MaxTokenLifetime },
     #[error("invalid token: {0}")]
     Invalid(&'static str),
+    #[error("the API token has been revoked")]
+    Revoked,
     #[error(
         "the token is valid but its `{claim}` claim holds no role of this API (LM_OIDC_ADMIN_ROLES, LM_OIDC_VIEWER_ROLES): ask for one to be assigned"
     )]
@@ -230,9 +247,95 @@ impl JwtKeys {
         Ok(())
     }
 
-    /// Reads `Authorization: Bearer <token>`.
+    /// Reads `Authorization: Bearer <token>` holding a JWT.
     pub fn verify_header(&self, header: Option<&str>) -> Result<Claims, AuthError> {
-        self.verify(bearer(header)?)
+        match Credential::from_header(header)? {
+            Credential::Jwt(token) => self.verify(token),
+            Credential::ApiToken(_) => Err(AuthError::Invalid("an API token, not a JWT")),
+        }
+    }
+}
+
+/// The prefix of every API token: a script's secret scanners, and this server, tell one from a
+/// JWT by it.
+pub const API_TOKEN_PREFIX: &str = "lmat_";
+/// 256 random bits: too many to guess, so one SHA-256 of the secret is enough to store.
+const API_TOKEN_BYTES: usize = 32;
+
+/// The secret of an API token, `lmat_` + base64url of 256 random bits. It is printed once, when
+/// created ([`Self::expose`]); `Debug` hides it and there is no `Display`, so no log line or
+/// error message can carry it by accident.
+pub struct ApiTokenSecret(String);
+
+impl ApiTokenSecret {
+    pub fn generate() -> Result<Self, CryptoError> {
+        let mut bytes = [0u8; API_TOKEN_BYTES];
+        aws_lc_rs::rand::fill(&mut bytes).map_err(|_| CryptoError::Random)?;
+        Ok(Self(format!(
+            "{API_TOKEN_PREFIX}{}",
+            URL_SAFE_NO_PAD.encode(bytes)
+        )))
+    }
+
+    /// A presented token that has the shape of one this server makes; anything else is refused
+    /// before the database is asked.
+    pub fn parse(text: &str) -> Result<Self, AuthError> {
+        let malformed = AuthError::Invalid("not a well-formed API token");
+        let encoded = text
+            .strip_prefix(API_TOKEN_PREFIX)
+            .ok_or(malformed.clone())?;
+        match URL_SAFE_NO_PAD.decode(encoded) {
+            Ok(bytes) if bytes.len() == API_TOKEN_BYTES => Ok(Self(text.to_owned())),
+            _ => Err(malformed),
+        }
+    }
+
+    /// What the database keeps and looks the token up by: hex of SHA-256.
+    pub fn hash(&self) -> String {
+        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, self.0.as_bytes())
+            .as_ref()
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect()
+    }
+
+    /// The secret itself, for the one answer that hands it to its creator.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ApiTokenSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiTokenSecret(..)")
+    }
+}
+
+/// What a bearer header holds: a JWT to verify with the keys, or an API token to look up.
+#[derive(Debug)]
+pub enum Credential<'a> {
+    Jwt(&'a str),
+    ApiToken(ApiTokenSecret),
+}
+
+impl<'a> Credential<'a> {
+    /// Reads `Authorization: Bearer <token>`. A missing header is refused like a bad token:
+    /// nothing in this API is public.
+    pub fn from_header(header: Option<&'a str>) -> Result<Self, AuthError> {
+        let header = header.ok_or(AuthError::MissingToken)?;
+        let (scheme, token) = header
+            .trim()
+            .split_once(' ')
+            .ok_or(AuthError::MalformedHeader)?;
+        let token = token.trim();
+        if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
+            return Err(AuthError::MalformedHeader);
+        }
+        if token.starts_with(API_TOKEN_PREFIX) {
+            ApiTokenSecret::parse(token).map(Credential::ApiToken)
+        } else {
+            Ok(Credential::Jwt(token))
+        }
     }
 }
 
@@ -247,22 +350,8 @@ impl AuthError {
     }
 }
 
-/// The token of `Authorization: Bearer <token>`. A missing header is refused like a bad token:
-/// nothing in this API is public.
-pub fn bearer(header: Option<&str>) -> Result<&str, AuthError> {
-    let header = header.ok_or(AuthError::MissingToken)?;
-    let (scheme, token) = header
-        .trim()
-        .split_once(' ')
-        .ok_or(AuthError::MalformedHeader)?;
-    let token = token.trim();
-    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
-        return Err(AuthError::MalformedHeader);
-    }
-    Ok(token)
-}
-
-/// Every kind of token this server accepts, and which one a request presents.
+/// The JWTs this server accepts, and which kind a token is: its own, or the identity
+/// provider's. (API tokens are told from JWTs by [`Credential`] and looked up in the database.)
 #[derive(Clone, Debug)]
 pub struct Authenticator {
     jwt: JwtKeys,
@@ -272,11 +361,6 @@ pub struct Authenticator {
 impl Authenticator {
     pub fn new(jwt: JwtKeys, oidc: Option<Arc<OidcVerifier>>) -> Self {
         Self { jwt, oidc }
-    }
-
-    /// Reads `Authorization: Bearer <token>`, as a header or a websocket's `connection_init`.
-    pub async fn verify_header(&self, header: Option<&str>) -> Result<Claims, AuthError> {
-        self.verify(bearer(header)?).await
     }
 
     /// The server's own tokens are HS256: the identity provider's are never, so an HS256 token
@@ -474,5 +558,34 @@ mod tests {
             keys.verify_header(Some("Bearer ")),
             Err(AuthError::MalformedHeader)
         );
+    }
+
+    #[test]
+    fn an_api_token_is_told_from_a_jwt_and_never_printed() {
+        let secret = ApiTokenSecret::generate().expect("random bytes");
+        let text = secret.expose().to_owned();
+        assert!(text.starts_with("lmat_") && text.len() == 5 + 43, "{text}");
+        assert_eq!(format!("{secret:?}"), "ApiTokenSecret(..)");
+        let header = format!("Bearer {text}");
+        match Credential::from_header(Some(&header)) {
+            Ok(Credential::ApiToken(parsed)) => assert_eq!(parsed.hash(), secret.hash()),
+            other => panic!("expected an API token, got {other:?}"),
+        }
+        assert!(matches!(
+            Credential::from_header(Some("Bearer eyJ.x.y")),
+            Ok(Credential::Jwt("eyJ.x.y"))
+        ));
+        for bad in ["Bearer lmat_", "Bearer lmat_short", "Bearer lmat_!!!"] {
+            assert_eq!(
+                Credential::from_header(Some(bad)).map(|_| ()),
+                Err(AuthError::Invalid("not a well-formed API token")),
+                "{bad}"
+            );
+        }
+        assert_ne!(
+            ApiTokenSecret::generate().expect("random").hash(),
+            secret.hash()
+        );
+        assert_eq!(secret.hash().len(), 64);
     }
 }

@@ -12,7 +12,8 @@ use secrecy::SecretString;
 use crate::api::SubscriptionLimits;
 use crate::auth::{MaxTokenLifetime, OidcSettings, Role};
 use crate::db;
-use crate::http::{ConnectionLimits, ServerLimits, Timeout};
+use crate::domain::api_tokens::ApiTokenLimits;
+use crate::http::{ConnectionLimits, CorsOrigins, ServerLimits, Timeout};
 use crate::providers::microsoft365::EndpointOverrides;
 use crate::sync::queue::SyncMode;
 use crate::sync::runner::SyncSettings;
@@ -39,6 +40,9 @@ pub enum Command {
     Migrate(StorageArgs),
     /// Print a signed JWT for a script or a person.
     Token(TokenArgs),
+    /// Create, list or revoke the API tokens of scripts, in the server's database.
+    #[command(subcommand)]
+    ApiToken(ApiTokenCommand),
     /// Run one sync of one provider in the foreground; exit non-zero if it fails (for cron).
     Sync(SyncArgs),
     /// Serve with a simulated Microsoft 365 tenant, already connected and syncing: a first look
@@ -58,6 +62,8 @@ pub struct DemoArgs {
     pub seed: u64,
     #[command(flatten)]
     pub limits: LimitArgs,
+    #[command(flatten)]
+    pub cors: CorsArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -89,10 +95,23 @@ pub struct JwtArgs {
     /// HS256 signing key, at least 32 bytes; default: generated once into the data folder.
     #[arg(long, env = "LM_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<SecretString>,
-    /// The longest lifetime of a token (e.g. 400d, 90d): `token` mints none longer and the
-    /// server accepts none longer.
+    #[command(flatten)]
+    pub lifetime: TokenLifetimeArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TokenLifetimeArgs {
+    /// The longest lifetime of a token (e.g. 400d, 90d): `token` mints none longer, API tokens
+    /// get none longer, and the server accepts none longer.
     #[arg(long, env = "LM_TOKEN_MAX_TTL", default_value_t = MaxTokenLifetime::DEFAULT)]
     pub token_max_ttl: MaxTokenLifetime,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ApiTokenLimitArgs {
+    /// API tokens that may be active (neither revoked nor expired) at once.
+    #[arg(long, env = "LM_MAX_API_TOKENS", default_value_t = ApiTokenLimits::MAX_ACTIVE)]
+    pub max_api_tokens: NonZeroUsize,
 }
 
 /// Everything that reads providers and syncs them: storage, the key for their secrets, where
@@ -135,7 +154,26 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub oidc: Box<OidcArgs>,
     #[command(flatten)]
+    pub api_tokens: ApiTokenLimitArgs,
+    #[command(flatten)]
     pub limits: LimitArgs,
+    #[command(flatten)]
+    pub cors: CorsArgs,
+}
+
+/// Browser frontends served from other origins.
+#[derive(Debug, Clone, Args)]
+pub struct CorsArgs {
+    /// Origins whose pages may call the API, comma-separated and exact (scheme, host, port:
+    /// https://app.example.com); no `*`. Default: none, only this server's own pages.
+    #[arg(long, env = "LM_CORS_ORIGINS")]
+    pub cors_origins: Option<CorsOrigins>,
+}
+
+impl From<CorsArgs> for CorsOrigins {
+    fn from(args: CorsArgs) -> Self {
+        args.cors_origins.unwrap_or_default()
+    }
 }
 
 /// Access tokens of an OpenID Connect identity provider, accepted besides the
@@ -234,6 +272,7 @@ impl From<LimitArgs> for ServerLimits {
             },
             request_timeout: args.request_timeout,
             websocket_init_timeout: args.websocket_init_timeout,
+            api_token_recheck: Timeout::API_TOKEN_RECHECK,
             subscriptions: SubscriptionLimits {
                 per_socket: args.max_subscriptions_per_socket,
                 total: args.max_subscriptions,
@@ -310,6 +349,42 @@ pub struct TokenArgs {
     pub jwt: JwtArgs,
 }
 
+#[derive(Debug, Clone, Subcommand)]
+pub enum ApiTokenCommand {
+    /// Create a token and print it (only this once; the database keeps a hash).
+    Create(ApiTokenCreateArgs),
+    /// List every token, newest first, revoked and expired ones too.
+    List(StorageArgs),
+    /// Revoke a token by its id: every server refuses it from its next request on.
+    Revoke(ApiTokenRevokeArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ApiTokenCreateArgs {
+    /// What the token is for, e.g. nightly-export.
+    #[arg(long)]
+    pub name: String,
+    #[arg(long, value_enum)]
+    pub role: Role,
+    /// Days until it expires; default 90, or the maximum token lifetime when shorter.
+    #[arg(long)]
+    pub expires_in_days: Option<i32>,
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    #[command(flatten)]
+    pub lifetime: TokenLifetimeArgs,
+    #[command(flatten)]
+    pub limits: ApiTokenLimitArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ApiTokenRevokeArgs {
+    /// The token's id, as `api-token list` shows it.
+    pub id: i64,
+    #[command(flatten)]
+    pub storage: StorageArgs,
+}
+
 /// What the sync engine needs, resolved from flags and environment. Tests build it directly.
 #[derive(Debug, Clone)]
 pub struct EngineSettings {
@@ -361,11 +436,14 @@ pub struct Settings {
     pub listen: SocketAddr,
     pub jwt_secret: Option<SecretString>,
     pub token_max_ttl: MaxTokenLifetime,
+    /// API tokens that may be active at once.
+    pub max_api_tokens: NonZeroUsize,
     /// An identity provider whose access tokens are accepted too.
     pub oidc: Option<OidcSettings>,
     pub workers: usize,
     pub engine: EngineSettings,
     pub limits: ServerLimits,
+    pub cors_origins: CorsOrigins,
 }
 
 impl From<ServeArgs> for Settings {
@@ -373,11 +451,13 @@ impl From<ServeArgs> for Settings {
         Self {
             listen: args.listen,
             jwt_secret: args.jwt.jwt_secret,
-            token_max_ttl: args.jwt.token_max_ttl,
+            token_max_ttl: args.jwt.lifetime.token_max_ttl,
+            max_api_tokens: args.api_tokens.max_api_tokens,
             oidc: (*args.oidc).settings(),
             workers: args.workers,
             engine: args.engine.into(),
             limits: args.limits.into(),
+            cors_origins: args.cors.into(),
         }
     }
 }

@@ -39,6 +39,8 @@ pub enum CryptoError {
     Corrupt(String),
     #[error("sealing failed")]
     Seal,
+    #[error("the system's random number generator failed")]
+    Random,
 }
 
 /// Ciphertext and the id of the key that made it, as stored in `providers`.

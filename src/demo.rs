@@ -10,6 +10,7 @@ use secrecy::SecretString;
 use crate::app::{self, Application, StartupError};
 use crate::auth::{MaxTokenLifetime, Role};
 use crate::config::{DemoArgs, EngineSettings, Settings};
+use crate::domain::api_tokens::ApiTokenLimits;
 use crate::domain::audit::Actor;
 use crate::domain::{providers, sync_runs};
 use crate::providers::microsoft365::{self, Cloud, EndpointOverrides};
@@ -79,10 +80,12 @@ pub async fn run(
         listen: args.listen,
         jwt_secret: None,
         token_max_ttl: MaxTokenLifetime::DEFAULT,
+        max_api_tokens: ApiTokenLimits::MAX_ACTIVE,
         oidc: None,
         workers: 2,
         engine: engine.clone(),
         limits: args.limits.into(),
+        cors_origins: args.cors.into(),
     })
     .await?;
     let addr = application.local_addr().map_err(DemoError::DataDir)?;

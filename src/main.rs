@@ -3,11 +3,14 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 use license_manager::app::{self, Application};
-use license_manager::auth::AuthError;
+use license_manager::auth::{AuthError, Role};
 use license_manager::config::{
-    Cli, Command, Settings, StorageArgs, SyncArgs, TokenArgs, WorkerArgs,
+    ApiTokenCommand, ApiTokenCreateArgs, Cli, Command, Settings, StorageArgs, SyncArgs, TokenArgs,
+    WorkerArgs,
 };
 use license_manager::db;
+use license_manager::domain::api_tokens::{self, ApiTokenLimits, NewApiToken};
+use license_manager::domain::audit::Actor;
 use license_manager::sync::queue::RunStatus;
 use tokio_util::sync::CancellationToken;
 
@@ -33,6 +36,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Demo(args) => Ok(license_manager::demo::run(args, shutdown_signal()).await?),
         Command::Migrate(args) => migrate(args).await,
         Command::Token(args) => token(args),
+        Command::ApiToken(command) => api_token(command).await,
     }
 }
 
@@ -110,7 +114,7 @@ fn token(args: TokenArgs) -> anyhow::Result<()> {
     anyhow::ensure!(!subject.is_empty(), "--subject must not be empty");
     let (keys, created) = app::load_jwt_keys(
         args.jwt.jwt_secret.as_ref(),
-        args.jwt.token_max_ttl,
+        args.jwt.lifetime.token_max_ttl,
         &args.data.data_dir,
     )?;
     if created {
@@ -137,6 +141,91 @@ fn token(args: TokenArgs) -> anyhow::Result<()> {
         println!("{token}");
     }
     Ok(())
+}
+
+/// The command line acts as `cli` in the audit log and in the tokens' `creator`: whoever can
+/// run it on the server's database is its operator.
+fn operator() -> Actor {
+    Actor {
+        subject: "cli".into(),
+        role: Role::Admin.to_string(),
+    }
+}
+
+async fn api_token(command: ApiTokenCommand) -> anyhow::Result<()> {
+    let storage = match &command {
+        ApiTokenCommand::Create(args) => &args.storage,
+        ApiTokenCommand::List(storage) => storage,
+        ApiTokenCommand::Revoke(args) => &args.storage,
+    };
+    let database = db::connect(&storage.database_url())
+        .await
+        .context("cannot open the database")?;
+    db::migrate(&database).await.context("migration failed")?;
+    match command {
+        ApiTokenCommand::Create(args) => create_api_token(&database, args).await,
+        ApiTokenCommand::List(_) => list_api_tokens(&database).await,
+        ApiTokenCommand::Revoke(args) => {
+            let token = api_tokens::revoke(&database, &operator(), args.id).await?;
+            println!("revoked API token {} ({})", token.id, token.name);
+            Ok(())
+        }
+    }
+}
+
+/// Prints the token alone on stdout, for `TOKEN=$(license-manager api-token create …)`.
+async fn create_api_token(
+    database: &sea_orm::DatabaseConnection,
+    args: ApiTokenCreateArgs,
+) -> anyhow::Result<()> {
+    let limits = ApiTokenLimits {
+        max_lifetime: args.lifetime.token_max_ttl,
+        max_active: args.limits.max_api_tokens,
+    };
+    let input = NewApiToken {
+        name: args.name,
+        role: args.role,
+        expires_in_days: args.expires_in_days,
+    };
+    let created = api_tokens::create(database, limits, &operator(), input).await?;
+    eprintln!(
+        "API token {} ({}, {}) expires {}; it is not shown again",
+        created.token.id,
+        created.token.name,
+        created.token.role,
+        created.token.expires_at.to_rfc3339()
+    );
+    println!("{}", created.secret.expose());
+    Ok(())
+}
+
+/// One line per token, tab-separated, after a header line.
+async fn list_api_tokens(database: &sea_orm::DatabaseConnection) -> anyhow::Result<()> {
+    let time = |at: Option<chrono::DateTime<chrono::Utc>>| {
+        at.map_or_else(|| "-".to_owned(), |at| at.to_rfc3339())
+    };
+    println!("id\tname\trole\tcreator\tcreated\texpires\tlast used\trevoked");
+    let mut before = None;
+    loop {
+        let page = api_tokens::list(database, 500, before).await?;
+        for token in &page {
+            println!(
+                "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                token.id,
+                token.name,
+                token.role,
+                token.creator,
+                token.created_at.to_rfc3339(),
+                token.expires_at.to_rfc3339(),
+                time(token.last_used_at),
+                time(token.revoked_at)
+            );
+        }
+        match page.last() {
+            Some(last) if page.len() == 500 => before = Some(last.id),
+            _ => return Ok(()),
+        }
+    }
 }
 
 /// Ctrl-C or SIGTERM (what `docker stop` and systemd send) ends the server gracefully.

@@ -9,6 +9,7 @@ mod m20261127_000030_no_descending_user_indexes;
 mod m20261128_000040_lean_assignment_writes;
 mod m20261129_000050_license_sources;
 mod m20261207_000060_provider_config;
+mod m20261207_000070_api_tokens;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000040_lean_assignment_writes::Migration),
             Box::new(m20261129_000050_license_sources::Migration),
             Box::new(m20261207_000060_provider_config::Migration),
+            Box::new(m20261207_000070_api_tokens::Migration),
         ]
     }
 }

@@ -9,6 +9,7 @@ use sea_orm::DatabaseConnection;
 use super::errors::{bad_user_input, unauthenticated};
 use crate::auth::Claims;
 use crate::crypto::SecretKeyring;
+use crate::domain::api_tokens::ApiTokenLimits;
 use crate::domain::audit::Actor;
 use crate::domain::providers::ProviderRegistry;
 use crate::domain::report_cache::ReportCache;
@@ -42,6 +43,11 @@ pub fn database<'a>(ctx: &Context<'a>) -> Result<&'a DatabaseConnection> {
 /// The reports this process has built, shared by every request it serves.
 pub fn report_cache<'a>(ctx: &Context<'a>) -> Result<&'a ReportCache> {
     Ok(ctx.data::<Arc<ReportCache>>()?.as_ref())
+}
+
+/// What API tokens the server lets an admin create.
+pub fn api_token_limits(ctx: &Context<'_>) -> Result<ApiTokenLimits> {
+    Ok(*ctx.data::<ApiTokenLimits>()?)
 }
 
 pub fn keyring<'a>(ctx: &Context<'a>) -> Result<&'a SecretKeyring> {

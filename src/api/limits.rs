@@ -151,6 +151,16 @@ pub fn name_refusals(mut response: Response) -> Response {
     response
 }
 
+/// Whether nothing of the request ran: async-graphql answers a document it refused with
+/// `data: null`, as it would a query whose root field failed, and only the missing paths tell
+/// the two apart (by the rule of [`name_refusals`]). GraphQL over HTTP answers such a request
+/// without `data`, with 400, when the client reads `application/graphql-response+json`.
+pub fn is_refusal(response: &Response) -> bool {
+    response.data == Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|error| error.path.is_empty())
+}
+
 fn name_refusal(error: &mut ServerError) {
     if error.message == TOO_COMPLEX {
         Limit::Complexity.name_error(error);

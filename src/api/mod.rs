@@ -26,6 +26,7 @@ use tokio::sync::Notify;
 
 use crate::auth::Claims;
 use crate::crypto::SecretKeyring;
+use crate::domain::api_tokens::{self, ApiTokenLimits};
 use crate::domain::providers::ProviderRegistry;
 use crate::domain::report_cache::ReportCache;
 use crate::domain::reports::Report;
@@ -35,6 +36,7 @@ use crate::sync::events::RunEvents;
 use loaders::Lifetime;
 
 pub use errors::error_json;
+pub use limits::is_refusal;
 pub use mutation::Mutation;
 pub use query::Query;
 use subscription::{SocketSlots, SubscriptionSlots};
@@ -64,6 +66,8 @@ pub struct Api {
     /// started from show the same built report.
     reports: Arc<ReportCache>,
     registry: Arc<ProviderRegistry>,
+    /// For the check of a websocket's API token before each of its operations.
+    db: DatabaseConnection,
 }
 
 impl Api {
@@ -74,10 +78,19 @@ impl Api {
     }
 
     /// What one websocket connection needs: as for a request, with loaders that cache nothing,
-    /// and the connection's count of operations.
-    pub fn connection_data(&self, claims: Claims, db: &DatabaseConnection) -> Data {
+    /// and the connection's count of operations. `api_token`: the id of the API token it was
+    /// opened with, which each of its operations checks again.
+    pub fn connection_data(
+        &self,
+        claims: Claims,
+        api_token: Option<i64>,
+        db: &DatabaseConnection,
+    ) -> Data {
         let mut data = self.data(claims, db, Lifetime::Connection);
         data.insert(self.subscriptions.for_socket());
+        if let Some(id) = api_token {
+            data.insert(SocketApiToken(id));
+        }
         data
     }
 
@@ -98,6 +111,32 @@ impl Api {
         data.insert(claims);
         loaders::attach(&mut data, db, &self.user_counts, lifetime);
         data
+    }
+}
+
+/// The id of the API token a websocket was opened with.
+struct SocketApiToken(i64);
+
+impl Api {
+    /// Runs a websocket's operation once its API token is found still active: a revocation
+    /// holds for the next operation of a socket opened before it, as for the next request.
+    fn unless_revoked(
+        &self,
+        id: i64,
+        request: Request,
+        session_data: Option<Arc<Data>>,
+    ) -> BoxStream<'static, Response> {
+        let schema = self.schema.clone();
+        let db = self.db.clone();
+        futures::stream::once(async move {
+            match api_tokens::is_active(&db, id).await {
+                Ok(true) => Executor::execute_stream(&schema, request, session_data),
+                Ok(false) => once(socket::refusal(&errors::unauthenticated())),
+                Err(error) => once(socket::refusal(&errors::graphql_error(&error))),
+            }
+        })
+        .flatten()
+        .boxed()
     }
 }
 
@@ -134,7 +173,15 @@ impl Executor for Api {
             None => None,
         };
         let subscription = socket::is_subscription(&mut request);
-        let mut responses = Executor::execute_stream(&self.schema, request, session_data);
+        let api_token = session_data
+            .as_ref()
+            .and_then(|data| data.get(&TypeId::of::<SocketApiToken>()))
+            .and_then(|token| token.downcast_ref::<SocketApiToken>())
+            .map(|token| token.0);
+        let mut responses = match api_token {
+            Some(id) => self.unless_revoked(id, request, session_data),
+            None => Executor::execute_stream(&self.schema, request, session_data),
+        };
         if !subscription {
             responses = socket::within(self.operation_budget, responses);
         }
@@ -160,6 +207,7 @@ pub struct Services {
     pub wake_workers: Arc<Notify>,
     pub run_events: RunEvents,
     pub run_feed: Arc<RunFeed>,
+    pub api_tokens: ApiTokenLimits,
 }
 
 /// `operation_budget` bounds a query or mutation sent over a websocket, as the HTTP layer
@@ -171,6 +219,7 @@ pub fn build_api(
 ) -> Api {
     let reports = Arc::new(ReportCache::default());
     let registry = services.registry;
+    let db = services.db.clone();
     let schema = builder()
         .data(services.db)
         .data(services.keyring)
@@ -178,10 +227,12 @@ pub fn build_api(
         .data(services.wake_workers)
         .data(services.run_events)
         .data(services.run_feed)
+        .data(services.api_tokens)
         .data(reports.clone())
         .finish();
     Api {
         schema,
+        db,
         reports,
         registry,
         user_counts: Arc::default(),

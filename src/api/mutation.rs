@@ -1,13 +1,15 @@
 use async_graphql::{Context, ID, Object, Result};
 
-use super::context::{actor, database, keyring, registry, row_id, run_events, wake_workers};
+use super::context::{
+    actor, api_token_limits, database, keyring, registry, row_id, run_events, wake_workers,
+};
 use super::errors::ResultExt;
 use super::guard::RoleGuard;
 use super::types::{
-    ApiSyncMode, ConnectionTest, CreateMicrosoftProviderInput, LicenseSku, MoneyInput, Provider,
-    SyncRun, UpdateMicrosoftProviderInput,
+    ApiSyncMode, ApiToken, ConnectionTest, CreateApiTokenInput, CreateMicrosoftProviderInput,
+    CreatedApiToken, LicenseSku, MoneyInput, Provider, SyncRun, UpdateMicrosoftProviderInput,
 };
-use crate::domain::{licenses, providers, sync_runs};
+use crate::domain::{api_tokens, licenses, providers, sync_runs};
 
 pub struct Mutation;
 
@@ -132,5 +134,35 @@ impl Mutation {
             .await
             .api()?;
         Ok(sku.into())
+    }
+
+    /// Creates a token for a script and returns it, the only time its secret is shown. CONFLICT
+    /// when the server already has its maximum of active tokens (`LM_MAX_API_TOKENS`).
+    #[graphql(guard = r#"RoleGuard::admin_mutation("api_token.create", "api_token")"#)]
+    async fn create_api_token(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateApiTokenInput,
+    ) -> Result<CreatedApiToken> {
+        let created = api_tokens::create(
+            database(ctx)?,
+            api_token_limits(ctx)?,
+            &actor(ctx)?,
+            input.into(),
+        )
+        .await
+        .api()?;
+        Ok(created.into())
+    }
+
+    /// Revokes a token: every replica refuses it from its next request on. Revoking a revoked
+    /// token changes nothing.
+    #[graphql(guard = r#"RoleGuard::admin_mutation("api_token.revoke", "api_token")"#)]
+    async fn revoke_api_token(&self, ctx: &Context<'_>, id: ID) -> Result<ApiToken> {
+        let id = row_id("id", &id)?;
+        let token = api_tokens::revoke(database(ctx)?, &actor(ctx)?, id)
+            .await
+            .api()?;
+        Ok(token.into())
     }
 }

@@ -6,11 +6,11 @@ use super::cursor;
 use super::errors::{ResultExt, bad_user_input};
 use super::guard::RoleGuard;
 use super::types::{
-    AuditEvent, AuditEventFilter, DirectoryUser, LicenseReport, LicenseSku, PageArgs, Provider,
-    ProviderKindInfo, SyncRun, UserConnection, UserFilterInput, UserOrder, Viewer, user_connection,
-    user_connection_cost,
+    ApiToken, AuditEvent, AuditEventFilter, DirectoryUser, LicenseReport, LicenseSku, PageArgs,
+    Provider, ProviderKindInfo, SyncRun, UserConnection, UserFilterInput, UserOrder, Viewer,
+    user_connection, user_connection_cost,
 };
-use crate::domain::{audit, licenses, providers, reports, sync_runs, users};
+use crate::domain::{api_tokens, audit, licenses, providers, reports, sync_runs, users};
 
 const PAGE_DEFAULT: u64 = 50;
 const PAGE_MAX: u64 = 500;
@@ -199,6 +199,24 @@ impl Query {
             after,
             |limit, before| audit::list(db, &filter, limit, before),
             |event| event.id,
+        )
+        .await
+    }
+
+    /// The API tokens for scripts, newest first, revoked and expired ones too. Admins only.
+    #[graphql(guard = "RoleGuard::admin()")]
+    async fn api_tokens(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<IdConnection<ApiToken>> {
+        let db = database(ctx)?;
+        id_page(
+            first,
+            after,
+            |limit, before| api_tokens::list(db, limit, before),
+            |token| token.id,
         )
         .await
     }

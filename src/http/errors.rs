@@ -123,10 +123,7 @@ const MAX_MESSAGE_BYTES: usize = 4 * 1024;
 /// their status, headers and text.
 pub async fn reshape(response: Response) -> Response {
     let status = response.status();
-    let is_json = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|value| value.as_bytes().starts_with(b"application/json"));
+    let is_json = super::media::is_json_response(response.headers());
     if is_json || !(status.is_client_error() || status.is_server_error()) {
         return response;
     }

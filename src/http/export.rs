@@ -18,7 +18,7 @@ use serde::Deserialize;
 
 use super::AppState;
 use super::errors::{domain_error, error};
-use super::graphql::{authenticate, refused};
+use super::graphql::authenticate;
 use crate::codes::Code;
 use crate::domain::licenses::{self, Assignment, LicenseSku};
 use crate::domain::money;
@@ -168,9 +168,7 @@ async fn admitted<P>(
     headers: &HeaderMap,
     params: Result<Query<P>, axum::extract::rejection::QueryRejection>,
 ) -> Result<P, Response> {
-    if let Err(error) = authenticate(state, headers).await {
-        return Err(refused(&error));
-    }
+    authenticate(state, headers).await?;
     params
         .map(|Query(params)| params)
         .map_err(|rejection| bad_request(&rejection.body_text()))

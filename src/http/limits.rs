@@ -19,6 +19,9 @@ impl Timeout {
     pub const KEEP_ALIVE: Self = Self(Duration::from_secs(5));
     pub const REQUEST: Self = Self(Duration::from_secs(30));
     pub const WEBSOCKET_INIT: Self = Self(Duration::from_secs(10));
+    /// How often a websocket opened with an API token looks it up again, so that a revocation
+    /// ends the subscriptions it runs, not only its next operation.
+    pub const API_TOKEN_RECHECK: Self = Self(Duration::from_secs(15));
 
     pub fn new(duration: Duration) -> Result<Self, String> {
         if duration.is_zero() {
@@ -83,6 +86,8 @@ pub struct ServerLimits {
     pub connections: ConnectionLimits,
     pub request_timeout: Timeout,
     pub websocket_init_timeout: Timeout,
+    /// Fixed in production ([`Timeout::API_TOKEN_RECHECK`]); tests shorten it.
+    pub api_token_recheck: Timeout,
     pub subscriptions: SubscriptionLimits,
 }
 
@@ -92,6 +97,7 @@ impl Default for ServerLimits {
             connections: ConnectionLimits::default(),
             request_timeout: Timeout::REQUEST,
             websocket_init_timeout: Timeout::WEBSOCKET_INIT,
+            api_token_recheck: Timeout::API_TOKEN_RECHECK,
             subscriptions: SubscriptionLimits::default(),
         }
     }

@@ -1,6 +1,7 @@
 //! The HTTP surface: the console and the setup guides, GraphQL, GraphiQL, CSV exports and the health probes.
 
 mod console;
+mod cors;
 mod errors;
 mod export;
 mod graphiql;
@@ -9,6 +10,7 @@ mod guide;
 mod headers;
 mod health;
 mod limits;
+mod media;
 mod prometheus;
 mod serve;
 mod state;
@@ -22,6 +24,7 @@ use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
+pub use cors::{CorsOrigins, Origin, OriginError};
 pub use limits::{ConnectionLimits, ServerLimits, Timeout};
 pub use state::AppState;
 
@@ -31,25 +34,42 @@ pub use serve::serve;
 const MAX_REQUEST_BYTES: usize = 1024 * 1024;
 
 pub fn router(state: AppState) -> Router {
-    let routes = Router::new()
+    let others = Router::new()
         .merge(console_routes())
-        .route("/graphql", get(graphql::get).post(graphql::execute))
         .route("/graphiql/{version}/{file}", get(graphiql::asset))
-        .route("/export/users.csv", get(export::users_csv))
-        .route("/export/skus.csv", get(export::skus_csv))
-        .route("/export/findings.csv", get(export::findings_csv))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(prometheus::metrics))
-        .fallback(errors::no_route)
+        .fallback(errors::no_route);
+    let routes = bounded(others).merge(api_routes(&state.cors));
+    headers::apply(routes)
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// The routes a frontend on another origin may call, with CORS outermost, so that even the
+/// refusals of the layers below (a body too large) reach its page readably.
+fn api_routes(cors: &CorsOrigins) -> Router<AppState> {
+    let routes = Router::new()
+        .route("/graphql", get(graphql::get).post(graphql::execute))
+        .route("/export/users.csv", get(export::users_csv))
+        .route("/export/skus.csv", get(export::skus_csv))
+        .route("/export/findings.csv", get(export::findings_csv));
+    let routes = bounded(routes);
+    match cors.layer() {
+        Some(cors) => routes.layer(cors),
+        None => routes,
+    }
+}
+
+/// The body limits and the one error shape, on every route.
+fn bounded(routes: Router<AppState>) -> Router<AppState> {
+    routes
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
         // async-graphql-axum reads the body as a stream, which DefaultBodyLimit does not
         // cover; this layer caps every body, answering 413 before reading an oversized one.
         .layer(RequestBodyLimitLayer::new(MAX_REQUEST_BYTES))
-        .layer(map_response(errors::reshape));
-    headers::apply(routes)
-        .layer(TraceLayer::new_for_http())
-        .with_state(state)
+        .layer(map_response(errors::reshape))
 }
 
 /// The console's pages and files, compressed: they are what a browser loads first.

@@ -24,7 +24,10 @@ use tokio::time::Instant;
 use super::AppState;
 use super::MAX_REQUEST_BYTES;
 use super::Timeout;
+use sea_orm::DatabaseConnection;
+
 use crate::auth::{Authenticator, Claims};
+use crate::domain::api_tokens::{self, ApiTokenVerifier};
 
 /// graphql-transport-ws: no `connection_init` within the allowed time.
 const INIT_TIMEOUT: u16 = 4408;
@@ -63,11 +66,16 @@ pub fn upgrade(
 struct Admission {
     /// When the token expires, once one was accepted.
     expires: OnceLock<Instant>,
+    /// The id of the API token accepted, if it was one.
+    api_token: OnceLock<i64>,
     refused: AtomicBool,
 }
 
 impl Admission {
-    fn admit(&self, claims: &Claims) {
+    fn admit(&self, claims: &Claims, api_token: Option<i64>) {
+        if let Some(id) = api_token {
+            let _ = self.api_token.set(id);
+        }
         let left_ms = claims
             .exp
             .saturating_mul(1000)
@@ -96,6 +104,7 @@ async fn session(socket: WebSocket, state: AppState, protocol: WebSocketProtocol
     let AppState {
         db,
         auth,
+        api_tokens,
         api,
         limits,
         ..
@@ -112,14 +121,15 @@ async fn session(socket: WebSocket, state: AppState, protocol: WebSocketProtocol
         });
     let admitted = admission.clone();
     let connection_api = api.clone();
+    let recheck_db = db.clone();
     // The token comes in the connection_init payload, as browsers cannot set headers on a
     // websocket.
     let messages = Protocol::new(api, incoming, protocol).on_connection_init(
         move |payload: Value| async move {
-            match authorize(&auth, &payload).await {
-                Ok(claims) => {
-                    admitted.admit(&claims);
-                    Ok(connection_api.connection_data(claims, &db))
+            match authorize(&auth, &api_tokens, &db, &payload).await {
+                Ok((claims, api_token)) => {
+                    admitted.admit(&claims, api_token);
+                    Ok(connection_api.connection_data(claims, api_token, &db))
                 }
                 Err(error) => {
                     admitted.refuse();
@@ -130,8 +140,11 @@ async fn session(socket: WebSocket, state: AppState, protocol: WebSocketProtocol
     );
     let mut messages = pin!(messages);
     let init_deadline = Instant::now() + limits.websocket_init_timeout.get();
+    let recheck_every = limits.api_token_recheck.get();
+    let mut recheck = Instant::now() + recheck_every;
     loop {
         let deadline = admission.expires.get().copied().unwrap_or(init_deadline);
+        let api_token = admission.api_token.get().copied();
         let outgoing = tokio::select! {
             message = messages.next() => match message {
                 Some(message) => to_frame(message, &admission),
@@ -141,6 +154,14 @@ async fn session(socket: WebSocket, state: AppState, protocol: WebSocketProtocol
                 let _ = sink.send(ran_out(&admission, limits.websocket_init_timeout)).await;
                 break;
             }
+            () = tokio::time::sleep_until(recheck), if api_token.is_some() => {
+                recheck = Instant::now() + recheck_every;
+                if still_active(&recheck_db, api_token).await {
+                    continue;
+                }
+                let _ = sink.send(close(FORBIDDEN, "the API token has been revoked")).await;
+                break;
+            }
         };
         if sink.send(outgoing).await.is_err() {
             break;
@@ -148,11 +169,31 @@ async fn session(socket: WebSocket, state: AppState, protocol: WebSocketProtocol
     }
 }
 
-async fn authorize(auth: &Authenticator, payload: &Value) -> async_graphql::Result<Claims> {
+/// Whether the socket's API token may go on; a database that does not answer is no reason to
+/// close it (the next operation checks again).
+async fn still_active(db: &DatabaseConnection, api_token: Option<i64>) -> bool {
+    let Some(id) = api_token else {
+        return true;
+    };
+    match api_tokens::is_active(db, id).await {
+        Ok(active) => active,
+        Err(error) => {
+            tracing::warn!(error = ?error, token = id, "could not check a websocket's API token");
+            true
+        }
+    }
+}
+
+async fn authorize(
+    auth: &Authenticator,
+    api_tokens: &ApiTokenVerifier,
+    db: &DatabaseConnection,
+    payload: &Value,
+) -> async_graphql::Result<(Claims, Option<i64>)> {
     let authorization = ["Authorization", "authorization"]
         .iter()
         .find_map(|key| payload.get(*key).and_then(Value::as_str));
-    auth.verify_header(authorization)
+    super::graphql::verify(auth, api_tokens, db, authorization)
         .await
         .map_err(|error| async_graphql::Error::new(error.to_string()))
 }

@@ -11,17 +11,17 @@ use std::time::Duration;
 use common::graph::tenant;
 use serde_json::{Value, json};
 
-const BINARY: &str = env!("CARGO_BIN_EXE_license-manager");
+pub(crate) const BINARY: &str = env!("CARGO_BIN_EXE_license-manager");
 
 /// A child process whose output is collected as it comes, killed when dropped.
-struct Process {
+pub(crate) struct Process {
     child: Child,
-    stdout: Arc<Mutex<String>>,
-    stderr: Arc<Mutex<String>>,
+    pub(crate) stdout: Arc<Mutex<String>>,
+    pub(crate) stderr: Arc<Mutex<String>>,
 }
 
 impl Process {
-    fn start(command: &mut Command) -> Self {
+    pub(crate) fn start(command: &mut Command) -> Self {
         let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -49,12 +49,12 @@ impl Process {
         }
     }
 
-    fn text(stream: &Arc<Mutex<String>>) -> String {
+    pub(crate) fn text(stream: &Arc<Mutex<String>>) -> String {
         stream.lock().map(|text| text.clone()).unwrap_or_default()
     }
 
     /// Waits until `find` extracts something from stdout or stderr.
-    async fn wait_for<T>(&self, find: impl Fn(&str) -> Option<T>) -> T {
+    pub(crate) async fn wait_for<T>(&self, find: impl Fn(&str) -> Option<T>) -> T {
         for _ in 0..300 {
             let all = Self::text(&self.stdout) + &Self::text(&self.stderr);
             if let Some(found) = find(&all) {
@@ -77,7 +77,7 @@ impl Drop for Process {
     }
 }
 
-fn serving_address(output: &str) -> Option<String> {
+pub(crate) fn serving_address(output: &str) -> Option<String> {
     let start = output.find("serving GraphQL at http://")? + "serving GraphQL at http://".len();
     let end = output[start..].find('/')?;
     Some(output[start..start + end].to_owned())

@@ -11,12 +11,15 @@
 #[macro_use]
 mod common;
 
+mod api_tokens;
 mod at_rest;
 mod auth;
 mod cli;
 mod codes;
+mod conformance;
 mod connections;
 mod console;
+mod cors;
 mod database;
 mod export;
 mod graph_client;

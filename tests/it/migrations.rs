@@ -30,6 +30,16 @@ async fn migrate_up_to(db: &DatabaseConnection, last: &str) {
         .expect("the earlier schema is created");
 }
 
+/// How many migrations follow the one named `last`: what `down` takes to return to it.
+fn newer_than(last: &str) -> u32 {
+    let all = Migrator::migrations();
+    let position = all
+        .iter()
+        .position(|migration| migration.name() == last)
+        .expect("the migration exists");
+    (all.len() - position - 1) as u32
+}
+
 /// A provider of the earlier schema whose secret `keyring` seals as that version did.
 fn sealed_provider<'a>(
     keyring: &SecretKeyring,
@@ -209,7 +219,9 @@ async fn the_provider_configuration_migration_can_be_reverted(engine: Engine) {
     Migrator::up(&db, None)
         .await
         .expect("migrated to the latest");
-    Migrator::down(&db, Some(1)).await.expect("reverted");
+    Migrator::down(&db, Some(newer_than(BEFORE_PROVIDER_CONFIG)))
+        .await
+        .expect("reverted");
     let row = db
         .query_one_raw(Statement::from_string(
             db.get_database_backend(),
@@ -251,7 +263,52 @@ async fn the_provider_configuration_migration_can_be_reverted(engine: Engine) {
     database.drop_database().await;
 }
 
+/// The last migration before API tokens.
+const BEFORE_API_TOKENS: &str = "m20261207_000060_provider_config";
+
+/// A database of the schema before API tokens gains their table on start, keeps its providers,
+/// and serves a token at once; the migration reverts and applies again.
+async fn api_tokens_arrive_on_an_existing_database(engine: Engine) {
+    let data_dir = tempfile::tempdir().expect("temporary data folder");
+    let database = TestDatabase::create(engine, data_dir.path()).await;
+    let db = database.connect().await;
+    migrate_up_to(&db, BEFORE_API_TOKENS).await;
+    db.close().await.ok();
+
+    let app = TestApp::start(data_dir, database).await;
+    let created = app
+        .admin(
+            "mutation { createApiToken(input: { name: \"upgraded\", role: VIEWER }) { token } }",
+            json!({}),
+        )
+        .await;
+    let token = created["data"]["createApiToken"]["token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{created}"))
+        .to_owned();
+    let (status, body) = app
+        .graphql_with_header(Some(&format!("Bearer {token}")), "{ viewer { role } }")
+        .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+
+    let db = app.database.connect().await;
+    Migrator::down(&db, Some(newer_than(BEFORE_API_TOKENS)))
+        .await
+        .expect("reverted");
+    let gone = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COUNT(*) FROM api_tokens",
+        ))
+        .await;
+    assert!(gone.is_err(), "the table is dropped");
+    Migrator::up(&db, None).await.expect("migrated again");
+    db.close().await.ok();
+    app.finish().await;
+}
+
 engine_tests!(
     providers_survive_the_move_to_kind_configuration,
     the_provider_configuration_migration_can_be_reverted,
+    api_tokens_arrive_on_an_existing_database,
 );

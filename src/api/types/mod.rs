@@ -1,3 +1,4 @@
+mod api_token;
 mod audit;
 mod connection_test;
 mod license;
@@ -8,6 +9,7 @@ mod sync_run;
 mod user;
 mod viewer;
 
+pub use api_token::{ApiToken, CreateApiTokenInput, CreatedApiToken};
 pub use audit::{AuditEvent, AuditEventFilter};
 pub use connection_test::ConnectionTest;
 pub use license::{LicenseSku, MoneyInput};

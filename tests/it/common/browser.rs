@@ -148,7 +148,12 @@ impl Browser {
     /// Runs `script` in the page as an asynchronous function: it answers by calling its last
     /// argument.
     pub async fn run_async(&self, script: &str) -> Value {
-        match tokio::time::timeout(WAIT, self.client.execute_async(script, Vec::new())).await {
+        self.run_async_with(script, Vec::new()).await
+    }
+
+    /// As [`Self::run_async`], with `args` before the callback in `arguments`.
+    pub async fn run_async_with(&self, script: &str, args: Vec<Value>) -> Value {
+        match tokio::time::timeout(WAIT, self.client.execute_async(script, args)).await {
             Ok(Ok(value)) => value,
             Ok(Err(error)) => panic!("the page refused the script: {error}\n{script}"),
             Err(_) => {

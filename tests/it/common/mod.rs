@@ -15,7 +15,8 @@ use license_manager::app::{self, Application};
 use license_manager::auth::{MaxTokenLifetime, OidcSettings, Role};
 use license_manager::config::{EngineSettings, Settings};
 use license_manager::db;
-use license_manager::http::ServerLimits;
+use license_manager::domain::api_tokens::ApiTokenLimits;
+use license_manager::http::{CorsOrigins, ServerLimits};
 use license_manager::metrics::Metrics;
 use license_manager::providers::RetryPolicy;
 use license_manager::providers::microsoft365::EndpointOverrides;
@@ -149,6 +150,10 @@ pub struct Options {
     pub limits: ServerLimits,
     /// Kinds of provider the server knows beside the shipped ones.
     pub kinds: ExtraKinds,
+    /// Other origins whose pages may call the API; none by default, as in `serve`.
+    pub cors_origins: CorsOrigins,
+    /// API tokens active at once; the default of `serve` when `None`.
+    pub max_api_tokens: Option<std::num::NonZeroUsize>,
     /// An identity provider whose access tokens the server accepts too.
     pub oidc: Option<OidcSettings>,
 }
@@ -186,6 +191,8 @@ impl Options {
             }),
             limits: ServerLimits::default(),
             kinds: ExtraKinds::default(),
+            cors_origins: CorsOrigins::default(),
+            max_api_tokens: None,
             oidc: None,
         }
     }
@@ -332,6 +339,7 @@ pub fn settings(database_url: &str, data_dir: &Path, options: &Options) -> Setti
         listen: "127.0.0.1:0".parse().expect("valid address"),
         jwt_secret: None,
         token_max_ttl: MaxTokenLifetime::DEFAULT,
+        max_api_tokens: options.max_api_tokens.unwrap_or(ApiTokenLimits::MAX_ACTIVE),
         oidc: options.oidc.clone(),
         workers: options.workers,
         engine: EngineSettings {
@@ -340,6 +348,7 @@ pub fn settings(database_url: &str, data_dir: &Path, options: &Options) -> Setti
             ..EngineSettings::new(database_url.to_owned(), data_dir.to_owned())
         },
         limits: options.limits,
+        cors_origins: options.cors_origins.clone(),
     }
 }
 

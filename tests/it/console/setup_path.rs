@@ -272,6 +272,28 @@ async fn the_setup_path_works_in_a_browser(engine: Engine) {
         held.units[0]
     );
 
+    // The SKU's page lists its holders.
+    let sku_page = browser
+        .run(
+            "return document.querySelector(arguments[0] + ' a[href^=\"/licenses/\"]').getAttribute('href');",
+            vec![json!(row)],
+        )
+        .await;
+    let sku_page = sku_page.as_str().unwrap_or_default().to_owned();
+    browser
+        .click(&format!(r#"{row} a[href="{sku_page}"]"#))
+        .await;
+    browser.wait_for(r#"[data-test="holders-total"]"#).await;
+    let holders = users
+        .iter()
+        .filter(|user| user.licenses.contains_key(&held.sku_id))
+        .count();
+    assert_eq!(
+        figure(&browser, r#"[data-test="holders-total"]"#).await,
+        holders as i64
+    );
+    check_both_widths(&browser, &sku_page).await;
+
     // The waste page's totals are the report's.
     let report = app
         .query(
@@ -337,6 +359,7 @@ async fn the_setup_path_works_in_a_browser(engine: Engine) {
     for (path, ready) in [
         ("/licenses", r#"[data-test="sku"]"#),
         ("/users", r#"[data-test="user"]"#),
+        (sku_page.as_str(), r#"[data-test="holders-total"]"#),
         ("/waste", r#"[data-test="total-findings"]"#),
     ] {
         open_page(&browser, &app, path, ready).await;
