@@ -8,6 +8,7 @@ use crate::common;
 use std::num::NonZeroUsize;
 use std::process::Command;
 
+use crate::common::websocket::{self, Socket};
 use chrono::{Duration, Utc};
 use common::{Engine, Options, TestApp, TestDatabase, error_code};
 use futures::{SinkExt, StreamExt};
@@ -19,7 +20,6 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 const CREATE: &str = "mutation($input: CreateApiTokenInput!) {
     createApiToken(input: $input) {
@@ -93,9 +93,6 @@ async fn assert_refused(app: &TestApp, token: &str, why: &str) {
     );
 }
 
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
 /// graphql-transport-ws with the token in `connection_init`: the first message back.
 async fn websocket_answer(app: &TestApp, token: &str) -> Value {
     websocket(app, token).await.1
@@ -113,22 +110,8 @@ async fn next_message(socket: &mut Socket) -> Value {
 }
 
 async fn websocket(app: &TestApp, token: &str) -> (Socket, Value) {
-    let mut request = format!("ws://{}/graphql", app.addr)
-        .into_client_request()
-        .expect("request");
-    request.headers_mut().insert(
-        "sec-websocket-protocol",
-        "graphql-transport-ws".parse().expect("header"),
-    );
-    let (mut socket, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("websocket");
-    let init = json!({ "type": "connection_init",
-                       "payload": { "Authorization": format!("Bearer {token}") } });
-    socket
-        .send(Message::text(init.to_string()))
-        .await
-        .expect("sent");
+    let mut socket = websocket::open(app).await;
+    websocket::init(&mut socket, Some(token)).await;
     let first = next_message(&mut socket).await;
     (socket, first)
 }

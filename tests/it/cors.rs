@@ -3,12 +3,12 @@
 //! browser hides the answer) and no websocket; and without the setting the server sends no CORS
 //! header at all. The last test checks the same in Chromium, from a page of another server.
 
-use futures::{SinkExt, StreamExt};
+use crate::common::websocket;
+use futures::StreamExt;
 use license_manager::auth::Role;
 use license_manager::http::CorsOrigins;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::{self, Message};
 
 use crate::common::{Engine, Options, TestApp};
@@ -206,16 +206,11 @@ async fn without_the_setting_no_cors_header_is_sent() {
 /// Opens the websocket with `origin` (none for a client that is not a browser) and says
 /// `connection_init`: `Ok` when it was acknowledged, the status of the refused upgrade otherwise.
 async fn open_websocket(app: &TestApp, origin: Option<&str>) -> Result<(), StatusCode> {
-    let mut request = format!("ws://{}/graphql", app.addr)
-        .into_client_request()
-        .expect("request");
-    let headers = request.headers_mut();
-    headers.insert(
-        "sec-websocket-protocol",
-        "graphql-transport-ws".parse().expect("header"),
-    );
+    let mut request = websocket::request(app);
     if let Some(origin) = origin {
-        headers.insert("origin", origin.parse().expect("header"));
+        request
+            .headers_mut()
+            .insert("origin", origin.parse().expect("header"));
     }
     let mut socket = match tokio_tungstenite::connect_async(request).await {
         Ok((socket, _)) => socket,
@@ -223,11 +218,7 @@ async fn open_websocket(app: &TestApp, origin: Option<&str>) -> Result<(), Statu
         Err(error) => panic!("the upgrade failed otherwise: {error}"),
     };
     let token = app.token(Role::Viewer, "cors");
-    let init = json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } });
-    socket
-        .send(Message::text(init.to_string()))
-        .await
-        .expect("sent");
+    websocket::init(&mut socket, Some(&token)).await;
     let Some(Ok(Message::Text(text))) = socket.next().await else {
         panic!("no answer to connection_init");
     };

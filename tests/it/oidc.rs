@@ -6,9 +6,10 @@ use crate::common;
 
 use std::time::Duration;
 
+use crate::common::websocket;
 use common::graph::{tenant, tenant_with};
 use common::{Engine, Options, TestApp, error_code};
-use futures::{SinkExt, StreamExt};
+use futures::StreamExt;
 use graph_sim::{
     OidcOptions, ROLE_ADMIN, ROLE_READER, SimOptions, SimServer, TenantSpec, TestToken,
 };
@@ -17,7 +18,6 @@ use reqwest::StatusCode;
 use sea_orm::prelude::Uuid;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 const VIEWER: &str = "{ viewer { subject role displayName } }";
 const JWKS_ROUTE: &str = "/discovery/v2.0/keys";
@@ -212,22 +212,8 @@ async fn a_websocket_admits_the_same_tokens(engine: Engine) {
 /// Opens a socket and sends `connection_init` with `token`: the first JSON message, and the close
 /// code when the socket was closed instead.
 async fn websocket_init(app: &TestApp, token: &str) -> (Option<Value>, Option<u16>) {
-    let mut request = format!("ws://{}/graphql", app.addr)
-        .into_client_request()
-        .expect("request");
-    request.headers_mut().insert(
-        "sec-websocket-protocol",
-        "graphql-transport-ws".parse().expect("header"),
-    );
-    let (mut socket, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("websocket");
-    let init = json!({ "type": "connection_init",
-        "payload": { "Authorization": format!("Bearer {token}") } });
-    socket
-        .send(Message::text(init.to_string()))
-        .await
-        .expect("sent");
+    let mut socket = websocket::open(app).await;
+    websocket::init(&mut socket, Some(token)).await;
     while let Some(message) = socket.next().await {
         match message {
             Ok(Message::Text(text)) => return (serde_json::from_str(&text).ok(), None),

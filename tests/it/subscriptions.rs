@@ -5,6 +5,7 @@ use crate::common;
 use std::collections::HashMap;
 use std::time::Duration;
 
+use crate::common::websocket::{Socket, init, open};
 use chrono::Duration as ChronoDuration;
 use common::graph::slow_tenant;
 use common::{Engine, Options, TestApp};
@@ -17,38 +18,10 @@ use license_manager::sync::queue::{self, Progress};
 use sea_orm::DatabaseConnection;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// A websocket that has not said `connection_init` yet.
-async fn open(app: &TestApp) -> Socket {
-    let mut request = format!("ws://{}/graphql", app.addr)
-        .into_client_request()
-        .expect("request");
-    request.headers_mut().insert(
-        "sec-websocket-protocol",
-        "graphql-transport-ws".parse().expect("header"),
-    );
-    let (socket, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("websocket");
-    socket
-}
 
 async fn connect(app: &TestApp, token: Option<&str>) -> Socket {
     let mut socket = open(app).await;
-    let payload = token.map_or(
-        json!({}),
-        |token| json!({ "Authorization": format!("Bearer {token}") }),
-    );
-    socket
-        .send(Message::text(
-            json!({ "type": "connection_init", "payload": payload }).to_string(),
-        ))
-        .await
-        .expect("sent");
+    init(&mut socket, token).await;
     socket
 }
 

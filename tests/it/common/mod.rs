@@ -4,6 +4,7 @@
 pub mod browser;
 pub mod fixtures;
 pub mod graph;
+pub mod websocket;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
