@@ -1,6 +1,6 @@
 //! Access tokens of an OpenID Connect identity provider (any issuer with a discovery document):
 //! keys from its JWKS, cached by `kid`, and the claims a resource server must check
-//! (shared/reference/entra-oidc-contract.md §0).
+//! (docs/security.md, "Identity provider tokens").
 
 use std::collections::HashMap;
 use std::str::FromStr;

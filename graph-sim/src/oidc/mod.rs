@@ -1,7 +1,7 @@
 //! Entra ID v2.0 as an OpenID Connect provider: discovery, JWKS with rotation, `/authorize`
 //! (authorization code + PKCE) and the `authorization_code` / `refresh_token` grants, for a
 //! simulated API app (app roles `LicenseManager.Admin` / `LicenseManager.Reader`) and a SPA
-//! client. Wire shapes follow `shared/reference/entra-oidc-contract.md`.
+//! client. The wire shapes are described in this crate's README, "Identity provider".
 
 mod endpoints;
 mod keys;
