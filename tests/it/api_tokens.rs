@@ -27,25 +27,13 @@ const CREATE: &str = "mutation($input: CreateApiTokenInput!) {
 const LIST: &str =
     "{ apiTokens { nodes { id name role creator createdAt expiresAt lastUsedAt revokedAt } } }";
 
-/// POSTs an operation with `token` as the bearer.
-async fn graphql(app: &TestApp, token: &str, query: &str, variables: Value) -> (StatusCode, Value) {
-    let response = app
-        .http
-        .post(app.url("/graphql"))
-        .bearer_auth(token)
-        .json(&json!({ "query": query, "variables": variables }))
-        .send()
-        .await
-        .expect("answered");
-    let status = response.status();
-    (status, response.json().await.expect("JSON"))
-}
-
 /// Creates a token with an admin JWT of subject `admin-person`; returns the secret and the row.
 async fn create(app: &TestApp, name: &str, role: &str, days: Option<i32>) -> (String, Value) {
     let admin = app.token(Role::Admin, "admin-person");
     let input = json!({ "name": name, "role": role, "expiresInDays": days });
-    let (status, body) = graphql(app, &admin, CREATE, json!({ "input": input })).await;
+    let (status, body) = app
+        .graphql_as(&admin, CREATE, json!({ "input": input }))
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let created = &body["data"]["createApiToken"];
     let token = created["token"]
@@ -77,7 +65,9 @@ async fn audit(app: &TestApp, action: &str) -> Value {
 
 /// The answer a refused token gets: 401 and UNAUTHENTICATED.
 async fn assert_refused(app: &TestApp, token: &str, why: &str) {
-    let (status, body) = graphql(app, token, "{ viewer { subject } }", json!({})).await;
+    let (status, body) = app
+        .graphql_as(token, "{ viewer { subject } }", json!({}))
+        .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{why}: {body}");
     assert_eq!(error_code(&body), "UNAUTHENTICATED", "{why}");
     assert!(
@@ -145,7 +135,9 @@ async fn a_token_works_everywhere_a_jwt_does_and_is_listed_with_its_use(engine: 
         "{row}"
     );
 
-    let (status, body) = graphql(&app, &secret, "{ viewer { subject role } }", json!({})).await;
+    let (status, body) = app
+        .graphql_as(&secret, "{ viewer { subject role } }", json!({}))
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(
         body["data"]["viewer"],
@@ -167,7 +159,9 @@ async fn a_token_works_everywhere_a_jwt_does_and_is_listed_with_its_use(engine: 
 
     // A viewer's token cannot mutate; the refusal names the token.
     let input = json!({ "name": "escalate", "role": "ADMIN" });
-    let (_, refused) = graphql(&app, &secret, CREATE, json!({ "input": input })).await;
+    let (_, refused) = app
+        .graphql_as(&secret, CREATE, json!({ "input": input }))
+        .await;
     assert_eq!(error_code(&refused), "FORBIDDEN", "{refused}");
     let refusals = audit(&app, "api_token.create").await;
     assert!(
@@ -182,7 +176,9 @@ async fn a_token_works_everywhere_a_jwt_does_and_is_listed_with_its_use(engine: 
     // An admin's token can, and what it creates names it as the creator.
     let (admin_secret, admin_row) = create(&app, "provisioning", "ADMIN", None).await;
     let input = json!({ "name": "made-by-a-script", "role": "VIEWER", "expiresInDays": 1 });
-    let (status, made) = graphql(&app, &admin_secret, CREATE, json!({ "input": input })).await;
+    let (status, made) = app
+        .graphql_as(&admin_secret, CREATE, json!({ "input": input }))
+        .await;
     assert_eq!(status, StatusCode::OK, "{made}");
     let admin_subject = format!("apitoken:{}", admin_row["id"].as_str().expect("an id"));
     assert_eq!(
@@ -223,7 +219,9 @@ async fn revocation_holds_at_once_on_every_replica(engine: Engine) {
         .await;
     let (secret, row) = create(&app, "ci", "VIEWER", None).await;
     let id = row["id"].as_str().expect("an id").to_owned();
-    let (status, _) = graphql(&replica, &secret, "{ viewer { role } }", json!({})).await;
+    let (status, _) = replica
+        .graphql_as(&secret, "{ viewer { role } }", json!({}))
+        .await;
     assert_eq!(status, StatusCode::OK, "the replica accepts it");
     let (mut open_socket, ack) = websocket(&replica, &secret).await;
     assert_eq!(ack["type"], "connection_ack", "{ack}");
@@ -232,7 +230,7 @@ async fn revocation_holds_at_once_on_every_replica(engine: Engine) {
 
     let revoke = "mutation($id: ID!) { revokeApiToken(id: $id) { id revokedAt } }";
     let admin = app.token(Role::Admin, "admin-person");
-    let (_, body) = graphql(&app, &admin, revoke, json!({ "id": id })).await;
+    let (_, body) = app.graphql_as(&admin, revoke, json!({ "id": id })).await;
     assert!(
         body["data"]["revokeApiToken"]["revokedAt"].is_string(),
         "{body}"
@@ -271,7 +269,9 @@ async fn revocation_holds_at_once_on_every_replica(engine: Engine) {
     );
 
     // Revoking an unknown id names it.
-    let (_, missing) = graphql(&app, &admin, revoke, json!({ "id": "999999" })).await;
+    let (_, missing) = app
+        .graphql_as(&admin, revoke, json!({ "id": "999999" }))
+        .await;
     assert_eq!(error_code(&missing), "NOT_FOUND", "{missing}");
     watchful.stop().await;
     replica.stop().await;
@@ -319,7 +319,7 @@ async fn names_lifetimes_and_the_number_of_tokens_are_bounded(engine: Engine) {
         let admin = admin.clone();
         let app = &app;
         async move {
-            graphql(app, &admin, CREATE, json!({ "input": input }))
+            app.graphql_as(&admin, CREATE, json!({ "input": input }))
                 .await
                 .1
         }
@@ -345,7 +345,8 @@ async fn names_lifetimes_and_the_number_of_tokens_are_bounded(engine: Engine) {
     let third = attempt("three".into(), None).await;
     assert_eq!(error_code(&third), "CONFLICT", "{third}");
     let revoke = "mutation($id: ID!) { revokeApiToken(id: $id) { id } }";
-    graphql(&app, &admin, revoke, json!({ "id": second["id"] })).await;
+    app.graphql_as(&admin, revoke, json!({ "id": second["id"] }))
+        .await;
     let again = attempt("three".into(), None).await;
     assert!(
         again.get("errors").is_none(),

@@ -71,21 +71,8 @@ fn mint(sim: &SimServer, user: Uuid, kind: TestToken) -> String {
     sim.mint_token(user, kind).expect("token minted")
 }
 
-async fn call(app: &TestApp, token: &str, query: &str, variables: Value) -> (StatusCode, Value) {
-    let response = app
-        .http
-        .post(app.url("/graphql"))
-        .bearer_auth(token)
-        .json(&json!({ "query": query, "variables": variables }))
-        .send()
-        .await
-        .expect("the server answers");
-    let status = response.status();
-    (status, response.json().await.expect("a JSON body"))
-}
-
 async fn assert_unauthenticated(app: &TestApp, token: &str, case: &str) -> String {
-    let (status, body) = call(app, token, VIEWER, json!({})).await;
+    let (status, body) = app.graphql_as(token, VIEWER, json!({})).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{case}: {body}");
     assert_eq!(error_code(&body), "UNAUTHENTICATED", "{case}: {body}");
     assert!(body["data"].is_null(), "{case}: {body}");
@@ -96,7 +83,7 @@ async fn assert_unauthenticated(app: &TestApp, token: &str, case: &str) -> Strin
 }
 
 async fn assert_accepted(app: &TestApp, token: &str, case: &str) -> Value {
-    let (status, body) = call(app, token, VIEWER, json!({})).await;
+    let (status, body) = app.graphql_as(token, VIEWER, json!({})).await;
     assert_eq!(status, StatusCode::OK, "{case}: {body}");
     assert!(body.get("errors").is_none(), "{case}: {body}");
     body["data"]["viewer"].clone()
@@ -130,7 +117,9 @@ async fn app_roles_decide_what_a_person_may_do(engine: Engine) {
         assert_accepted(&app, &admin_token, "admin").await,
         json!({ "subject": subject, "role": "ADMIN", "displayName": admin.display_name })
     );
-    let (status, body) = call(&app, &admin_token, CREATE, provider_input(&sim, "Contoso")).await;
+    let (status, body) = app
+        .graphql_as(&admin_token, CREATE, provider_input(&sim, "Contoso"))
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert!(body.get("errors").is_none(), "{body}");
     assert_eq!(body["data"]["createMicrosoftProvider"]["name"], "Contoso");
@@ -155,14 +144,18 @@ async fn app_roles_decide_what_a_person_may_do(engine: Engine) {
     let reader_token = mint(&sim, people.reader, TestToken::Access);
     let reader = assert_accepted(&app, &reader_token, "reader").await;
     assert_eq!(reader["role"], "VIEWER");
-    let (status, body) = call(&app, &reader_token, "{ providers { name } }", json!({})).await;
+    let (status, body) = app
+        .graphql_as(&reader_token, "{ providers { name } }", json!({}))
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["data"]["providers"], json!([{ "name": "Contoso" }]));
-    let (_, body) = call(&app, &reader_token, CREATE, provider_input(&sim, "Other")).await;
+    let (_, body) = app
+        .graphql_as(&reader_token, CREATE, provider_input(&sim, "Other"))
+        .await;
     assert_eq!(error_code(&body), "FORBIDDEN", "{body}");
 
     let nobody_token = mint(&sim, people.nobody, TestToken::Access);
-    let (status, body) = call(&app, &nobody_token, VIEWER, json!({})).await;
+    let (status, body) = app.graphql_as(&nobody_token, VIEWER, json!({})).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert_eq!(error_code(&body), "FORBIDDEN", "{body}");
     assert!(body["data"].is_null(), "{body}");
@@ -286,7 +279,7 @@ async fn tokens_not_meant_for_this_api_are_unauthenticated() {
     let answers = futures::future::join_all(
         unknown_at_once
             .iter()
-            .map(|token| call(&app, token, VIEWER, json!({}))),
+            .map(|token| app.graphql_as(token, VIEWER, json!({}))),
     )
     .await;
     assert!(
@@ -401,7 +394,7 @@ async fn the_server_starts_without_the_provider_and_catches_up_with_it() {
     let token = mint(&sim, people.admin, TestToken::Access);
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
-        let (status, body) = call(&app, &token, VIEWER, json!({})).await;
+        let (status, body) = app.graphql_as(&token, VIEWER, json!({})).await;
         if status == StatusCode::OK {
             assert_eq!(body["data"]["viewer"]["role"], "ADMIN", "{body}");
             break;

@@ -304,6 +304,26 @@ impl TestApp {
     }
 
     /// POSTs a GraphQL operation with an optional `Authorization` header value.
+    /// POSTs an operation with `token` (any kind the server accepts) as the bearer: the status and
+    /// the body, whatever they are.
+    pub async fn graphql_as(
+        &self,
+        token: &str,
+        query: &str,
+        variables: Value,
+    ) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .post(self.url("/graphql"))
+            .bearer_auth(token)
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("the server answers");
+        let status = response.status();
+        (status, response.json().await.expect("a JSON body"))
+    }
+
     pub async fn graphql_with_header(
         &self,
         authorization: Option<&str>,
