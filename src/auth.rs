@@ -17,7 +17,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::crypto::CryptoError;
 
-pub use oidc::{FetchError, OidcSettings, OidcVerifier};
+pub use oidc::{
+    BrowserSignIn, ConsoleClient, FetchError, OidcSettings, OidcVerifier, SignInUnavailable,
+};
 
 /// 256 bits: HS256 is only as strong as its key, and RFC 7518 §3.2 asks for at least this much.
 pub const MIN_SECRET_BYTES: usize = 32;
@@ -361,6 +363,12 @@ pub struct Authenticator {
 impl Authenticator {
     pub fn new(jwt: JwtKeys, oidc: Option<Arc<OidcVerifier>>) -> Self {
         Self { jwt, oidc }
+    }
+
+    /// How the console signs people in with the identity provider, when one is configured
+    /// with a console client.
+    pub fn browser_sign_in(&self) -> Option<Result<BrowserSignIn, SignInUnavailable>> {
+        self.oidc.as_ref()?.browser_sign_in()
     }
 
     /// The server's own tokens are HS256: the identity provider's are never, so an HS256 token

@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use secrecy::SecretString;
 
 use crate::api::SubscriptionLimits;
-use crate::auth::{MaxTokenLifetime, OidcSettings, Role};
+use crate::auth::{ConsoleClient, MaxTokenLifetime, OidcSettings, Role};
 use crate::db;
 use crate::domain::api_tokens::ApiTokenLimits;
 use crate::http::{ConnectionLimits, CorsOrigins, ServerLimits, Timeout};
@@ -205,6 +205,19 @@ pub struct OidcArgs {
     /// unknown key (`kid`).
     #[arg(long, env = "LM_OIDC_KEY_REFETCH_INTERVAL", default_value = "5m", value_parser = humantime::parse_duration)]
     pub oidc_key_refetch_interval: Duration,
+    /// The console's app registration at the identity provider (a public client, redirect URI
+    /// `{public URL}/sign-in`): with it, the console signs people in with the provider.
+    #[arg(long, env = "LM_OIDC_CONSOLE_CLIENT_ID", requires = "oidc_issuer")]
+    pub oidc_console_client_id: Option<String>,
+    /// The scopes the console asks for, space-separated; default: `openid profile
+    /// offline_access api://{first audience}/access_as_user` (an audience that is a URI is used
+    /// as it is).
+    #[arg(
+        long,
+        env = "LM_OIDC_CONSOLE_SCOPE",
+        requires = "oidc_console_client_id"
+    )]
+    pub oidc_console_scope: Option<String>,
 }
 
 impl OidcArgs {
@@ -220,13 +233,26 @@ impl OidcArgs {
         let issuer = self
             .oidc_issuer
             .filter(|issuer| !issuer.trim().is_empty())?;
+        let audiences = list(self.oidc_audience);
+        let console = self
+            .oidc_console_client_id
+            .map(|client_id| client_id.trim().to_owned())
+            .filter(|client_id| !client_id.is_empty())
+            .and_then(|client_id| {
+                let scope = self
+                    .oidc_console_scope
+                    .filter(|scope| !scope.trim().is_empty())
+                    .or_else(|| ConsoleClient::default_scope(&audiences))?;
+                Some(ConsoleClient { client_id, scope })
+            });
         Some(OidcSettings {
+            console,
             tenants: list(self.oidc_tenants),
             role_claim: self.oidc_role_claim,
             admin_roles: list(self.oidc_admin_roles),
             viewer_roles: list(self.oidc_viewer_roles),
             key_refetch_interval: self.oidc_key_refetch_interval,
-            ..OidcSettings::new(issuer.trim().to_owned(), list(self.oidc_audience))
+            ..OidcSettings::new(issuer.trim().to_owned(), audiences)
         })
     }
 }

@@ -48,6 +48,65 @@ pub struct OidcSettings {
     /// The shortest time between two reads of the keys that a token with an unknown `kid`
     /// causes: no caller can make this server hammer the provider.
     pub key_refetch_interval: Duration,
+    /// The console's own app registration, when people sign in to it with this provider.
+    pub console: Option<ConsoleClient>,
+}
+
+/// The console as a public client of the provider (`LM_OIDC_CONSOLE_*`): it signs people in
+/// with the authorization code flow and PKCE, from the browser, without a secret.
+#[derive(Clone, Debug)]
+pub struct ConsoleClient {
+    pub client_id: String,
+    /// The scopes the console asks for: sign-in, a refresh token, and this API's access.
+    pub scope: String,
+}
+
+impl ConsoleClient {
+    /// The scope an API registered as the provider documents it (docs/microsoft-365.md,
+    /// "Signing in people"): a delegated scope `access_as_user` under the App ID URI, which is
+    /// `api://{client id}` unless an audience is a URI already. Without a scope naming this
+    /// API, Entra would hand out a Microsoft Graph token, which this API refuses.
+    pub fn default_scope(audiences: &[String]) -> Option<String> {
+        let api = audiences
+            .iter()
+            .find(|audience| audience.contains("://"))
+            .cloned()
+            .or_else(|| {
+                audiences
+                    .first()
+                    .map(|client_id| format!("api://{client_id}"))
+            })?;
+        Some(format!(
+            "openid profile offline_access {}/access_as_user",
+            api.trim_end_matches('/')
+        ))
+    }
+}
+
+/// What a browser needs to sign a person in to the console: served to the console as JSON.
+#[derive(Clone, Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BrowserSignIn {
+    pub issuer: String,
+    pub client_id: String,
+    pub scope: String,
+    pub authorization_endpoint: String,
+    pub token_endpoint: String,
+    /// Where signing out of the provider too goes, when it has such an endpoint.
+    pub end_session_endpoint: Option<String>,
+}
+
+/// Why the console cannot offer sign-in with the provider right now.
+#[derive(Debug, thiserror::Error)]
+pub enum SignInUnavailable {
+    #[error(
+        "the identity provider has not answered yet, so the console cannot send you to it; the server keeps trying (its log says why): try again in a minute, or sign in with a token"
+    )]
+    NotDiscovered,
+    #[error(
+        "the identity provider's discovery document names no {0}: it cannot sign people in with the authorization code flow"
+    )]
+    MissingEndpoint(&'static str),
 }
 
 impl OidcSettings {
@@ -66,6 +125,7 @@ impl OidcSettings {
             admin_roles: vec![Self::DEFAULT_ADMIN_ROLE.to_owned()],
             viewer_roles: vec![Self::DEFAULT_VIEWER_ROLE.to_owned()],
             key_refetch_interval: Self::DEFAULT_KEY_REFETCH_INTERVAL,
+            console: None,
         }
     }
 }
@@ -89,13 +149,20 @@ pub enum FetchError {
 struct Discovery {
     issuer: String,
     jwks_uri: String,
+    authorization_endpoint: Option<String>,
+    token_endpoint: Option<String>,
+    end_session_endpoint: Option<String>,
 }
 
-/// What discovery said: the issuer (perhaps a multi-tenant `{tenantid}` template) and the keys' address.
+/// What discovery said: the issuer (perhaps a multi-tenant `{tenantid}` template), the keys'
+/// address, and where browsers sign people in.
 #[derive(Clone, Debug)]
 struct Metadata {
     issuer: String,
     jwks_uri: String,
+    authorization_endpoint: Option<String>,
+    token_endpoint: Option<String>,
+    end_session_endpoint: Option<String>,
 }
 
 /// One published key, with what it may verify.
@@ -185,6 +252,33 @@ impl OidcVerifier {
         &self.settings.issuer
     }
 
+    /// How the console signs people in with this provider; `None` without a console client.
+    pub fn browser_sign_in(&self) -> Option<Result<BrowserSignIn, SignInUnavailable>> {
+        let console = self.settings.console.as_ref()?;
+        Some(self.sign_in_for(console))
+    }
+
+    fn sign_in_for(&self, console: &ConsoleClient) -> Result<BrowserSignIn, SignInUnavailable> {
+        let metadata = self
+            .read()
+            .metadata
+            .clone()
+            .ok_or(SignInUnavailable::NotDiscovered)?;
+        let endpoint =
+            |found: Option<String>, name| found.ok_or(SignInUnavailable::MissingEndpoint(name));
+        Ok(BrowserSignIn {
+            issuer: self.settings.issuer.clone(),
+            client_id: console.client_id.clone(),
+            scope: console.scope.clone(),
+            authorization_endpoint: endpoint(
+                metadata.authorization_endpoint,
+                "authorization_endpoint",
+            )?,
+            token_endpoint: endpoint(metadata.token_endpoint, "token_endpoint")?,
+            end_session_endpoint: metadata.end_session_endpoint,
+        })
+    }
+
     /// Discovery (again, if it has not answered yet), then the keys. On failure the keys known
     /// before stay in use.
     async fn refresh(&self) -> Result<(), FetchError> {
@@ -221,6 +315,9 @@ impl OidcVerifier {
         Ok(Metadata {
             issuer: discovery.issuer,
             jwks_uri: discovery.jwks_uri,
+            authorization_endpoint: discovery.authorization_endpoint,
+            token_endpoint: discovery.token_endpoint,
+            end_session_endpoint: discovery.end_session_endpoint,
         })
     }
 
@@ -546,6 +643,25 @@ fn roles(claims: &Map<String, Value>, path: &str) -> Vec<String> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn the_console_asks_for_this_apis_scope_under_its_app_id_uri() {
+        let scope = |audiences: &[&str]| {
+            let audiences: Vec<String> = audiences.iter().map(|&a| a.to_owned()).collect();
+            ConsoleClient::default_scope(&audiences)
+        };
+        assert_eq!(
+            scope(&["1111", "api://custom/"]).as_deref(),
+            Some("openid profile offline_access api://custom/access_as_user"),
+            "an App ID URI among the audiences is the resource"
+        );
+        assert_eq!(
+            scope(&["1111"]).as_deref(),
+            Some("openid profile offline_access api://1111/access_as_user"),
+            "a bare client id gets Entra's default App ID URI"
+        );
+        assert_eq!(scope(&[]), None);
+    }
 
     #[test]
     fn roles_are_read_from_arrays_strings_and_paths() {

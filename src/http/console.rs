@@ -11,10 +11,12 @@
 
 use std::sync::OnceLock;
 
-use axum::extract::Path;
+use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use rust_embed::RustEmbed;
+
+use super::{AppState, identity};
 
 #[derive(RustEmbed)]
 #[folder = "assets/console/"]
@@ -43,15 +45,23 @@ pub const POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self
                       base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 /// `GET` on one of `PAGES`.
-pub async fn page() -> Response {
+pub async fn page(State(state): State<AppState>) -> Response {
     let Some(entry) = Files::get(ENTRY) else {
         return StatusCode::NOT_FOUND.into_response();
     };
     let html = String::from_utf8_lossy(&entry.data).replace("{version}", version());
+    let policy = match identity::sign_in_origin(&state) {
+        // Signing in with the identity provider: the page redeems its code there.
+        Some(origin) => POLICY.replace(
+            "connect-src 'self'",
+            &format!("connect-src 'self' {origin}"),
+        ),
+        None => POLICY.to_owned(),
+    };
     (
         [
-            (header::CONTENT_SECURITY_POLICY, POLICY),
-            (header::CACHE_CONTROL, "no-cache"),
+            (header::CONTENT_SECURITY_POLICY, policy),
+            (header::CACHE_CONTROL, "no-cache".to_owned()),
         ],
         Html(html),
     )

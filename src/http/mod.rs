@@ -9,6 +9,7 @@ mod graphql;
 mod guide;
 mod headers;
 mod health;
+mod identity;
 mod limits;
 mod media;
 mod prometheus;
@@ -54,7 +55,8 @@ fn api_routes(cors: &CorsOrigins) -> Router<AppState> {
         .route("/graphql", get(graphql::get).post(graphql::execute))
         .route("/export/users.csv", get(export::users_csv))
         .route("/export/skus.csv", get(export::skus_csv))
-        .route("/export/findings.csv", get(export::findings_csv));
+        .route("/export/findings.csv", get(export::findings_csv))
+        .route("/auth/identity-provider", get(identity::identity_provider));
     let routes = bounded(routes);
     match cors.layer() {
         Some(cors) => routes.layer(cors),
