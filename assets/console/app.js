@@ -4,7 +4,8 @@
 import { html, render, useEffect, useState } from './vendor/htm-preact.js';
 import { graphql, onSignedOut } from './lib/api.js';
 import { Link, match, navigate, useLocation } from './lib/router.js';
-import { signOut, takeTokenFromAddress, token } from './lib/session.js';
+import { keepRenewing, signOutEverywhere } from './lib/identity.js';
+import { takeTokenFromAddress, token } from './lib/session.js';
 import { ErrorBox, Loading, ViewerContext } from './lib/ui.js';
 
 // Path → page module. Kept in step with the server's list of console paths (src/http/console.rs).
@@ -40,23 +41,29 @@ function App() {
   useEffect(() => {
     if (!signedIn) return;
     setFailure(null);
-    graphql('query Viewer { viewer { subject role } }').then(data => setViewer(data.viewer), setFailure);
+    graphql('query Viewer { viewer { subject displayName role } }').then(data => setViewer(data.viewer), setFailure);
   }, [signedIn]);
 
   if (location.path === '/sign-in' || !signedIn) {
     return html`<${SignInRoute} location=${location} onSignedIn=${() => setSignedIn(true)} />`;
   }
-  if (failure) {
-    return html`<main class="boot"><${ErrorBox} error=${failure} onRetry=${() => { setSignedIn(false); setSignedIn(true); }} /></main>`;
-  }
-  if (!viewer) return html`<main class="boot"><${Loading} label="Signing in…" /></main>`;
-
   const leave = () => {
-    signOut();
+    // After a sign-in with the identity provider, its sign-out page leads back to /sign-in.
+    if (signOutEverywhere()) return;
     setViewer(null);
     setSignedIn(false);
     navigate('/sign-in', { replace: true });
   };
+  if (failure) {
+    // Signed in as someone the API refuses (no role of it, say): retry, or sign in as another.
+    return html`
+      <main class="boot" id="main">
+        <${ErrorBox} error=${failure} title="You cannot use the console" onRetry=${() => { setSignedIn(false); setSignedIn(true); }} />
+        <button type="button" class="secondary" onClick=${leave}>Sign out</button>
+      </main>`;
+  }
+  if (!viewer) return html`<main class="boot"><${Loading} label="Signing in…" /></main>`;
+
   return html`
     <${ViewerContext.Provider} value=${viewer}>
       <a class="skip" href="#main">Skip to content</a>
@@ -69,7 +76,7 @@ function App() {
           </ul>
         </nav>
         <div class="who">
-          <span title="Signed in as">${viewer.subject}</span>
+          <span title=${`Signed in as ${viewer.subject}`}>${viewer.displayName ?? viewer.subject}</span>
           <span class="role">${viewer.role === 'ADMIN' ? 'admin' : 'viewer'}</span>
           <button type="button" class="link" onClick=${leave}>Sign out</button>
         </div>
@@ -110,6 +117,8 @@ function Routed({ location }) {
 }
 
 takeTokenFromAddress();
+// A reload keeps the tab's sign-in: its token from the identity provider is renewed as before.
+keepRenewing();
 // A sign-in link followed in a tab already on the console only changes the fragment, which
 // loads nothing: take its token and start again as whoever it signs in.
 window.addEventListener('hashchange', () => {

@@ -1,6 +1,7 @@
 // The public API, as any frontend calls it: GraphQL over POST /graphql, subscriptions over the
 // graphql-transport-ws protocol on the same path, CSV from /export, each with the bearer token.
 
+import { ensureFresh } from './identity.js';
 import { token, signOut } from './session.js';
 
 // One error of a response, with what a page shows: the message, the stable code, the fields
@@ -25,7 +26,7 @@ export class ApiError extends Error {
 
 // What to do about a code, in a person's words; the server's message says what happened.
 const HINTS = {
-  UNAUTHENTICATED: 'Your sign-in has expired or is not valid. Sign in again with a new token.',
+  UNAUTHENTICATED: 'Your sign-in has expired or is not valid. Sign in again.',
   FORBIDDEN: 'Your role may not do this. Ask an admin.',
   NETWORK: 'The server did not answer. Check that it is running, then try again.',
   UNAVAILABLE: 'The server is busy or its database does not answer. Try again in a moment.',
@@ -55,7 +56,9 @@ function refused(error) {
   return error;
 }
 
-function authorization() {
+// The Authorization header, after renewing a token from the identity provider at its end.
+async function authorization() {
+  await ensureFresh();
   const current = token();
   return current ? { authorization: `Bearer ${current}` } : {};
 }
@@ -66,7 +69,7 @@ export async function graphql(query, variables = {}) {
   try {
     response = await fetch('/graphql', {
       method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json', ...authorization() },
+      headers: { 'content-type': 'application/json', accept: 'application/json', ...await authorization() },
       body: JSON.stringify({ query, variables }),
     });
   } catch (offline) {
@@ -96,10 +99,10 @@ export function subscribe(query, variables, { onData, onError, onComplete }) {
   const socket = new WebSocket(address, 'graphql-transport-ws');
   let finished = false;
   const finish = () => { finished = true; socket.close(1000); };
-  socket.onopen = () => socket.send(JSON.stringify({
-    type: 'connection_init',
-    payload: { Authorization: `Bearer ${token() ?? ''}` },
-  }));
+  socket.onopen = async () => {
+    const payload = { Authorization: (await authorization()).authorization ?? '' };
+    if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: 'connection_init', payload }));
+  };
   socket.onmessage = event => {
     const message = JSON.parse(event.data);
     if (message.type === 'connection_ack') {
@@ -141,7 +144,7 @@ export async function download(path, params, filename) {
   });
   let response;
   try {
-    response = await fetch(address, { headers: authorization() });
+    response = await fetch(address, { headers: await authorization() });
   } catch (offline) {
     throw new ApiError({ message: 'The server cannot be reached.', code: 'NETWORK' });
   }

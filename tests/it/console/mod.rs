@@ -2,6 +2,7 @@
 //! (`sign_in`), and the setup path through its pages against graph-sim (`setup_path`).
 
 mod first_load;
+mod identity_provider;
 mod serving;
 mod setup_path;
 mod sign_in;
