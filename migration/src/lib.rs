@@ -10,6 +10,7 @@ mod m20261128_000040_lean_assignment_writes;
 mod m20261129_000050_license_sources;
 mod m20261207_000060_provider_config;
 mod m20261207_000070_api_tokens;
+mod m20261208_000080_accepted_findings;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000050_license_sources::Migration),
             Box::new(m20261207_000060_provider_config::Migration),
             Box::new(m20261207_000070_api_tokens::Migration),
+            Box::new(m20261208_000080_accepted_findings::Migration),
         ]
     }
 }

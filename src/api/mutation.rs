@@ -6,10 +6,11 @@ use super::context::{
 use super::errors::ResultExt;
 use super::guard::RoleGuard;
 use super::types::{
-    ApiSyncMode, ApiToken, ConnectionTest, CreateApiTokenInput, CreateMicrosoftProviderInput,
-    CreatedApiToken, LicenseSku, MoneyInput, Provider, SyncRun, UpdateMicrosoftProviderInput,
+    AcceptFindingInput, ApiSyncMode, ApiToken, ConnectionTest, CreateApiTokenInput,
+    CreateMicrosoftProviderInput, CreatedApiToken, FindingAcceptance, LicenseSku, MoneyInput,
+    Provider, SyncRun, UpdateMicrosoftProviderInput,
 };
-use crate::domain::{api_tokens, licenses, providers, sync_runs};
+use crate::domain::{acceptances, api_tokens, licenses, providers, sync_runs};
 
 pub struct Mutation;
 
@@ -153,6 +154,42 @@ impl Mutation {
         .await
         .api()?;
         Ok(created.into())
+    }
+
+    /// Keeps a user's license though a finding names it: the finding stays listed, as accepted,
+    /// and leaves the report's totals until `expiresOn` has passed or the finding changes kind.
+    /// Accepting it again replaces the acceptance.
+    #[graphql(guard = r#"RoleGuard::admin_mutation("finding.accept", "finding_acceptance")"#)]
+    async fn accept_finding(
+        &self,
+        ctx: &Context<'_>,
+        input: AcceptFindingInput,
+    ) -> Result<FindingAcceptance> {
+        let input = acceptances::NewAcceptance {
+            user_id: row_id("userId", &input.user_id)?,
+            license_sku_id: row_id("skuId", &input.sku_id)?,
+            kind: input.kind.into(),
+            reason: input.reason,
+            expires_on: input.expires_on,
+        };
+        let accepted = acceptances::accept(database(ctx)?, &actor(ctx)?, input, chrono::Utc::now())
+            .await
+            .api()?;
+        Ok(accepted.into())
+    }
+
+    /// Withdraws an acceptance: its finding is open again at once.
+    #[graphql(guard = r#"RoleGuard::admin_mutation("finding.reopen", "finding_acceptance")"#)]
+    async fn withdraw_finding_acceptance(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> Result<FindingAcceptance> {
+        let id = row_id("id", &id)?;
+        let withdrawn = acceptances::withdraw(database(ctx)?, &actor(ctx)?, id)
+            .await
+            .api()?;
+        Ok(withdrawn.into())
     }
 
     /// Revokes a token: every replica refuses it from its next request on. Revoking a revoked

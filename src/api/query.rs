@@ -6,11 +6,13 @@ use super::cursor;
 use super::errors::{ResultExt, bad_user_input};
 use super::guard::RoleGuard;
 use super::types::{
-    ApiToken, AuditEvent, AuditEventFilter, DirectoryUser, LicenseReport, LicenseSku, PageArgs,
-    Provider, ProviderKindInfo, SyncRun, UserConnection, UserFilterInput, UserOrder, Viewer,
-    user_connection, user_connection_cost,
+    ApiToken, AuditEvent, AuditEventFilter, DirectoryUser, FindingAcceptance, LicenseReport,
+    LicenseSku, PageArgs, Provider, ProviderKindInfo, SyncRun, UserConnection, UserFilterInput,
+    UserOrder, Viewer, user_connection, user_connection_cost,
 };
-use crate::domain::{api_tokens, audit, licenses, providers, reports, sync_runs, users};
+use crate::domain::{
+    acceptances, api_tokens, audit, licenses, providers, reports, sync_runs, users,
+};
 
 const PAGE_DEFAULT: u64 = 50;
 const PAGE_MAX: u64 = 500;
@@ -217,6 +219,33 @@ impl Query {
             after,
             |limit, before| api_tokens::list(db, limit, before),
             |token| token.id,
+        )
+        .await
+    }
+
+    /// The findings admins accepted, newest first, of one provider or of all: those in force,
+    /// or with `includeExpired` those past their last day too.
+    async fn accepted_findings(
+        &self,
+        ctx: &Context<'_>,
+        provider_id: Option<ID>,
+        #[graphql(default = false)] include_expired: bool,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<IdConnection<FindingAcceptance>> {
+        claims(ctx)?;
+        let db = database(ctx)?;
+        let provider_id = provider_id
+            .map(|id| row_id("providerId", &id))
+            .transpose()?;
+        let today = chrono::Utc::now().date_naive();
+        id_page(
+            first,
+            after,
+            |limit, before| {
+                acceptances::list(db, provider_id, include_expired, today, limit, before)
+            },
+            |acceptance| acceptance.id,
         )
         .await
     }

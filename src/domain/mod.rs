@@ -1,6 +1,7 @@
 //! Plain services that the API and the command line call. No GraphQL types here; SeaORM
 //! entities are mapped to domain types before they leave this module.
 
+pub mod acceptances;
 pub mod api_tokens;
 pub mod audit;
 pub mod licenses;

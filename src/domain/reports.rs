@@ -9,6 +9,7 @@ use rust_decimal::Decimal;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 use serde::{Deserialize, Serialize};
 
+use super::acceptances::{self, Acceptance};
 use super::licenses::{self, AssignmentError, AssignmentState, Holding, LicenseSku};
 use super::money::Costs;
 use super::users::{self, SIGN_IN_AVAILABLE, SignInField, User, UserFilter};
@@ -145,6 +146,9 @@ pub struct Finding {
     pub license_state: Option<AssignmentState>,
     pub license_error: Option<AssignmentError>,
     pub evidence: String,
+    /// An admin's decision to keep this license, in force: the finding is listed but counts in
+    /// no total.
+    pub acceptance: Option<Arc<Acceptance>>,
 }
 
 /// Where a finding sits in a report: by user, then SKU, unassigned seats last. A user holds a
@@ -175,16 +179,20 @@ pub struct SignInDataQuality {
     pub message: String,
 }
 
+/// The open findings of a kind; accepted ones are only counted.
 #[derive(Clone, Debug, Default)]
 pub struct KindTotal {
     pub findings: i64,
     pub units: i64,
     pub monthly_cost: Costs,
+    pub accepted: i64,
 }
 
+/// The open findings; accepted ones are only counted.
 #[derive(Clone, Debug, Default)]
 pub struct Totals {
     pub findings: i64,
+    pub accepted: i64,
     /// Findings whose SKU has no price, so their cost is not in `monthly_cost`.
     pub unpriced_findings: i64,
     pub monthly_cost: Costs,
@@ -204,31 +212,39 @@ pub struct Report {
 }
 
 impl Report {
-    /// The findings (of one kind, or all) after `after`, in key order, lazily.
+    /// The findings (of one kind, or all; accepted, open, or both) after `after`, in key
+    /// order, lazily.
     pub fn findings_after(
         &self,
         kind: Option<FindingKind>,
+        accepted: Option<bool>,
         after: Option<FindingKey>,
     ) -> impl Iterator<Item = &Arc<Finding>> {
         let start = after.map_or(0, |after| {
             self.findings
                 .partition_point(|finding| finding.key() <= after)
         });
-        self.findings[start..]
-            .iter()
-            .filter(move |finding| kind.is_none_or(|kind| finding.kind == kind))
+        self.findings[start..].iter().filter(move |finding| {
+            kind.is_none_or(|kind| finding.kind == kind)
+                && accepted.is_none_or(|accepted| finding.acceptance.is_some() == accepted)
+        })
     }
 
-    /// How many findings (of one kind, or all) the report holds.
-    pub fn finding_count(&self, kind: Option<FindingKind>) -> i64 {
-        match kind {
-            None => self.totals.findings,
+    /// How many findings (of one kind, or all; accepted, open, or both) the report holds.
+    pub fn finding_count(&self, kind: Option<FindingKind>, accepted: Option<bool>) -> i64 {
+        let (open, accepted_count) = match kind {
+            None => (self.totals.findings, self.totals.accepted),
             Some(kind) => self
                 .totals
                 .by_kind
                 .iter()
                 .find(|(of, _)| *of == kind)
-                .map_or(0, |(_, total)| total.findings),
+                .map_or((0, 0), |(_, total)| (total.findings, total.accepted)),
+        };
+        match accepted {
+            None => open + accepted_count,
+            Some(true) => accepted_count,
+            Some(false) => open,
         }
     }
 }
@@ -299,6 +315,7 @@ pub async fn build(
         }
     }
     findings.extend(skus.iter().filter_map(unassigned_seats));
+    apply_acceptances(db, provider_id, now, &mut findings).await?;
     for provider in &mut quality {
         provider.licensed_users_unknown = unknown.get(&provider.provider_id).copied().unwrap_or(0);
         provider.message = quality_message(provider);
@@ -313,6 +330,29 @@ pub async fn build(
         totals,
         sign_in_data: quality,
     })
+}
+
+/// Marks the findings an admin accepted, while the acceptance holds and the finding is of the
+/// kind accepted.
+async fn apply_acceptances(
+    db: &DatabaseConnection,
+    provider_id: Option<i64>,
+    now: DateTime<Utc>,
+    findings: &mut [Finding],
+) -> Result<()> {
+    let today = now.date_naive();
+    let accepted = acceptances::in_force(db, provider_id, today).await?;
+    if accepted.is_empty() {
+        return Ok(());
+    }
+    for finding in findings {
+        let Some(user) = &finding.user else { continue };
+        finding.acceptance = accepted
+            .get(&(user.id, finding.sku.id))
+            .filter(|acceptance| acceptance.covers(finding.kind, today))
+            .cloned();
+    }
+    Ok(())
 }
 
 /// Judges users one by one against the SKUs in scope and the inactivity cutoff.
@@ -449,6 +489,7 @@ fn user_finding(
         monthly_cost: sku.monthly_cost(1),
         license_state: holding.paths.state().cloned(),
         license_error: holding.paths.error().cloned(),
+        acceptance: None,
     }
 }
 
@@ -466,6 +507,7 @@ fn unassigned_seats(sku: &Arc<LicenseSku>) -> Option<Finding> {
         monthly_cost: sku.monthly_cost(unused),
         license_state: None,
         license_error: None,
+        acceptance: None,
         evidence: format!(
             "{} has {} enabled seats and {} assigned: {unused} paid and unused",
             sku.display_name, sku.enabled_units, sku.consumed_units
@@ -478,6 +520,11 @@ fn totals(findings: &[Finding]) -> Totals {
     let mut by_kind: HashMap<FindingKind, KindTotal> = HashMap::new();
     for finding in findings {
         let kind = by_kind.entry(finding.kind).or_default();
+        if finding.acceptance.is_some() {
+            kind.accepted += 1;
+            totals.accepted += 1;
+            continue;
+        }
         kind.findings += 1;
         kind.units += finding.units;
         totals.findings += 1;

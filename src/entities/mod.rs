@@ -1,5 +1,6 @@
 //! SeaORM entities, one file per table. They stay below `domain/`: the API sees domain types only.
 
+pub mod accepted_findings;
 pub mod api_tokens;
 pub mod audit_events;
 pub mod directory_users;

@@ -88,14 +88,15 @@ pub struct SkuParams {
     provider_id: Option<i64>,
 }
 
-/// `licenseReport`'s arguments and `findings`' kind as query parameters, e.g.
-/// `?providerId=1&inactiveDays=60&kind=INACTIVE_USER`.
+/// `licenseReport`'s arguments and `findings`' kind and `accepted` as query parameters, e.g.
+/// `?providerId=1&inactiveDays=60&kind=INACTIVE_USER&accepted=false`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FindingParams {
     provider_id: Option<i64>,
     inactive_days: Option<i64>,
     kind: Option<String>,
+    accepted: Option<bool>,
 }
 
 const USER_HEADER: [&str; 15] = [
@@ -136,7 +137,7 @@ const SKU_HEADER: [&str; 17] = [
     "monthly_price",
 ];
 
-const FINDING_HEADER: [&str; 22] = [
+const FINDING_HEADER: [&str; 26] = [
     "kind",
     "provider_id",
     "user_id",
@@ -159,6 +160,10 @@ const FINDING_HEADER: [&str; 22] = [
     "contained_in_sku_part_number",
     "monthly_cost_amount",
     "monthly_cost_currency",
+    "accepted_by",
+    "accepted_until",
+    "acceptance_reason",
+    "acceptance_id",
 ];
 
 /// An export's caller and query string, or the answer refusing them: the token is checked
@@ -244,7 +249,7 @@ pub async fn findings_csv(
         Ok(report) => report,
         Err(error) => return domain_error(&error),
     };
-    csv_response("findings.csv", finding_rows(report, kind))
+    csv_response("findings.csv", finding_rows(report, kind, params.accepted))
 }
 
 /// The report's findings (of one kind, or all) in its order, `CHUNK` rows per written chunk:
@@ -252,6 +257,7 @@ pub async fn findings_csv(
 fn finding_rows(
     report: Arc<Report>,
     kind: Option<FindingKind>,
+    accepted: Option<bool>,
 ) -> impl Stream<Item = Result<Bytes, ExportError>> + Send + 'static {
     // The state is where the next chunk starts (after the last finding written: the report's
     // order is its keys'), or `None` once the last chunk is out.
@@ -266,13 +272,17 @@ fn finding_rows(
                 if first {
                     writer.write_record(FINDING_HEADER)?;
                 }
-                for finding in report.findings_after(kind, after).take(CHUNK as usize) {
+                for finding in report
+                    .findings_after(kind, accepted, after)
+                    .take(CHUNK as usize)
+                {
                     writer.write_record(finding_record(finding))?;
                     last = Some(finding.key());
                 }
                 Ok::<_, ExportError>(())
             })();
-            let full = written.is_ok() && report.findings_after(kind, last).next().is_some();
+            let full =
+                written.is_ok() && report.findings_after(kind, accepted, last).next().is_some();
             let next = last.filter(|_| full).map(|last| (false, Some(last)));
             Some((written.and_then(|()| rendered(writer)), next))
         }
@@ -456,6 +466,7 @@ fn text_cell(value: &str) -> String {
 fn finding_record(finding: &Finding) -> Vec<String> {
     let user = finding.user.as_deref();
     let removal = finding.removal.as_ref();
+    let acceptance = finding.acceptance.as_deref();
     let optional = |value: Option<String>| value.unwrap_or_default();
     vec![
         finding.kind.as_str().to_owned(),
@@ -508,6 +519,10 @@ fn finding_record(finding: &Finding) -> Vec<String> {
                 .as_ref()
                 .map(|(currency, _)| currency.clone()),
         ),
+        text_cell(acceptance.map_or("", |accepted| accepted.accepted_by.as_str())),
+        optional(acceptance.map(|accepted| accepted.expires_on.to_string())),
+        text_cell(acceptance.map_or("", |accepted| accepted.reason.as_str())),
+        optional(acceptance.map(|accepted| accepted.id.to_string())),
     ]
 }
 

@@ -11,6 +11,7 @@
 #[macro_use]
 mod common;
 
+mod acceptances;
 mod api_tokens;
 mod at_rest;
 mod auth;

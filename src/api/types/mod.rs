@@ -1,3 +1,4 @@
+mod acceptance;
 mod api_token;
 mod audit;
 mod connection_test;
@@ -9,6 +10,7 @@ mod sync_run;
 mod user;
 mod viewer;
 
+pub use acceptance::{AcceptFindingInput, FindingAcceptance};
 pub use api_token::{ApiToken, CreateApiTokenInput, CreatedApiToken};
 pub use audit::{AuditEvent, AuditEventFilter};
 pub use connection_test::ConnectionTest;

@@ -4,6 +4,7 @@ use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::{Enum, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
+use super::acceptance::FindingAcceptance;
 use super::license::{LicenseSku, MonthlyCost};
 use super::user::{DirectoryUser, PAGE_DEFAULT, PAGE_MAX, page_cost};
 use crate::api::cursor;
@@ -128,6 +129,15 @@ impl LicenseFinding {
         self.0.contained_in.clone().map(LicenseSku::from)
     }
 
+    /// An admin's decision to keep this license, while it holds: the finding then counts in no
+    /// total.
+    async fn acceptance(&self) -> Option<FindingAcceptance> {
+        self.0
+            .acceptance
+            .as_deref()
+            .map(|acceptance| FindingAcceptance(acceptance.clone()))
+    }
+
     /// Per month, in the SKU's price currency; null when no price is set.
     async fn monthly_cost(&self) -> Option<MonthlyCost> {
         self.0
@@ -140,7 +150,7 @@ impl LicenseFinding {
     }
 }
 
-/// Findings of one kind, summed.
+/// Open findings of one kind, summed; accepted ones only counted.
 #[derive(SimpleObject)]
 pub struct FindingTotal {
     pub kind: FindingKind,
@@ -148,6 +158,8 @@ pub struct FindingTotal {
     pub units: i64,
     /// One entry per currency; currencies are never converted.
     pub monthly_cost: Vec<MonthlyCost>,
+    /// Findings of this kind an admin accepted (in none of the sums above).
+    pub accepted: i64,
 }
 
 impl FindingTotal {
@@ -157,13 +169,16 @@ impl FindingTotal {
             findings: total.findings,
             units: total.units,
             monthly_cost: MonthlyCost::list(&total.monthly_cost),
+            accepted: total.accepted,
         }
     }
 }
 
+/// The open findings: accepted ones are only counted, in `acceptedFindings`.
 #[derive(SimpleObject)]
 pub struct ReportTotals {
     pub findings: i64,
+    pub accepted_findings: i64,
     /// Findings whose SKU has no price: their cost is not in monthlyCost.
     pub unpriced_findings: i64,
     /// One entry per currency; currencies are never converted.
@@ -238,12 +253,14 @@ impl LicenseReport {
     }
 
     /// Every finding, or those of one kind, a page at a time: by user, then SKU, unassigned
-    /// seats last. `first` at most 500; default 50. A cursor stays valid when the report is
-    /// rebuilt: the next page starts after the finding it names.
+    /// seats last. `accepted`: true for the accepted ones only, false for the open ones only,
+    /// null (default) for both. `first` at most 500; default 50. A cursor stays valid when the
+    /// report is rebuilt: the next page starts after the finding it names.
     #[graphql(complexity = "page_cost(first, None, child_complexity)")]
     async fn findings(
         &self,
         kind: Option<FindingKind>,
+        accepted: Option<bool>,
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<FindingConnection> {
@@ -253,13 +270,17 @@ impl LicenseReport {
             .map(|after| cursor::decode::<FindingKey>("after", after))
             .transpose()?;
         let kind = kind.map(Kind::from);
-        let mut page: Vec<_> = self.0.findings_after(kind, after).take(limit + 1).collect();
+        let mut page: Vec<_> = self
+            .0
+            .findings_after(kind, accepted, after)
+            .take(limit + 1)
+            .collect();
         let has_next = page.len() > limit;
         page.truncate(limit);
         let mut connection = FindingConnection::with_additional_fields(
             after.is_some(),
             has_next,
-            FindingCount(self.0.finding_count(kind)),
+            FindingCount(self.0.finding_count(kind, accepted)),
         );
         connection.edges.extend(page.into_iter().map(|finding| {
             Edge::new(
@@ -274,6 +295,7 @@ impl LicenseReport {
         let totals = &self.0.totals;
         ReportTotals {
             findings: totals.findings,
+            accepted_findings: totals.accepted,
             unpriced_findings: totals.unpriced_findings,
             monthly_cost: MonthlyCost::list(&totals.monthly_cost),
             by_kind: totals
