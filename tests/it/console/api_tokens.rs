@@ -1,9 +1,9 @@
 //! Settings → API tokens in a real browser: an admin creates a token (a refused expiry first:
-//! its error shows beside the field, nothing typed is lost), the token shown once works against
-//! /graphql and is listed with its last use; at the server's limit of active tokens the refusal
-//! says what to do; revoking it in the console refuses its next request. A viewer is offered no
-//! such page, and following a link to it shows the API's refusal. Each state passes the
-//! accessibility check at desktop and phone widths.
+//! its error shows beside the field, nothing typed is lost), the token shown once (its Copy
+//! button copies it) works against /graphql and is listed with its last use; at the server's
+//! limit of active tokens the refusal says what to do; revoking it in the console refuses its
+//! next request. A viewer is offered no such page, and following a link to it shows the API's
+//! refusal. Each state passes the accessibility check at desktop and phone widths.
 
 use std::num::NonZeroUsize;
 
@@ -109,6 +109,10 @@ async fn an_admin_creates_uses_and_revokes_a_token_in_the_console(engine: Engine
         example.contains(&format!("Bearer {token}")) && example.contains(&app.url("/graphql")),
         "{example}"
     );
+    browser.press(NEW_TOKEN, "Copy").await;
+    browser
+        .wait_for_text(&format!("{NEW_TOKEN} .copied"), "text === 'Copied.'")
+        .await;
     check_both_widths(&browser, "a new token").await;
     browser.screenshot("new-token").await;
 
