@@ -12,6 +12,7 @@ import { ErrorBox, Loading, ViewerContext } from './lib/ui.js';
 const ROUTES = [
   ['/', () => import('./pages/home.js')],
   ['/settings/providers', () => import('./pages/providers.js')],
+  ['/settings/api-tokens', () => import('./pages/api-tokens.js')],
   ['/licenses', () => import('./pages/licenses.js')],
   ['/licenses/:id', () => import('./pages/sku.js')],
   ['/users', () => import('./pages/users.js')],
@@ -23,7 +24,8 @@ const NAVIGATION = [
   { to: '/licenses', label: 'Licenses' },
   { to: '/users', label: 'Users' },
   { to: '/waste', label: 'Waste' },
-  { to: '/settings/providers', label: 'Settings' },
+  // `section`: the entry stays marked on every page under it (Settings has tabs, lib/settings.js).
+  { to: '/settings/providers', section: '/settings/', label: 'Settings' },
   { to: '/audit', label: 'Audit log', adminOnly: true },
 ];
 
@@ -72,7 +74,7 @@ function App() {
         <nav aria-label="Main">
           <ul>
             ${NAVIGATION.filter(item => !item.adminOnly || viewer.role === 'ADMIN').map(item => html`
-              <li><${Link} to=${item.to} aria-current=${location.path.startsWith(item.to) ? 'page' : undefined}>${item.label}</${Link}></li>`)}
+              <li><${Link} to=${item.to} aria-current=${location.path.startsWith(item.section ?? item.to) ? 'page' : undefined}>${item.label}</${Link}></li>`)}
           </ul>
         </nav>
         <div class="who">

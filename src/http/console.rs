@@ -27,10 +27,11 @@ const ENTRY: &str = "index.html";
 
 /// The console's paths: each serves the entry page, and the module router (assets/console/
 /// app.js) shows the page it names. `{id}` stands for one path segment.
-pub const PAGES: [&str; 8] = [
+pub const PAGES: [&str; 9] = [
     "/",
     "/sign-in",
     "/settings/providers",
+    "/settings/api-tokens",
     "/licenses",
     "/licenses/{id}",
     "/users",

@@ -33,11 +33,13 @@ export function useQuery(query, variables, key = JSON.stringify(variables ?? {})
   return { ...state, reload: run };
 }
 
-// Sets the tab's title and shows the page's heading with its actions.
-export function Page({ title, actions, children }) {
+// Sets the tab's title and shows the page's heading with its actions; `above` goes over the
+// heading (the tabs of a section's pages).
+export function Page({ title, actions, above, children }) {
   useEffect(() => { document.title = `${title} · license-manager`; }, [title]);
   return html`
     <section class="page">
+      ${above}
       <header class="page-header">
         <h1>${title}</h1>
         ${actions ? html`<div class="actions">${actions}</div>` : null}
@@ -76,6 +78,44 @@ export function Field({ id, label, error, help, children }) {
       ${help ? html`<p class="help" id=${`${id}-help`}>${help}</p>` : null}
       ${error ? html`<p class="field-error" id=${`${id}-error`}>${error}</p>` : null}
     </div>`;
+}
+
+// A modal confirmation of something that cannot be undone. Escape or Cancel close it; focus
+// starts on Cancel, the safe choice. `onConfirm` does the deed: while it runs the buttons wait,
+// and if it throws, its error shows in the dialog, which stays open.
+export function ConfirmDialog({ id, title, confirmLabel, busyLabel, errorTitle, onConfirm, onClose, children }) {
+  const dialog = useRef(null);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState(null);
+  useEffect(() => {
+    const element = dialog.current;
+    element.showModal();
+    element.querySelector('[data-autofocus]')?.focus();
+    return () => { if (element.open) element.close(); };
+  }, []);
+
+  const confirm = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      await onConfirm();
+    } catch (failure) {
+      setError(failure instanceof ApiError ? failure : new ApiError({ message: String(failure) }));
+      setBusy(false);
+    }
+  };
+
+  const titleId = `${id}-title`;
+  return html`
+    <dialog ref=${dialog} class="confirm" aria-labelledby=${titleId} onClose=${onClose}>
+      <h2 id=${titleId}>${title}</h2>
+      ${children}
+      <${ErrorBox} error=${error} title=${errorTitle} />
+      <div class="actions">
+        <button type="button" class="danger" disabled=${busy} onClick=${confirm}>${busy ? busyLabel : confirmLabel}</button>
+        <button type="button" class="secondary" data-autofocus onClick=${onClose}>Cancel</button>
+      </div>
+    </dialog>`;
 }
 
 export function Badge({ tone = 'neutral', children }) {

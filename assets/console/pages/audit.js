@@ -22,7 +22,7 @@ const OUTCOMES = ['SUCCEEDED', 'FAILED', 'FORBIDDEN'];
 // The actions the API records (docs/license-api.md#the-audit-log).
 const ACTIONS = [
   'provider.create', 'provider.update', 'provider.delete', 'provider.test_connection',
-  'sync.start', 'sync.cancel', 'sku.price.set',
+  'sync.start', 'sync.cancel', 'sku.price.set', 'api_token.create', 'api_token.revoke',
 ];
 
 function filterOf(query) {

@@ -3,11 +3,12 @@
 // each provider: its status, secret expiry, syncs (live), edits and deletion. Viewers see the
 // same status without the controls.
 
-import { html, useEffect, useRef, useState } from '../vendor/htm-preact.js';
-import { ApiError, graphql } from '../lib/api.js';
+import { html, useEffect, useState } from '../vendor/htm-preact.js';
+import { graphql } from '../lib/api.js';
 import {
-  Badge, Empty, ErrorBox, Loading, Page, daysUntil, formatDate, formatDateTime, formatNumber, useIsAdmin, useQuery,
+  Badge, ConfirmDialog, Empty, ErrorBox, Loading, Page, daysUntil, formatDate, formatDateTime, formatNumber, useIsAdmin, useQuery,
 } from '../lib/ui.js';
+import { SettingsTabs } from '../lib/settings.js';
 import { PROVIDER_FIELDS, ProviderForm, SetupSteps, cloudLabel } from './provider-form.js';
 import { LiveRun, RUN_FIELDS, RunOutcome, RunStatus, SyncHistory, isActive, modeLabel, runTime } from './sync-run.js';
 
@@ -41,7 +42,7 @@ export default function Providers() {
   const actions = isAdmin && providers?.length && !adding
     ? html`<button type="button" onClick=${add}>Add Microsoft 365</button>` : null;
   return html`
-    <${Page} title="Providers" actions=${actions}>
+    <${Page} title="Providers" actions=${actions} above=${html`<${SettingsTabs} current="/settings/providers" />`}>
       <p class="muted page-intro">Settings · Where licenses come from: each provider is one Microsoft 365 tenant, read through an app registration in Entra ID. Nothing is ever changed in the tenant.</p>
       ${message ? html`<div class="success" role="status"><p>${message}</p></div>` : null}
       ${adding ? html`
@@ -327,35 +328,16 @@ function ConnectionTest({ provider, onClose }) {
 
 const DELETE = 'mutation DeleteProvider($id: ID!) { deleteProvider(id: $id) }';
 
-// A modal confirmation that names the provider and what goes with it. Escape or Cancel close
-// it; focus starts on Cancel, the safe choice.
+// Names the provider and what goes with it.
 function DeleteDialog({ provider, onClose, onDeleted }) {
-  const dialog = useRef(null);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState(null);
-  useEffect(() => {
-    const element = dialog.current;
-    element.showModal();
-    element.querySelector('[data-autofocus]')?.focus();
-    return () => { if (element.open) element.close(); };
-  }, []);
-
   const remove = async () => {
-    setBusy(true);
-    setError(null);
-    try {
-      await graphql(DELETE, { id: provider.id });
-      onDeleted();
-    } catch (failure) {
-      setError(failure instanceof ApiError ? failure : new ApiError({ message: String(failure) }));
-      setBusy(false);
-    }
+    await graphql(DELETE, { id: provider.id });
+    onDeleted();
   };
-
-  const titleId = `delete-${provider.id}-title`;
   return html`
-    <dialog ref=${dialog} class="confirm" aria-labelledby=${titleId} onClose=${onClose}>
-      <h2 id=${titleId}>Delete ${provider.name}?</h2>
+    <${ConfirmDialog} id=${`delete-${provider.id}`} title=${`Delete ${provider.name}?`}
+      confirmLabel=${`Delete ${provider.name}`} busyLabel="Deleting…" errorTitle="Not deleted"
+      onConfirm=${remove} onClose=${onClose}>
       <p>This removes the provider and everything synced from it:</p>
       <ul>
         <li>its ${formatNumber(provider.userCount)} users and their license assignments,</li>
@@ -363,10 +345,5 @@ function DeleteDialog({ provider, onClose, onDeleted }) {
         <li>its sync history.</li>
       </ul>
       <p>Nothing changes in the Microsoft 365 tenant, and the audit log keeps a record of the deletion. To see the tenant here again, add it again and sync.</p>
-      <${ErrorBox} error=${error} title="Not deleted" />
-      <div class="actions">
-        <button type="button" class="danger" disabled=${busy} onClick=${remove}>${busy ? 'Deleting…' : `Delete ${provider.name}`}</button>
-        <button type="button" class="secondary" data-autofocus onClick=${onClose}>Cancel</button>
-      </div>
-    </dialog>`;
+    </${ConfirmDialog}>`;
 }

@@ -1,6 +1,8 @@
 //! The console, as a browser meets it: how the binary serves it (`serving`), signing in and out
-//! (`sign_in`), and the setup path through its pages against graph-sim (`setup_path`).
+//! (`sign_in`), the setup path through its pages against graph-sim (`setup_path`), and the API
+//! tokens page (`api_tokens`).
 
+mod api_tokens;
 mod first_load;
 mod identity_provider;
 mod serving;

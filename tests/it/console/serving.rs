@@ -12,10 +12,11 @@ use reqwest::header::{
 
 use crate::common::{Engine, TestApp};
 
-const PAGES: [&str; 8] = [
+const PAGES: [&str; 9] = [
     "/",
     "/sign-in",
     "/settings/providers",
+    "/settings/api-tokens",
     "/licenses",
     "/licenses/12",
     "/users",
