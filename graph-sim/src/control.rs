@@ -16,6 +16,7 @@ use uuid::Uuid;
 use crate::errors::SimError;
 use crate::faults::FaultOptions;
 use crate::handle::{NewUser, SimHandle, UserPatch};
+use crate::limits::WriteLimits;
 use crate::oidc::{AudienceForm, TestToken};
 use crate::server::SimState;
 use crate::tenant::{AssignedLicense, NoErrorAs, Permissions};
@@ -49,10 +50,21 @@ pub(crate) fn router() -> Router<Arc<SimState>> {
         .route("/_sim/users/{id}/licenses", post(licenses))
         .route("/_sim/users/{id}/disable", post(disable_user))
         .route("/_sim/users/{id}/enable", post(enable_user))
+        .route("/_sim/users/{id}/sign-in", post(sign_in))
         .route("/_sim/users/{id}/restore", post(restore_user))
         .route("/_sim/users/{id}/purge", post(purge_user))
         .route("/_sim/skus", get(list_skus))
         .route("/_sim/skus/{sku_id}", patch(patch_sku))
+        .route("/_sim/skus/{sku_id}/give-seat", post(give_seat))
+        .route("/_sim/skus/{sku_id}/fill", post(fill_seats))
+        .route(
+            "/_sim/permissions",
+            get(get_permissions).put(put_permissions),
+        )
+        .route("/_sim/limits", get(get_limits).put(put_limits))
+        .route("/_sim/writes", get(writes))
+        .route("/_sim/groups", get(groups))
+        .route("/_sim/fixtures", get(fixtures))
         .route("/_sim/faults", get(get_faults).put(put_faults))
         .route("/_sim/tokens/expire", post(expire_tokens))
         .route("/_sim/delta/invalidate", post(invalidate_delta))
@@ -212,6 +224,7 @@ async fn tenant_info(State(s): Shared) -> Reply {
         "baseUrl": h.base_url(),
         "premium": premium,
         "permissions": permissions,
+        "roles": permissions.names(),
         "noErrorAs": no_error_as,
         "tokenTtlSecs": s.token_ttl_secs(),
         "userCount": h.user_count(),
@@ -226,6 +239,7 @@ struct TenantPatch {
     secret_expired: Option<bool>,
     token_ttl_secs: Option<u64>,
     no_error_as: Option<NoErrorAs>,
+    mutually_exclusive_plans: Option<Vec<(Uuid, Uuid)>>,
 }
 
 async fn patch_tenant(State(s): Shared, Json(p): Json<TenantPatch>) -> Reply {
@@ -244,6 +258,9 @@ async fn patch_tenant(State(s): Shared, Json(p): Json<TenantPatch>) -> Reply {
     }
     if let Some(v) = p.no_error_as {
         h.set_no_error_as(v);
+    }
+    if let Some(v) = p.mutually_exclusive_plans {
+        h.set_mutually_exclusive_plans(v);
     }
     tenant_info(State(s)).await
 }
@@ -341,6 +358,76 @@ async fn licenses(State(s): Shared, Path(id): Path<String>, Json(c): Json<Licens
         user = h.assign_license(id, l.sku_id, l.disabled_plans)?;
     }
     ok(user)
+}
+
+#[derive(Deserialize, Default)]
+struct SignIn {
+    /// When; default now.
+    at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+async fn sign_in(State(s): Shared, Path(id): Path<String>, body: Option<Json<SignIn>>) -> Reply {
+    let h = handle(s);
+    let id = find_user(&h, &id)?;
+    ok(match body.and_then(|Json(b)| b.at) {
+        Some(at) => h.set_last_sign_in(id, at)?,
+        None => h.sign_in_now(id)?,
+    })
+}
+
+async fn give_seat(State(s): Shared, Path(sku_id): Path<String>) -> Reply {
+    ok(handle(s).give_seat_to_someone_else(parse_id(&sku_id)?)?)
+}
+
+async fn fill_seats(State(s): Shared, Path(sku_id): Path<String>) -> Reply {
+    ok(json!({ "users": handle(s).fill_seats(parse_id(&sku_id)?)? }))
+}
+
+#[derive(Deserialize)]
+struct Roles {
+    roles: Vec<String>,
+}
+
+async fn get_permissions(State(s): Shared) -> Reply {
+    ok(json!({ "roles": handle(s).permission_names() }))
+}
+
+async fn put_permissions(State(s): Shared, Json(b): Json<Roles>) -> Reply {
+    let h = handle(s);
+    let names: Vec<&str> = b.roles.iter().map(String::as_str).collect();
+    h.set_permission_names(&names)?;
+    ok(json!({ "roles": h.permission_names() }))
+}
+
+async fn get_limits(State(s): Shared) -> Reply {
+    ok(handle(s).write_limits())
+}
+
+async fn put_limits(State(s): Shared, Json(limits): Json<WriteLimits>) -> Reply {
+    let h = handle(s);
+    h.set_write_limits(limits);
+    ok(h.write_limits())
+}
+
+#[derive(Deserialize)]
+struct WritesParams {
+    user: Option<String>,
+}
+
+async fn writes(State(s): Shared, Query(q): Query<WritesParams>) -> Reply {
+    let h = handle(s);
+    ok(match q.user {
+        Some(user) => h.applied_writes_for(find_user(&h, &user)?),
+        None => h.applied_writes(),
+    })
+}
+
+async fn groups(State(s): Shared) -> Reply {
+    ok(handle(s).groups())
+}
+
+async fn fixtures(State(s): Shared) -> Reply {
+    ok(handle(s).license_fixtures())
 }
 
 async fn disable_user(State(s): Shared, Path(id): Path<String>) -> Reply {

@@ -109,7 +109,7 @@ pub(crate) async fn users_delta(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, GraphError> {
     authorize(&state, &headers)?;
-    if !state.dir().meta.app.permissions.user_read_all {
+    if !state.dir().meta.app.permissions.can_read_users() {
         return Err(GraphError::insufficient_privileges());
     }
     let query = Query::parse(raw.as_deref());

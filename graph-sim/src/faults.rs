@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -21,16 +21,23 @@ use crate::stats::Arrival;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct FaultOptions {
-    /// Added to every request (token endpoint and Graph).
+    /// Added to every request (token endpoint, Graph reads and writes).
     #[serde(with = "millis")]
     pub latency: Duration,
-    /// Fraction (0..=1) of Graph requests answered 429.
+    /// Fraction (0..=1) of Graph reads answered 429.
     pub throttle_rate: f64,
-    /// Retry-After of injected 429s, in seconds; fractional values are sent as e.g. `2.128`.
+    /// Retry-After of injected 429s (reads and writes), in seconds; fractional values are sent
+    /// as e.g. `2.128`.
     pub retry_after_secs: f64,
-    /// Fraction (0..=1) of Graph requests answered 503 or 504 without Retry-After.
+    /// Fraction (0..=1) of Graph reads answered 503 or 504 without Retry-After.
     pub unavailable_rate: f64,
-    /// Fraction (0..=1) of Graph requests answered 500, 502 or 504, as Microsoft's Dev Proxy
+    /// Fraction (0..=1) of Graph writes (assignLicense) answered 429 before they apply, as if
+    /// the service were loaded: Graph may throttle below its documented limits.
+    pub write_throttle_rate: f64,
+    /// Fraction (0..=1) of Graph writes answered 503 or 504 without Retry-After, before they
+    /// apply.
+    pub write_unavailable_rate: f64,
+    /// Fraction (0..=1) of Graph reads answered 500, 502 or 504, as Microsoft's Dev Proxy
     /// injects them to test Graph clients: half with Graph's JSON error, half with the HTML page
     /// of the gateway in front of Graph (no JSON, no `request-id`).
     pub server_error_rate: f64,
@@ -54,6 +61,8 @@ impl Default for FaultOptions {
             throttle_rate: 0.0,
             retry_after_secs: 1.0,
             unavailable_rate: 0.0,
+            write_throttle_rate: 0.0,
+            write_unavailable_rate: 0.0,
             server_error_rate: 0.0,
             fail_users_page: None,
             non_premium_rate: 0.0,
@@ -143,6 +152,47 @@ fn resource_units(path: &str, query: Option<&str>) -> u32 {
     cost.max(1) as u32
 }
 
+/// Graph's 429: Retry-After, the throttle scope and reason headers, the documented body.
+/// `scope` is e.g. `Tenant_Application/Write`.
+pub(crate) fn throttled(state: &SimState, scope: &str, information: &str, secs: f64) -> GraphError {
+    let (app, tenant) = state.app_and_tenant();
+    let mut err = GraphError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "TooManyRequests",
+        "Please retry again later.",
+    )
+    .with_header("retry-after", format_retry_after(secs))
+    .with_header("x-ms-throttle-scope", format!("{scope}/{app}/{tenant}"))
+    .with_header("x-ms-throttle-information", information);
+    err.kind = GraphErrorKind::Throttled;
+    err
+}
+
+/// The injected faults' rates for one request: reads and writes have their own.
+struct Rates {
+    throttle: f64,
+    unavailable: f64,
+    server_error: f64,
+}
+
+impl Rates {
+    fn of(faults: &FaultOptions, write: bool) -> Rates {
+        if write {
+            Rates {
+                throttle: faults.write_throttle_rate,
+                unavailable: faults.write_unavailable_rate,
+                server_error: 0.0,
+            }
+        } else {
+            Rates {
+                throttle: faults.throttle_rate,
+                unavailable: faults.unavailable_rate,
+                server_error: faults.server_error_rate,
+            }
+        }
+    }
+}
+
 /// Middleware on the Graph routes: early-retry accounting, then 429 / 5xx injection.
 pub(crate) async fn inject(
     State(state): State<Arc<SimState>>,
@@ -156,18 +206,20 @@ pub(crate) async fn inject(
         .map_or_else(Instant::now, |arrival| arrival.0);
     state.stats.check_early_retry(&client, sent_at);
     let faults = state.faults();
+    let write = req.method() != Method::GET;
+    let rates = Rates::of(&faults, write);
     let decision = {
         let mut rng = state.fault_rng();
         let r = rng.next_f64();
-        if r < faults.throttle_rate {
+        if r < rates.throttle {
             Decision::Throttle
-        } else if r < faults.throttle_rate + faults.unavailable_rate {
+        } else if r < rates.throttle + rates.unavailable {
             if rng.chance(0.5) {
                 Decision::Unavailable(StatusCode::SERVICE_UNAVAILABLE)
             } else {
                 Decision::Unavailable(StatusCode::GATEWAY_TIMEOUT)
             }
-        } else if r < faults.throttle_rate + faults.unavailable_rate + faults.server_error_rate {
+        } else if r < rates.throttle + rates.unavailable + rates.server_error {
             let status = match rng.below(3) {
                 0 => StatusCode::INTERNAL_SERVER_ERROR,
                 1 => StatusCode::BAD_GATEWAY,
@@ -187,23 +239,29 @@ pub(crate) async fn inject(
             state
                 .stats
                 .note_throttled(&client, Duration::from_secs_f64(secs));
-            let (app, tenant) = state.app_and_tenant();
-            let mut err = GraphError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "TooManyRequests",
-                "Please retry again later.",
-            )
-            .with_header("retry-after", format_retry_after(secs))
-            .with_header(
-                "x-ms-throttle-scope",
-                format!("Tenant_Application/Read/{app}/{tenant}"),
-            )
-            .with_header("x-ms-throttle-information", "ResourceUnitLimitExceeded");
-            err.kind = GraphErrorKind::Throttled;
+            let err = if write {
+                state.stats.note_license_write("injectedThrottle");
+                throttled(
+                    &state,
+                    "Tenant_Application/Write",
+                    "WriteLimitExceeded",
+                    secs,
+                )
+            } else {
+                throttled(
+                    &state,
+                    "Tenant_Application/Read",
+                    "ResourceUnitLimitExceeded",
+                    secs,
+                )
+            };
             err.into_response()
         }
         Decision::Unavailable(status) => {
             state.stats.unavailable.fetch_add(1, Ordering::Relaxed);
+            if write {
+                state.stats.note_license_write("injectedUnavailable");
+            }
             let err = if status == StatusCode::SERVICE_UNAVAILABLE {
                 GraphError::new(
                     status,

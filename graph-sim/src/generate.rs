@@ -7,6 +7,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use uuid::Uuid;
 
 use crate::catalog::{self, CatalogSku};
+use crate::fixtures::{self, FIXTURE_COUNT, FIXTURE_MIN_USERS};
 use crate::rng::SimRng;
 use crate::tenant::{
     App, AssignedLicense, Group, LicenseAssignmentState, NoErrorAs, Permissions, PrepaidUnits,
@@ -356,6 +357,61 @@ const GUEST_DOMAINS: &[&str] = &[
     "outlook.com",
 ];
 
+/// How each licensing group's membership is managed, in `GROUP_NAMES` order: one group of each
+/// kind a reclaim must tell apart, since only an assigned cloud group's members can be changed
+/// through Graph.
+#[derive(Clone, Copy)]
+enum GroupKind {
+    Assigned,
+    Dynamic,
+    SyncedFromOnPremises,
+}
+
+const GROUP_KINDS: &[GroupKind] = &[
+    GroupKind::Assigned,
+    GroupKind::Dynamic,
+    GroupKind::SyncedFromOnPremises,
+    GroupKind::Assigned,
+];
+
+/// The licensing groups, each assigning the SKUs whose plan names it.
+fn licensing_groups(
+    meta: &mut SimRng,
+    plans: &[(&SkuPlan, &'static CatalogSku)],
+    now: DateTime<Utc>,
+) -> Vec<Group> {
+    GROUP_NAMES
+        .iter()
+        .zip(GROUP_KINDS)
+        .enumerate()
+        .map(|(i, (name, kind))| {
+            let mut g = Group::assigned(meta.uuid(), name);
+            g.description = Some(format!("Licensing group {name}"));
+            g.created_date_time = Some(now - Duration::days(1500 + 30 * i as i64));
+            g.assigned_licenses = plans
+                .iter()
+                .filter(|(p, _)| p.group == Some(i))
+                .map(|(_, sku)| AssignedLicense {
+                    disabled_plans: Vec::new(),
+                    sku_id: sku.sku_id,
+                })
+                .collect();
+            match kind {
+                GroupKind::Assigned => {}
+                GroupKind::Dynamic => {
+                    g.group_types = vec!["DynamicMembership".into()];
+                    g.membership_rule = Some(format!(
+                        "(user.userType -eq \"Member\") and (user.extensionAttribute1 -eq \"{name}\")"
+                    ));
+                    g.membership_rule_processing_state = Some("On".into());
+                }
+                GroupKind::SyncedFromOnPremises => g.on_premises_sync_enabled = Some(true),
+            }
+            g
+        })
+        .collect()
+}
+
 /// The reference "now" of a spec.
 pub fn reference_time(spec: &TenantSpec) -> DateTime<Utc> {
     spec.reference_time.unwrap_or_else(|| {
@@ -377,17 +433,11 @@ pub fn generate(spec: &TenantSpec) -> Tenant {
         secret_expired: spec.secret_expired,
         permissions: spec.permissions,
     };
-    let groups: Vec<Group> = GROUP_NAMES
-        .iter()
-        .map(|n| Group {
-            id: meta.uuid(),
-            display_name: (*n).to_string(),
-        })
-        .collect();
     let plans: Vec<(&SkuPlan, &'static CatalogSku)> = SKU_PLANS
         .iter()
         .filter_map(|p| catalog::by_part_number(p.part).map(|c| (p, c)))
         .collect();
+    let groups = licensing_groups(&mut meta, &plans, now);
 
     let mut users = Vec::with_capacity(spec.users);
     let mut user_rng = SimRng::derive(spec.seed, 2);
@@ -402,14 +452,24 @@ pub fn generate(spec: &TenantSpec) -> Tenant {
         plans: &plans,
         groups: &groups,
     };
-    for _ in 0..spec.users {
+    let fixtures_from = (spec.users >= FIXTURE_MIN_USERS).then(|| spec.users - FIXTURE_COUNT);
+    for i in 0..spec.users {
         users.push(generate_user(
             &mut user_rng,
             &mut path_rng,
             &ctx,
             &mut name_uses,
+            fixtures_from.is_some_and(|from| i >= from),
         ));
     }
+    let sku_of = |part: &str| {
+        let (plan, sku) = plans.iter().find(|(p, _)| p.part == part)?;
+        Some((
+            sku.sku_id,
+            plan.group.and_then(|g| groups.get(g)).map(|g| g.id),
+        ))
+    };
+    let license_fixtures = fixtures::plant(&mut users, &sku_of, now);
 
     let mut sku_rng = SimRng::derive(spec.seed, 3);
     let (skus, subscriptions) = build_skus(&mut sku_rng, &plans, &users, now);
@@ -427,6 +487,8 @@ pub fn generate(spec: &TenantSpec) -> Tenant {
         skus,
         subscriptions,
         users,
+        mutually_exclusive_plans: Vec::new(),
+        license_fixtures,
     }
 }
 
@@ -457,11 +519,14 @@ fn days_ago(now: DateTime<Utc>, rng: &mut SimRng, lo_days: i64, hi_days: i64) ->
     now - Duration::seconds(secs)
 }
 
+/// `fixture`: the user becomes a licence fixture, so it must be an enabled member (it still
+/// draws what any user draws, so that users before it stay the same).
 fn generate_user(
     rng: &mut SimRng,
     paths: &mut SimRng,
     ctx: &UserCtx<'_>,
     name_uses: &mut [u32],
+    fixture: bool,
 ) -> User {
     let id = rng.uuid();
     let gi = rng.below(GIVEN.len() as u64) as usize;
@@ -475,7 +540,7 @@ fn generate_user(
     } else {
         format!("{given_ascii}.{surname_ascii}{}", *uses)
     };
-    let guest = rng.chance(0.08);
+    let guest = rng.chance(0.08) && !fixture;
     let mut user = User::new(id, &format!("{given} {surname}"), "");
     user.given_name = Some(given.to_string());
     user.surname = Some(surname.to_string());
@@ -493,7 +558,7 @@ fn generate_user(
         } else {
             Some(user.user_principal_name.clone())
         };
-        user.account_enabled = !rng.chance(0.07);
+        user.account_enabled = !rng.chance(0.07) || fixture;
         user.job_title = Some(rng.pick(JOB_TITLES).to_string());
         user.department = Some(rng.pick(DEPARTMENTS).to_string());
         user.company_name = Some("Contoso".to_string());

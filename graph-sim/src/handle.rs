@@ -10,12 +10,13 @@ use uuid::Uuid;
 
 use crate::errors::SimError;
 use crate::faults::FaultOptions;
+use crate::limits::WriteLimits;
 use crate::server::SimState;
 use crate::skus::{self, SubscribedSku};
-use crate::stats::{RequestLogEntry, Stats};
+use crate::stats::{AppliedWrite, RequestLogEntry, Stats};
 use crate::tenant::{
-    AssignedLicense, LicenseAssignmentState, NoErrorAs, Permissions, PrepaidUnits, SignInActivity,
-    Sku, Subscription, Tenant, User, UserType,
+    AssignedLicense, Group, LicenseAssignmentState, LicenseFixtures, NoErrorAs, Permissions,
+    PrepaidUnits, SignInActivity, Sku, Subscription, Tenant, User, UserType,
 };
 
 /// A new user. Only `displayName` is required; the UPN defaults to a name at the tenant's
@@ -401,6 +402,145 @@ impl SimHandle {
     /// How later answers send an assignment without error: `"None"` or null.
     pub fn set_no_error_as(&self, no_error_as: NoErrorAs) {
         self.state.dir_mut().meta.no_error_as = no_error_as;
+    }
+
+    /// The app's permissions by name (as its token's `roles` claim lists them); unknown names
+    /// are refused. Graph checks the current grant on every call; a token keeps the `roles` it
+    /// was issued with, so call [`SimHandle::expire_tokens`] for the client to see the change.
+    pub fn set_permission_names(&self, names: &[&str]) -> Result<Permissions, SimError> {
+        let permissions = Permissions::from_names(names)?;
+        self.set_permissions(permissions);
+        Ok(permissions)
+    }
+
+    pub fn permission_names(&self) -> Vec<&'static str> {
+        self.permissions().names()
+    }
+
+    /// Service-plan pairs a user may not hold both of (assignLicense then refuses the addition
+    /// with Graph's mutually-exclusive error).
+    pub fn set_mutually_exclusive_plans(&self, pairs: Vec<(Uuid, Uuid)>) {
+        self.state.dir_mut().meta.mutually_exclusive_plans = pairs;
+    }
+
+    // ---- licensing groups and reclaim cases ----
+
+    pub fn groups(&self) -> Vec<Group> {
+        self.state.dir().meta.groups.clone()
+    }
+
+    pub fn group(&self, id: Uuid) -> Option<Group> {
+        self.state
+            .dir()
+            .meta
+            .groups
+            .iter()
+            .find(|g| g.id == id)
+            .cloned()
+    }
+
+    /// The users planted with one licence case each (None for tenants under
+    /// [`FIXTURE_MIN_USERS`](crate::FIXTURE_MIN_USERS) users and for tenant files without them).
+    pub fn license_fixtures(&self) -> Option<LicenseFixtures> {
+        self.state.dir().meta.license_fixtures
+    }
+
+    /// The user signs in now (interactively and successfully): signInActivity moves, nothing
+    /// users/delta reports.
+    pub fn sign_in_now(&self, id: Uuid) -> Result<User, SimError> {
+        self.set_last_sign_in(id, now_seconds())
+    }
+
+    /// Sets the user's last interactive, successful sign-in.
+    pub fn set_last_sign_in(&self, id: Uuid, at: DateTime<Utc>) -> Result<User, SimError> {
+        self.state.dir_mut().modify(id, |u| {
+            let request_id = Some(Uuid::new_v4().to_string());
+            let activity = u
+                .sign_in_activity
+                .get_or_insert_with(SignInActivity::default);
+            activity.last_sign_in_date_time = Some(at);
+            activity.last_sign_in_request_id = request_id.clone();
+            activity.last_successful_sign_in_date_time = Some(at);
+            activity.last_successful_sign_in_request_id = request_id;
+            Ok(())
+        })
+    }
+
+    /// Sets or (None) clears the user's usageLocation; assignLicense cannot add licences to a
+    /// user without one.
+    pub fn set_usage_location(&self, id: Uuid, location: Option<&str>) -> Result<User, SimError> {
+        self.state.dir_mut().modify(id, |u| {
+            u.usage_location = location.map(str::to_string);
+            Ok(())
+        })
+    }
+
+    /// Seats of `sku_id` not taken (`prepaidUnits.enabled − consumedUnits`).
+    pub fn free_seats(&self, sku_id: Uuid) -> Result<i32, SimError> {
+        self.subscribed_skus()
+            .into_iter()
+            .find(|s| s.sku_id == sku_id)
+            .map(|s| s.prepaid_units.enabled - s.consumed_units)
+            .ok_or_else(|| SimError::SkuNotFound(sku_id.to_string()))
+    }
+
+    /// Someone else takes a seat of `sku_id`: the first enabled member with a usage location
+    /// who does not hold it gets it directly. Done after a licence was removed, re-adding it
+    /// then fails for want of seats once none is left.
+    pub fn give_seat_to_someone_else(&self, sku_id: Uuid) -> Result<User, SimError> {
+        if !self.skus().iter().any(|s| s.sku_id == sku_id) {
+            return Err(SimError::SkuNotFound(sku_id.to_string()));
+        }
+        let taker = self
+            .state
+            .dir()
+            .active_users()
+            .find(|u| {
+                u.account_enabled
+                    && u.user_type == UserType::Member
+                    && u.usage_location.is_some()
+                    && !u
+                        .license_assignment_states
+                        .iter()
+                        .any(|s| s.sku_id == sku_id)
+                    && !u.holds_sku(sku_id)
+            })
+            .map(|u| u.id)
+            .ok_or_else(|| SimError::Conflict(format!("nobody left to take a seat of {sku_id}")))?;
+        self.assign_license(taker, sku_id, Vec::new())
+    }
+
+    /// Others take every free seat of `sku_id`; returns who took them.
+    pub fn fill_seats(&self, sku_id: Uuid) -> Result<Vec<Uuid>, SimError> {
+        let free = self.free_seats(sku_id)?;
+        (0..free.max(0))
+            .map(|_| self.give_seat_to_someone_else(sku_id).map(|u| u.id))
+            .collect()
+    }
+
+    // ---- writes ----
+
+    pub fn write_limits(&self) -> WriteLimits {
+        self.state.limiter().limits
+    }
+
+    /// Changes the write limits; writes already counted stay in their windows.
+    pub fn set_write_limits(&self, limits: WriteLimits) {
+        self.state.limiter().limits = limits;
+    }
+
+    /// Every assignLicense call that changed the tenant since the last statistics reset, in
+    /// order.
+    pub fn applied_writes(&self) -> Vec<AppliedWrite> {
+        self.state.stats.applied_writes()
+    }
+
+    /// Those of one user.
+    pub fn applied_writes_for(&self, user: Uuid) -> Vec<AppliedWrite> {
+        self.applied_writes()
+            .into_iter()
+            .filter(|w| w.user_id == user)
+            .collect()
     }
 
     // ---- tokens, faults, statistics ----

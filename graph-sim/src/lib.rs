@@ -16,15 +16,20 @@
 //! # Ok(()) }
 //! ```
 
+mod assign;
 mod catalog;
 mod control;
 mod delta;
 mod errors;
 mod faults;
 mod filter;
+mod fixtures;
 mod generate;
+mod groups;
 mod handle;
+mod limits;
 mod oidc;
+mod permissions;
 mod props;
 mod rng;
 mod server;
@@ -38,12 +43,21 @@ mod users;
 pub use catalog::{CatalogPlan, CatalogSku};
 pub use errors::SimError;
 pub use faults::FaultOptions;
+pub use fixtures::{
+    FIXTURE_COUNT, FIXTURE_INACTIVE_DAYS, FIXTURE_MIN_USERS, LicenseFixture, LicenseFixtures,
+};
 pub use generate::{TenantSpec, generate};
 pub use handle::{NewUser, SimHandle, UserPatch};
+pub use limits::{Limit, WriteLimits};
 pub use oidc::{AudienceForm, GRAPH_APP_ID, OidcOptions, ROLE_ADMIN, ROLE_READER, TestToken};
+pub use permissions::{
+    AUDIT_LOG_READ_ALL, DIRECTORY_READ_ALL, DIRECTORY_READ_WRITE_ALL, GROUP_MEMBER_READ_ALL,
+    GROUP_READ_ALL, LICENSE_ASSIGNMENT_READ_WRITE_ALL, ORGANIZATION_READ_ALL, USER_READ_ALL,
+    USER_READ_WRITE_ALL,
+};
 pub use server::{SimOptions, SimServer};
 pub use skus::SubscribedSku;
-pub use stats::{RequestLogEntry, Stats};
+pub use stats::{AppliedWrite, RequestLogEntry, Stats};
 pub use tenant::{
     App, AssignedLicense, Group, LicenseAssignmentState, NoErrorAs, Permissions, PrepaidUnits,
     ServicePlanInfo, SignInActivity, Sku, Subscription, Tenant, User, UserType,

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use graph_sim::{
-    FaultOptions, NoErrorAs, OidcOptions, Permissions, SimOptions, SimServer, Tenant, TenantSpec,
-    generate,
+    FaultOptions, Limit, NoErrorAs, OidcOptions, Permissions, SimOptions, SimServer, Tenant,
+    TenantSpec, WriteLimits, generate,
 };
 
 #[derive(Parser, Debug)]
@@ -49,6 +49,22 @@ struct Cli {
     /// Fraction (0..1) of Graph requests answered 503/504 without Retry-After.
     #[arg(long, env = "GRAPH_SIM_UNAVAILABLE_RATE", default_value_t = 0.0)]
     unavailable_rate: f64,
+    /// Fraction (0..1) of Graph writes (assignLicense) answered 429 before they apply.
+    #[arg(long, env = "GRAPH_SIM_WRITE_THROTTLE_RATE", default_value_t = 0.0)]
+    write_throttle_rate: f64,
+    /// Fraction (0..1) of Graph writes answered 503/504 before they apply.
+    #[arg(long, env = "GRAPH_SIM_WRITE_UNAVAILABLE_RATE", default_value_t = 0.0)]
+    write_unavailable_rate: f64,
+    /// Writes the app may make per window (Graph: 3000); 0 = unlimited.
+    #[arg(long, env = "GRAPH_SIM_WRITE_LIMIT", default_value_t = 3000)]
+    write_limit: u32,
+    /// The write limit's window in seconds (Graph: 150).
+    #[arg(long, env = "GRAPH_SIM_WRITE_WINDOW_SECS", default_value_t = 150.0)]
+    write_window_secs: f64,
+    /// Grant the app another application permission (repeatable), e.g.
+    /// LicenseAssignment.ReadWrite.All or GroupMember.Read.All.
+    #[arg(long = "grant")]
+    grants: Vec<String>,
     /// Fraction (0..1) of Graph requests answered 500, 502 or 504, half with Graph's JSON
     /// error and half with a gateway's HTML page.
     #[arg(long, env = "GRAPH_SIM_SERVER_ERROR_RATE", default_value_t = 0.0)]
@@ -160,6 +176,11 @@ fn build_tenant(cli: &Cli) -> Result<Tenant, graph_sim::SimError> {
     if cli.no_organization_read_permission {
         tenant.app.permissions.organization_read_all = false;
     }
+    if !cli.grants.is_empty() {
+        let mut names: Vec<&str> = tenant.app.permissions.names();
+        names.extend(cli.grants.iter().map(String::as_str));
+        tenant.app.permissions = Permissions::from_names(&names)?;
+    }
     if cli.secret_expired {
         tenant.app.secret_expired = true;
     }
@@ -205,6 +226,8 @@ async fn run(cli: Cli) -> Result<(), graph_sim::SimError> {
             throttle_rate: cli.throttle_rate,
             retry_after_secs: cli.retry_after_secs,
             unavailable_rate: cli.unavailable_rate,
+            write_throttle_rate: cli.write_throttle_rate,
+            write_unavailable_rate: cli.write_unavailable_rate,
             server_error_rate: cli.server_error_rate,
             fail_users_page: cli.fail_users_page,
             non_premium_rate: cli.non_premium_rate,
@@ -214,6 +237,13 @@ async fn run(cli: Cli) -> Result<(), graph_sim::SimError> {
         delta_page_size: cli.delta_page_size,
         signin_page_cap: cli.signin_page_cap,
         fault_seed: Some(cli.seed),
+        write_limits: WriteLimits {
+            per_app_and_tenant: (cli.write_limit > 0).then_some(Limit {
+                requests: cli.write_limit,
+                window_secs: cli.write_window_secs,
+            }),
+            ..WriteLimits::default()
+        },
         oidc: OidcOptions {
             api_client_id: cli.api_client_id,
             spa_client_id: cli.spa_client_id,

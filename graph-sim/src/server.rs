@@ -20,13 +20,14 @@ use crate::errors::{FromGateway, GraphError, SimError};
 use crate::faults::FaultOptions;
 use crate::generate::{TenantSpec, generate};
 use crate::handle::SimHandle;
+use crate::limits::{WriteLimiter, WriteLimits};
 use crate::oidc::{OidcOptions, OidcState};
 use crate::rng::SimRng;
 use crate::stats::StatsCollector;
 use crate::store::Directory;
 use crate::tenant::{Tenant, UserType};
 use crate::token::TokenStore;
-use crate::{control, delta, faults, oidc, skus, stats, token, users};
+use crate::{assign, control, delta, faults, groups, oidc, skus, stats, token, users};
 
 /// Server options (fault settings can also be changed while running).
 #[derive(Debug, Clone)]
@@ -50,6 +51,8 @@ pub struct SimOptions {
     pub fault_seed: Option<u64>,
     /// The simulated identity provider: API and SPA apps, app-role assignments.
     pub oidc: OidcOptions,
+    /// Graph's write limits (default: Graph's documented ones).
+    pub write_limits: WriteLimits,
 }
 
 impl Default for SimOptions {
@@ -65,6 +68,7 @@ impl Default for SimOptions {
             request_log_capacity: 100_000,
             fault_seed: None,
             oidc: OidcOptions::default(),
+            write_limits: WriteLimits::default(),
         }
     }
 }
@@ -85,6 +89,7 @@ pub(crate) struct SimState {
     oidc: Mutex<OidcState>,
     faults: RwLock<FaultOptions>,
     fault_rng: Mutex<SimRng>,
+    limiter: Mutex<WriteLimiter>,
     token_ttl_secs: AtomicU64,
     pub stats: StatsCollector,
     pub base_url: String,
@@ -114,6 +119,9 @@ impl SimState {
     }
     pub fn set_faults(&self, f: FaultOptions) {
         *self.faults.write().unwrap_or_else(|e| e.into_inner()) = f;
+    }
+    pub fn limiter(&self) -> MutexGuard<'_, WriteLimiter> {
+        self.limiter.lock().unwrap_or_else(|e| e.into_inner())
     }
     pub fn fault_rng(&self) -> MutexGuard<'_, SimRng> {
         self.fault_rng.lock().unwrap_or_else(|e| e.into_inner())
@@ -202,6 +210,11 @@ pub(crate) fn router(state: Arc<SimState>) -> Router {
         .route("/v1.0/users/delta", get(delta::users_delta))
         .route("/v1.0/users/$count", get(users::count_users))
         .route("/v1.0/users/{id}", get(users::get_user))
+        .route(
+            "/v1.0/users/{id}/assignLicense",
+            post(assign::assign_license),
+        )
+        .route("/v1.0/groups/{id}", get(groups::get_group))
         .route("/v1.0/subscribedSkus", get(skus::subscribed_skus))
         .route("/v1.0/directory/subscriptions", get(skus::subscriptions))
         .route("/v1.0/organization", get(skus::organization))
@@ -277,6 +290,7 @@ impl SimServer {
             oidc: Mutex::new(OidcState::new(&options.oidc, &first_users)),
             faults: RwLock::new(options.faults.clone()),
             fault_rng: Mutex::new(SimRng::derive(options.fault_seed.unwrap_or(0x5EED), 99)),
+            limiter: Mutex::new(WriteLimiter::new(options.write_limits)),
             token_ttl_secs: AtomicU64::new(options.token_ttl_secs),
             stats: StatsCollector::new(options.request_log_capacity),
             base_url,

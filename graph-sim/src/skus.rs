@@ -64,7 +64,7 @@ pub(crate) fn subscribed(dir: &Directory) -> Vec<SubscribedSku> {
 
 fn require_org_read(state: &SimState, headers: &HeaderMap) -> Result<(), GraphError> {
     authorize(state, headers)?;
-    if !state.dir().meta.app.permissions.organization_read_all {
+    if !state.dir().meta.app.permissions.can_read_organization() {
         return Err(GraphError::insufficient_privileges());
     }
     Ok(())

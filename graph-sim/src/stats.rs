@@ -10,9 +10,12 @@ use std::time::{Duration, Instant};
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
+use chrono::{DateTime, Utc};
 use serde::Serialize;
+use uuid::Uuid;
 
 use crate::server::SimState;
+use crate::tenant::AssignedLicense;
 
 /// One served request.
 #[derive(Debug, Clone, Serialize)]
@@ -28,6 +31,18 @@ pub struct RequestLogEntry {
     pub status: u16,
     pub duration_ms: f64,
     pub request_id: Option<String>,
+    pub client_request_id: Option<String>,
+}
+
+/// One assignLicense call that changed the tenant, in the order they were applied.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppliedWrite {
+    pub at: DateTime<Utc>,
+    pub user_id: Uuid,
+    pub add_licenses: Vec<AssignedLicense>,
+    pub remove_licenses: Vec<Uuid>,
+    /// The client's `client-request-id`, when it sent one.
     pub client_request_id: Option<String>,
 }
 
@@ -60,6 +75,13 @@ pub struct Stats {
     pub token_errors: u64,
     pub peak_concurrency: u64,
     pub in_flight: u64,
+    /// assignLicense calls by outcome: `applied`, `unauthenticated`, `forbidden`, `throttled`
+    /// (write limit), `injectedThrottle`, `injectedUnavailable`, `userNotFound`, `badRequest`,
+    /// `unknownSku`, `notHeld`, `inheritedFromGroup`, `noUsageLocation`, `noSeats`,
+    /// `mutuallyExclusive`.
+    pub license_writes: BTreeMap<String, u64>,
+    /// 429s answered because a write limit was reached (not injected).
+    pub write_limited: u64,
 }
 
 impl Stats {
@@ -80,6 +102,8 @@ struct Inner {
     log: VecDeque<RequestLogEntry>,
     /// Per client (app id or raw token): its last 429's wait.
     retry_windows: HashMap<String, RetryWindow>,
+    license_writes: BTreeMap<String, u64>,
+    applied_writes: Vec<AppliedWrite>,
 }
 
 /// From when a 429 was answered to when its Retry-After allows the client back.
@@ -110,6 +134,7 @@ pub(crate) struct StatsCollector {
     pub early_retries: AtomicU64,
     pub tokens_issued: AtomicU64,
     pub token_errors: AtomicU64,
+    pub write_limited: AtomicU64,
 }
 
 impl StatsCollector {
@@ -130,6 +155,7 @@ impl StatsCollector {
             early_retries: AtomicU64::new(0),
             tokens_issued: AtomicU64::new(0),
             token_errors: AtomicU64::new(0),
+            write_limited: AtomicU64::new(0),
         }
     }
 
@@ -156,7 +182,32 @@ impl StatsCollector {
             token_errors: self.token_errors.load(Ordering::Relaxed),
             peak_concurrency: self.peak.load(Ordering::Relaxed),
             in_flight: self.in_flight.load(Ordering::Relaxed),
+            license_writes: inner.license_writes.clone(),
+            write_limited: self.write_limited.load(Ordering::Relaxed),
         }
+    }
+
+    /// Counts one assignLicense call under `outcome`.
+    pub fn note_license_write(&self, outcome: &str) {
+        *self
+            .lock()
+            .license_writes
+            .entry(outcome.to_string())
+            .or_insert(0) += 1;
+    }
+
+    /// Records a write that changed the tenant (and counts it as `applied`).
+    pub fn note_applied(&self, write: AppliedWrite) {
+        let mut inner = self.lock();
+        *inner
+            .license_writes
+            .entry("applied".to_string())
+            .or_insert(0) += 1;
+        inner.applied_writes.push(write);
+    }
+
+    pub fn applied_writes(&self) -> Vec<AppliedWrite> {
+        self.lock().applied_writes.clone()
     }
 
     pub fn log(&self) -> Vec<RequestLogEntry> {
@@ -177,6 +228,7 @@ impl StatsCollector {
             &self.early_retries,
             &self.tokens_issued,
             &self.token_errors,
+            &self.write_limited,
         ] {
             a.store(0, Ordering::Relaxed);
         }

@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize, Serializer};
 use uuid::Uuid;
 
 use crate::errors::SimError;
+pub use crate::fixtures::LicenseFixtures;
+pub use crate::permissions::Permissions;
 
 /// `assignedLicense` resource: one SKU a user holds, direct or inherited.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -294,33 +296,61 @@ pub struct Subscription {
     pub next_lifecycle_date_time: Option<DateTime<Utc>>,
 }
 
-/// A licensing group (for `licenseAssignmentStates.assignedByGroup`).
+/// A licensing group (for `licenseAssignmentStates.assignedByGroup` and `GET /groups/{id}`).
+/// Members are not listed: a user's membership shows in its inherited assignment states.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Group {
     pub id: Uuid,
     pub display_name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// `DynamicMembership` for a rule-based group, `Unified` for a Microsoft 365 group.
+    #[serde(default)]
+    pub group_types: Vec<String>,
+    /// The rule of a dynamic group, else null.
+    #[serde(default)]
+    pub membership_rule: Option<String>,
+    /// `On` or `Paused` for a dynamic group, else null.
+    #[serde(default)]
+    pub membership_rule_processing_state: Option<String>,
+    /// true: synced from on-premises AD now (membership mastered there); false: was synced;
+    /// null: never synced.
+    #[serde(default)]
+    pub on_premises_sync_enabled: Option<bool>,
+    #[serde(default = "default_true")]
+    pub security_enabled: bool,
+    #[serde(default)]
+    pub mail_enabled: bool,
+    /// The licences every direct member inherits.
+    #[serde(default)]
+    pub assigned_licenses: Vec<AssignedLicense>,
+    #[serde(default)]
+    pub created_date_time: Option<DateTime<Utc>>,
 }
 
-/// Application permissions granted (with admin consent) to the simulated app.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Permissions {
-    /// User.Read.All: needed for /users and /users/delta.
-    pub user_read_all: bool,
-    /// Organization.Read.All: needed for /subscribedSkus, /directory/subscriptions, /organization.
-    pub organization_read_all: bool,
-    /// AuditLog.Read.All: needed to select signInActivity.
-    pub audit_log_read_all: bool,
-}
-
-impl Default for Permissions {
-    fn default() -> Self {
-        Permissions {
-            user_read_all: true,
-            organization_read_all: true,
-            audit_log_read_all: true,
+impl Group {
+    /// A cloud-only security group with assigned (static) membership.
+    pub fn assigned(id: Uuid, display_name: &str) -> Self {
+        Group {
+            id,
+            display_name: display_name.to_string(),
+            description: None,
+            group_types: Vec::new(),
+            membership_rule: None,
+            membership_rule_processing_state: None,
+            on_premises_sync_enabled: None,
+            security_enabled: true,
+            mail_enabled: false,
+            assigned_licenses: Vec::new(),
+            created_date_time: None,
         }
+    }
+
+    pub fn is_dynamic(&self) -> bool {
+        self.group_types
+            .iter()
+            .any(|t| t.eq_ignore_ascii_case("DynamicMembership"))
     }
 }
 
@@ -364,6 +394,15 @@ pub struct Tenant {
     pub subscriptions: Vec<Subscription>,
     #[serde(default)]
     pub users: Vec<User>,
+    /// Pairs of service plans a user may not hold both of (two Exchange mailbox plans, say):
+    /// assignLicense refuses an addition that would make a user hold both enabled. Empty in
+    /// generated tenants, whose random licence mixes ignore such rules.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mutually_exclusive_plans: Vec<(Uuid, Uuid)>,
+    /// The users planted with one well-known licence case each (generated tenants of at least
+    /// `FIXTURE_MIN_USERS` users).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub license_fixtures: Option<LicenseFixtures>,
 }
 
 impl Tenant {

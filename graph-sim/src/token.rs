@@ -1,7 +1,9 @@
 //! Entra ID v2.0 token endpoint (client credentials) and bearer-token validation.
 //!
-//! Tokens are opaque random strings the simulator remembers with an expiry; Graph routes look
-//! them up, so an unknown string is "garbage" and an old one is "expired", as in Graph.
+//! Access tokens are JWTs shaped like Entra's app-only tokens for Graph, whose `roles` claim a
+//! client may decode to learn its permissions. The simulator also remembers each one with its
+//! expiry and Graph routes look them up, so an unknown string is "garbage" and an old one is
+//! "expired", as in Graph.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,12 +15,14 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::STANDARD;
+use chrono::Utc;
 use serde_json::json;
 use tokio::time::Instant;
 use uuid::Uuid;
 
 use crate::errors::{AadError, GraphError};
+use crate::oidc::{AppTokenSubject, app_token};
 use crate::server::SimState;
 
 /// Microsoft Graph's resource in each cloud. A client pointed at the simulator for a national
@@ -55,25 +59,21 @@ pub(crate) enum TokenCheck {
 }
 
 impl TokenStore {
-    pub fn issue(&mut self, client_id: Uuid, ttl: Duration) -> String {
+    /// Makes `token` valid for `client_id` during `ttl`.
+    pub fn remember(&mut self, token: &str, client_id: Uuid, ttl: Duration) {
         // Drop long-expired tokens now and then so a long benchmark does not grow the map.
         if self.tokens.len() > 10_000 {
             let cutoff = Instant::now();
             self.tokens
                 .retain(|_, t| t.expires_at + Duration::from_secs(3600) > cutoff);
         }
-        let mut raw = Vec::with_capacity(32);
-        raw.extend_from_slice(Uuid::new_v4().as_bytes());
-        raw.extend_from_slice(Uuid::new_v4().as_bytes());
-        let token = format!("gsim.{}", URL_SAFE_NO_PAD.encode(raw));
         self.tokens.insert(
-            token.clone(),
+            token.to_string(),
             IssuedToken {
                 client_id,
                 expires_at: Instant::now() + ttl,
             },
         );
-        token
     }
 
     pub fn check(&self, token: &str) -> TokenCheck {
@@ -305,7 +305,7 @@ fn issue(
         }
     };
 
-    check_scope(scope)?;
+    let audience = check_scope(scope)?;
 
     if app.secret_expired {
         return Err(AadError::new(
@@ -331,9 +331,24 @@ fn issue(
     }
 
     let ttl = state.token_ttl_secs();
-    let token = state
+    let subject = AppTokenSubject {
+        tenant_id,
+        client_id: app.client_id,
+        audience,
+        roles: app.permissions.names(),
+    };
+    let token =
+        app_token(&mut state.oidc(), subject, Utc::now().timestamp(), ttl).map_err(|e| {
+            AadError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "temporarily_unavailable",
+                50001,
+                format!("The token could not be signed: {e}"),
+            )
+        })?;
+    state
         .tokens()
-        .issue(app.client_id, Duration::from_secs(ttl));
+        .remember(&token, app.client_id, Duration::from_secs(ttl));
     state.stats.tokens_issued.fetch_add(1, Ordering::Relaxed);
     let body = json!({
         "token_type": "Bearer",
@@ -357,7 +372,9 @@ fn issue(
 /// Client credentials need exactly one `{resource}/.default` scope, for Microsoft Graph (of any
 /// cloud). Not for the simulator's own address, which Entra would not know either: a client
 /// that asks for a token of whatever host it sends its requests to would fail behind a proxy.
-fn check_scope(scope: &str) -> Result<(), AadError> {
+///
+/// Returns the resource, the `aud` of the token.
+fn check_scope(scope: &str) -> Result<&'static str, AadError> {
     let scopes: Vec<&str> = scope.split_whitespace().collect();
     let invalid_scope =
         |code, msg: String| AadError::new(StatusCode::BAD_REQUEST, "invalid_scope", code, msg);
@@ -373,17 +390,21 @@ fn check_scope(scope: &str) -> Result<(), AadError> {
         let resource = s.trim_end_matches("/.default").trim_end_matches('/');
         GRAPH_RESOURCES
             .iter()
-            .any(|graph| resource.eq_ignore_ascii_case(graph))
+            .copied()
+            .find(|graph| resource.eq_ignore_ascii_case(graph))
     };
-    if scopes.len() != 1 || !accepted(scopes[0]) {
-        return Err(invalid_scope(
+    match scopes.as_slice() {
+        [one] => accepted(one),
+        _ => None,
+    }
+    .ok_or_else(|| {
+        invalid_scope(
             70011,
             format!(
                 "The provided value for the input parameter 'scope' isn't valid. The scope {scope} isn't valid."
             ),
-        ));
-    }
-    Ok(())
+        )
+    })
 }
 
 #[cfg(test)]
@@ -425,10 +446,11 @@ mod tests {
     #[test]
     fn tokens_expire() {
         let mut s = TokenStore::default();
-        let t = s.issue(Uuid::nil(), Duration::from_secs(60));
-        assert!(matches!(s.check(&t), TokenCheck::Valid(_)));
+        let t = "eyJ.a.b";
+        s.remember(t, Uuid::nil(), Duration::from_secs(60));
+        assert!(matches!(s.check(t), TokenCheck::Valid(_)));
         assert!(matches!(s.check("nope"), TokenCheck::Garbage));
         s.expire_all();
-        assert!(matches!(s.check(&t), TokenCheck::Expired));
+        assert!(matches!(s.check(t), TokenCheck::Expired));
     }
 }

@@ -84,7 +84,7 @@ struct Page<'a> {
 pub(crate) fn check_sign_in_access(state: &SimState) -> Result<(), GraphError> {
     let (audit, premium) = {
         let d = state.dir();
-        (d.meta.app.permissions.audit_log_read_all, d.meta.premium)
+        (d.meta.app.permissions.can_read_sign_ins(), d.meta.premium)
     };
     if !audit {
         return Err(GraphError::audit_log_missing());
@@ -121,7 +121,7 @@ pub(crate) async fn list_users(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, GraphError> {
     authorize(&state, &headers)?;
-    if !state.dir().meta.app.permissions.user_read_all {
+    if !state.dir().meta.app.permissions.can_read_users() {
         return Err(GraphError::insufficient_privileges());
     }
     let query = Query::parse(raw.as_deref());
@@ -319,7 +319,7 @@ pub(crate) async fn get_user(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, GraphError> {
     authorize(&state, &headers)?;
-    if !state.dir().meta.app.permissions.user_read_all {
+    if !state.dir().meta.app.permissions.can_read_users() {
         return Err(GraphError::insufficient_privileges());
     }
     let query = Query::parse(raw.as_deref());
@@ -369,7 +369,7 @@ pub(crate) async fn count_users(
     headers: HeaderMap,
 ) -> Result<Response, GraphError> {
     authorize(&state, &headers)?;
-    if !state.dir().meta.app.permissions.user_read_all {
+    if !state.dir().meta.app.permissions.can_read_users() {
         return Err(GraphError::insufficient_privileges());
     }
     let eventual = headers

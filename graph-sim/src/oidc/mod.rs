@@ -17,6 +17,7 @@ use crate::errors::SimError;
 pub(crate) use endpoints::{authorize, discovery, jwks, logout, token_grant, token_preflight};
 use keys::KeyRing;
 pub use mint::TestToken;
+pub(crate) use mint::{AppTokenSubject, app_token};
 
 /// The app role that maps to license-manager's admin.
 pub const ROLE_ADMIN: &str = "LicenseManager.Admin";

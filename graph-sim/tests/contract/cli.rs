@@ -164,6 +164,10 @@ async fn fault_and_tenant_flags() {
                 "--no-premium",
                 "--no-user-read-permission",
                 "--no-organization-read-permission",
+                "--grant",
+                "LicenseAssignment.ReadWrite.All",
+                "--write-limit",
+                "7",
             ])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -201,9 +205,14 @@ async fn fault_and_tenant_flags() {
         .body;
     assert_eq!(tenant["premium"], false);
     assert_eq!(
-        tenant["permissions"],
-        serde_json::json!({"userReadAll": false, "organizationReadAll": false, "auditLogReadAll": true})
+        tenant["roles"],
+        serde_json::json!(["AuditLog.Read.All", "LicenseAssignment.ReadWrite.All"])
     );
+    assert_eq!(claims_of(t)["roles"], tenant["roles"]);
+    let limits = get_with(&format!("{base}/_sim/limits"), None, &[])
+        .await
+        .body;
+    assert_eq!(limits["perAppAndTenant"]["requests"], 7);
     let stats = get_with(&format!("{base}/_sim/stats"), None, &[])
         .await
         .body;

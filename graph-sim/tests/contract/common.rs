@@ -1,3 +1,5 @@
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use graph_sim::{FaultOptions, SimOptions, SimServer, TenantSpec};
 use reqwest::header::HeaderMap;
 use reqwest::{Client, StatusCode};
@@ -103,6 +105,47 @@ pub async fn get_with(url: &str, token: Option<&str>, extra: &[(&str, &str)]) ->
 
 pub async fn get(sim: &SimServer, path: &str, token: &str) -> Reply {
     get_with(&format!("{}{}", sim.base_url(), path), Some(token), &[]).await
+}
+
+/// A JSON POST with a bearer token (`body` sent as is, so malformed bodies can be sent too).
+pub async fn post_raw(sim: &SimServer, path: &str, token: &str, body: &str) -> Reply {
+    let resp = client()
+        .post(format!("{}{}", sim.base_url(), path))
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("request");
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let text = resp.text().await.expect("body");
+    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Reply {
+        status,
+        headers,
+        body,
+        text,
+    }
+}
+
+pub async fn post_json(sim: &SimServer, path: &str, token: &str, body: &Value) -> Reply {
+    post_raw(sim, path, token, &body.to_string()).await
+}
+
+/// The JOSE header of a JWT, decoded without verifying anything.
+pub fn header_of(token: &str) -> Value {
+    jwt_part(token, 0)
+}
+
+/// The claims of a JWT, decoded without verifying anything (as a client reads its own token).
+pub fn claims_of(token: &str) -> Value {
+    jwt_part(token, 1)
+}
+
+fn jwt_part(token: &str, index: usize) -> Value {
+    let part = token.split('.').nth(index).expect("JWT part");
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).expect("b64")).expect("json")
 }
 
 pub fn is_guid(v: &Value) -> bool {
