@@ -208,6 +208,7 @@ impl Application {
                     max_lifetime: settings.token_max_ttl,
                     max_active: settings.max_api_tokens,
                 },
+                reclaim: settings.reclaim,
             },
             settings.limits.subscriptions,
             settings.limits.request_timeout.get(),

@@ -13,6 +13,7 @@ use crate::api::SubscriptionLimits;
 use crate::auth::{ConsoleClient, MaxTokenLifetime, OidcSettings, Role};
 use crate::db;
 use crate::domain::api_tokens::ApiTokenLimits;
+use crate::domain::reclaim_plans::ReclaimSettings;
 use crate::http::{ConnectionLimits, CorsOrigins, ServerLimits, Timeout};
 use crate::providers::microsoft365::EndpointOverrides;
 use crate::sync::queue::SyncMode;
@@ -107,6 +108,30 @@ pub struct TokenLifetimeArgs {
     pub token_max_ttl: MaxTokenLifetime,
 }
 
+/// How reclaim may act (docs/microsoft-365.md, "Reclaiming seats").
+#[derive(Debug, Clone, Args)]
+pub struct ReclaimArgs {
+    /// A reclaim plan must be approved by an admin other than the one who made it.
+    #[arg(long, env = "LM_RECLAIM_FOUR_EYES", default_value_t = false)]
+    pub reclaim_four_eyes: bool,
+    /// Items one reclaim plan may hold.
+    #[arg(long, env = "LM_RECLAIM_MAX_PLAN_ITEMS", default_value_t = ReclaimSettings::default().max_plan_items)]
+    pub reclaim_max_plan_items: usize,
+    /// Plans per provider waiting for approval or execution at once.
+    #[arg(long, env = "LM_RECLAIM_MAX_OPEN_PLANS", default_value_t = ReclaimSettings::default().max_open_plans)]
+    pub reclaim_max_open_plans: u64,
+}
+
+impl From<ReclaimArgs> for ReclaimSettings {
+    fn from(args: ReclaimArgs) -> Self {
+        Self {
+            four_eyes: args.reclaim_four_eyes,
+            max_plan_items: args.reclaim_max_plan_items,
+            max_open_plans: args.reclaim_max_open_plans,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct ApiTokenLimitArgs {
     /// API tokens that may be active (neither revoked nor expired) at once.
@@ -155,6 +180,8 @@ pub struct ServeArgs {
     pub oidc: Box<OidcArgs>,
     #[command(flatten)]
     pub api_tokens: ApiTokenLimitArgs,
+    #[command(flatten)]
+    pub reclaim: ReclaimArgs,
     #[command(flatten)]
     pub limits: LimitArgs,
     #[command(flatten)]
@@ -466,6 +493,7 @@ pub struct Settings {
     pub max_api_tokens: NonZeroUsize,
     /// An identity provider whose access tokens are accepted too.
     pub oidc: Option<OidcSettings>,
+    pub reclaim: ReclaimSettings,
     pub workers: usize,
     pub engine: EngineSettings,
     pub limits: ServerLimits,
@@ -480,6 +508,7 @@ impl From<ServeArgs> for Settings {
             token_max_ttl: args.jwt.lifetime.token_max_ttl,
             max_api_tokens: args.api_tokens.max_api_tokens,
             oidc: (*args.oidc).settings(),
+            reclaim: args.reclaim.into(),
             workers: args.workers,
             engine: args.engine.into(),
             limits: args.limits.into(),

@@ -12,6 +12,7 @@ use crate::auth::{MaxTokenLifetime, Role};
 use crate::config::{DemoArgs, EngineSettings, Settings};
 use crate::domain::api_tokens::ApiTokenLimits;
 use crate::domain::audit::Actor;
+use crate::domain::reclaim_plans::ReclaimSettings;
 use crate::domain::{providers, sync_runs};
 use crate::providers::microsoft365::{self, Cloud, EndpointOverrides};
 use crate::sync::queue::SyncMode;
@@ -82,6 +83,7 @@ pub async fn run(
         token_max_ttl: MaxTokenLifetime::DEFAULT,
         max_api_tokens: ApiTokenLimits::MAX_ACTIVE,
         oidc: None,
+        reclaim: ReclaimSettings::default(),
         workers: 2,
         engine: engine.clone(),
         limits: args.limits.into(),

@@ -29,6 +29,10 @@ pub enum Error {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// The caller's role allows the action, but not in this case (an admin approving their own
+    /// plan where a second admin must).
+    #[error("{0}")]
+    Forbidden(String),
     #[error("database error")]
     Database(#[from] DbErr),
     /// A stored value this binary cannot read: written by a newer version, or edited by hand.
@@ -52,6 +56,7 @@ impl Error {
             Error::InvalidInput(_) => Code::BadUserInput,
             Error::NotFound(_) => Code::NotFound,
             Error::Conflict(_) => Code::Conflict,
+            Error::Forbidden(_) => Code::Forbidden,
             Error::Database(_) | Error::Corrupt(_) | Error::Crypto(_) => Code::Internal,
         }
     }

@@ -11,6 +11,7 @@ mod m20261129_000050_license_sources;
 mod m20261207_000060_provider_config;
 mod m20261207_000070_api_tokens;
 mod m20261208_000080_accepted_findings;
+mod m20261208_000090_reclaim_plans;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000060_provider_config::Migration),
             Box::new(m20261207_000070_api_tokens::Migration),
             Box::new(m20261208_000080_accepted_findings::Migration),
+            Box::new(m20261208_000090_reclaim_plans::Migration),
         ]
     }
 }

@@ -12,6 +12,7 @@ use crate::crypto::SecretKeyring;
 use crate::domain::api_tokens::ApiTokenLimits;
 use crate::domain::audit::Actor;
 use crate::domain::providers::ProviderRegistry;
+use crate::domain::reclaim_plans::ReclaimSettings;
 use crate::domain::report_cache::ReportCache;
 use crate::domain::run_feed::RunFeed;
 use crate::sync::events::RunEvents;
@@ -48,6 +49,10 @@ pub fn report_cache<'a>(ctx: &Context<'a>) -> Result<&'a ReportCache> {
 /// What API tokens the server lets an admin create.
 pub fn api_token_limits(ctx: &Context<'_>) -> Result<ApiTokenLimits> {
     Ok(*ctx.data::<ApiTokenLimits>()?)
+}
+
+pub fn reclaim_settings(ctx: &Context<'_>) -> Result<ReclaimSettings> {
+    Ok(*ctx.data::<ReclaimSettings>()?)
 }
 
 pub fn keyring<'a>(ctx: &Context<'a>) -> Result<&'a SecretKeyring> {

@@ -28,6 +28,7 @@ use crate::auth::Claims;
 use crate::crypto::SecretKeyring;
 use crate::domain::api_tokens::{self, ApiTokenLimits};
 use crate::domain::providers::ProviderRegistry;
+use crate::domain::reclaim_plans::ReclaimSettings;
 use crate::domain::report_cache::ReportCache;
 use crate::domain::reports::Report;
 use crate::domain::run_feed::RunFeed;
@@ -208,6 +209,7 @@ pub struct Services {
     pub run_events: RunEvents,
     pub run_feed: Arc<RunFeed>,
     pub api_tokens: ApiTokenLimits,
+    pub reclaim: ReclaimSettings,
 }
 
 /// `operation_budget` bounds a query or mutation sent over a websocket, as the HTTP layer
@@ -228,6 +230,7 @@ pub fn build_api(
         .data(services.run_events)
         .data(services.run_feed)
         .data(services.api_tokens)
+        .data(services.reclaim)
         .data(reports.clone())
         .finish();
     Api {

@@ -1,16 +1,18 @@
 use async_graphql::{Context, ID, Object, Result};
 
 use super::context::{
-    actor, api_token_limits, database, keyring, registry, row_id, run_events, wake_workers,
+    actor, api_token_limits, database, keyring, reclaim_settings, registry, report_cache, row_id,
+    run_events, wake_workers,
 };
 use super::errors::ResultExt;
 use super::guard::RoleGuard;
 use super::types::{
     AcceptFindingInput, ApiSyncMode, ApiToken, ConnectionTest, CreateApiTokenInput,
-    CreateMicrosoftProviderInput, CreatedApiToken, FindingAcceptance, LicenseSku, MoneyInput,
-    Provider, SyncRun, UpdateMicrosoftProviderInput,
+    CreateMicrosoftProviderInput, CreateReclaimPlanInput, CreatedApiToken, FindingAcceptance,
+    LicenseSku, MoneyInput, Provider, ReclaimPlan, SyncRun, UpdateMicrosoftProviderInput,
 };
-use crate::domain::{acceptances, api_tokens, licenses, providers, sync_runs};
+use crate::domain::reclaim_plans::{self, PlanFilter};
+use crate::domain::{acceptances, api_tokens, licenses, providers, reports, sync_runs};
 
 pub struct Mutation;
 
@@ -190,6 +192,70 @@ impl Mutation {
             .await
             .api()?;
         Ok(withdrawn.into())
+    }
+
+    /// Makes a reclaim plan from one provider's license report: each finding of a user's
+    /// license that the filters keep becomes an item with its action and saving. Nothing
+    /// changes at the provider; the plan waits for approval.
+    #[graphql(guard = r#"RoleGuard::admin_mutation("reclaim.plan.create", "reclaim_plan")"#)]
+    async fn create_reclaim_plan(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateReclaimPlanInput,
+    ) -> Result<ReclaimPlan> {
+        let ids = |field: &'static str, ids: Option<Vec<ID>>| -> Result<Vec<i64>> {
+            ids.unwrap_or_default()
+                .iter()
+                .map(|id| row_id(field, id))
+                .collect()
+        };
+        let filter = PlanFilter {
+            provider_id: row_id("providerId", &input.provider_id)?,
+            kinds: input
+                .kinds
+                .unwrap_or_default()
+                .into_iter()
+                .map(|kind| reports::FindingKind::from(kind).as_str().to_owned())
+                .collect(),
+            sku_ids: ids("skuIds", input.sku_ids)?,
+            user_ids: ids("userIds", input.user_ids)?,
+            inactive_days: i64::from(input.inactive_days),
+        };
+        let db = database(ctx)?;
+        let report = report_cache(ctx)?
+            .report(
+                db,
+                registry(ctx)?,
+                Some(filter.provider_id),
+                filter.inactive_days,
+            )
+            .await
+            .api()?;
+        let plan = reclaim_plans::create(db, reclaim_settings(ctx)?, &actor(ctx)?, &report, filter)
+            .await
+            .api()?;
+        Ok(plan.into())
+    }
+
+    /// Approves a plan waiting for approval; with LM_RECLAIM_FOUR_EYES, only an admin other
+    /// than its maker may.
+    #[graphql(guard = r#"RoleGuard::admin_mutation("reclaim.plan.approve", "reclaim_plan")"#)]
+    async fn approve_reclaim_plan(&self, ctx: &Context<'_>, id: ID) -> Result<ReclaimPlan> {
+        let id = row_id("id", &id)?;
+        let plan = reclaim_plans::approve(database(ctx)?, reclaim_settings(ctx)?, &actor(ctx)?, id)
+            .await
+            .api()?;
+        Ok(plan.into())
+    }
+
+    /// Cancels a plan that has not run: it never will.
+    #[graphql(guard = r#"RoleGuard::admin_mutation("reclaim.plan.cancel", "reclaim_plan")"#)]
+    async fn cancel_reclaim_plan(&self, ctx: &Context<'_>, id: ID) -> Result<ReclaimPlan> {
+        let id = row_id("id", &id)?;
+        let plan = reclaim_plans::cancel(database(ctx)?, &actor(ctx)?, id)
+            .await
+            .api()?;
+        Ok(plan.into())
     }
 
     /// Revokes a token: every replica refuses it from its next request on. Revoking a revoked

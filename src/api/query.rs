@@ -7,11 +7,11 @@ use super::errors::{ResultExt, bad_user_input};
 use super::guard::RoleGuard;
 use super::types::{
     ApiToken, AuditEvent, AuditEventFilter, DirectoryUser, FindingAcceptance, LicenseReport,
-    LicenseSku, PageArgs, Provider, ProviderKindInfo, SyncRun, UserConnection, UserFilterInput,
-    UserOrder, Viewer, user_connection, user_connection_cost,
+    LicenseSku, PageArgs, Provider, ProviderKindInfo, ReclaimPlan, SyncRun, UserConnection,
+    UserFilterInput, UserOrder, Viewer, user_connection, user_connection_cost,
 };
 use crate::domain::{
-    acceptances, api_tokens, audit, licenses, providers, reports, sync_runs, users,
+    acceptances, api_tokens, audit, licenses, providers, reclaim_plans, reports, sync_runs, users,
 };
 
 const PAGE_DEFAULT: u64 = 50;
@@ -246,6 +246,36 @@ impl Query {
                 acceptances::list(db, provider_id, include_expired, today, limit, before)
             },
             |acceptance| acceptance.id,
+        )
+        .await
+    }
+
+    /// A reclaim plan, with its items.
+    async fn reclaim_plan(&self, ctx: &Context<'_>, id: ID) -> Result<Option<ReclaimPlan>> {
+        claims(ctx)?;
+        let id = row_id("id", &id)?;
+        let plan = reclaim_plans::get(database(ctx)?, id).await.api()?;
+        Ok(plan.map(ReclaimPlan::from))
+    }
+
+    /// Reclaim plans, newest first, of one provider or of all.
+    async fn reclaim_plans(
+        &self,
+        ctx: &Context<'_>,
+        provider_id: Option<ID>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<IdConnection<ReclaimPlan>> {
+        claims(ctx)?;
+        let db = database(ctx)?;
+        let provider_id = provider_id
+            .map(|id| row_id("providerId", &id))
+            .transpose()?;
+        id_page(
+            first,
+            after,
+            |limit, before| reclaim_plans::list(db, provider_id, limit, before),
+            |plan| plan.id,
         )
         .await
     }

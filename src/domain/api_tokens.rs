@@ -179,7 +179,7 @@ async fn create_checked(
         .await?;
     if active >= limits.max_active.get() as u64 {
         return Err(Error::Conflict(format!(
-            "{active} API tokens are active, the most this server allows (LM_MAX_API_TOKENS); \
+            "active API tokens: {active}, the most this server allows (LM_MAX_API_TOKENS); \
              revoke one first"
         )));
     }

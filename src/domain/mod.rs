@@ -7,6 +7,7 @@ pub mod audit;
 pub mod licenses;
 pub mod money;
 pub mod providers;
+pub mod reclaim_plans;
 pub mod report_cache;
 pub mod reports;
 pub mod run_feed;

@@ -8,5 +8,7 @@ pub mod license_assignments;
 pub mod license_skus;
 pub mod license_snapshots;
 pub mod providers;
+pub mod reclaim_items;
+pub mod reclaim_plans;
 pub mod subscriptions;
 pub mod sync_runs;

@@ -33,6 +33,7 @@ pub fn domain_error(error: &crate::Error) -> Response {
         Code::BadUserInput => StatusCode::BAD_REQUEST,
         Code::NotFound => StatusCode::NOT_FOUND,
         Code::Conflict => StatusCode::CONFLICT,
+        Code::Forbidden => StatusCode::FORBIDDEN,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
     let body = json!({ "errors": [crate::api::error_json(error)] });

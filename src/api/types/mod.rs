@@ -5,6 +5,7 @@ mod connection_test;
 mod license;
 mod provider;
 mod provider_kind;
+mod reclaim;
 mod report;
 mod sync_run;
 mod user;
@@ -17,6 +18,7 @@ pub use connection_test::ConnectionTest;
 pub use license::{LicenseSku, MoneyInput};
 pub use provider::{CreateMicrosoftProviderInput, Provider, UpdateMicrosoftProviderInput};
 pub use provider_kind::ProviderKindInfo;
+pub use reclaim::{CreateReclaimPlanInput, ReclaimPlan};
 pub use report::LicenseReport;
 pub use sync_run::{ApiSyncMode, SyncRun};
 pub use user::{

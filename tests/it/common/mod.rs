@@ -17,6 +17,7 @@ use license_manager::auth::{MaxTokenLifetime, OidcSettings, Role};
 use license_manager::config::{EngineSettings, Settings};
 use license_manager::db;
 use license_manager::domain::api_tokens::ApiTokenLimits;
+use license_manager::domain::reclaim_plans::ReclaimSettings;
 use license_manager::http::{CorsOrigins, ServerLimits};
 use license_manager::metrics::Metrics;
 use license_manager::providers::RetryPolicy;
@@ -157,6 +158,8 @@ pub struct Options {
     pub max_api_tokens: Option<std::num::NonZeroUsize>,
     /// An identity provider whose access tokens the server accepts too.
     pub oidc: Option<OidcSettings>,
+    /// How reclaim may act; `serve`'s defaults unless a test changes them.
+    pub reclaim: ReclaimSettings,
 }
 
 /// Kinds of provider a test adds to its server's registry.
@@ -195,6 +198,7 @@ impl Options {
             cors_origins: CorsOrigins::default(),
             max_api_tokens: None,
             oidc: None,
+            reclaim: ReclaimSettings::default(),
         }
     }
 }
@@ -362,6 +366,7 @@ pub fn settings(database_url: &str, data_dir: &Path, options: &Options) -> Setti
         token_max_ttl: MaxTokenLifetime::DEFAULT,
         max_api_tokens: options.max_api_tokens.unwrap_or(ApiTokenLimits::MAX_ACTIVE),
         oidc: options.oidc.clone(),
+        reclaim: options.reclaim,
         workers: options.workers,
         engine: EngineSettings {
             microsoft: options.microsoft.clone(),

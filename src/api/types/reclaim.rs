@@ -1,0 +1,252 @@
+use async_graphql::connection::{Connection, Edge, EmptyFields};
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use super::license::MonthlyCost;
+use super::report::FindingKind;
+use crate::api::context::database;
+use crate::api::cursor;
+use crate::api::errors::ResultExt;
+use crate::domain::reclaim_plans::{self, PlanStatus};
+
+const ITEMS_DEFAULT: u64 = 100;
+const ITEMS_MAX: u64 = 500;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[graphql(remote = "PlanStatus")]
+pub enum ReclaimPlanStatus {
+    /// Made; an admin (another one, with LM_RECLAIM_FOUR_EYES) must approve it.
+    PendingApproval,
+    /// May be executed; may still be cancelled.
+    Approved,
+    /// Will never run.
+    Cancelled,
+}
+
+/// What a reclaim plan would do, counted when it was made.
+#[derive(SimpleObject)]
+pub struct ReclaimPlanSummary {
+    pub items: i64,
+    /// Seats the plan frees: its items whose action is REMOVE_DIRECT.
+    pub to_remove: i64,
+    /// Items a person must act on, each saying why.
+    pub manual: i64,
+    /// Per currency, of the seats to free; never converted.
+    pub monthly_saving: Vec<MonthlyCost>,
+    /// Seats to free whose SKU has no price: their saving is not in monthlySaving.
+    pub unpriced: i64,
+}
+
+/// A dry run of freeing seats: fixed when made, approved or cancelled, never edited.
+pub struct ReclaimPlan(pub reclaim_plans::Plan);
+
+#[Object]
+impl ReclaimPlan {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    async fn provider_id(&self) -> ID {
+        ID(self.0.provider_id.to_string())
+    }
+
+    async fn status(&self) -> ReclaimPlanStatus {
+        self.0.status.into()
+    }
+
+    async fn summary(&self) -> ReclaimPlanSummary {
+        let summary = &self.0.summary;
+        ReclaimPlanSummary {
+            items: summary.items,
+            to_remove: summary.to_remove,
+            manual: summary.manual,
+            monthly_saving: summary
+                .monthly_saving
+                .iter()
+                .map(|saving| MonthlyCost {
+                    amount: saving.amount.clone(),
+                    currency: saving.currency.clone(),
+                })
+                .collect(),
+            unpriced: summary.unpriced,
+        }
+    }
+
+    /// The filters it was made from: kinds (empty: all of a user's license), SKU and user ids
+    /// (empty: all), and the report's inactivity threshold.
+    async fn kinds(&self) -> &[String] {
+        &self.0.filter.kinds
+    }
+
+    async fn sku_ids(&self) -> Vec<ID> {
+        self.0
+            .filter
+            .sku_ids
+            .iter()
+            .map(|id| ID(id.to_string()))
+            .collect()
+    }
+
+    async fn user_ids(&self) -> Vec<ID> {
+        self.0
+            .filter
+            .user_ids
+            .iter()
+            .map(|id| ID(id.to_string()))
+            .collect()
+    }
+
+    async fn inactive_days(&self) -> i64 {
+        self.0.filter.inactive_days
+    }
+
+    async fn created_by(&self) -> &str {
+        &self.0.created_by
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    /// Who approved or cancelled it.
+    async fn decided_by(&self) -> Option<&str> {
+        self.0.decided_by.as_deref()
+    }
+
+    async fn decided_at(&self) -> Option<DateTime<Utc>> {
+        self.0.decided_at
+    }
+
+    /// Its items in the order they were planned: by user, then SKU. `first` at most 500;
+    /// default 100.
+    #[graphql(complexity = "first.unwrap_or(100).max(0) as usize * child_complexity")]
+    async fn items(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, ReclaimItem, EmptyFields, EmptyFields>> {
+        let limit = cursor::page_size(first, ITEMS_DEFAULT, ITEMS_MAX)?;
+        let after_id = after
+            .as_deref()
+            .map(|after| cursor::decode::<i64>("after", after))
+            .transpose()?;
+        let mut rows = reclaim_plans::items(database(ctx)?, self.0.id, limit + 1, after_id)
+            .await
+            .api()?;
+        let has_next = rows.len() as u64 > limit;
+        rows.truncate(limit as usize);
+        let mut connection = Connection::new(after_id.is_some(), has_next);
+        connection.edges.extend(
+            rows.into_iter()
+                .map(|row| Edge::new(cursor::encode(&row.id), ReclaimItem(row))),
+        );
+        Ok(connection)
+    }
+}
+
+impl From<reclaim_plans::Plan> for ReclaimPlan {
+    fn from(plan: reclaim_plans::Plan) -> Self {
+        Self(plan)
+    }
+}
+
+/// One license of one user in a plan, as it was when the plan was made.
+pub struct ReclaimItem(reclaim_plans::PlanItem);
+
+#[Object]
+impl ReclaimItem {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    async fn user_id(&self) -> ID {
+        ID(self.0.user_id.to_string())
+    }
+
+    async fn user_principal_name(&self) -> &str {
+        &self.0.user_principal_name
+    }
+
+    async fn sku_id(&self) -> ID {
+        ID(self.0.license_sku_id.to_string())
+    }
+
+    async fn sku_display_name(&self) -> &str {
+        &self.0.sku_display_name
+    }
+
+    /// The finding's kind, as a string of `FindingKind`.
+    async fn finding_kind(&self) -> &str {
+        &self.0.finding_kind
+    }
+
+    async fn evidence(&self) -> &str {
+        &self.0.evidence
+    }
+
+    /// REMOVE_DIRECT: removing the user's own assignment frees the seat. MANUAL: a person must
+    /// act, for `manualReason`.
+    async fn action(&self) -> &str {
+        &self.0.action
+    }
+
+    /// INHERITED_FROM_GROUP (the license comes from `groupIds`: it stays until the user leaves
+    /// them or they lose it), LICENSE_ERROR (a path reports an error), ACCEPTED (an admin keeps
+    /// it); null for REMOVE_DIRECT.
+    async fn manual_reason(&self) -> Option<&str> {
+        self.0.manual_reason.as_deref()
+    }
+
+    async fn group_ids(&self) -> Vec<String> {
+        ids(&self.0.groups)
+    }
+
+    /// Service plans switched off in the license: an undo assigns it again with these off.
+    async fn disabled_plans(&self) -> Result<Vec<String>> {
+        serde_json::from_value(self.0.disabled_plans.clone())
+            .map_err(|error| {
+                crate::Error::Corrupt(format!(
+                    "reclaim item {} disabled plans: {error}",
+                    self.0.id
+                ))
+            })
+            .api()
+    }
+
+    /// What removing it saves per month; null for manual items and unpriced SKUs.
+    async fn monthly_saving(&self) -> Option<MonthlyCost> {
+        if self.0.manual_reason.is_some() {
+            return None;
+        }
+        Some(MonthlyCost {
+            amount: self.0.monthly_cost_amount.clone()?,
+            currency: self.0.monthly_cost_currency.clone()?,
+        })
+    }
+}
+
+fn ids(groups: &Value) -> Vec<String> {
+    groups
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|group| group["id"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// Which findings of one provider's license report a plan is made of.
+#[derive(InputObject)]
+pub struct CreateReclaimPlanInput {
+    pub provider_id: ID,
+    /// Empty or absent: every kind of a user's license (not UNASSIGNED_SEATS).
+    pub kinds: Option<Vec<FindingKind>>,
+    /// License SKU ids; empty or absent: every SKU.
+    pub sku_ids: Option<Vec<ID>>,
+    /// Directory user ids; empty or absent: every user.
+    pub user_ids: Option<Vec<ID>>,
+    /// The report's inactivity threshold.
+    #[graphql(default = 90)]
+    pub inactive_days: i32,
+}

@@ -1,0 +1,430 @@
+//! Reclaim plans, the dry run: made from one provider's findings, each item with its action —
+//! remove the direct assignment, or manual saying why (inherited from groups, an error state,
+//! an accepted finding) — and what it would save per currency; fixed once made; approved (by
+//! another admin with four eyes) or cancelled, never both; every step in the audit log.
+
+use crate::common;
+
+use chrono::{Duration, Utc};
+use common::fixtures::{self, ENTERPRISEPACK, SPE_E5, Via, assign, data, gql};
+use common::{Engine, Options, TestApp, error_code};
+use license_manager::auth::Role;
+use license_manager::domain::reclaim_plans::ReclaimSettings;
+use license_manager::entities::license_assignments;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use serde_json::{Value, json};
+
+struct Tenant {
+    provider: i64,
+    e5: i64,
+    e3: i64,
+    direct: i64,
+}
+
+async fn price(app: &TestApp, sku: i64, amount: &str, currency: &str, period: &str) {
+    let body = gql(
+        app,
+        Role::Admin,
+        "mutation($id: ID!, $price: MoneyInput) { setSkuPrice(skuId: $id, price: $price) { id } }",
+        json!({ "id": sku.to_string(),
+                "price": { "amount": amount, "currency": currency, "period": period } }),
+    )
+    .await;
+    assert!(body.get("errors").is_none(), "{body}");
+}
+
+async fn disabled_user(db: &DatabaseConnection, provider: i64, name: &str) -> i64 {
+    let mut user = fixtures::NewUser::named(name).signed_in(400);
+    user.enabled = false;
+    user.insert(db, provider).await
+}
+
+/// Disabled accounts holding E5 (50 USD a month) or Office 365 E3 (20 EUR a month) in every way
+/// a plan must tell apart.
+async fn tenant(app: &TestApp, db: &DatabaseConnection) -> Tenant {
+    let provider = fixtures::provider(db, "Contoso", Some("AVAILABLE")).await;
+    let e5 = fixtures::sku(db, provider, SPE_E5, (10, 4, 0, 0, 0)).await;
+    let e3 = fixtures::sku(db, provider, ENTERPRISEPACK, (10, 2, 0, 0, 0)).await;
+    price(app, e5, "50", "USD", "MONTH").await;
+    price(app, e3, "240", "EUR", "YEAR").await;
+
+    let direct = disabled_user(db, provider, "direct").await;
+    assign(db, provider, direct, e5, Via::Direct).await;
+    license_assignments::Entity::update_many()
+        .col_expr(
+            license_assignments::Column::DisabledPlans,
+            Expr::value(json!(["efb87545-963c-4e0d-99df-69c6916d9eb0"])),
+        )
+        .filter(license_assignments::Column::UserId.eq(direct))
+        .exec(db)
+        .await
+        .expect("a plan disabled");
+    let grouped = disabled_user(db, provider, "grouped").await;
+    assign(db, provider, grouped, e5, Via::Groups(&["g-sales"])).await;
+    let both = disabled_user(db, provider, "both").await;
+    assign(db, provider, both, e5, Via::Both(&["g-all"])).await;
+    let failing = disabled_user(db, provider, "failing").await;
+    assign(db, provider, failing, e5, Via::Direct).await;
+    license_assignments::Entity::update_many()
+        .col_expr(license_assignments::Column::State, Expr::value("Error"))
+        .col_expr(
+            license_assignments::Column::Error,
+            Expr::value("MutuallyExclusiveViolation"),
+        )
+        .filter(license_assignments::Column::UserId.eq(failing))
+        .exec(db)
+        .await
+        .expect("an error state");
+    let accepted = disabled_user(db, provider, "accepted").await;
+    assign(db, provider, accepted, e3, Via::Direct).await;
+    let body = gql(
+        app,
+        Role::Admin,
+        "mutation($input: AcceptFindingInput!) { acceptFinding(input: $input) { id } }",
+        json!({ "input": {
+            "userId": accepted.to_string(), "skuId": e3.to_string(), "kind": "DISABLED_ACCOUNT",
+            "reason": "Legal hold", "expiresOn": (Utc::now().date_naive() + Duration::days(30)).to_string(),
+        } }),
+    )
+    .await;
+    assert!(body.get("errors").is_none(), "{body}");
+    let second = disabled_user(db, provider, "second").await;
+    assign(db, provider, second, e3, Via::Direct).await;
+    Tenant {
+        provider,
+        e5,
+        e3,
+        direct,
+    }
+}
+
+const CREATE: &str =
+    "mutation($input: CreateReclaimPlanInput!) { createReclaimPlan(input: $input) {
+    id status createdBy kinds
+    summary { items toRemove manual unpriced monthlySaving { amount currency } }
+    items(first: 50) { nodes {
+      userPrincipalName skuDisplayName findingKind action manualReason groupIds disabledPlans
+      monthlySaving { amount currency } } }
+} }";
+
+async fn create_as(app: &TestApp, subject: &str, input: Value) -> Value {
+    let token = app.token(Role::Admin, subject);
+    app.graphql_as(&token, CREATE, json!({ "input": input }))
+        .await
+        .1
+}
+
+/// An item in one line: who, what, the action, and the saving or the reason.
+fn line(item: &Value) -> String {
+    let who = item["userPrincipalName"]
+        .as_str()
+        .unwrap_or("?")
+        .trim_end_matches("@contoso.com");
+    let outcome = match item["manualReason"].as_str() {
+        Some(reason) => format!("MANUAL {reason}"),
+        None => format!(
+            "{} {} {}",
+            item["action"].as_str().unwrap_or("?"),
+            item["monthlySaving"]["amount"].as_str().unwrap_or("-"),
+            item["monthlySaving"]["currency"].as_str().unwrap_or("-"),
+        ),
+    };
+    format!(
+        "{who} {} {outcome}",
+        item["skuDisplayName"].as_str().unwrap_or("?")
+    )
+}
+
+fn lines(plan: &Value) -> Vec<String> {
+    plan["items"]["nodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(line)
+        .collect()
+}
+
+async fn a_plan_says_what_it_would_free_and_why_each_other_seat_stays(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let db = app.database.connect().await;
+    let tenant = tenant(&app, &db).await;
+
+    let body = create_as(
+        &app,
+        "alex",
+        json!({ "providerId": tenant.provider.to_string() }),
+    )
+    .await;
+    let plan = &body["data"]["createReclaimPlan"];
+    assert_eq!(plan["status"], "PENDING_APPROVAL", "{body}");
+    assert_eq!(plan["createdBy"], "alex");
+    assert_eq!(
+        lines(plan),
+        [
+            "direct Microsoft 365 E5 REMOVE_DIRECT 50.00 USD",
+            "grouped Microsoft 365 E5 MANUAL INHERITED_FROM_GROUP",
+            "both Microsoft 365 E5 MANUAL INHERITED_FROM_GROUP",
+            "failing Microsoft 365 E5 MANUAL LICENSE_ERROR",
+            "accepted Office 365 E3 MANUAL ACCEPTED",
+            "second Office 365 E3 REMOVE_DIRECT 20.00 EUR",
+        ],
+        "{body}"
+    );
+    let items = plan["items"]["nodes"].as_array().expect("items");
+    assert_eq!(
+        items[1]["groupIds"],
+        json!(["g-sales"]),
+        "the group is named"
+    );
+    assert_eq!(items[2]["groupIds"], json!(["g-all"]));
+    assert_eq!(
+        items[0]["disabledPlans"],
+        json!(["efb87545-963c-4e0d-99df-69c6916d9eb0"]),
+        "what an undo must switch off again"
+    );
+    assert_eq!(
+        plan["summary"],
+        json!({ "items": 6, "toRemove": 2, "manual": 4, "unpriced": 0,
+                "monthlySaving": [{ "amount": "20.00", "currency": "EUR" },
+                                  { "amount": "50.00", "currency": "USD" }] })
+    );
+
+    // Narrowed to one SKU, and to one user.
+    let e3_only = create_as(
+        &app,
+        "alex",
+        json!({ "providerId": tenant.provider.to_string(), "skuIds": [tenant.e3.to_string()] }),
+    )
+    .await;
+    assert_eq!(
+        lines(&e3_only["data"]["createReclaimPlan"]),
+        [
+            "accepted Office 365 E3 MANUAL ACCEPTED",
+            "second Office 365 E3 REMOVE_DIRECT 20.00 EUR"
+        ],
+        "{e3_only}"
+    );
+    let one_user = create_as(
+        &app,
+        "alex",
+        json!({ "providerId": tenant.provider.to_string(), "userIds": [tenant.direct.to_string()],
+                "kinds": ["DISABLED_ACCOUNT"] }),
+    )
+    .await;
+    assert_eq!(
+        lines(&one_user["data"]["createReclaimPlan"]),
+        ["direct Microsoft 365 E5 REMOVE_DIRECT 50.00 USD"]
+    );
+
+    // A plan is fixed when made: a later decision does not change it.
+    let first_id = plan["id"].clone();
+    let body = gql(
+        &app,
+        Role::Admin,
+        "mutation($input: AcceptFindingInput!) { acceptFinding(input: $input) { id } }",
+        json!({ "input": {
+            "userId": tenant.direct.to_string(), "skuId": tenant.e5.to_string(),
+            "kind": "DISABLED_ACCOUNT", "reason": "Kept after all",
+            "expiresOn": (Utc::now().date_naive() + Duration::days(3)).to_string(),
+        } }),
+    )
+    .await;
+    assert!(body.get("errors").is_none(), "{body}");
+    let again = data(
+        &app,
+        "query($id: ID!) { reclaimPlan(id: $id) { summary { toRemove } items { nodes {
+            userPrincipalName skuDisplayName findingKind action manualReason groupIds
+            disabledPlans monthlySaving { amount currency } } } } }",
+        json!({ "id": first_id }),
+    )
+    .await;
+    assert_eq!(again["reclaimPlan"]["summary"]["toRemove"], 2);
+    assert_eq!(
+        lines(&again["reclaimPlan"])[0],
+        "direct Microsoft 365 E5 REMOVE_DIRECT 50.00 USD"
+    );
+    db.close().await.ok();
+    app.finish().await;
+}
+
+async fn plans_that_cannot_be_made_are_refused_and_leave_nothing(engine: Engine) {
+    let app = TestApp::spawn_with(
+        engine,
+        Options {
+            reclaim: ReclaimSettings {
+                max_plan_items: 5,
+                ..ReclaimSettings::default()
+            },
+            ..Options::default()
+        },
+    )
+    .await;
+    let db = app.database.connect().await;
+    let tenant = tenant(&app, &db).await;
+    let provider = tenant.provider.to_string();
+
+    let refused = |body: &Value, field: &str| {
+        assert_eq!(error_code(body), "BAD_USER_INPUT", "{body}");
+        assert_eq!(
+            body["errors"][0]["extensions"]["fields"][0]["field"], field,
+            "{body}"
+        );
+    };
+    refused(
+        &create_as(&app, "alex", json!({ "providerId": provider })).await,
+        "filter",
+    );
+    refused(
+        &create_as(
+            &app,
+            "alex",
+            json!({ "providerId": provider, "kinds": ["INACTIVE_USER"] }),
+        )
+        .await,
+        "filter",
+    );
+    refused(
+        &create_as(
+            &app,
+            "alex",
+            json!({ "providerId": provider, "kinds": ["UNASSIGNED_SEATS"] }),
+        )
+        .await,
+        "kinds",
+    );
+    let unknown = create_as(&app, "alex", json!({ "providerId": "999999" })).await;
+    assert_eq!(error_code(&unknown), "NOT_FOUND", "{unknown}");
+    let viewer = gql(
+        &app,
+        Role::Viewer,
+        CREATE,
+        json!({ "input": { "providerId": provider, "skuIds": [tenant.e3.to_string()] } }),
+    )
+    .await;
+    assert_eq!(error_code(&viewer), "FORBIDDEN", "{viewer}");
+    let plans = data(&app, "{ reclaimPlans { nodes { id } } }", json!({})).await;
+    assert_eq!(
+        plans["reclaimPlans"]["nodes"],
+        json!([]),
+        "nothing was written"
+    );
+    db.close().await.ok();
+    app.finish().await;
+}
+
+const DECIDE: &str =
+    "mutation($id: ID!) { approve: approveReclaimPlan(id: $id) { status decidedBy } }";
+const CANCEL: &str = "mutation($id: ID!) { cancelReclaimPlan(id: $id) { status decidedBy } }";
+
+async fn a_second_admin_approves_with_four_eyes_and_a_plan_is_decided_once(engine: Engine) {
+    let app = TestApp::spawn_with(
+        engine,
+        Options {
+            reclaim: ReclaimSettings {
+                four_eyes: true,
+                max_open_plans: 1,
+                ..ReclaimSettings::default()
+            },
+            ..Options::default()
+        },
+    )
+    .await;
+    let db = app.database.connect().await;
+    let tenant = tenant(&app, &db).await;
+    let input =
+        json!({ "providerId": tenant.provider.to_string(), "skuIds": [tenant.e3.to_string()] });
+    let body = create_as(&app, "alex", input.clone()).await;
+    let id = body["data"]["createReclaimPlan"]["id"].clone();
+    let as_admin = |subject: &str, query: &'static str| {
+        let token = app.token(Role::Admin, subject);
+        let app = &app;
+        let id = id.clone();
+        async move { app.graphql_as(&token, query, json!({ "id": id })).await.1 }
+    };
+
+    let own = as_admin("alex", DECIDE).await;
+    assert_eq!(error_code(&own), "FORBIDDEN", "{own}");
+    assert!(
+        own["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|message| message.contains("another admin")),
+        "{own}"
+    );
+    let full = create_as(&app, "sam", input.clone()).await;
+    assert_eq!(
+        error_code(&full),
+        "CONFLICT",
+        "one open plan at most: {full}"
+    );
+
+    let approved = as_admin("sam", DECIDE).await;
+    assert_eq!(
+        approved["data"]["approve"],
+        json!({ "status": "APPROVED", "decidedBy": "sam" }),
+        "{approved}"
+    );
+    let twice = as_admin("sam", DECIDE).await;
+    assert_eq!(error_code(&twice), "CONFLICT", "{twice}");
+    let cancelled = as_admin("alex", CANCEL).await;
+    assert_eq!(
+        cancelled["data"]["cancelReclaimPlan"],
+        json!({ "status": "CANCELLED", "decidedBy": "alex" })
+    );
+    let approve_cancelled = as_admin("sam", DECIDE).await;
+    assert_eq!(error_code(&approve_cancelled), "CONFLICT");
+    let viewer = gql(&app, Role::Viewer, CANCEL, json!({ "id": id })).await;
+    assert_eq!(error_code(&viewer), "FORBIDDEN");
+    // Cancelled, it no longer counts against the open plans.
+    let next = create_as(&app, "sam", input).await;
+    assert!(next.get("errors").is_none(), "{next}");
+
+    let audit = gql(
+        &app,
+        Role::Admin,
+        "{ auditEvents(first: 20) { nodes { action outcome subject } } }",
+        json!({}),
+    )
+    .await;
+    let steps: Vec<String> = audit["data"]["auditEvents"]["nodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|event| {
+            event["action"]
+                .as_str()
+                .is_some_and(|a| a.starts_with("reclaim."))
+        })
+        .map(|event| {
+            format!(
+                "{} {} {}",
+                event["action"].as_str().unwrap_or("?"),
+                event["outcome"].as_str().unwrap_or("?"),
+                event["subject"].as_str().unwrap_or("?")
+            )
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "reclaim.plan.create SUCCEEDED sam",
+            "reclaim.plan.cancel FORBIDDEN fixture",
+            "reclaim.plan.approve FAILED sam",
+            "reclaim.plan.cancel SUCCEEDED alex",
+            "reclaim.plan.approve FAILED sam",
+            "reclaim.plan.approve SUCCEEDED sam",
+            "reclaim.plan.create FAILED sam",
+            "reclaim.plan.approve FAILED alex",
+            "reclaim.plan.create SUCCEEDED alex",
+        ],
+        "{audit}"
+    );
+    db.close().await.ok();
+    app.finish().await;
+}
+
+engine_tests!(
+    a_plan_says_what_it_would_free_and_why_each_other_seat_stays,
+    plans_that_cannot_be_made_are_refused_and_leave_nothing,
+    a_second_admin_approves_with_four_eyes_and_a_plan_is_decided_once,
+);
