@@ -479,34 +479,3 @@ engine_tests!(
     app_roles_decide_what_a_person_may_do,
     a_websocket_admits_the_same_tokens,
 );
-
-/// What checking a token costs per request once the keys are cached, next to the server's own
-/// HS256 tokens: `cargo test --test it -- oidc::validation_cost --ignored --nocapture`.
-#[tokio::test]
-#[ignore = "a measurement, not a check: run it with --ignored --nocapture"]
-async fn validation_cost() {
-    let sim = tenant(20, 48).await;
-    let people = people(&sim);
-    let oidc = license_manager::auth::OidcVerifier::start(oidc_settings(&sim)).await;
-    let token = mint(&sim, people.admin, TestToken::Access);
-    let own_keys = license_manager::auth::JwtKeys::new(
-        b"0123456789abcdef0123456789abcdef",
-        license_manager::auth::MaxTokenLifetime::DEFAULT,
-    )
-    .expect("keys");
-    let own = own_keys
-        .issue("script", Role::Admin, Duration::from_secs(3600))
-        .expect("minted");
-    let rounds = 2_000u32;
-    let started = std::time::Instant::now();
-    for _ in 0..rounds {
-        oidc.verify(&token).await.expect("valid");
-    }
-    let rs256 = started.elapsed() / rounds;
-    let started = std::time::Instant::now();
-    for _ in 0..rounds {
-        own_keys.verify(&own).expect("valid");
-    }
-    let hs256 = started.elapsed() / rounds;
-    println!("per token, keys cached: RS256 (identity provider) {rs256:?}, HS256 (own) {hs256:?}");
-}
