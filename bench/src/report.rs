@@ -7,7 +7,7 @@ use std::process::Command;
 use anyhow::Context;
 use serde::Serialize;
 
-use crate::cli::Params;
+use crate::cli::{Params, Scenario};
 use crate::processes::{Binaries, status_kib};
 use crate::scenarios::{EngineResult, FullSync, Incremental, ReadLevel};
 
@@ -202,8 +202,11 @@ impl Report {
             r.push(target.to_owned());
             rows.push(r);
         };
-        full_rows(&mut row);
-        incremental_rows(&mut row);
+        // A run without syncs shows no rows of dashes for them.
+        if self.params.runs(Scenario::Syncs) {
+            full_rows(&mut row);
+            incremental_rows(&mut row);
+        }
         read_rows(&measured, &mut row);
         token_rows(&measured, &mut row);
         Table { header, rows }
