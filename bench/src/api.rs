@@ -120,6 +120,21 @@ impl Api {
             .context("createMicrosoftProvider returned no id")
     }
 
+    /// Creates an API token (`lmat_…`) through the API, as an admin gives one to a script.
+    pub async fn create_api_token(&self, name: &str, role: &str) -> anyhow::Result<String> {
+        let data = self
+            .run(
+                "mutation($input: CreateApiTokenInput!) { createApiToken(input: $input) { token } }",
+                json!({ "input": { "name": name, "role": role, "expiresInDays": 1 } }),
+            )
+            .await
+            .context("cannot create an API token")?;
+        data["createApiToken"]["token"]
+            .as_str()
+            .map(str::to_owned)
+            .context("createApiToken returned no token")
+    }
+
     /// Starts a sync and polls it to its end; the wall time runs from the request.
     pub async fn sync(&self, provider: &str, mode: &str) -> anyhow::Result<SyncRun> {
         let started = Instant::now();

@@ -22,6 +22,18 @@ impl Engine {
     }
 }
 
+/// The groups of figures one run can measure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scenario {
+    /// The fetch-only floor, the full sync and the incremental sync.
+    Syncs,
+    /// Q1–Q4 on the synced database.
+    Reads,
+    /// The added latency of checking each kind of bearer token, per request.
+    Tokens,
+}
+
 #[derive(Debug, Parser)]
 #[command(
     name = "bench",
@@ -58,6 +70,10 @@ pub struct Cli {
     /// syncs only — handy while profiling one of them.
     #[arg(long, value_delimiter = ',')]
     pub queries: Option<Vec<String>>,
+    /// Scenarios to run, comma-separated (default all). `reads` needs `syncs`: it reads what
+    /// the sync wrote. `--scenarios tokens` measures token validation alone in a few seconds.
+    #[arg(long, value_delimiter = ',')]
+    pub scenarios: Option<Vec<Scenario>>,
     /// The open-loop latency phase offers this fraction of the closed-loop capacity.
     #[arg(long, default_value_t = 0.8)]
     pub rate_fraction: f64,
@@ -96,6 +112,12 @@ pub struct Params {
     pub server_log: String,
     /// Read scenarios to run, by name (Q1…Q4); empty runs none.
     pub queries: Vec<String>,
+    pub scenarios: Vec<Scenario>,
+    /// Token validation: each credential is measured this long per round, the credentials
+    /// taking turns, so a change in the machine's load falls on all of them alike.
+    #[serde(with = "secs")]
+    pub token_phase: Duration,
+    pub token_rounds: u32,
 }
 
 impl Params {
@@ -113,6 +135,16 @@ impl Params {
         engines.sort();
         engines.dedup();
         let users = cli.users.unwrap_or(if cli.quick { 1_000 } else { 100_000 });
+        let mut scenarios = cli
+            .scenarios
+            .clone()
+            .unwrap_or_else(|| vec![Scenario::Syncs, Scenario::Reads, Scenario::Tokens]);
+        scenarios.sort();
+        scenarios.dedup();
+        anyhow::ensure!(
+            !scenarios.contains(&Scenario::Reads) || scenarios.contains(&Scenario::Syncs),
+            "--scenarios: reads need syncs (they read what the full sync wrote)"
+        );
         anyhow::ensure!(users >= 100, "--users must be at least 100");
         Ok(Self {
             users,
@@ -128,7 +160,14 @@ impl Params {
             concurrency: vec![1, 32],
             server_log: cli.server_log.clone(),
             queries: queries(cli.queries.as_deref())?,
+            scenarios,
+            token_phase: Duration::from_secs_f64(if cli.quick { 0.1 } else { 0.5 }),
+            token_rounds: 4,
         })
+    }
+
+    pub fn runs(&self, scenario: Scenario) -> bool {
+        self.scenarios.contains(&scenario)
     }
 }
 

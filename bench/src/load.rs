@@ -105,7 +105,7 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    fn new() -> Self {
+    pub fn new() -> Self {
         Self {
             histogram: Histogram::new_with_bounds(1, MAX_LATENCY_US, 3)
                 .expect("constant histogram bounds are valid"),
@@ -135,7 +135,7 @@ impl Outcome {
         self.first_error.get_or_insert(error);
     }
 
-    fn merge(&mut self, other: Outcome) {
+    pub fn merge(&mut self, other: Outcome) {
         // Same bounds on both sides, so adding cannot fail.
         self.histogram.add(&other.histogram).ok();
         self.requests += other.requests;
@@ -148,6 +148,14 @@ impl Outcome {
 
     pub fn requests_per_sec(&self) -> f64 {
         self.requests as f64 / self.elapsed.as_secs_f64().max(f64::EPSILON)
+    }
+
+    pub fn mean_us(&self) -> f64 {
+        self.histogram.mean()
+    }
+
+    pub fn percentile_us(&self, quantile: f64) -> f64 {
+        self.histogram.value_at_quantile(quantile) as f64
     }
 
     /// A percentile in milliseconds.

@@ -2,8 +2,9 @@
 //!
 //! Builds the release binaries of license-manager and graph-sim, then on each engine starts a
 //! simulated tenant and the real server as child processes and measures a full sync against
-//! the fetch-only floor, an incremental sync after 1% of users changed, and the reads Q1–Q4 at
-//! 1 and 32 clients. Prints one table and writes it as JSON and Markdown under bench/results/.
+//! the fetch-only floor, an incremental sync after 1% of users changed, the reads Q1–Q4 at
+//! 1 and 32 clients, and what checking each kind of bearer token adds to a request. Prints one
+//! table and writes it as JSON and Markdown under bench/results/.
 //! Exits non-zero when anything failed (a sync not SUCCEEDED, a non-200, a GraphQL error), so
 //! CI can run `--quick` to keep the harness working; timings never fail it.
 
@@ -17,6 +18,7 @@ mod queries;
 mod report;
 mod scenarios;
 mod sim;
+mod tokens;
 
 use clap::Parser;
 

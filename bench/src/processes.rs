@@ -143,6 +143,9 @@ pub struct SimInfo {
     pub client_id: String,
     pub client_secret: String,
     pub base_url: String,
+    /// The identity provider's issuer and the audience of its access tokens for the API.
+    pub issuer: String,
+    pub api_client_id: String,
 }
 
 /// Starts a simulated tenant and waits for its JSON line.
@@ -188,6 +191,9 @@ pub struct ServerConfig<'a> {
     pub database_url: &'a str,
     pub data_dir: &'a Path,
     pub graph_url: &'a str,
+    /// `LM_OIDC_ISSUER` and `LM_OIDC_AUDIENCE`: graph-sim's identity provider.
+    pub oidc_issuer: &'a str,
+    pub oidc_audience: &'a str,
     pub jwt_secret: &'a str,
     /// RUST_LOG; it must keep the info line that says where the server listens.
     pub log_filter: &'a str,
@@ -208,6 +214,8 @@ pub async fn start_server(
             .env("LM_DATA_DIR", config.data_dir)
             .env("LM_MICROSOFT_LOGIN_URL", config.graph_url)
             .env("LM_MICROSOFT_GRAPH_URL", config.graph_url)
+            .env("LM_OIDC_ISSUER", config.oidc_issuer)
+            .env("LM_OIDC_AUDIENCE", config.oidc_audience)
             .env("LM_JWT_SECRET", config.jwt_secret)
             .env("RUST_LOG", config.log_filter)
             .stdin(Stdio::null())

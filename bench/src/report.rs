@@ -7,7 +7,7 @@ use std::process::Command;
 use anyhow::Context;
 use serde::Serialize;
 
-use crate::cli::Params;
+use crate::cli::{Params, Scenario};
 use crate::processes::{Binaries, status_kib};
 use crate::scenarios::{EngineResult, FullSync, Incremental, ReadLevel};
 
@@ -165,6 +165,13 @@ impl Report {
                 p.rate_fraction * 100.0,
                 if p.quick { ", --quick" } else { "" }
             ),
+            format!(
+                "token validation: `{}` at 1 client, closed loop, each credential {} rounds of {:.1} s in turns; \
+                 µs from the request to the whole answer; added = minus the own HS256 token's",
+                crate::tokens::QUERY,
+                p.token_rounds,
+                p.token_phase.as_secs_f64()
+            ),
         ];
         for engine in &self.engines {
             if let (Some(e), Some(reason)) = (engine.engine, &engine.skipped) {
@@ -195,9 +202,13 @@ impl Report {
             r.push(target.to_owned());
             rows.push(r);
         };
-        full_rows(&mut row);
-        incremental_rows(&mut row);
+        // A run without syncs shows no rows of dashes for them.
+        if self.params.runs(Scenario::Syncs) {
+            full_rows(&mut row);
+            incremental_rows(&mut row);
+        }
         read_rows(&measured, &mut row);
+        token_rows(&measured, &mut row);
         Table { header, rows }
     }
 
@@ -404,6 +415,39 @@ fn read_rows(measured: &[&EngineResult], row: &mut RowFn<'_>) {
                 }),
             );
         }
+    }
+}
+
+/// One row per credential: mean and p99 in µs, and for all but the server's own token what
+/// they add to it.
+fn token_rows(measured: &[&EngineResult], row: &mut RowFn<'_>) {
+    let Some(first) = measured.iter().find_map(|e| e.tokens.as_ref()) else {
+        return;
+    };
+    for (c, credential) in first.credentials.iter().enumerate() {
+        let cell = move |e: &EngineResult| {
+            or_dash(e.tokens.as_ref(), |t| {
+                or_dash(t.credentials.get(c), |cost| {
+                    let own = format!("{:.0} / {:.0}", cost.mean_us, cost.p99_us);
+                    match t
+                        .added()
+                        .find(|(added, _, _)| added.credential == cost.credential)
+                    {
+                        Some((_, mean, p99)) => format!("{own} ({mean:+.0} / {p99:+.0})"),
+                        None => own,
+                    }
+                })
+            })
+        };
+        let added = if c == 0 { "" } else { " (added)" };
+        row(
+            &format!(
+                "token validation: {} mean / p99 µs{added}",
+                credential.credential
+            ),
+            "",
+            &cell,
+        );
     }
 }
 

@@ -1,5 +1,6 @@
 //! The scenarios, run on one engine: a full sync against the fetch-only floor, an incremental
-//! sync after 1% of users changed, then Q1–Q4 at each concurrency on the synced database.
+//! sync after 1% of users changed, then Q1–Q4 at each concurrency on the synced database, and
+//! the cost of checking each kind of token.
 
 use std::path::Path;
 use std::time::Duration;
@@ -10,13 +11,14 @@ use secrecy::SecretString;
 use serde::Serialize;
 
 use crate::api::{Api, SyncRun};
-use crate::cli::{Engine, Params};
+use crate::cli::{Engine, Params, Scenario};
 use crate::database::{BenchDatabase, DataDir};
 use crate::floor;
 use crate::load::{self, Pace, Target};
 use crate::processes::{self, Binaries, Memory, Process, ServerConfig, SimInfo};
 use crate::queries;
 use crate::sim::SimControl;
+use crate::tokens::{self, TokenValidation};
 
 #[derive(Debug, Default, Serialize)]
 pub struct EngineResult {
@@ -26,6 +28,7 @@ pub struct EngineResult {
     pub full: Option<FullSync>,
     pub incremental: Option<Incremental>,
     pub reads: Vec<ReadResult>,
+    pub tokens: Option<TokenValidation>,
     /// Everything that went wrong; any entry makes `--quick` fail.
     pub errors: Vec<String>,
 }
@@ -162,6 +165,8 @@ impl Stack {
                 database_url: &database.url,
                 data_dir,
                 graph_url: &sim.base_url,
+                oidc_issuer: &sim.issuer,
+                oidc_audience: &sim.api_client_id,
                 jwt_secret: &jwt_secret,
                 log_filter: &params.server_log,
                 log: &logs.join(format!("server-{}.log", engine.name())),
@@ -215,17 +220,35 @@ async fn measure(
         engine: Some(engine),
         ..Default::default()
     };
-    eprintln!("bench[{}]: fetch-only floor", engine.name());
+    if params.runs(Scenario::Syncs) {
+        syncs_and_reads(&mut stack, &mut result, params, database).await?;
+    }
+    if params.runs(Scenario::Tokens) {
+        eprintln!("bench[{}]: token validation", engine.name());
+        let measured = tokens::measure(&stack.api, &stack.control, params).await?;
+        result.errors.extend(measured.errors());
+        result.tokens = Some(measured);
+        stack.server.ensure_running()?;
+    }
+    stack.stop().await;
+    Ok(result)
+}
+
+/// The syncs, then the reads (when asked for) on what they wrote.
+async fn syncs_and_reads(
+    stack: &mut Stack,
+    result: &mut EngineResult,
+    params: &Params,
+    database: &BenchDatabase,
+) -> anyhow::Result<()> {
+    let engine = result.engine.map_or("?", Engine::name);
+    eprintln!("bench[{engine}]: fetch-only floor");
     let floor = floor::measure(&stack.sim).await?;
     let provider = stack.api.create_provider(&stack.sim).await?;
 
-    eprintln!(
-        "bench[{}]: full sync of {} users",
-        engine.name(),
-        params.users
-    );
-    let full = full_sync(&stack, &provider, &floor, params, database).await?;
-    check_run(&mut result, "full sync", &full.run);
+    eprintln!("bench[{engine}]: full sync of {} users", params.users);
+    let full = full_sync(stack, &provider, &floor, params, database).await?;
+    check_run(result, "full sync", &full.run);
     if full.run.users_seen != full.floor_users {
         result.errors.push(format!(
             "the full sync saw {} users, the fetch-only listing {}",
@@ -235,13 +258,13 @@ async fn measure(
     result.full = Some(full);
     stack.server.ensure_running()?;
 
-    eprintln!("bench[{}]: incremental sync", engine.name());
-    let incremental = incremental_sync(&stack, &provider, &floor.user_ids, params).await?;
-    check_run(&mut result, "incremental sync", &incremental.run);
+    eprintln!("bench[{engine}]: incremental sync");
+    let incremental = incremental_sync(stack, &provider, &floor.user_ids, params).await?;
+    check_run(result, "incremental sync", &incremental.run);
     result.incremental = Some(incremental);
     stack.server.ensure_running()?;
 
-    let prepared = if params.queries.is_empty() {
+    let prepared = if params.queries.is_empty() || !params.runs(Scenario::Reads) {
         Vec::new()
     } else {
         queries::prepare(&stack.api, params.users).await?
@@ -250,7 +273,7 @@ async fn measure(
         .into_iter()
         .filter(|query| params.queries.iter().any(|name| name == query.name))
     {
-        eprintln!("bench[{}]: reads {}", engine.name(), query.name);
+        eprintln!("bench[{engine}]: reads {}", query.name);
         let read = reads(&stack.api, query, params).await?;
         for level in &read.levels {
             if let Some(error) = &level.first_error {
@@ -263,8 +286,7 @@ async fn measure(
         result.reads.push(read);
         stack.server.ensure_running()?;
     }
-    stack.stop().await;
-    Ok(result)
+    Ok(())
 }
 
 fn check_run(result: &mut EngineResult, what: &str, run: &SyncRun) {

@@ -58,6 +58,47 @@ impl SimControl {
             .context("graph-sim stats have no totalRequests")
     }
 
+    /// Answers to `route` (a suffix of graph-sim's route keys, e.g. `/discovery/v2.0/keys`)
+    /// since the last reset, whatever their status.
+    pub async fn answers(&self, route: &str) -> anyhow::Result<u64> {
+        let stats = self
+            .send(self.http.get(format!("{}/_sim/stats", self.base)))
+            .await?;
+        let by_route = stats["byRoute"]
+            .as_object()
+            .context("graph-sim stats have no byRoute")?;
+        Ok(by_route
+            .iter()
+            .filter(|(key, _)| key.ends_with(route))
+            .filter_map(|(_, statuses)| statuses.as_object())
+            .flat_map(|statuses| statuses.values())
+            .filter_map(Value::as_u64)
+            .sum())
+    }
+
+    /// An access token for the API, signed by the identity provider for a user holding one of
+    /// its app roles, as a person's browser would send it.
+    pub async fn access_token(&self) -> anyhow::Result<String> {
+        let oidc = self
+            .send(self.http.get(format!("{}/_sim/oidc", self.base)))
+            .await?;
+        let user = oidc["roleAssignments"][0]["userId"]
+            .as_str()
+            .context("graph-sim's identity provider assigns no app role")?
+            .to_owned();
+        let minted = self
+            .send(
+                self.http
+                    .post(format!("{}/_sim/oidc/tokens", self.base))
+                    .json(&json!({ "user": user, "kind": "access" })),
+            )
+            .await?;
+        minted["token"]
+            .as_str()
+            .map(str::to_owned)
+            .context("graph-sim minted no token")
+    }
+
     /// Renames each user in `ids`: a change that users/delta reports and the sync must write.
     pub async fn rename_users(&self, ids: &[String]) -> anyhow::Result<()> {
         futures::stream::iter(ids)

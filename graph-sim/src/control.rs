@@ -100,6 +100,7 @@ async fn oidc_info(State(s): Shared) -> Reply {
         "spaClientId": h.spa_client_id(),
         "spaRedirectUris": h.spa_redirect_uris(),
         "autoApprove": h.auto_approve(),
+        "available": h.oidc_available(),
         "signingKid": h.signing_kid()?,
         "publishedKids": h.published_kids()?,
         "roleAssignments": assignments,
@@ -113,6 +114,7 @@ struct OidcPatch {
     auto_approve: Option<bool>,
     access_token_ttl_secs: Option<u64>,
     audience: Option<AudienceForm>,
+    available: Option<bool>,
 }
 
 async fn patch_oidc(State(s): Shared, Json(p): Json<OidcPatch>) -> Reply {
@@ -128,6 +130,9 @@ async fn patch_oidc(State(s): Shared, Json(p): Json<OidcPatch>) -> Reply {
     }
     if let Some(v) = p.audience {
         h.set_api_audience_form(v);
+    }
+    if let Some(v) = p.available {
+        h.set_oidc_available(v);
     }
     oidc_info(State(s)).await
 }

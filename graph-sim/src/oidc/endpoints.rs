@@ -66,8 +66,36 @@ fn aad_error(e: &AadError) -> Response {
     resp
 }
 
+const DOWN: &str = "graph-sim: the identity provider is switched off (PATCH /_sim/oidc {\"available\": true} brings it back).";
+
+/// Whether the identity provider is switched off (`PATCH /_sim/oidc {"available": false}`).
+fn is_down(state: &SimState) -> bool {
+    !state.oidc().config.available
+}
+
+/// What a client reading JSON gets from an issuer that is down: a 503 carrying OAuth's
+/// `temporarily_unavailable`, and no tenant check (an issuer that is down cannot make one).
+fn unavailable() -> Response {
+    json_response(
+        StatusCode::SERVICE_UNAVAILABLE,
+        &json!({ "error": "temporarily_unavailable", "error_description": DOWN }),
+    )
+}
+
+/// What a browser gets from a sign-in page that is down.
+fn unavailable_page() -> Response {
+    html(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Service unavailable",
+        &format!("<p role=\"alert\">{}</p>", escape(DOWN)),
+    )
+}
+
 /// `GET /{tenant}/v2.0/.well-known/openid-configuration`.
 pub(crate) async fn discovery(State(state): Shared, Path(tenant): Path<String>) -> Response {
+    if is_down(&state) {
+        return unavailable();
+    }
     let segment = match tenant_segment(&state, &tenant) {
         Ok(s) => s,
         Err(e) => return aad_error(&e),
@@ -113,6 +141,9 @@ pub(crate) async fn discovery(State(state): Shared, Path(tenant): Path<String>) 
 /// `GET /{tenant}/discovery/v2.0/keys`: every published key, with Entra's per-key `issuer`
 /// (the `{tenantid}` template: the keys serve every tenant).
 pub(crate) async fn jwks(State(state): Shared, Path(tenant): Path<String>) -> Response {
+    if is_down(&state) {
+        return unavailable();
+    }
     if let Err(e) = tenant_segment(&state, &tenant) {
         return aad_error(&e);
     }
@@ -211,6 +242,9 @@ pub(crate) async fn authorize(
     Path(tenant): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Response {
+    if is_down(&state) {
+        return unavailable_page();
+    }
     let req = AuthRequest {
         params: form_urlencoded::parse(query.unwrap_or_default().as_bytes())
             .into_owned()
@@ -444,7 +478,10 @@ fn picker_page(state: &SimState, req: &AuthRequest, tenant_id: Uuid) -> Response
 }
 
 /// `GET /{tenant}/oauth2/v2.0/logout`: back to `post_logout_redirect_uri` when given.
-pub(crate) async fn logout(RawQuery(query): RawQuery) -> Response {
+pub(crate) async fn logout(State(state): Shared, RawQuery(query): RawQuery) -> Response {
+    if is_down(&state) {
+        return unavailable_page();
+    }
     let target = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
         .find(|(k, _)| k == "post_logout_redirect_uri")
         .map(|(_, v)| v.into_owned());
@@ -509,6 +546,9 @@ pub(crate) fn token_grant(
     headers: &HeaderMap,
 ) -> Result<Response, AadError> {
     let cfg = state.oidc().config.clone();
+    if !cfg.available {
+        return Ok(unavailable());
+    }
     let client = param(form, "client_id")?;
     if Uuid::parse_str(client).ok() != Some(cfg.spa_client_id) {
         return Err(AadError::new(

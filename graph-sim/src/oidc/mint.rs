@@ -264,6 +264,18 @@ impl SimHandle {
         self.state().oidc().config.auto_approve = on;
     }
 
+    /// Whether the identity provider answers (see [`SimHandle::set_oidc_available`]).
+    pub fn oidc_available(&self) -> bool {
+        self.oidc_config().available
+    }
+
+    /// Takes the identity provider down (`false`) or brings it back: while down, discovery,
+    /// the JWKS, `/authorize`, logout and the SPA's grants at `/token` answer 503
+    /// `temporarily_unavailable`; keys, codes and refresh tokens are kept for its return.
+    pub fn set_oidc_available(&self, available: bool) {
+        self.state().oidc().config.available = available;
+    }
+
     pub fn set_access_token_ttl_secs(&self, secs: u64) {
         self.state().oidc().config.access_token_ttl_secs = secs;
     }

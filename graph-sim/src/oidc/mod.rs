@@ -97,6 +97,10 @@ pub(crate) struct OidcConfig {
     pub access_token_ttl_secs: u64,
     pub code_ttl: Duration,
     pub refresh_ttl: Duration,
+    /// False while the identity provider is switched off: its endpoints answer 503, so a
+    /// client can be tested against an outage without the simulator stopping (Graph and the
+    /// client-credentials grant keep working).
+    pub available: bool,
 }
 
 impl OidcConfig {
@@ -177,6 +181,7 @@ impl OidcState {
                 access_token_ttl_secs: options.access_token_ttl_secs,
                 code_ttl: Duration::from_secs(options.code_ttl_secs),
                 refresh_ttl: Duration::from_secs(options.refresh_token_ttl_secs),
+                available: true,
             },
             keys: None,
             roles,

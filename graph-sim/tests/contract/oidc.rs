@@ -749,3 +749,57 @@ async fn codes_and_spa_refresh_tokens_expire() {
     .await;
     assert_aad_error(status, &body, "invalid_grant", 700084);
 }
+
+/// Switched off through the control API, every endpoint of the identity provider answers 503
+/// while Graph and its client-credentials grant go on; switched on again, the keys, the codes
+/// issued before and the roles are as they were.
+#[tokio::test]
+async fn the_identity_provider_goes_down_and_comes_back() {
+    let sim = start(10).await;
+    let (admin, _, _) = cast(&sim);
+    let kids_before: Vec<Value> = jwks(&sim).await.iter().map(|k| k["kid"].clone()).collect();
+    let code = authorize(&sim, &upn(&sim, admin), &[]).await["code"].clone();
+    let switch = |available: bool| {
+        client()
+            .patch(format!("{}/_sim/oidc", sim.base_url()))
+            .json(&json!({ "available": available }))
+            .send()
+    };
+    let r = switch(false).await.expect("patch");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.json::<Value>().await.expect("json")["available"], false);
+    assert!(!sim.oidc_available());
+
+    for url in [sim.oidc_discovery_url(), sim.oidc_jwks_url()] {
+        let r = get_with(&url, None, &[]).await;
+        assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{url}");
+        assert_eq!(r.body["error"], "temporarily_unavailable", "{url}");
+    }
+    let page = no_redirects()
+        .get(with_query(
+            &sim.oidc_authorize_url(),
+            &[("client_id", &sim.spa_client_id().to_string())],
+        ))
+        .send()
+        .await
+        .expect("authorize");
+    assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let (status, body) = redeem(&sim, code.as_str(), VERIFIER).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"], "temporarily_unavailable", "{body}");
+    let graph = token(&sim).await;
+    assert_eq!(
+        get(&sim, "/v1.0/users?$top=1", &graph).await.status,
+        StatusCode::OK
+    );
+
+    switch(true).await.expect("patch");
+    let kids_after: Vec<Value> = jwks(&sim).await.iter().map(|k| k["kid"].clone()).collect();
+    assert_eq!(kids_after, kids_before);
+    let (status, body) = redeem(&sim, code.as_str(), VERIFIER).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        claims_of(body["access_token"].as_str().expect("token"))["roles"],
+        json!([ROLE_ADMIN])
+    );
+}
