@@ -17,6 +17,8 @@ const ROUTES = [
   ['/licenses/:id', () => import('./pages/sku.js')],
   ['/users', () => import('./pages/users.js')],
   ['/waste', () => import('./pages/waste.js')],
+  ['/reclaim', () => import('./pages/reclaim.js')],
+  ['/reclaim/:id', () => import('./pages/reclaim.js')],
   ['/audit', () => import('./pages/audit.js')],
 ];
 
@@ -24,6 +26,7 @@ const NAVIGATION = [
   { to: '/licenses', label: 'Licenses' },
   { to: '/users', label: 'Users' },
   { to: '/waste', label: 'Waste' },
+  { to: '/reclaim', label: 'Reclaim' },
   // `section`: the entry stays marked on every page under it (Settings has tabs, lib/settings.js).
   { to: '/settings/providers', section: '/settings/', label: 'Settings' },
   { to: '/audit', label: 'Audit log', adminOnly: true },

@@ -27,7 +27,7 @@ const ENTRY: &str = "index.html";
 
 /// The console's paths: each serves the entry page, and the module router (assets/console/
 /// app.js) shows the page it names. `{id}` stands for one path segment.
-pub const PAGES: [&str; 9] = [
+pub const PAGES: [&str; 11] = [
     "/",
     "/sign-in",
     "/settings/providers",
@@ -36,6 +36,8 @@ pub const PAGES: [&str; 9] = [
     "/licenses/{id}",
     "/users",
     "/waste",
+    "/reclaim",
+    "/reclaim/{id}",
     "/audit",
 ];
 

@@ -2,10 +2,10 @@
 // findings a kind at a time with what removing each takes, and whether sign-in data allowed
 // judging activity at all. Provider, threshold and kind live in the query string.
 
-import { html, useState } from '../vendor/htm-preact.js';
-import { download } from '../lib/api.js';
+import { html, useEffect, useRef, useState } from '../vendor/htm-preact.js';
+import { download, graphql } from '../lib/api.js';
 import { usePages } from '../lib/paging.js';
-import { Link, setQuery } from '../lib/router.js';
+import { Link, navigate, setQuery } from '../lib/router.js';
 import {
   Badge, Empty, ErrorBox, Field, Loading, Page, formatDate, formatDateTime, formatMoney, formatNumber, useIsAdmin, useQuery,
 } from '../lib/ui.js';
@@ -35,9 +35,10 @@ const REPORT = `query WasteReport($providerId: ID, $inactiveDays: Int) {
     inactiveDays
     totals {
       findings
+      acceptedFindings
       unpricedFindings
       monthlyCost { amount currency }
-      byKind { kind findings units monthlyCost { amount currency } }
+      byKind { kind findings units accepted monthlyCost { amount currency } }
     }
     signInData { providerId providerName available status licensedUsersUnknown message }
   }
@@ -53,6 +54,7 @@ const FINDINGS = `query WasteFindings($providerId: ID, $inactiveDays: Int, $kind
         assignedDirectly inheritedFromGroupIds removableDirectly removal licenseState licenseError
         lastSignInField lastSignInAt
         monthlyCost { amount currency }
+        acceptance { id reason acceptedBy expiresOn }
         user { id userPrincipalName displayName accountEnabled }
         sku { id displayName skuPartNumber }
         containedIn { displayName }
@@ -75,7 +77,9 @@ function argumentsOf(query) {
 export default function Waste({ query }) {
   const args = argumentsOf(query);
   const variables = { providerId: args.providerId, inactiveDays: args.inactiveDays };
-  const { data, error, loading, reload } = useQuery(REPORT, variables);
+  // Raised when a finding is accepted or reopened: the report and its findings are read again.
+  const [revision, setRevision] = useState(0);
+  const { data, error, loading, reload } = useQuery(REPORT, variables, JSON.stringify({ variables, revision }));
   const change = values => {
     const next = { ...args, ...values };
     setQuery({ providerId: next.providerId, inactiveDays: next.inactiveDays === DEFAULT_DAYS ? null : next.inactiveDays, kind: next.kind });
@@ -83,11 +87,12 @@ export default function Waste({ query }) {
   const report = data?.licenseReport;
 
   return html`
-    <${Page} title="Waste" actions=${report ? html`<${DownloadButton} args=${args} />` : null}>
+    <${Page} title="Waste" actions=${report ? html`<${PlanButton} args=${args} providers=${data.providers} /><${DownloadButton} args=${args} />` : null}>
       <${Filters} key=${args.inactiveDays} args=${args} providers=${data?.providers} error=${error} onChange=${change} />
       ${error && !(error.fieldMessage?.('inactiveDays')) ? html`<${ErrorBox} error=${error} onRetry=${reload} />` : null}
       ${loading && !report ? html`<${Loading} label="Building the report…" />` : null}
-      ${report ? html`<${Report} report=${report} args=${args} onKind=${kind => change({ kind })} stale=${loading} providers=${data.providers} />` : null}
+      ${report ? html`<${Report} report=${report} args=${args} onKind=${kind => change({ kind })} stale=${loading} providers=${data.providers}
+        revision=${revision} onChanged=${() => setRevision(revision + 1)} />` : null}
     </${Page}>`;
 }
 
@@ -140,11 +145,12 @@ function DownloadButton({ args }) {
     ${failure ? html`<${ErrorBox} title="The download failed" error=${failure} onRetry=${save} />` : null}`;
 }
 
-function Report({ report, args, onKind, stale, providers }) {
+function Report({ report, args, onKind, stale, providers, revision, onChanged }) {
   const { totals } = report;
   const missing = report.signInData.filter(quality => !quality.available);
   const byKind = new Map(totals.byKind.map(total => [total.kind, total]));
-  const selected = args.kind ?? KINDS.find(entry => byKind.get(entry.kind)?.findings > 0)?.kind ?? KINDS[0].kind;
+  const selected = args.kind ?? KINDS.find(entry => byKind.get(entry.kind)?.findings > 0)?.kind
+    ?? KINDS.find(entry => byKind.get(entry.kind)?.accepted > 0)?.kind ?? KINDS[0].kind;
   return html`
     <div class=${stale ? 'waste stale' : 'waste'} aria-busy=${stale ? 'true' : 'false'}>
       ${missing.length ? html`<${SignInNotice} missing=${missing} />` : null}
@@ -156,13 +162,15 @@ function Report({ report, args, onKind, stale, providers }) {
         <${Empty}>No provider is connected yet, so there is nothing to judge. <${Link} to="/settings/providers">Connect one</${Link}>.</${Empty}>` : null}
       <${Totals} totals=${totals} />
       ${totals.findings === 0 && providers.length > 0 ? html`
-        <${Empty}><strong>No waste found — every paid seat is in use.</strong>${missing.length ? ' Inactive users could not be judged where sign-in data is missing (see above).' : null}</${Empty}>` : null}
-      ${totals.findings > 0 ? html`
+        <${Empty}><strong>${totals.acceptedFindings > 0
+          ? `No open waste: ${formatNumber(totals.acceptedFindings)} accepted ${totals.acceptedFindings === 1 ? 'finding is' : 'findings are'} kept on purpose.`
+          : 'No waste found — every paid seat is in use.'}</strong>${missing.length ? ' Inactive users could not be judged where sign-in data is missing (see above).' : null}</${Empty}>` : null}
+      ${totals.findings > 0 || totals.acceptedFindings > 0 ? html`
         <h2>By kind</h2>
         <div class="cards kind-cards">
           ${KINDS.map(entry => html`<${KindCard} entry=${entry} total=${byKind.get(entry.kind)} selected=${entry.kind === selected} onShow=${() => onKind(entry.kind)} />`)}
         </div>
-        <${Findings} args=${args} kind=${selected} byKind=${byKind} onKind=${onKind} />` : null}
+        <${Findings} args=${args} kind=${selected} byKind=${byKind} onKind=${onKind} revision=${revision} onChanged=${onChanged} />` : null}
     </div>`;
 }
 
@@ -203,6 +211,11 @@ function Totals({ totals }) {
         ${totals.monthlyCost.length > 1 ? html`<p class="muted small">One sum per currency; currencies are never converted.</p>` : null}
       </div>
       <div class="card">
+        <div class="muted">Accepted</div>
+        <div class="figure" data-test="accepted-findings" data-value=${totals.acceptedFindings}>${formatNumber(totals.acceptedFindings)}</div>
+        <p class="muted small">Kept on purpose until their last day; in no sum here.</p>
+      </div>
+      <div class="card">
         <div class="muted">Findings without a price</div>
         <div class="figure" data-test="unpriced-findings" data-value=${totals.unpricedFindings}>${formatNumber(totals.unpricedFindings)}</div>
         ${totals.unpricedFindings > 0
@@ -222,6 +235,7 @@ function KindCard({ entry, total, selected, onShow }) {
       <dl class="facts">
         <dt>Findings</dt><dd data-test="kind-findings" data-value=${findings}>${formatNumber(findings)}</dd>
         <dt>Seats</dt><dd data-test="kind-units" data-value=${total?.units ?? 0}>${formatNumber(total?.units ?? 0)}</dd>
+        ${total?.accepted ? html`<dt>Accepted</dt><dd data-test="kind-accepted" data-value=${total.accepted}>${formatNumber(total.accepted)}</dd>` : null}
       </dl>
       <div class="kind-costs">
         <div class="muted">Per month</div>
@@ -233,9 +247,9 @@ function KindCard({ entry, total, selected, onShow }) {
     </div>`;
 }
 
-function Findings({ args, kind, byKind, onKind }) {
+function Findings({ args, kind, byKind, onKind, revision, onChanged }) {
   const variables = { providerId: args.providerId, inactiveDays: args.inactiveDays, kind, first: PAGE };
-  const pages = usePages(FINDINGS, variables, data => data.licenseReport.findings);
+  const pages = usePages(FINDINGS, variables, data => data.licenseReport.findings, JSON.stringify({ variables, revision }));
   const entry = KINDS.find(candidate => candidate.kind === kind);
   return html`
     <h2 id="findings-title">Findings</h2>
@@ -266,7 +280,7 @@ function Findings({ args, kind, byKind, onKind }) {
                 <th scope="col" class="number">Per month</th>
               </tr>
             </thead>
-            <tbody>${pages.nodes.map(finding => html`<${FindingRow} finding=${finding} />`)}</tbody>
+            <tbody>${pages.nodes.map(finding => html`<${FindingRow} finding=${finding} onChanged=${onChanged} />`)}</tbody>
           </table>
         </div>
         <div class="pager">
@@ -280,10 +294,10 @@ function Findings({ args, kind, byKind, onKind }) {
     </div>`;
 }
 
-function FindingRow({ finding }) {
+function FindingRow({ finding, onChanged }) {
   const { user, sku } = finding;
   return html`
-    <tr data-test="finding" data-kind=${finding.kind}>
+    <tr data-test="finding" data-kind=${finding.kind} data-accepted=${finding.acceptance ? 'true' : 'false'}>
       <td class="user">
         ${user
           ? html`<${Link} to=${`/users?search=${encodeURIComponent(user.userPrincipalName)}`}>${user.displayName || user.userPrincipalName}</${Link}>
@@ -301,7 +315,7 @@ function FindingRow({ finding }) {
         ${finding.evidence}
         ${finding.lastSignInAt ? html`<div class="muted small">Last ${SIGN_IN_FIELDS[finding.lastSignInField] ?? 'sign-in'}: ${formatDate(finding.lastSignInAt)}</div>` : null}
       </td>
-      <td><${Removal} finding=${finding} /></td>
+      <td><${Removal} finding=${finding} />${user ? html`<${Acceptance} finding=${finding} onChanged=${onChanged} />` : null}</td>
       <td class="number">${finding.monthlyCost ? formatMoney(finding.monthlyCost) : html`<span class="muted">no price</span>`}</td>
     </tr>`;
 }
@@ -319,4 +333,154 @@ function Removal({ finding }) {
       ${finding.licenseState && finding.licenseState !== 'Active' ? html` <${Badge}>${finding.licenseState}</${Badge}>` : null}
       <div class="small">${finding.removal}</div>
     </div>`;
+}
+
+// An accepted finding says until when and why, and an admin can reopen it; an open finding of a
+// user's license can be accepted, with a reason and a last day.
+function Acceptance({ finding, onChanged }) {
+  const admin = useIsAdmin();
+  const [asking, setAsking] = useState(false);
+  const [failure, setFailure] = useState(null);
+  const accepted = finding.acceptance;
+  const reopen = async () => {
+    setFailure(null);
+    try {
+      await graphql('mutation Reopen($id: ID!) { withdrawFindingAcceptance(id: $id) { id } }', { id: accepted.id });
+      onChanged();
+    } catch (error) {
+      setFailure(error);
+    }
+  };
+  if (accepted) {
+    return html`
+      <div class="acceptance small" data-test="acceptance">
+        <${Badge} tone="neutral">accepted until ${formatDate(accepted.expiresOn)}</${Badge}>
+        <div>${accepted.reason} <span class="muted">(${accepted.acceptedBy})</span></div>
+        ${admin ? html`<button type="button" class="link" onClick=${reopen}>Reopen</button>` : null}
+        ${failure ? html`<${ErrorBox} title="The finding was not reopened" error=${failure} />` : null}
+      </div>`;
+  }
+  if (!admin) return null;
+  return html`
+    <button type="button" class="link" onClick=${() => setAsking(true)}>Accept…</button>
+    ${asking ? html`<${AcceptDialog} finding=${finding} onClose=${() => setAsking(false)} onAccepted=${() => { setAsking(false); onChanged(); }} />` : null}`;
+}
+
+const ACCEPT = `mutation Accept($input: AcceptFindingInput!) { acceptFinding(input: $input) { id } }`;
+
+function inDays(days) {
+  const day = new Date(Date.now() + days * 86_400_000);
+  return day.toISOString().slice(0, 10);
+}
+
+function AcceptDialog({ finding, onClose, onAccepted }) {
+  const dialog = useRef(null);
+  const [reason, setReason] = useState('');
+  const [expiresOn, setExpiresOn] = useState(inDays(90));
+  const [error, setError] = useState(null);
+  const [busy, setBusy] = useState(false);
+  useEffect(() => {
+    const element = dialog.current;
+    element.showModal();
+    element.querySelector('textarea')?.focus();
+    return () => { if (element.open) element.close(); };
+  }, []);
+  const submit = async event => {
+    event.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      await graphql(ACCEPT, { input: {
+        userId: finding.user.id, skuId: finding.sku.id, kind: finding.kind, reason, expiresOn,
+      } });
+      onAccepted();
+    } catch (refused) {
+      setError(refused);
+      setBusy(false);
+    }
+  };
+  const general = error && !error.fields.length ? error : null;
+  return html`
+    <dialog ref=${dialog} class="confirm" aria-labelledby="accept-title" onClose=${onClose}>
+      <form onSubmit=${submit} aria-label="Accept finding">
+        <h2 id="accept-title">Keep ${finding.sku.displayName} for ${finding.user.userPrincipalName}?</h2>
+        <p class="small">The finding stays listed as accepted and leaves every total until its last day, or until it becomes another kind of finding.</p>
+        <${Field} id="accept-reason" label="Reason" error=${error?.fieldMessage('reason')}>
+          ${attributes => html`<textarea ...${attributes} rows="2" maxlength="500" required value=${reason} onInput=${event => setReason(event.target.value)}></textarea>`}
+        </${Field}>
+        <${Field} id="accept-until" label="Last day" error=${error?.fieldMessage('expiresOn')}>
+          ${attributes => html`<input ...${attributes} type="date" required value=${expiresOn} onInput=${event => setExpiresOn(event.target.value)} />`}
+        </${Field}>
+        <${ErrorBox} error=${general} title="The finding was not accepted" />
+        <div class="actions">
+          <button type="submit" disabled=${busy}>${busy ? 'Accepting…' : 'Accept'}</button>
+          <button type="button" class="secondary" onClick=${onClose}>Cancel</button>
+        </div>
+      </form>
+    </dialog>`;
+}
+
+const USER_KINDS = KINDS.filter(entry => entry.kind !== 'UNASSIGNED_SEATS');
+const CREATE_PLAN = `mutation Plan($input: CreateReclaimPlanInput!) { createReclaimPlan(input: $input) { id } }`;
+
+// Makes a reclaim plan from this report's findings (admins): the dry run a second admin approves.
+function PlanButton({ args, providers }) {
+  const admin = useIsAdmin();
+  const [asking, setAsking] = useState(false);
+  if (!admin || providers.length === 0) return null;
+  return html`
+    <button type="button" onClick=${() => setAsking(true)}>Plan reclaim…</button>
+    ${asking ? html`<${PlanDialog} args=${args} providers=${providers} onClose=${() => setAsking(false)} />` : null}`;
+}
+
+function PlanDialog({ args, providers, onClose }) {
+  const dialog = useRef(null);
+  const [providerId, setProviderId] = useState(args.providerId ?? (providers.length === 1 ? providers[0].id : ''));
+  const [kinds, setKinds] = useState(() => USER_KINDS.map(entry => entry.kind));
+  const [error, setError] = useState(null);
+  const [busy, setBusy] = useState(false);
+  useEffect(() => {
+    const element = dialog.current;
+    element.showModal();
+    return () => { if (element.open) element.close(); };
+  }, []);
+  const toggle = kind => setKinds(kinds.includes(kind) ? kinds.filter(other => other !== kind) : [...kinds, kind]);
+  const submit = async event => {
+    event.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const data = await graphql(CREATE_PLAN, { input: { providerId, kinds, inactiveDays: args.inactiveDays } });
+      navigate(`/reclaim/${data.createReclaimPlan.id}`);
+    } catch (refused) {
+      setError(refused);
+      setBusy(false);
+    }
+  };
+  const message = error?.fieldMessage('filter') ?? error?.fieldMessage('kinds');
+  return html`
+    <dialog ref=${dialog} class="confirm" aria-labelledby="plan-title" onClose=${onClose}>
+      <form onSubmit=${submit} aria-label="Plan reclaim">
+        <h2 id="plan-title">Plan reclaim</h2>
+        <p class="small">A plan lists what reclaiming would do to each license these findings name, and what it would save. Nothing changes until an admin approves it and it runs.</p>
+        ${providers.length > 1 ? html`
+          <${Field} id="plan-provider" label="Provider" error=${error?.fieldMessage('providerId')}>
+            ${attributes => html`<select ...${attributes} required value=${providerId} onChange=${event => setProviderId(event.target.value)}>
+              <option value="">Choose a provider</option>
+              ${providers.map(provider => html`<option value=${provider.id}>${provider.name}</option>`)}
+            </select>`}
+          </${Field}>` : null}
+        <fieldset class="kinds">
+          <legend>Findings</legend>
+          ${USER_KINDS.map(entry => html`
+            <label class="check"><input type="checkbox" checked=${kinds.includes(entry.kind)} onChange=${() => toggle(entry.kind)} /> ${entry.label}</label>`)}
+        </fieldset>
+        ${message ? html`<p class="field-error" role="alert">${message}</p>` : null}
+        <${ErrorBox} error=${error && !message ? error : null} title="No plan was made" />
+        <div class="actions">
+          <button type="submit" disabled=${busy || !providerId || kinds.length === 0}>${busy ? 'Planning…' : 'Make the plan'}</button>
+          <button type="button" class="secondary" onClick=${onClose}>Cancel</button>
+        </div>
+      </form>
+    </dialog>`;
 }

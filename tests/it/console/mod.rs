@@ -5,6 +5,7 @@
 mod api_tokens;
 mod first_load;
 mod identity_provider;
+mod reclaim;
 mod serving;
 mod setup_path;
 mod sign_in;

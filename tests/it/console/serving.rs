@@ -12,7 +12,7 @@ use reqwest::header::{
 
 use crate::common::{Engine, TestApp};
 
-const PAGES: [&str; 9] = [
+const PAGES: [&str; 11] = [
     "/",
     "/sign-in",
     "/settings/providers",
@@ -21,6 +21,8 @@ const PAGES: [&str; 9] = [
     "/licenses/12",
     "/users",
     "/waste",
+    "/reclaim",
+    "/reclaim/3",
     "/audit",
 ];
 
