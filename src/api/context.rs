@@ -81,6 +81,11 @@ pub fn wake_workers(ctx: &Context<'_>) {
 }
 
 /// Row ids travel as GraphQL `ID`s; anything but a positive integer is the caller's mistake.
+/// An optional id argument (a filter), parsed like [`row_id`].
+pub fn optional_row_id(field: &'static str, id: Option<&ID>) -> Result<Option<i64>> {
+    id.map(|id| row_id(field, id)).transpose()
+}
+
 pub fn row_id(field: &'static str, id: &ID) -> Result<i64> {
     id.parse::<i64>()
         .ok()

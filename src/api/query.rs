@@ -1,7 +1,7 @@
 use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::{Context, ID, Object, Result};
 
-use super::context::{claims, database, registry, report_cache, row_id};
+use super::context::{claims, database, optional_row_id, registry, report_cache, row_id};
 use super::cursor;
 use super::errors::{ResultExt, bad_user_input};
 use super::guard::RoleGuard;
@@ -140,9 +140,7 @@ impl Query {
         provider_id: Option<ID>,
     ) -> Result<Vec<LicenseSku>> {
         claims(ctx)?;
-        let provider_id = provider_id
-            .map(|id| row_id("providerId", &id))
-            .transpose()?;
+        let provider_id = optional_row_id("providerId", provider_id.as_ref())?;
         let skus = licenses::list_skus(database(ctx)?, provider_id)
             .await
             .api()?;
@@ -170,9 +168,7 @@ impl Query {
         #[graphql(default = 90)] inactive_days: Option<i32>,
     ) -> Result<LicenseReport> {
         claims(ctx)?;
-        let provider_id = provider_id
-            .map(|id| row_id("providerId", &id))
-            .transpose()?;
+        let provider_id = optional_row_id("providerId", provider_id.as_ref())?;
         let report = report_cache(ctx)?
             .report(
                 database(ctx)?,
@@ -235,9 +231,7 @@ impl Query {
     ) -> Result<IdConnection<FindingAcceptance>> {
         claims(ctx)?;
         let db = database(ctx)?;
-        let provider_id = provider_id
-            .map(|id| row_id("providerId", &id))
-            .transpose()?;
+        let provider_id = optional_row_id("providerId", provider_id.as_ref())?;
         let today = chrono::Utc::now().date_naive();
         id_page(
             first,
@@ -268,9 +262,7 @@ impl Query {
     ) -> Result<IdConnection<ReclaimPlan>> {
         claims(ctx)?;
         let db = database(ctx)?;
-        let provider_id = provider_id
-            .map(|id| row_id("providerId", &id))
-            .transpose()?;
+        let provider_id = optional_row_id("providerId", provider_id.as_ref())?;
         id_page(
             first,
             after,
@@ -290,9 +282,7 @@ impl Query {
     ) -> Result<IdConnection<SyncRun>> {
         claims(ctx)?;
         let db = database(ctx)?;
-        let provider_id = provider_id
-            .map(|id| row_id("providerId", &id))
-            .transpose()?;
+        let provider_id = optional_row_id("providerId", provider_id.as_ref())?;
         id_page(
             first,
             after,

@@ -6,7 +6,7 @@
 use crate::common;
 
 use chrono::{Duration, Utc};
-use common::fixtures::{self, SPE_E5, Via, assign, data, gql};
+use common::fixtures::{self, SPE_E5, Via, assign, data, gql, price};
 use common::{Engine, TestApp, error_code};
 use license_manager::auth::Role;
 use license_manager::entities::{accepted_findings, directory_users, providers};
@@ -26,14 +26,7 @@ struct Tenant {
 async fn tenant(app: &TestApp, db: &DatabaseConnection) -> Tenant {
     let provider = fixtures::provider(db, "Contoso", Some("AVAILABLE")).await;
     let e5 = fixtures::sku(db, provider, SPE_E5, (2, 2, 0, 0, 0)).await;
-    let body = gql(
-        app,
-        Role::Admin,
-        "mutation($id: ID!) { setSkuPrice(skuId: $id, price: {amount: \"50\", currency: \"USD\", period: MONTH}) { id } }",
-        json!({ "id": e5.to_string() }),
-    )
-    .await;
-    assert!(body.get("errors").is_none(), "{body}");
+    price(app, e5, "50", "USD", "MONTH").await;
     let mut mailbox = fixtures::NewUser::named("mailbox").signed_in(400);
     mailbox.enabled = false;
     let mailbox = mailbox.insert(db, provider).await;

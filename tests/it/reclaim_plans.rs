@@ -6,7 +6,7 @@
 use crate::common;
 
 use chrono::{Duration, Utc};
-use common::fixtures::{self, ENTERPRISEPACK, SPE_E5, Via, assign, data, gql};
+use common::fixtures::{self, ENTERPRISEPACK, SPE_E5, Via, assign, data, gql, price};
 use common::{Engine, Options, TestApp, error_code};
 use license_manager::auth::Role;
 use license_manager::domain::reclaim_plans::ReclaimSettings;
@@ -20,18 +20,6 @@ struct Tenant {
     e5: i64,
     e3: i64,
     direct: i64,
-}
-
-async fn price(app: &TestApp, sku: i64, amount: &str, currency: &str, period: &str) {
-    let body = gql(
-        app,
-        Role::Admin,
-        "mutation($id: ID!, $price: MoneyInput) { setSkuPrice(skuId: $id, price: $price) { id } }",
-        json!({ "id": sku.to_string(),
-                "price": { "amount": amount, "currency": currency, "period": period } }),
-    )
-    .await;
-    assert!(body.get("errors").is_none(), "{body}");
 }
 
 async fn disabled_user(db: &DatabaseConnection, provider: i64, name: &str) -> i64 {

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use common::fixtures::{
     self, ENTERPRISEPACK, EXCHANGESTANDARD, NewUser, POWER_BI_PRO, SPE_E5, Via, assign, data,
-    days_ago, gql,
+    days_ago, gql, price,
 };
 use common::{Engine, Options, TestApp, error_code, graph};
 use license_manager::auth::Role;
@@ -18,18 +18,6 @@ struct Tenant {
     contoso: i64,
     fabrikam: i64,
     e5: i64,
-}
-
-async fn price(app: &TestApp, sku: i64, amount: &str, currency: &str, period: &str) {
-    let body = gql(
-        app,
-        Role::Admin,
-        "mutation($id: ID!, $price: MoneyInput) { setSkuPrice(skuId: $id, price: $price) { id } }",
-        json!({ "id": sku.to_string(),
-                "price": { "amount": amount, "currency": currency, "period": period } }),
-    )
-    .await;
-    assert!(body.get("errors").is_none(), "{body}");
 }
 
 async fn tenant(app: &TestApp, db: &DatabaseConnection) -> Tenant {

@@ -1,6 +1,6 @@
 // A connection read a page at a time with "Load more": `first`/`after`, the pages kept in order.
 
-import { useCallback, useEffect, useRef, useState } from '../vendor/htm-preact.js';
+import { html, useCallback, useEffect, useRef, useState } from '../vendor/htm-preact.js';
 import { graphql } from './api.js';
 
 const START = { pages: [], error: null, loading: true, loadingMore: false };
@@ -44,4 +44,12 @@ export function usePages(query, variables, pick, key = JSON.stringify(variables 
     reload,
     retry: last ? loadMore : reload,
   };
+}
+
+// "Load more" under a list read with `usePages`, while another page follows.
+export function LoadMore({ pages }) {
+  if (!pages.hasNextPage) return null;
+  return html`
+    <div class="pager"><button type="button" class="secondary" onClick=${pages.loadMore} disabled=${pages.loadingMore}>
+      ${pages.loadingMore ? 'Loading…' : 'Load more'}</button></div>`;
 }

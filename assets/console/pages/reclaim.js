@@ -4,7 +4,7 @@
 
 import { html, useState } from '../vendor/htm-preact.js';
 import { graphql } from '../lib/api.js';
-import { usePages } from '../lib/paging.js';
+import { LoadMore, usePages } from '../lib/paging.js';
 import { Link } from '../lib/router.js';
 import {
   Badge, ConfirmDialog, Empty, ErrorBox, Loading, Page, formatCosts, formatDateTime, formatMoney, formatNumber, useIsAdmin, useQuery,
@@ -100,9 +100,7 @@ function PlanList() {
             </tbody>
           </table>
         </div>
-        ${pages.hasNextPage ? html`
-          <div class="pager"><button type="button" class="secondary" onClick=${pages.loadMore} disabled=${pages.loadingMore}>
-            ${pages.loadingMore ? 'Loading…' : 'Load more'}</button></div>` : null}` : null}
+        <${LoadMore} pages=${pages} />` : null}
     </${Page}>`;
 }
 
@@ -195,7 +193,5 @@ function Items({ id }) {
           </tbody>
         </table>
       </div>
-      ${pages.hasNextPage ? html`
-        <div class="pager"><button type="button" class="secondary" onClick=${pages.loadMore} disabled=${pages.loadingMore}>
-          ${pages.loadingMore ? 'Loading…' : 'Load more'}</button></div>` : null}` : null}`;
+      <${LoadMore} pages=${pages} />` : null}`;
 }

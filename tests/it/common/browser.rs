@@ -297,6 +297,15 @@ impl Browser {
         found.as_str().unwrap_or_default().to_owned()
     }
 
+    /// How many elements match `css` now.
+    pub async fn count(&self, css: &str) -> Value {
+        self.run(
+            "return document.querySelectorAll(arguments[0]).length",
+            vec![json!(css)],
+        )
+        .await
+    }
+
     /// Clicks the first button inside `scope` whose text is `text`.
     pub async fn press(&self, scope: &str, text: &str) {
         let script = format!(

@@ -47,6 +47,19 @@ pub async fn data(app: &TestApp, query: &str, variables: Value) -> Value {
     body["data"].clone()
 }
 
+/// Sets a SKU's price as an admin would.
+pub async fn price(app: &TestApp, sku: i64, amount: &str, currency: &str, period: &str) {
+    let body = gql(
+        app,
+        Role::Admin,
+        "mutation($id: ID!, $price: MoneyInput) { setSkuPrice(skuId: $id, price: $price) { id } }",
+        json!({ "id": sku.to_string(),
+                "price": { "amount": amount, "currency": currency, "period": period } }),
+    )
+    .await;
+    assert!(body.get("errors").is_none(), "{body}");
+}
+
 /// The app registration of every fixture provider.
 const CLIENT_ID: &str = "11111111-2222-3333-4444-555555555555";
 

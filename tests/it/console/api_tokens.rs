@@ -8,7 +8,7 @@
 use std::num::NonZeroUsize;
 
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::SIGNED_IN_AS;
 use crate::common::browser::Browser;
@@ -34,15 +34,6 @@ async fn check_both_widths(browser: &Browser, what: &str) {
         "{what} is wider than a 390 px window"
     );
     browser.resize(DESKTOP.0, DESKTOP.1).await;
-}
-
-async fn count(browser: &Browser, css: &str) -> Value {
-    browser
-        .run(
-            "return document.querySelectorAll(arguments[0]).length",
-            vec![json!(css)],
-        )
-        .await
 }
 
 async fn an_admin_creates_uses_and_revokes_a_token_in_the_console(engine: Engine) {
@@ -137,7 +128,7 @@ async fn an_admin_creates_uses_and_revokes_a_token_in_the_console(engine: Engine
         "{listed}"
     );
     assert!(listed.contains("Active"), "{listed}");
-    assert_eq!(count(&browser, NEW_TOKEN).await, json!(0));
+    assert_eq!(browser.count(NEW_TOKEN).await, json!(0));
     let page_text = browser.text("body").await;
     assert!(!page_text.contains(&token), "the secret is shown only once");
     check_both_widths(&browser, "the token list").await;
@@ -175,7 +166,7 @@ async fn an_admin_creates_uses_and_revokes_a_token_in_the_console(engine: Engine
         .text(&format!(r#"{row} [data-test="token-status"]"#))
         .await;
     assert!(revoked.contains("Revoked"), "{revoked}");
-    assert_eq!(count(&browser, "dialog[open]").await, json!(0));
+    assert_eq!(browser.count("dialog[open]").await, json!(0));
     let (status, body) = app.graphql_as(&token, WHO, json!({})).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     assert_eq!(error_code(&body), "UNAUTHENTICATED");
@@ -190,7 +181,7 @@ async fn an_admin_creates_uses_and_revokes_a_token_in_the_console(engine: Engine
         .wait_for_text("main h1", "text === 'Providers'")
         .await;
     assert_eq!(
-        count(&browser, r#"a[href="/settings/api-tokens"]"#).await,
+        browser.count(r#"a[href="/settings/api-tokens"]"#).await,
         json!(0)
     );
     browser.open(&app.url(PAGE)).await;
@@ -198,7 +189,7 @@ async fn an_admin_creates_uses_and_revokes_a_token_in_the_console(engine: Engine
         .wait_for_text(r#"[data-test="admins-only"]"#, "text.includes('FORBIDDEN')")
         .await;
     assert!(refusal.contains("admins only"), "{refusal}");
-    assert_eq!(count(&browser, "main button").await, json!(0));
+    assert_eq!(browser.count("main button").await, json!(0));
     check_both_widths(&browser, "API tokens for a viewer").await;
 
     browser.close().await;

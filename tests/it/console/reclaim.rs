@@ -3,8 +3,6 @@
 //! would free and why each other seat stays, and approves it. A viewer sees the plan but none
 //! of the controls. Each page passes the accessibility check.
 
-use serde_json::{Value, json};
-
 use crate::common::browser::Browser;
 use crate::common::fixtures::{self, SPE_E5, Via, assign};
 use crate::common::{Engine, TestApp};
@@ -12,20 +10,6 @@ use license_manager::auth::Role;
 
 const ACCEPT_FORM: &str = r#"form[aria-label="Accept finding"]"#;
 const PLAN_FORM: &str = r#"form[aria-label="Plan reclaim"]"#;
-
-async fn count(browser: &Browser, css: &str) -> Value {
-    browser
-        .run(
-            "return document.querySelectorAll(arguments[0]).length",
-            vec![json!(css)],
-        )
-        .await
-}
-
-/// Clicks the first button or link-styled button in `scope` whose text is `text`.
-async fn press_in_row(browser: &Browser, row: &str, text: &str) {
-    browser.press(row, text).await;
-}
 
 #[tokio::test]
 async fn an_admin_accepts_a_finding_plans_the_rest_and_approves_the_plan() {
@@ -58,7 +42,7 @@ async fn an_admin_accepts_a_finding_plans_the_rest_and_approves_the_plan() {
     let mailbox_row = r#"tr[data-test="finding"]:first-child"#;
     let first_user = browser.text(&format!("{mailbox_row} .upn")).await;
     assert_eq!(first_user, "mailbox@contoso.com");
-    press_in_row(&browser, mailbox_row, "Accept…").await;
+    browser.press(mailbox_row, "Accept…").await;
     browser.wait_for(ACCEPT_FORM).await;
     browser
         .fill(ACCEPT_FORM, "Reason", "Shared mailbox of the front desk")
@@ -104,19 +88,15 @@ async fn an_admin_accepts_a_finding_plans_the_rest_and_approves_the_plan() {
         )
         .await;
     assert_eq!(
-        count(
-            &browser,
-            r#"[data-test="plan-item"][data-reason="ACCEPTED"]"#
-        )
-        .await,
+        browser
+            .count(r#"[data-test="plan-item"][data-reason="ACCEPTED"]"#)
+            .await,
         1
     );
     assert_eq!(
-        count(
-            &browser,
-            r#"[data-test="plan-item"][data-reason="INHERITED_FROM_GROUP"]"#
-        )
-        .await,
+        browser
+            .count(r#"[data-test="plan-item"][data-reason="INHERITED_FROM_GROUP"]"#)
+            .await,
         1
     );
     browser.assert_accessible("a reclaim plan").await;
@@ -159,7 +139,7 @@ async fn an_admin_accepts_a_finding_plans_the_rest_and_approves_the_plan() {
         .wait_for_text(r#"[data-test="total-findings"]"#, "text === '2'")
         .await;
     assert_eq!(
-        count(&browser, "main button.link").await,
+        browser.count("main button.link").await,
         browser
             .run(
                 "return [...document.querySelectorAll('main button.link')].filter(b => b.innerText.startsWith('Show')).length",
