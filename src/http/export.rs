@@ -1,5 +1,5 @@
 //! CSV exports for spreadsheets and scripts: `/export/users.csv`, `/export/skus.csv` and
-//! `/export/findings.csv`. Authenticated like `/graphql`, filtered by query parameters named
+//! `/export/findings.csv` (a reclaim plan's is in `plan_export`). Authenticated like `/graphql`, filtered by query parameters named
 //! like the GraphQL arguments, and streamed: users are read in keyset chunks and written as they
 //! arrive, so a 100,000-user export never sits in memory whole, and findings are rendered a
 //! chunk at a time from the (cached) report `licenseReport` serves.
@@ -26,10 +26,10 @@ use crate::domain::reports::{self, Finding, FindingKey, FindingKind, Report};
 use crate::domain::users::{self, FilterTexts, User, UserFilter};
 
 /// Users per database round trip and per written chunk.
-const CHUNK: u64 = 500;
+pub(super) const CHUNK: u64 = 500;
 
 #[derive(Debug, thiserror::Error)]
-enum ExportError {
+pub(super) enum ExportError {
     #[error(transparent)]
     Domain(#[from] crate::Error),
     #[error("writing CSV: {0}")]
@@ -168,7 +168,7 @@ const FINDING_HEADER: [&str; 26] = [
 
 /// An export's caller and query string, or the answer refusing them: the token is checked
 /// before the parameters, so that a caller without one learns nothing about them.
-async fn admitted<P>(
+pub(super) async fn admitted<P>(
     state: &AppState,
     headers: &HeaderMap,
     params: Result<Query<P>, axum::extract::rejection::QueryRejection>,
@@ -294,7 +294,7 @@ fn bad_request(message: &str) -> Response {
     error(StatusCode::BAD_REQUEST, Code::BadUserInput, message)
 }
 
-fn csv_response(
+pub(super) fn csv_response(
     filename: &str,
     body: impl Stream<Item = Result<Bytes, ExportError>> + Send + 'static,
 ) -> Response {
@@ -394,7 +394,7 @@ async fn next_user_chunk(cursor: &mut Cursor) -> Result<Bytes, ExportError> {
     rendered(writer)
 }
 
-fn rendered(writer: csv::Writer<Vec<u8>>) -> Result<Bytes, ExportError> {
+pub(super) fn rendered(writer: csv::Writer<Vec<u8>>) -> Result<Bytes, ExportError> {
     let bytes = writer.into_inner().map_err(|error| error.into_error())?;
     Ok(Bytes::from(bytes))
 }
@@ -455,7 +455,7 @@ fn user_record(user: &User, held: &[Assignment], skus: &HashMap<i64, LicenseSku>
 /// Text that came from the directory, made inert for spreadsheets: a cell starting with `=`,
 /// `+`, `-` or `@` would run as a formula when the file is opened (CSV injection), so it is
 /// prefixed with an apostrophe, which spreadsheets hide.
-fn text_cell(value: &str) -> String {
+pub(super) fn text_cell(value: &str) -> String {
     if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{value}")
     } else {

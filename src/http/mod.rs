@@ -12,6 +12,7 @@ mod health;
 mod identity;
 mod limits;
 mod media;
+mod plan_export;
 mod prometheus;
 mod serve;
 mod state;
@@ -56,6 +57,7 @@ fn api_routes(cors: &CorsOrigins) -> Router<AppState> {
         .route("/export/users.csv", get(export::users_csv))
         .route("/export/skus.csv", get(export::skus_csv))
         .route("/export/findings.csv", get(export::findings_csv))
+        .route("/export/reclaim-plan.csv", get(plan_export::plan_csv))
         .route("/auth/identity-provider", get(identity::identity_provider));
     let routes = bounded(routes);
     match cors.layer() {

@@ -411,8 +411,94 @@ async fn a_second_admin_approves_with_four_eyes_and_a_plan_is_decided_once(engin
     app.finish().await;
 }
 
+async fn a_plan_exports_as_csv_for_whoever_checks_it(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let db = app.database.connect().await;
+    let tenant = tenant(&app, &db).await;
+    let body = create_as(
+        &app,
+        "alex",
+        json!({ "providerId": tenant.provider.to_string() }),
+    )
+    .await;
+    let id = body["data"]["createReclaimPlan"]["id"]
+        .as_str()
+        .expect("a plan")
+        .to_owned();
+    let export = |query: String, token: Option<String>| {
+        let mut request = app
+            .http
+            .get(app.url(&format!("/export/reclaim-plan.csv{query}")));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        async move {
+            let response = request.send().await.expect("the export answers");
+            (response.status(), response.text().await.expect("a body"))
+        }
+    };
+    let viewer = app.token(Role::Viewer, "reviewer");
+    let (status, text) = export(format!("?planId={id}"), Some(viewer.clone())).await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{text}");
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let header: Vec<String> = reader
+        .headers()
+        .expect("a header")
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    let rows: Vec<std::collections::HashMap<String, String>> = reader
+        .records()
+        .map(|record| {
+            header
+                .iter()
+                .cloned()
+                .zip(record.expect("a record").iter().map(str::to_owned))
+                .collect()
+        })
+        .collect();
+    let summary: Vec<String> = rows
+        .iter()
+        .map(|row| {
+            format!(
+                "{} {} {} {} {}",
+                row["user_principal_name"].trim_end_matches("@contoso.com"),
+                row["action"],
+                row["manual_reason"],
+                row["monthly_saving_amount"],
+                row["group_ids"]
+            )
+            .trim_end()
+            .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            "direct REMOVE_DIRECT  50.00",
+            "grouped MANUAL INHERITED_FROM_GROUP  g-sales",
+            "both MANUAL INHERITED_FROM_GROUP  g-all",
+            "failing MANUAL LICENSE_ERROR",
+            "accepted MANUAL ACCEPTED",
+            "second REMOVE_DIRECT  20.00",
+        ]
+    );
+    assert_eq!(
+        rows[0]["disabled_plans"],
+        "efb87545-963c-4e0d-99df-69c6916d9eb0"
+    );
+
+    let (missing, body) = export("?planId=999999".to_owned(), Some(viewer)).await;
+    assert_eq!(missing, reqwest::StatusCode::NOT_FOUND, "{body}");
+    let (anonymous, _) = export(format!("?planId={id}"), None).await;
+    assert_eq!(anonymous, reqwest::StatusCode::UNAUTHORIZED);
+    db.close().await.ok();
+    app.finish().await;
+}
+
 engine_tests!(
     a_plan_says_what_it_would_free_and_why_each_other_seat_stays,
+    a_plan_exports_as_csv_for_whoever_checks_it,
     plans_that_cannot_be_made_are_refused_and_leave_nothing,
     a_second_admin_approves_with_four_eyes_and_a_plan_is_decided_once,
 );
