@@ -80,6 +80,27 @@ catalogue! {
     /// The stored change-tracking link was refused; the run fell back to a full sync.
     DeltaTokenExpired => "DELTA_TOKEN_EXPIRED",
 
+    // A license change at a provider's service (reclaim and its undo).
+    /// The user's license was removed.
+    Removed => "REMOVED",
+    /// The license was added (or its disabled plans set) for the user.
+    Added => "ADDED",
+    /// The user no longer held the license (perhaps removed by an earlier attempt whose answer
+    /// was lost): its seat is free, nothing was changed.
+    AlreadyRemoved => "ALREADY_REMOVED",
+    /// The user holds the license only through groups; it can only be removed through them.
+    InheritedFromGroup => "INHERITED_FROM_GROUP",
+    /// The user is not in the provider's directory any more.
+    UserNotFound => "USER_NOT_FOUND",
+    /// No seat of the license is free (on undo: it was given to someone else).
+    CountViolation => "COUNT_VIOLATION",
+    /// The user has no usage location, which a direct license assignment needs.
+    UsageLocationMissing => "USAGE_LOCATION_MISSING",
+    /// The service refused the change for another reason; its message says which.
+    LicenseWriteRefused => "LICENSE_WRITE_REFUSED",
+    /// This kind of provider cannot change licenses.
+    LicenseWriteUnsupported => "LICENSE_WRITE_UNSUPPORTED",
+
     // How a sync run ended.
     /// The process running the sync stopped before it finished.
     Interrupted => "INTERRUPTED",

@@ -65,7 +65,9 @@ impl Mutation {
     }
 
     /// Signs in to the tenant and tries each read a sync needs: token, organization, users,
-    /// subscriptions, sign-in activity. A failing check does not hide the others.
+    /// subscriptions, sign-in activity; then says whether the app may change licenses
+    /// (`licenseWrite`, a warning only: syncs do not need it). A failing check does not hide the
+    /// others.
     #[graphql(
         guard = r#"RoleGuard::admin_mutation("provider.test_connection", "provider")"#,
         complexity = "super::limits::CONNECTION_TEST_COST + child_complexity"

@@ -523,7 +523,7 @@ pub async fn test_connection(
         let checks = connection.client.test_connection().await;
         let failed: Vec<&str> = checks
             .iter()
-            .filter(|check| !check.ok)
+            .filter(|check| check.failed())
             .map(|check| check.name)
             .collect();
         audit::record(

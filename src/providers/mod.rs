@@ -16,7 +16,9 @@ use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 
 use crate::codes::Code;
-use records::{SignInRecord, SkuRecord, SubscriptionRecord, UserChange, UserRecord};
+use records::{
+    LicenseRecord, SignInDates, SignInRecord, SkuRecord, SubscriptionRecord, UserChange, UserRecord,
+};
 
 /// `providers.sign_in_data_status` when the last sync could read sign-in activity; otherwise
 /// it holds the [`SignInGap`] that kept it from them.
@@ -109,9 +111,19 @@ pub struct ChangePage {
 pub struct ConnectionCheck {
     pub name: &'static str,
     pub ok: bool,
+    /// The check is of something optional (syncs work without it): when it does not pass, it
+    /// warns rather than fails the test.
+    pub warning: bool,
     pub code: Option<String>,
     pub message: String,
     pub hint: Option<String>,
+}
+
+impl ConnectionCheck {
+    /// Whether the check stands in the way of syncs: it did not pass and is no mere warning.
+    pub fn failed(&self) -> bool {
+        !self.ok && !self.warning
+    }
 }
 
 /// A permission a kind's credentials need at its service, and what for. Frontends list these
@@ -164,6 +176,189 @@ pub trait LicenseProvider: Send + Sync {
     fn sign_ins(&self) -> Pages<Vec<SignInRecord>>;
     /// Each check of what a sync needs; one failure does not hide the others.
     fn test_connection(&self) -> BoxFuture<'_, Vec<ConnectionCheck>>;
+    /// What changes licenses at the service, for a kind that can; by default none.
+    fn license_writer(&self) -> Option<&dyn LicenseWriter> {
+        None
+    }
+}
+
+/// Whether a provider may change licenses now, and if not, why (what an admin reads where
+/// reclaim is off).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WriteAccess {
+    pub allowed: bool,
+    /// Why not: INSUFFICIENT_PRIVILEGES, LICENSE_WRITE_UNSUPPORTED, or the failure that kept the
+    /// provider from finding out (a refused secret, an unreachable service).
+    pub code: Option<Code>,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl WriteAccess {
+    /// The answer for a kind that cannot change licenses.
+    pub fn unsupported() -> Self {
+        Self {
+            allowed: false,
+            code: Some(Code::LicenseWriteUnsupported),
+            message: "this kind of provider cannot change licenses".into(),
+            hint: Some("Remove such licenses at the provider's own console.".into()),
+        }
+    }
+}
+
+/// One user as a change of its licenses must re-check it first, as the service has it now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LicenseState {
+    pub external_id: String,
+    pub account_enabled: bool,
+    /// The latest sign-in dates.
+    pub sign_in: SignInDates,
+    /// Each license held: how it is held (directly, through which groups), each path's state
+    /// and error, and the disabled plans (to restore on undo).
+    pub licenses: Vec<LicenseRecord>,
+}
+
+impl LicenseState {
+    /// The license of `sku_id` (any case), when the user holds it.
+    pub fn license(&self, sku_id: &str) -> Option<&LicenseRecord> {
+        self.licenses
+            .iter()
+            .find(|license| license.sku_id.eq_ignore_ascii_case(sku_id))
+    }
+}
+
+/// A change the service applied, or found already done.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LicenseChanged {
+    Removed,
+    Added,
+    /// The user did not hold the license (any more): its seat is free, nothing changed. Also
+    /// what a removal repeated after a lost answer reports.
+    AlreadyRemoved,
+}
+
+impl LicenseChanged {
+    pub fn code(self) -> Code {
+        match self {
+            Self::Removed => Code::Removed,
+            Self::Added => Code::Added,
+            Self::AlreadyRemoved => Code::AlreadyRemoved,
+        }
+    }
+}
+
+/// Why a license could not be read or changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriteFailure {
+    /// Held only through groups: only the groups can take it away.
+    InheritedFromGroup,
+    UserNotFound,
+    /// No seat left to add it (on undo: the seat went to someone else).
+    CountViolation,
+    /// A direct assignment needs the user's usage location.
+    UsageLocationMissing,
+    /// The provider's credentials may not change licenses.
+    InsufficientPrivileges,
+    /// The service kept throttling past the client's retries; try again after `retry_after`
+    /// (what it last asked for, when it said).
+    Throttled {
+        retry_after: Option<Duration>,
+    },
+    /// The service kept failing or could not be reached past the client's retries.
+    Unavailable,
+    /// This kind of provider cannot change licenses.
+    Unsupported,
+    /// Any other refusal or failure, by its code (LICENSE_WRITE_REFUSED, a refused secret, …).
+    Other(Code),
+}
+
+impl WriteFailure {
+    pub fn code(self) -> Code {
+        match self {
+            Self::InheritedFromGroup => Code::InheritedFromGroup,
+            Self::UserNotFound => Code::UserNotFound,
+            Self::CountViolation => Code::CountViolation,
+            Self::UsageLocationMissing => Code::UsageLocationMissing,
+            Self::InsufficientPrivileges => Code::InsufficientPrivileges,
+            Self::Throttled { .. } => Code::Throttled,
+            Self::Unavailable => Code::ProviderUnavailable,
+            Self::Unsupported => Code::LicenseWriteUnsupported,
+            Self::Other(code) => code,
+        }
+    }
+
+    /// Whether the same call may succeed later unchanged: the caller tries it again then.
+    pub fn is_retryable(self) -> bool {
+        matches!(self, Self::Throttled { .. } | Self::Unavailable)
+    }
+}
+
+/// A license read or change that did not succeed, with the provider's message and a hint in
+/// the words of its set-up.
+#[derive(Clone, Debug, thiserror::Error)]
+#[error("{}: {message}", failure.code())]
+pub struct LicenseWriteError {
+    pub failure: WriteFailure,
+    pub message: String,
+    pub hint: String,
+}
+
+impl LicenseWriteError {
+    pub fn unsupported() -> Self {
+        let access = WriteAccess::unsupported();
+        Self {
+            failure: WriteFailure::Unsupported,
+            message: access.message,
+            hint: access.hint.unwrap_or_default(),
+        }
+    }
+
+    pub fn code(&self) -> Code {
+        self.failure.code()
+    }
+}
+
+/// Changes users' licenses at the service: what reclaim and its undo call, one user and one
+/// SKU at a time. Every id is the service's own (`external_id`, `sku_id` of the records).
+///
+/// Calls are safe to repeat: a removal repeated after a lost answer reports
+/// [`LicenseChanged::AlreadyRemoved`], an addition repeated sets the same license again. A
+/// client retries throttling and outages within its retry policy (honouring the service's
+/// waits) before it reports them as retryable failures.
+pub trait LicenseWriter: Send + Sync {
+    /// Whether the credentials may change licenses, judged without changing anything.
+    fn write_access(&self) -> BoxFuture<'_, WriteAccess>;
+
+    /// The user as it stands now; None when the directory does not have it (any more).
+    fn license_state<'a>(
+        &'a self,
+        user_external_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<LicenseState>, LicenseWriteError>>;
+
+    /// Removes the user's own assignment of the SKU (group assignments stay; see
+    /// [`WriteFailure::InheritedFromGroup`]).
+    fn remove_license<'a>(
+        &'a self,
+        user_external_id: &'a str,
+        sku_external_id: &'a str,
+    ) -> BoxFuture<'a, Result<LicenseChanged, LicenseWriteError>>;
+
+    /// Assigns the SKU to the user directly with these plans switched off (or sets the plans,
+    /// when the user already holds it directly).
+    fn add_license<'a>(
+        &'a self,
+        user_external_id: &'a str,
+        sku_external_id: &'a str,
+        disabled_plans: &'a [String],
+    ) -> BoxFuture<'a, Result<LicenseChanged, LicenseWriteError>>;
+}
+
+/// What a provider answers about writing licenses, whether its kind can or not.
+pub async fn write_access(provider: &dyn LicenseProvider) -> WriteAccess {
+    match provider.license_writer() {
+        Some(writer) => writer.write_access().await,
+        None => WriteAccess::unsupported(),
+    }
 }
 
 /// What a kind knows of its products without asking its service: the names of SKUs its users may

@@ -43,6 +43,7 @@ async fn every_caller_reads_what_to_grant_and_where_the_guide_is(engine: Engine)
             ("Organization.Read.All", true),
             ("AuditLog.Read.All", false),
             ("Directory.Read.All", false),
+            ("LicenseAssignment.ReadWrite.All", false),
         ]
     );
     app.finish().await;

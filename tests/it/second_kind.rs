@@ -286,6 +286,7 @@ impl LicenseProvider for LedgerClient {
             vec![ConnectionCheck {
                 name: "book",
                 ok: true,
+                warning: false,
                 code: None,
                 message: format!("{users} users can be read"),
                 hint: None,

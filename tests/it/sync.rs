@@ -315,8 +315,65 @@ async fn a_sync_cancelled_mid_listing_keeps_its_writes_and_the_next_one_complete
 /// The Settings page's connection test of provider `id`, every field of its checks.
 fn test_connection(id: &str) -> String {
     format!(
-        r#"mutation {{ testProviderConnection(id: "{id}") {{ ok checks {{ name ok code message hint }} }} }}"#
+        r#"mutation {{ testProviderConnection(id: "{id}") {{ ok checks {{ name ok warning code message hint }} }} }}"#
     )
+}
+
+/// Whether the app may change licenses: a warning in the connection test (syncs work without
+/// the permission), and `Provider.licenseWrite`, both read from the token's granted permissions.
+async fn the_connection_test_warns_when_licenses_cannot_be_changed(engine: Engine) {
+    let sim = tenant(50, 4).await;
+    let app = app_for(engine, &sim).await;
+    let provider = app.connect_tenant(&sim, &sim.client_secret()).await;
+    let license_write = format!(
+        r#"{{ provider(id: "{provider}") {{ licenseWrite {{ allowed code message hint }} }} }}"#
+    );
+    let test_and_check = || async {
+        let body = app.admin(&test_connection(&provider), json!({})).await;
+        let test = body["data"]["testProviderConnection"].clone();
+        let check = test["checks"]
+            .as_array()
+            .and_then(|checks| checks.iter().find(|c| c["name"] == "licenseWrite"))
+            .cloned()
+            .unwrap_or_else(|| panic!("a licenseWrite check: {body}"));
+        (test, check)
+    };
+
+    let writes_before = sim.stats().license_writes.values().sum::<u64>();
+    let (test, check) = test_and_check().await;
+    assert_eq!(test["ok"], true, "a warning does not fail the test: {test}");
+    assert_eq!(check["ok"], false, "{check}");
+    assert_eq!(check["warning"], true, "{check}");
+    assert_eq!(check["code"], "INSUFFICIENT_PRIVILEGES", "{check}");
+    let hint = check["hint"].as_str().expect("hint");
+    assert!(
+        hint.contains("LicenseAssignment.ReadWrite.All") && hint.contains("reclaim stays off"),
+        "{hint}"
+    );
+    let data = app.query(Role::Viewer, &license_write).await;
+    let access = &data["provider"]["licenseWrite"];
+    assert_eq!(access["allowed"], false, "{data}");
+    assert_eq!(access["code"], "INSUFFICIENT_PRIVILEGES", "{data}");
+    assert_eq!(access["hint"], check["hint"], "{data}");
+
+    let mut granted = sim.permission_names();
+    granted.push("LicenseAssignment.ReadWrite.All");
+    sim.set_permission_names(&granted).expect("known names");
+    let (test, check) = test_and_check().await;
+    assert_eq!(test["ok"], true, "{test}");
+    assert_eq!(check["ok"], true, "{check}");
+    assert!(check["code"].is_null(), "{check}");
+    let data = app.query(Role::Viewer, &license_write).await;
+    assert_eq!(
+        data["provider"]["licenseWrite"]["allowed"], true,
+        "the token the test fetched is the provider's from then on: {data}"
+    );
+    assert_eq!(
+        sim.stats().license_writes.values().sum::<u64>(),
+        writes_before,
+        "nothing was written to find out"
+    );
+    app.finish().await;
 }
 
 async fn the_connection_test_names_what_works_and_what_does_not(engine: Engine) {
@@ -339,7 +396,8 @@ async fn the_connection_test_names_what_works_and_what_does_not(engine: Engine) 
             "organization",
             "users",
             "subscriptions",
-            "signInActivity"
+            "signInActivity",
+            "licenseWrite"
         ]
     );
     assert!(
@@ -422,9 +480,14 @@ async fn the_connection_test_reports_throttling_instead_of_waiting_it_out(engine
         checks[0]["ok"], true,
         "the token endpoint is not throttled: {body}"
     );
-    for check in &checks[1..] {
+    let (license_write, reads) = checks[1..].split_last().expect("checks");
+    for check in reads {
         assert_eq!(check["code"], "THROTTLED", "{body}");
     }
+    assert_eq!(
+        license_write["code"], "INSUFFICIENT_PRIVILEGES",
+        "read from the token, without asking Graph: {body}"
+    );
     assert!(
         checks[2]["message"]
             .as_str()
@@ -475,6 +538,7 @@ engine_tests!(
     a_sync_cut_short_by_shutdown_is_not_left_running,
     a_sync_cancelled_mid_listing_keeps_its_writes_and_the_next_one_completes,
     the_connection_test_names_what_works_and_what_does_not,
+    the_connection_test_warns_when_licenses_cannot_be_changed,
     the_connection_test_reports_throttling_instead_of_waiting_it_out,
 );
 

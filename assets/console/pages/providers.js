@@ -274,7 +274,7 @@ async function followRunning(providerId, onFollow, setError) {
 }
 
 const TEST = `mutation TestConnection($id: ID!) {
-  testProviderConnection(id: $id) { ok checks { name ok code message hint } }
+  testProviderConnection(id: $id) { ok checks { name ok warning code message hint } }
 }`;
 
 const CHECK_LABELS = {
@@ -283,7 +283,13 @@ const CHECK_LABELS = {
   users: 'Users',
   subscriptions: 'Subscriptions and SKUs',
   signInActivity: 'Sign-in activity',
+  licenseWrite: 'Changing licenses (reclaim, optional)',
 };
+
+// A check of something optional warns rather than fails: syncs work without it.
+const outcome = check => (check.ok ? 'ok' : check.warning ? 'warning' : 'failed');
+const MARKS = { ok: '✓', warning: '!', failed: '✗' };
+const WORDS = { ok: 'passed', warning: 'warning', failed: 'failed' };
 
 // Runs the connection test on opening, and on "Test again".
 function ConnectionTest({ provider, onClose }) {
@@ -297,7 +303,7 @@ function ConnectionTest({ provider, onClose }) {
   };
   useEffect(run, [provider.id]);
   const { result, error, busy } = state;
-  const failed = result?.checks.filter(check => !check.ok).length ?? 0;
+  const failed = result?.checks.filter(check => outcome(check) === 'failed').length ?? 0;
   return html`
     <section class="subpanel" aria-label=${`Connection test of ${provider.name}`}>
       <h3>Connection test</h3>
@@ -310,10 +316,10 @@ function ConnectionTest({ provider, onClose }) {
         </p>
         <ul class="checks">
           ${result.checks.map(check => html`
-            <li class=${check.ok ? 'ok' : 'failed'} data-test="check" data-check-name=${check.name} data-ok=${String(check.ok)}>
-              <span class="check-mark" aria-hidden="true">${check.ok ? '✓' : '✗'}</span>
+            <li class=${outcome(check)} data-test="check" data-check-name=${check.name} data-ok=${String(check.ok)} data-warning=${String(check.warning)}>
+              <span class="check-mark" aria-hidden="true">${MARKS[outcome(check)]}</span>
               <div>
-                <p><strong>${CHECK_LABELS[check.name] ?? check.name}</strong> <span class="muted">(${check.name})</span>${' — '}${check.ok ? 'passed' : 'failed'}${check.code ? html` <code class="code">${check.code}</code>` : null}</p>
+                <p><strong>${CHECK_LABELS[check.name] ?? check.name}</strong> <span class="muted">(${check.name})</span>${' — '}${WORDS[outcome(check)]}${check.code ? html` <code class="code">${check.code}</code>` : null}</p>
                 <p>${check.message}</p>
                 ${check.hint ? html`<p class="hint">${check.hint}</p>` : null}
               </div>

@@ -1,9 +1,9 @@
 use async_graphql::dataloader::DataLoader;
-use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Result};
+use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 
-use crate::api::context::keyring;
+use crate::api::context::{database, keyring, registry};
 use crate::api::errors::graphql_error;
 use crate::api::loaders::{LatestSyncRuns, ProviderUserCounts, load};
 use crate::api::types::{LicenseSku, SyncRun};
@@ -11,6 +11,7 @@ use crate::domain::licenses::LicenseSku as DomainSku;
 use crate::domain::providers::{self as domain, NewProvider, ProviderChanges, SecretStatus};
 use crate::error::Error;
 use crate::providers::microsoft365::{self, Cloud};
+use crate::providers::{self as kinds, WriteAccess};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
 pub enum ProviderKind {
@@ -79,6 +80,30 @@ impl From<SecretStatus> for ApiSecretStatus {
             SecretStatus::Valid => ApiSecretStatus::Valid,
             SecretStatus::ExpiringSoon => ApiSecretStatus::ExpiringSoon,
             SecretStatus::Expired => ApiSecretStatus::Expired,
+        }
+    }
+}
+
+/// Whether a provider's licenses may be changed (by reclaim and its undo), and why not.
+#[derive(SimpleObject)]
+pub struct LicenseWriteAccess {
+    pub allowed: bool,
+    /// Why not, as a stable code: INSUFFICIENT_PRIVILEGES (the permission is not granted),
+    /// LICENSE_WRITE_UNSUPPORTED (the kind cannot), or the failure that kept the server from
+    /// finding out (e.g. INVALID_CLIENT_SECRET).
+    pub code: Option<String>,
+    pub message: String,
+    /// What to do, in the words of the setup guide.
+    pub hint: Option<String>,
+}
+
+impl From<WriteAccess> for LicenseWriteAccess {
+    fn from(access: WriteAccess) -> Self {
+        Self {
+            allowed: access.allowed,
+            code: access.code.map(Into::into),
+            message: access.message,
+            hint: access.hint,
         }
     }
 }
@@ -214,6 +239,24 @@ impl Provider {
             .into_iter()
             .map(LicenseSku::from)
             .collect())
+    }
+
+    /// Whether reclaim may change this provider's licenses: judged from the permissions the
+    /// service granted the current access token (fetched if none is cached), without changing
+    /// anything. `testProviderConnection` reports the same as its `licenseWrite` check.
+    async fn license_write(&self, ctx: &Context<'_>) -> Result<LicenseWriteAccess> {
+        let connection =
+            domain::connect(database(ctx)?, keyring(ctx)?, registry(ctx)?, self.0.id).await;
+        let access = match connection {
+            Ok(connection) => kinds::write_access(connection.client.as_ref()).await,
+            Err(error) => WriteAccess {
+                allowed: false,
+                code: Some(error.code()),
+                message: format!("not checked: {error}"),
+                hint: None,
+            },
+        };
+        Ok(access.into())
     }
 
     async fn created_at(&self) -> DateTime<Utc> {

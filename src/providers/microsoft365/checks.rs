@@ -1,9 +1,11 @@
-//! The connection test: each read a sync needs, tried once, every failure with its hint.
+//! The connection test: each read a sync needs, tried once, every failure with its hint; and
+//! whether the app may change licenses, judged from its token, which writes nothing.
 
 use futures::StreamExt;
 
 use super::graph::{GraphClient, GraphError, RetryConfig, UserQuery};
-use crate::providers::ConnectionCheck;
+use super::writer;
+use crate::providers::{ConnectionCheck, WriteAccess};
 
 /// Each check of what a sync needs; without a token, the others say they were not tried.
 pub async fn run(graph: &GraphClient) -> Vec<ConnectionCheck> {
@@ -21,11 +23,13 @@ pub async fn run(graph: &GraphClient) -> Vec<ConnectionCheck> {
             })
             .map_err(Clone::clone),
     );
+    let license_write = license_write(writer::access(token.clone()));
     if let Err(error) = token {
         // Without a token nothing else can be tried; say so on each check.
         let skipped = |name| ConnectionCheck {
             name,
             ok: false,
+            warning: false,
             code: Some(error.code().into()),
             message: "not checked: signing in failed (see the token check)".into(),
             hint: Some(error.hint()),
@@ -36,6 +40,7 @@ pub async fn run(graph: &GraphClient) -> Vec<ConnectionCheck> {
             skipped("users"),
             skipped("subscriptions"),
             skipped("signInActivity"),
+            license_write,
         ];
     }
     // Someone is waiting on the answer: a throttled Graph is reported as such, not
@@ -71,7 +76,20 @@ pub async fn run(graph: &GraphClient) -> Vec<ConnectionCheck> {
         check("users", users),
         check("subscriptions", subscriptions),
         check("signInActivity", sign_ins),
+        license_write,
     ]
+}
+
+/// Optional: syncs work without the permission, so a missing one warns.
+fn license_write(access: WriteAccess) -> ConnectionCheck {
+    ConnectionCheck {
+        name: "licenseWrite",
+        ok: access.allowed,
+        warning: true,
+        code: access.code.map(Into::into),
+        message: access.message,
+        hint: access.hint,
+    }
 }
 
 fn check(name: &'static str, result: Result<String, GraphError>) -> ConnectionCheck {
@@ -79,6 +97,7 @@ fn check(name: &'static str, result: Result<String, GraphError>) -> ConnectionCh
         Ok(message) => ConnectionCheck {
             name,
             ok: true,
+            warning: false,
             code: None,
             message,
             hint: None,
@@ -86,6 +105,7 @@ fn check(name: &'static str, result: Result<String, GraphError>) -> ConnectionCh
         Err(error) => ConnectionCheck {
             name,
             ok: false,
+            warning: false,
             code: Some(error.code().into()),
             message: error.to_string(),
             hint: Some(error.hint()),

@@ -29,7 +29,7 @@ pub fn sign_in_dates(activity: &SignInActivity) -> SignInDates {
 /// Joins `assignedLicenses` (what the user holds, with its effective disabled plans) with
 /// `licenseAssignmentStates` (each path it came by: directly or through a group, and whether
 /// that path failed). Graph's "None" for "no error" is read here, once, as no error.
-fn licenses(user: &User) -> Vec<LicenseRecord> {
+pub fn licenses(user: &User) -> Vec<LicenseRecord> {
     let mut paths: BTreeMap<String, Vec<LicenseSource>> = BTreeMap::new();
     for state in &user.license_assignment_states {
         let mut disabled_plans: Vec<String> =

@@ -5,6 +5,8 @@
 //! - `config`: what an admin enters (tenant, client, cloud), checked and stored as JSON;
 //! - `provider`: the `LicenseProvider` the engine reads, `mapping` turning Graph's objects into
 //!   records, `checks` the connection test, `errors` the hints of Graph's failures;
+//! - `writer`: the `LicenseWriter` reclaim calls (assignLicense), and whether the app's token
+//!   allows it;
 //! - `catalog` and `overlap`: Microsoft's table of SKUs and service plans, which names SKUs and
 //!   tells which SKU already includes another;
 //! - `setup`: the permissions an admin grants, and the setup guide.
@@ -18,6 +20,7 @@ mod mapping;
 pub mod overlap;
 mod provider;
 mod setup;
+mod writer;
 
 use crate::codes::Code;
 use std::sync::Arc;

@@ -7,10 +7,12 @@ use super::checks;
 use super::graph::{DeltaOptions, DeltaStart, GraphClient, UserQuery};
 use super::mapping::{sign_in_dates, sku_record, subscription_record, user_change, user_record};
 use crate::providers::records::{SignInRecord, SkuRecord, SubscriptionRecord, UserRecord};
-use crate::providers::{ChangePage, ConnectionCheck, LicenseProvider, Pages, ProviderError};
+use crate::providers::{
+    ChangePage, ConnectionCheck, LicenseProvider, LicenseWriter, Pages, ProviderError,
+};
 
 pub struct Microsoft365 {
-    graph: GraphClient,
+    pub(super) graph: GraphClient,
 }
 
 impl Microsoft365 {
@@ -107,5 +109,9 @@ impl LicenseProvider for Microsoft365 {
 
     fn test_connection(&self) -> BoxFuture<'_, Vec<ConnectionCheck>> {
         checks::run(&self.graph).boxed()
+    }
+
+    fn license_writer(&self) -> Option<&dyn LicenseWriter> {
+        Some(self)
     }
 }

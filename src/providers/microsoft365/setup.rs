@@ -41,6 +41,12 @@ pub fn setup() -> KindSetup {
                          User.Read.All and Organization.Read.All.",
                 required: false,
             },
+            Permission {
+                name: GraphPermission::LicenseAssignmentReadWriteAll.as_str(),
+                reason: "Only for reclaim: adds and removes users' licenses. Without it \
+                         reclaim stays off; syncs and reports do not need it.",
+                required: false,
+            },
         ],
         guide: Some(GUIDE),
     }

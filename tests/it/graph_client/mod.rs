@@ -7,5 +7,6 @@ mod auth;
 mod delta;
 mod directory;
 mod errors;
+mod licenses;
 mod paging;
 mod retries;

@@ -1,6 +1,7 @@
-//! `GraphClient`: authenticated GET requests to Microsoft Graph with per-request timeout,
-//! retries (retry.rs), one token refresh on a 401, and request ids for support. The typed
-//! endpoints live in users.rs, directory.rs and delta.rs.
+//! `GraphClient`: authenticated requests to Microsoft Graph — GETs, and the one POST of
+//! licenses.rs — with per-request timeout, retries (retry.rs), one token refresh on a 401, and
+//! request ids for support. The typed endpoints live in users.rs, directory.rs, delta.rs and
+//! licenses.rs.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -57,9 +58,21 @@ struct Inner {
     throttle: ThrottleGate,
 }
 
+/// One request as sent (again, on each retry).
+#[derive(Clone, Copy)]
+pub(crate) struct Call<'a> {
+    pub api: Api,
+    pub url: &'a str,
+    /// `Prefer: return=minimal` (delta rounds).
+    pub minimal: bool,
+    /// A JSON body, POSTed; without one the request is a GET.
+    pub body: Option<&'a serde_json::Value>,
+}
+
 /// A non-success answer, and whether it was Graph refusing our token.
 struct Rejected {
-    failure: Failure,
+    /// Boxed: an error response is the rare path, and keeps the success path's result small.
+    failure: Box<Failure>,
     token_refused: bool,
 }
 
@@ -131,6 +144,12 @@ impl GraphClient {
         Ok(TokenSource::info(&token))
     }
 
+    /// The token the client uses now (the cached one, or a new one): what it may do.
+    pub async fn current_token(&self) -> Result<TokenInfo, GraphError> {
+        let token = self.inner.tokens.get().await?;
+        Ok(TokenSource::info(&token))
+    }
+
     /// GET `url` and return the successful response, after retries and at most one token
     /// refresh (a 401 `InvalidAuthenticationToken` means the cached token went stale).
     pub(crate) async fn get(
@@ -139,9 +158,21 @@ impl GraphClient {
         url: &str,
         minimal: bool,
     ) -> Result<RawResponse, GraphError> {
+        self.call(Call {
+            api,
+            url,
+            minimal,
+            body: None,
+        })
+        .await
+    }
+
+    /// Sends `call` and returns the successful response, with the retries and the token
+    /// refresh of [`Self::get`].
+    pub(crate) async fn call(&self, call: Call<'_>) -> Result<RawResponse, GraphError> {
         let refreshed = AtomicBool::new(false);
-        retry::run(&self.retry, api.name(), || {
-            self.attempt(api, url, minimal, &refreshed)
+        retry::run(&self.retry, call.api.name(), || {
+            self.attempt(call, &refreshed)
         })
         .await
     }
@@ -162,12 +193,10 @@ impl GraphClient {
 
     async fn attempt(
         &self,
-        api: Api,
-        url: &str,
-        minimal: bool,
+        call: Call<'_>,
         refreshed: &AtomicBool,
     ) -> Result<RawResponse, Failure> {
-        let result = self.attempt_once(api, url, minimal, refreshed).await;
+        let result = self.attempt_once(call, refreshed).await;
         if let Err(Failure {
             retry: RetryHint::After(wait),
             ..
@@ -181,13 +210,12 @@ impl GraphClient {
 
     async fn attempt_once(
         &self,
-        api: Api,
-        url: &str,
-        minimal: bool,
+        call: Call<'_>,
         refreshed: &AtomicBool,
     ) -> Result<RawResponse, Failure> {
+        let api = call.api;
         let token = self.inner.tokens.get().await?;
-        let raw = self.send(url, minimal, &token).await?;
+        let raw = self.send(call, &token).await?;
         match check(api, raw) {
             Err(rejected) if rejected.token_refused && !refreshed.swap(true, Ordering::SeqCst) => {
                 tracing::info!(
@@ -197,19 +225,15 @@ impl GraphClient {
                 );
                 self.inner.tokens.invalidate(&token).await;
                 let token = self.inner.tokens.get().await?;
-                let raw = self.send(url, minimal, &token).await?;
-                check(api, raw).map_err(|r| r.failure)
+                let raw = self.send(call, &token).await?;
+                check(api, raw).map_err(|r| *r.failure)
             }
-            other => other.map_err(|r| r.failure),
+            other => other.map_err(|r| *r.failure),
         }
     }
 
-    async fn send(
-        &self,
-        url: &str,
-        minimal: bool,
-        token: &AccessToken,
-    ) -> Result<RawResponse, Failure> {
+    async fn send(&self, call: Call<'_>, token: &AccessToken) -> Result<RawResponse, Failure> {
+        let url = call.url;
         let client_request_id = new_client_request_id();
         let mut bearer = HeaderValue::from_str(&token.bearer()).map_err(|_| {
             GraphError::new(
@@ -218,15 +242,22 @@ impl GraphClient {
             )
         })?;
         bearer.set_sensitive(true);
-        let mut request = self
-            .inner
-            .http
-            .get(url)
-            .timeout(self.inner.config.request_timeout)
-            .header(AUTHORIZATION, bearer)
-            .header(ACCEPT, "application/json")
-            .header("client-request-id", &client_request_id);
-        if minimal {
+        let mut request = match call.body {
+            // Writes come from background work, never from someone waiting: Graph throttles
+            // low-priority requests first, sparing the tenant's interactive tools.
+            Some(body) => self
+                .inner
+                .http
+                .post(url)
+                .json(body)
+                .header("x-ms-throttle-priority", "Low"),
+            None => self.inner.http.get(url),
+        }
+        .timeout(self.inner.config.request_timeout)
+        .header(AUTHORIZATION, bearer)
+        .header(ACCEPT, "application/json")
+        .header("client-request-id", &client_request_id);
+        if call.minimal {
             request = request.header("Prefer", "return=minimal");
         }
         // The sync's holds are capped below its budget, so only a handle with a smaller one (the
@@ -261,7 +292,7 @@ fn check(api: Api, raw: RawResponse) -> Result<RawResponse, Rejected> {
     let token_refused = info.is_invalid_token(raw.status);
     let error = classify_graph(api, raw.status, &info);
     Err(Rejected {
-        failure: raw.into_failure(error),
+        failure: Box::new(raw.into_failure(error)),
         token_refused,
     })
 }

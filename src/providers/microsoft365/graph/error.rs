@@ -2,12 +2,15 @@
 //! (docs/microsoft-365.md) with a hint an admin can act on, plus the status and request-id for
 //! support.
 //!
-//! Classification branches on the OAuth `error`/`error_codes` and Graph `error.code`, never on
-//! message text (Microsoft warns the text changes). The messages kept here come from Microsoft's
-//! responses; none of them ever contains the client secret (token.rs scrubs it defensively).
+//! Classification branches on the OAuth `error`/`error_codes` and Graph `error.code`, and on
+//! message text only where Graph gives nothing else: assignLicense answers most of its refusals
+//! with the same `Request_BadRequest`, told apart by stable parts of the message (response.rs).
+//! The messages kept here come from Microsoft's responses; none of them ever contains the
+//! client secret (token.rs scrubs it defensively).
 
 use crate::codes::Code;
 use std::fmt;
+use std::time::Duration;
 
 /// An application permission on Microsoft Graph the app registration needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -18,6 +21,8 @@ pub enum Permission {
     OrganizationReadAll,
     /// Sign-in activity.
     AuditLogReadAll,
+    /// Adding and removing users' licenses (`assignLicense`).
+    LicenseAssignmentReadWriteAll,
 }
 
 impl Permission {
@@ -26,6 +31,7 @@ impl Permission {
             Permission::UserReadAll => "User.Read.All",
             Permission::OrganizationReadAll => "Organization.Read.All",
             Permission::AuditLogReadAll => "AuditLog.Read.All",
+            Permission::LicenseAssignmentReadWriteAll => "LicenseAssignment.ReadWrite.All",
         }
     }
 }
@@ -68,6 +74,19 @@ pub enum ErrorKind {
     SignInActivityUnavailable(SignInUnavailableReason),
     /// users/delta: 400 `syncStateNotFound`/`resyncRequired` or 410 Gone.
     DeltaTokenExpired,
+    /// `/users/{id}`: 404, the user is not (or no longer) in the directory.
+    UserNotFound,
+    /// assignLicense: removing a license the user does not hold.
+    LicenseNotHeld,
+    /// assignLicense: removing a license the user holds only through groups.
+    LicenseInherited,
+    /// assignLicense: adding a license with no seat left.
+    NoSeatsLeft,
+    /// assignLicense: adding a license to a user without a usage location.
+    UsageLocationMissing,
+    /// assignLicense: any other refusal (a SKU the tenant does not own, conflicting or missing
+    /// service plans); Graph's message says which.
+    LicenseRefused,
     /// Still 429 after every allowed retry.
     Throttled,
     /// 5xx, connection failures or timeouts (after retries where they apply).
@@ -85,6 +104,7 @@ pub struct GraphError {
     status: Option<u16>,
     request_id: Option<String>,
     graph_code: Option<String>,
+    retry_after: Option<Duration>,
 }
 
 impl GraphError {
@@ -95,7 +115,18 @@ impl GraphError {
             status: None,
             request_id: None,
             graph_code: None,
+            retry_after: None,
         }
+    }
+
+    pub(crate) fn with_retry_after(mut self, retry_after: Option<Duration>) -> Self {
+        self.retry_after = retry_after;
+        self
+    }
+
+    /// How long the last answer asked to wait (`Retry-After` of a 429 or 503).
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
     }
 
     pub(crate) fn with_status(mut self, status: u16) -> Self {
@@ -166,6 +197,12 @@ impl GraphError {
             ErrorKind::InsufficientPrivileges { .. } => Code::InsufficientPrivileges,
             ErrorKind::SignInActivityUnavailable(_) => Code::SignInActivityUnavailable,
             ErrorKind::DeltaTokenExpired => Code::DeltaTokenExpired,
+            ErrorKind::UserNotFound => Code::UserNotFound,
+            ErrorKind::LicenseNotHeld => Code::AlreadyRemoved,
+            ErrorKind::LicenseInherited => Code::InheritedFromGroup,
+            ErrorKind::NoSeatsLeft => Code::CountViolation,
+            ErrorKind::UsageLocationMissing => Code::UsageLocationMissing,
+            ErrorKind::LicenseRefused => Code::LicenseWriteRefused,
             ErrorKind::Throttled => Code::Throttled,
             ErrorKind::Unavailable => Code::ProviderUnavailable,
             ErrorKind::Internal => Code::Internal,
@@ -192,6 +229,12 @@ impl GraphError {
             ErrorKind::AuthFailed { aadsts: None } => "Microsoft Graph refused the access token. Check that the provider's \
                 cloud matches the tenant's and that the app registration is enabled."
                 .into(),
+            ErrorKind::InsufficientPrivileges {
+                permission: Permission::LicenseAssignmentReadWriteAll,
+            } => "Changing licenses needs the application permission LicenseAssignment.ReadWrite.All on Microsoft \
+                Graph: grant it to the app registration, then grant admin consent. Until then reclaim stays off; \
+                syncs work without it."
+                .into(),
             ErrorKind::InsufficientPrivileges { permission } => format!(
                 "Grant the application permission {permission} (or Directory.Read.All) on Microsoft Graph to the app \
                  registration, then grant admin consent."
@@ -208,6 +251,26 @@ impl GraphError {
             }
             ErrorKind::DeltaTokenExpired => "The change-tracking token expired (Microsoft keeps them 7 days); a full \
                 sync brings the data up to date."
+                .into(),
+            ErrorKind::UserNotFound => "The user is no longer in the tenant's directory (deleted, or the id is \
+                wrong); nothing was changed. The next sync records the departure."
+                .into(),
+            ErrorKind::LicenseNotHeld => "The user no longer holds this license: the seat is already free."
+                .into(),
+            ErrorKind::LicenseInherited => "The user holds this license only through group membership, which \
+                assignLicense cannot remove. Remove the user from the group in Microsoft Entra ID (a dynamic group \
+                through its rule, a group synced from on-premises in Active Directory)."
+                .into(),
+            ErrorKind::NoSeatsLeft => "No seat of this license is free: it was given to someone else. Free a seat \
+                or buy one in the Microsoft 365 admin center, then try again."
+                .into(),
+            ErrorKind::UsageLocationMissing => "Microsoft assigns a license directly only to a user with a usage \
+                location. Set the user's usage location in Microsoft Entra ID (or the Microsoft 365 admin center), \
+                then try again."
+                .into(),
+            ErrorKind::LicenseRefused => "Microsoft refused the license change; its message says why (a SKU the \
+                tenant no longer owns, service plans that conflict or depend on another license). Resolve it in \
+                the Microsoft 365 admin center."
                 .into(),
             ErrorKind::Throttled => "Microsoft Graph kept throttling the requests. The sync will work again later; \
                 avoid running other tools against this tenant with the same app at the same time."

@@ -22,6 +22,9 @@
 //! client.users_delta(DeltaStart::Link(link), DeltaOptions { minimal: true })   // later rounds
 //!   // Err(e) with e.is_delta_token_expired(): drop the link, run a full sync
 //! client.sign_in_activity()                               // light sign-in refresh
+//! client.user_license_state(id).await?;                   // reclaim: re-check one user
+//! client.assign_license(id, LicenseChange::Remove { sku_id }).await?;   // needs LicenseAssignment.ReadWrite.All
+//! client.current_token().await?.roles;                    // what the app may do
 //! ```
 
 mod client;
@@ -31,6 +34,7 @@ mod delta;
 mod directory;
 mod error;
 mod lenient;
+mod licenses;
 mod models;
 mod paging;
 mod response;
@@ -45,6 +49,7 @@ pub use credentials::Credentials;
 pub use delta::{DELTA_SELECT, DeltaItem, DeltaOptions, DeltaStart, RemovedReason, UserDelta};
 pub use error::{ErrorKind, GraphError, Permission, SignInUnavailableReason};
 pub use lenient::Patch;
+pub use licenses::{LICENSE_STATE_SELECT, LicenseChange};
 pub use models::{
     AssignedLicense, CommerceSubscription, LicenseAssignmentState, Organization, PrepaidUnits,
     ServicePlanInfo, SignInActivity, SubscribedSku, User, UserSignIn, VerifiedDomain,

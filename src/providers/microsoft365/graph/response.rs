@@ -16,17 +16,24 @@ use super::retry::{Failure, parse_retry_after};
 /// and whether a 403 is about sign-in activity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Api {
-    Users { sign_in: bool },
+    Users {
+        sign_in: bool,
+    },
     UsersDelta,
     SubscribedSkus,
     Subscriptions,
     Organization,
+    /// One user, re-read before its licenses change.
+    User,
+    /// `POST /users/{id}/assignLicense`.
+    AssignLicense,
 }
 
 impl Api {
     fn permission(self) -> Permission {
         match self {
-            Api::Users { .. } | Api::UsersDelta => Permission::UserReadAll,
+            Api::Users { .. } | Api::UsersDelta | Api::User => Permission::UserReadAll,
+            Api::AssignLicense => Permission::LicenseAssignmentReadWriteAll,
             Api::SubscribedSkus | Api::Subscriptions | Api::Organization => {
                 Permission::OrganizationReadAll
             }
@@ -42,6 +49,8 @@ impl Api {
             Api::SubscribedSkus => "GET subscribedSkus",
             Api::Subscriptions => "GET directory/subscriptions",
             Api::Organization => "GET organization",
+            Api::User => "GET users/{id}",
+            Api::AssignLicense => "POST users/{id}/assignLicense",
         }
     }
 }
@@ -87,10 +96,12 @@ impl RawResponse {
     /// Whether a failed request may be sent again: throttled (429), or a transient failure of
     /// Graph or of the gateway in front of it (500, 502, 503, 504). That is more than the Graph
     /// SDKs' set (429, 503, 504), and what Microsoft's own resilience tests inject: a sync of
-    /// hundreds of requests meets them all. Safe because every request of this client is a
-    /// read (a GET, or a token request, which changes nothing), so a repeat cannot do anything
-    /// twice. Any other status — a 4xx above all — says the request itself is wrong, and
-    /// repeating it would get the same answer.
+    /// hundreds of requests meets them all. Safe for reads (a GET, or a token request, which
+    /// changes nothing), and for the one write this client makes, assignLicense of one SKU: a
+    /// removal repeated after a lost answer is refused as "not held" (ALREADY_REMOVED, the same
+    /// end state), an addition repeated sets the same license with the same disabled plans.
+    /// Any other status — a 4xx above all — says the request itself is wrong, and repeating it
+    /// would get the same answer.
     pub fn is_retryable_status(&self) -> bool {
         matches!(self.status.as_u16(), 429 | 500 | 502 | 503 | 504)
     }
@@ -130,7 +141,7 @@ impl RawResponse {
     /// `Failure` for this error response: retryable statuses carry Retry-After.
     pub fn into_failure(self, error: GraphError) -> Failure {
         if self.is_retryable_status() {
-            Failure::transient(error, self.retry_after)
+            Failure::transient(error.with_retry_after(self.retry_after), self.retry_after)
         } else {
             Failure::permanent(error)
         }
@@ -270,7 +281,7 @@ fn graph_error_kind(api: Api, status: u16, info: &GraphErrorInfo) -> ErrorKind {
             ErrorKind::SignInActivityUnavailable(SignInUnavailableReason::TenantNotPremium)
         }
         403 if info.code_is("Authentication_MSGraphPermissionMissing")
-            && api == (Api::Users { sign_in: true }) =>
+            && matches!(api, Api::Users { sign_in: true } | Api::User) =>
         {
             ErrorKind::SignInActivityUnavailable(SignInUnavailableReason::MissingAuditLogPermission)
         }
@@ -281,9 +292,30 @@ fn graph_error_kind(api: Api, status: u16, info: &GraphErrorInfo) -> ErrorKind {
         400 | 410 if delta_expired => ErrorKind::DeltaTokenExpired,
         // Outlook-style 410 Gone on a delta link means the same: resynchronise.
         410 if api == Api::UsersDelta => ErrorKind::DeltaTokenExpired,
+        404 if matches!(api, Api::User | Api::AssignLicense) => ErrorKind::UserNotFound,
+        400 if api == Api::AssignLicense => license_refusal(&info.message),
         429 => ErrorKind::Throttled,
         500..=599 => ErrorKind::Unavailable,
         _ => ErrorKind::Internal,
+    }
+}
+
+/// assignLicense's refusals all come as 400 `Request_BadRequest`; only the message tells them
+/// apart, so stable parts of it are matched, in any case, and anything else is a refusal whose
+/// message the admin reads.
+fn license_refusal(message: &str) -> ErrorKind {
+    let message = message.to_ascii_lowercase();
+    let says = |part: &str| message.contains(part);
+    if says("does not have a corresponding license") {
+        ErrorKind::LicenseNotHeld
+    } else if says("inherited from a group") {
+        ErrorKind::LicenseInherited
+    } else if says("does not have any available licenses") || says("not enough licenses") {
+        ErrorKind::NoSeatsLeft
+    } else if says("usage location") {
+        ErrorKind::UsageLocationMissing
+    } else {
+        ErrorKind::LicenseRefused
     }
 }
 
@@ -368,6 +400,60 @@ mod tests {
         assert_eq!(
             kind(Api::Users { sign_in: true }, 403, premium),
             ErrorKind::SignInActivityUnavailable(SignInUnavailableReason::TenantNotPremium)
+        );
+    }
+
+    #[test]
+    fn license_refusals_are_told_apart_by_their_message() {
+        let refusal = |message: &str| {
+            let body =
+                format!(r#"{{"error":{{"code":"Request_BadRequest","message":"{message}"}}}}"#);
+            kind(Api::AssignLicense, 400, &body)
+        };
+        assert_eq!(
+            refusal("User does not have a corresponding license."),
+            ErrorKind::LicenseNotHeld
+        );
+        assert_eq!(
+            refusal(
+                "User license is inherited from a group membership and it cannot be removed directly from the user."
+            ),
+            ErrorKind::LicenseInherited
+        );
+        assert_eq!(
+            refusal("Subscription with SKU 1 does not have any available licenses."),
+            ErrorKind::NoSeatsLeft
+        );
+        assert_eq!(
+            refusal("License assignment cannot be done for user with invalid usage location."),
+            ErrorKind::UsageLocationMissing
+        );
+        assert_eq!(
+            refusal("License 1 does not correspond to a valid company License."),
+            ErrorKind::LicenseRefused
+        );
+        assert_eq!(
+            kind(
+                Api::AssignLicense,
+                404,
+                r#"{"error":{"code":"Request_ResourceNotFound"}}"#
+            ),
+            ErrorKind::UserNotFound
+        );
+        assert_eq!(
+            kind(
+                Api::AssignLicense,
+                403,
+                r#"{"error":{"code":"Authorization_RequestDenied"}}"#
+            ),
+            ErrorKind::InsufficientPrivileges {
+                permission: Permission::LicenseAssignmentReadWriteAll
+            }
+        );
+        assert_eq!(
+            kind(Api::Users { sign_in: false }, 404, ""),
+            ErrorKind::Internal,
+            "only a user's own address answers 404 for a missing user"
         );
     }
 

@@ -34,6 +34,9 @@ pub(crate) struct AccessToken {
     /// a token's lifetime instead of waiting for it.
     refresh_at: Instant,
     expires_at: DateTime<Utc>,
+    /// The application permissions the token was issued with (`roles`); None when the token
+    /// cannot be read as a JWT.
+    roles: Option<Vec<String>>,
 }
 
 impl AccessToken {
@@ -47,9 +50,13 @@ impl AccessToken {
 }
 
 /// What the connection test reports about a token it obtained.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenInfo {
     pub expires_at: DateTime<Utc>,
+    /// The application permissions granted when the token was issued (its `roles` claim; empty
+    /// when the claim is absent, as Entra leaves it out when none is granted). None when the
+    /// token is not a JWT whose payload can be read.
+    pub roles: Option<Vec<String>>,
 }
 
 /// Fetches and caches tokens for one set of credentials.
@@ -119,6 +126,7 @@ impl TokenSource {
     pub fn info(token: &AccessToken) -> TokenInfo {
         TokenInfo {
             expires_at: token.expires_at,
+            roles: token.roles.clone(),
         }
     }
 
@@ -186,6 +194,7 @@ impl TokenSource {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
             + 1;
         Ok(AccessToken {
+            roles: granted_roles(&body.access_token),
             value: SecretString::from(body.access_token),
             generation,
             refresh_at: sent_at + lifetime.saturating_sub(margin),
@@ -283,6 +292,26 @@ fn classify_token_error(raw: &RawResponse, secret: &str) -> GraphError {
         .with_graph_code(aadsts.map(|n| format!("AADSTS{n}")).or(body.error))
 }
 
+/// The `roles` claim of an app-only access token. The signature is not checked: the token came
+/// straight from the token endpoint over TLS, and Graph's tokens are not meant to be validated
+/// by clients anyway (their header carries a nonce no standard validator accepts). Only what
+/// the app may do is read from it, never who it is.
+fn granted_roles(token: &str) -> Option<Vec<String>> {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    #[derive(Deserialize)]
+    struct Claims {
+        #[serde(default)]
+        roles: Option<Vec<String>>,
+    }
+    let payload = token.split('.').nth(1)?;
+    // Some encoders pad base64url; the JWT form does not, so padding is dropped before decoding.
+    let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+    let claims: Claims = serde_json::from_slice(&bytes).ok()?;
+    Some(claims.roles.unwrap_or_default())
+}
+
 /// Entra never echoes the secret, but an error must not carry it even if some proxy did.
 fn scrub(text: &str, secret: &str) -> String {
     if secret.is_empty() {
@@ -353,6 +382,31 @@ mod tests {
             classify_token_error(&raw(503, "busy"), "pw").code(),
             Code::ProviderUnavailable
         );
+    }
+
+    #[test]
+    fn roles_come_from_the_payload_without_checking_the_signature() {
+        use base64::Engine as _;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let jwt = |claims: &str| {
+            format!(
+                "{}.{}.sig",
+                URL_SAFE_NO_PAD.encode(r#"{"alg":"RS256"}"#),
+                URL_SAFE_NO_PAD.encode(claims)
+            )
+        };
+        assert_eq!(
+            granted_roles(&jwt(
+                r#"{"roles":["User.Read.All","LicenseAssignment.ReadWrite.All"]}"#
+            )),
+            Some(vec![
+                "User.Read.All".to_owned(),
+                "LicenseAssignment.ReadWrite.All".to_owned()
+            ])
+        );
+        assert_eq!(granted_roles(&jwt(r#"{"appid":"a"}"#)), Some(Vec::new()));
+        assert_eq!(granted_roles("opaque-token"), None);
+        assert_eq!(granted_roles("a.!!!.c"), None);
     }
 
     #[test]
