@@ -39,18 +39,24 @@ pub struct Installed {
 /// The installed PostGraphile, installing it into `cache` first when it is not there; `Err`
 /// says why the peer cannot run here.
 pub async fn install(cache: &Path, logs: &Path) -> Result<Installed, String> {
+    if !runs("node").await {
+        return Err("Node.js not found".to_owned());
+    }
     let prefix = cache.join("postgraphile-4.14");
     if let Some(installed) = installed(&prefix) {
         return Ok(installed);
     }
-    if !runs("node").await || !runs("npm").await {
-        return Err("Node.js or npm not found".to_owned());
+    if !runs("npm").await {
+        return Err("npm not found".to_owned());
     }
     let log = logs.join("postgraphile-install.log");
     eprintln!("bench: installing {PACKAGE} into {}", prefix.display());
-    let status = npm_install(&prefix, &log)
-        .await
-        .map_err(|e| format!("npm install {PACKAGE} failed: {e:#}"))?;
+    let status = npm_install(&prefix, &log).await;
+    if !status.as_ref().is_ok_and(|status| status.success()) {
+        // A half-installed package would pass for installed next time and fail to start.
+        std::fs::remove_dir_all(&prefix).ok();
+    }
+    let status = status.map_err(|e| format!("npm install {PACKAGE} failed: {e:#}"))?;
     if !status.success() {
         return Err(format!(
             "npm install {PACKAGE} failed ({status}); see {}",
