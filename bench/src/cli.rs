@@ -32,6 +32,9 @@ pub enum Scenario {
     Reads,
     /// The added latency of checking each kind of bearer token, per request.
     Tokens,
+    /// Q1 served by PostGraphile from the same PostgreSQL database, beside ours (PostgreSQL
+    /// only, and only where Node.js and npm are present).
+    Peer,
 }
 
 #[derive(Debug, Parser)]
@@ -70,8 +73,9 @@ pub struct Cli {
     /// syncs only — handy while profiling one of them.
     #[arg(long, value_delimiter = ',')]
     pub queries: Option<Vec<String>>,
-    /// Scenarios to run, comma-separated (default all). `reads` needs `syncs`: it reads what
-    /// the sync wrote. `--scenarios tokens` measures token validation alone in a few seconds.
+    /// Scenarios to run, comma-separated (default all). `reads` and `peer` need `syncs`: they
+    /// read what the sync wrote. `--scenarios tokens` measures token validation alone in a few
+    /// seconds; `--scenarios syncs,peer` measures Q1 beside PostGraphile.
     #[arg(long, value_delimiter = ',')]
     pub scenarios: Option<Vec<Scenario>>,
     /// The open-loop latency phase offers this fraction of the closed-loop capacity.
@@ -135,15 +139,23 @@ impl Params {
         engines.sort();
         engines.dedup();
         let users = cli.users.unwrap_or(if cli.quick { 1_000 } else { 100_000 });
-        let mut scenarios = cli
-            .scenarios
-            .clone()
-            .unwrap_or_else(|| vec![Scenario::Syncs, Scenario::Reads, Scenario::Tokens]);
+        let mut scenarios = cli.scenarios.clone().unwrap_or_else(|| {
+            vec![
+                Scenario::Syncs,
+                Scenario::Reads,
+                Scenario::Tokens,
+                Scenario::Peer,
+            ]
+        });
         scenarios.sort();
         scenarios.dedup();
         anyhow::ensure!(
             !scenarios.contains(&Scenario::Reads) || scenarios.contains(&Scenario::Syncs),
             "--scenarios: reads need syncs (they read what the full sync wrote)"
+        );
+        anyhow::ensure!(
+            !scenarios.contains(&Scenario::Peer) || scenarios.contains(&Scenario::Syncs),
+            "--scenarios: peer needs syncs (PostGraphile serves what the full sync wrote)"
         );
         anyhow::ensure!(users >= 100, "--users must be at least 100");
         Ok(Self {

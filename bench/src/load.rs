@@ -25,7 +25,8 @@ const MAX_LATENCY_US: u64 = 60_000_000;
 pub struct Target {
     http: reqwest::Client,
     url: String,
-    authorization: String,
+    /// None for a peer that refuses a bearer token it was not configured for.
+    authorization: Option<String>,
     /// Cheap to clone per request.
     body: Bytes,
 }
@@ -34,7 +35,7 @@ impl Target {
     pub fn new(
         http: reqwest::Client,
         url: String,
-        token: &str,
+        token: Option<&str>,
         query: &str,
         variables: serde_json::Value,
     ) -> anyhow::Result<Self> {
@@ -44,17 +45,18 @@ impl Target {
         Ok(Self {
             http,
             url,
-            authorization: format!("Bearer {token}"),
+            authorization: token.map(|token| format!("Bearer {token}")),
             body: Bytes::from(body),
         })
     }
 
     /// Sends the request once and classifies the answer.
     async fn send(&self) -> Answer {
-        let response = self
-            .http
-            .post(&self.url)
-            .header("authorization", &self.authorization)
+        let mut request = self.http.post(&self.url);
+        if let Some(authorization) = &self.authorization {
+            request = request.header("authorization", authorization);
+        }
+        let response = request
             .header("content-type", "application/json")
             .body(self.body.clone())
             .send()

@@ -13,6 +13,7 @@ mod cli;
 mod database;
 mod floor;
 mod load;
+mod peer;
 mod processes;
 mod queries;
 mod report;

@@ -19,6 +19,9 @@ const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 pub struct Binaries {
     pub server: PathBuf,
     pub sim: PathBuf,
+    /// Where bench keeps what it installs for itself (PostGraphile): under the target folder,
+    /// so it is never committed and `cargo clean` removes it.
+    pub cache: PathBuf,
 }
 
 impl Binaries {
@@ -36,6 +39,7 @@ impl Binaries {
         let binaries = Self {
             server: dir.join("license-manager"),
             sim: dir.join("graph-sim"),
+            cache: dir.parent().unwrap_or(&dir).join("bench-cache"),
         };
         for path in [&binaries.server, &binaries.sim] {
             anyhow::ensure!(
@@ -103,7 +107,7 @@ pub struct Process {
 }
 
 impl Process {
-    fn spawn(name: &'static str, command: &mut Command) -> anyhow::Result<Self> {
+    pub fn spawn(name: &'static str, command: &mut Command) -> anyhow::Result<Self> {
         let child = command
             .kill_on_drop(true)
             .spawn()

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::cli::{Params, Scenario};
 use crate::processes::{Binaries, status_kib};
-use crate::scenarios::{EngineResult, FullSync, Incremental, ReadLevel};
+use crate::scenarios::{EngineResult, FullSync, Incremental, PeerResult, ReadLevel, ReadResult};
 
 const MB: f64 = 1_000_000.0;
 
@@ -177,6 +177,18 @@ impl Report {
             if let (Some(e), Some(reason)) = (engine.engine, &engine.skipped) {
                 lines.push(format!("{}: skipped ({reason})", e.name()));
             }
+            let peer = engine.peer.as_ref();
+            if let (Some(e), Some(reason)) = (engine.engine, peer.and_then(|p| p.skipped.as_ref()))
+            {
+                lines.push(format!("{}: PostGraphile skipped ({reason})", e.name()));
+            }
+            if let Some(peer) = peer.filter(|p| p.skipped.is_none()) {
+                lines.push(format!(
+                    "peer: {} on the same database, one Node process with its defaults \
+                     (pool of 10), no query log; its Q1: `{}`",
+                    peer.name, peer.query
+                ));
+            }
         }
         lines.extend(self.errors().map(|e| format!("ERROR: {e}")));
         lines
@@ -208,6 +220,7 @@ impl Report {
             incremental_rows(&mut row);
         }
         read_rows(&measured, &mut row);
+        peer_rows(&measured, &mut row);
         token_rows(&measured, &mut row);
         Table { header, rows }
     }
@@ -359,11 +372,13 @@ fn incremental_rows(row: &mut RowFn<'_>) {
 }
 
 fn read_rows(measured: &[&EngineResult], row: &mut RowFn<'_>) {
-    let Some(first) = measured.first() else {
+    // The engine that read the most: PostGraphile's engine reads Q1 even where the other does not.
+    let Some(first) = measured.iter().max_by_key(|e| e.reads.len()) else {
         return;
     };
-    for (q, read) in first.reads.iter().enumerate() {
-        let unavailable = |e: &EngineResult| e.reads.get(q).and_then(|r| r.unavailable.clone());
+    for read in &first.reads {
+        let q = read.query;
+        let unavailable = |e: &EngineResult| read_of(e, q).and_then(|r| r.unavailable.clone());
         if read.unavailable.is_some() {
             row(
                 &format!("{} {}", read.query, read.description),
@@ -418,6 +433,72 @@ fn read_rows(measured: &[&EngineResult], row: &mut RowFn<'_>) {
     }
 }
 
+/// PostGraphile's Q1 at each concurrency, and ours as a ratio to it (issue 27's targets at 32
+/// clients: at least 5 × its throughput, a lower p99).
+fn peer_rows(measured: &[&EngineResult], row: &mut RowFn<'_>) {
+    let Some(first) = measured
+        .iter()
+        .find_map(|e| e.peer.as_ref().filter(|p| !p.levels.is_empty()))
+    else {
+        return;
+    };
+    for (l, level) in first.levels.iter().enumerate() {
+        let clients = level.clients;
+        let at_32 = clients == 32;
+        let peer =
+            move |f: fn(&ReadLevel) -> String| move |e: &EngineResult| or_dash(peer_level(e, l), f);
+        row(
+            &format!("PostGraphile Q1 ×{clients} req/s (closed loop)"),
+            "",
+            &peer(|r| format!("{:.0}", r.capacity_rps)),
+        );
+        row(
+            &format!("PostGraphile Q1 ×{clients} p50 / p99 ms (open loop, offered req/s)"),
+            "",
+            &peer(|r| format!("{:.1} / {:.1} ({:.0})", r.p50_ms, r.p99_ms, r.offered_rps)),
+        );
+        row(
+            &format!("PostGraphile Q1 ×{clients} non-200 · GraphQL errors"),
+            "0 · 0",
+            &peer(|r| format!("{} · {}", r.failed, r.graphql_errors)),
+        );
+        row(
+            &format!("Q1 ×{clients} req/s: ours ÷ PostGraphile"),
+            if at_32 { "≥ 5 (issue 27)" } else { "" },
+            &move |e: &EngineResult| {
+                or_dash(versus(e, l), |(ours, theirs)| {
+                    let ratio = ours.capacity_rps / theirs.capacity_rps;
+                    judged_if(at_32, format!("{ratio:.1}"), ratio >= 5.0)
+                })
+            },
+        );
+        row(
+            &format!("Q1 ×{clients} p99: ours ÷ PostGraphile"),
+            if at_32 { "< 1 (issue 27)" } else { "" },
+            &move |e: &EngineResult| {
+                or_dash(versus(e, l), |(ours, theirs)| {
+                    let ratio = ours.p99_ms / theirs.p99_ms;
+                    judged_if(at_32, format!("{ratio:.2}"), ratio < 1.0)
+                })
+            },
+        );
+    }
+}
+
+fn peer_level(e: &EngineResult, l: usize) -> Option<&ReadLevel> {
+    e.peer.as_ref().and_then(|p: &PeerResult| p.levels.get(l))
+}
+
+/// Our Q1 and PostGraphile's at the same concurrency.
+fn versus(e: &EngineResult, l: usize) -> Option<(&ReadLevel, &ReadLevel)> {
+    let theirs = peer_level(e, l)?;
+    let ours = read_of(e, "Q1")?
+        .levels
+        .iter()
+        .find(|r| r.clients == theirs.clients)?;
+    Some((ours, theirs))
+}
+
 /// One row per credential: mean and p99 in µs, and for all but the server's own token what
 /// they add to it.
 fn token_rows(measured: &[&EngineResult], row: &mut RowFn<'_>) {
@@ -453,11 +534,15 @@ fn token_rows(measured: &[&EngineResult], row: &mut RowFn<'_>) {
 
 /// A cell showing level `l` of read `q` through `f`.
 fn level_cell(
-    q: usize,
+    q: &'static str,
     l: usize,
     f: impl Fn(&ReadLevel) -> String,
 ) -> impl Fn(&EngineResult) -> String {
-    move |e| or_dash(e.reads.get(q).and_then(|r| r.levels.get(l)), &f)
+    move |e| or_dash(read_of(e, q).and_then(|r| r.levels.get(l)), &f)
+}
+
+fn read_of<'a>(e: &'a EngineResult, query: &str) -> Option<&'a ReadResult> {
+    e.reads.iter().find(|r| r.query == query)
 }
 
 fn judged_if(applies: bool, value: String, met: bool) -> String {

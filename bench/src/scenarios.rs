@@ -15,6 +15,7 @@ use crate::cli::{Engine, Params, Scenario};
 use crate::database::{BenchDatabase, DataDir};
 use crate::floor;
 use crate::load::{self, Pace, Target};
+use crate::peer;
 use crate::processes::{self, Binaries, Memory, Process, ServerConfig, SimInfo};
 use crate::queries;
 use crate::sim::SimControl;
@@ -29,6 +30,8 @@ pub struct EngineResult {
     pub incremental: Option<Incremental>,
     pub reads: Vec<ReadResult>,
     pub tokens: Option<TokenValidation>,
+    /// Q1 on PostGraphile, against the same database (PostgreSQL only).
+    pub peer: Option<PeerResult>,
     /// Everything that went wrong; any entry makes `--quick` fail.
     pub errors: Vec<String>,
 }
@@ -94,6 +97,27 @@ pub struct ReadResult {
     /// Why it was not measured ("not available on this build", …).
     pub unavailable: Option<String>,
     pub levels: Vec<ReadLevel>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PeerResult {
+    /// e.g. "PostGraphile 4.14.1".
+    pub name: String,
+    pub query: &'static str,
+    /// Why it was not measured (no Node.js, no registry, …); never an error of the run.
+    pub skipped: Option<String>,
+    pub levels: Vec<ReadLevel>,
+}
+
+impl PeerResult {
+    fn skipped(reason: String) -> Self {
+        Self {
+            name: "PostGraphile".to_owned(),
+            query: peer::Q1,
+            skipped: Some(reason),
+            levels: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -223,6 +247,19 @@ async fn measure(
     if params.runs(Scenario::Syncs) {
         syncs_and_reads(&mut stack, &mut result, params, database).await?;
     }
+    if params.runs(Scenario::Peer) && engine == Engine::Postgres {
+        eprintln!("bench[{}]: PostGraphile", engine.name());
+        let measured = measure_peer(&stack.api, params, database, &binaries.cache, logs).await;
+        let measured = measured.unwrap_or_else(|e| {
+            result.errors.push(format!("PostGraphile: {e:#}"));
+            PeerResult::skipped(format!("failed: {e:#}"))
+        });
+        result
+            .errors
+            .extend(level_errors(&measured.name, &measured.levels));
+        result.peer = Some(measured);
+        stack.server.ensure_running()?;
+    }
     if params.runs(Scenario::Tokens) {
         eprintln!("bench[{}]: token validation", engine.name());
         let measured = tokens::measure(&stack.api, &stack.control, params).await?;
@@ -264,29 +301,81 @@ async fn syncs_and_reads(
     result.incremental = Some(incremental);
     stack.server.ensure_running()?;
 
-    let prepared = if params.queries.is_empty() || !params.runs(Scenario::Reads) {
+    let wanted = read_queries(params, result.engine);
+    let prepared = if wanted.is_empty() {
         Vec::new()
     } else {
         queries::prepare(&stack.api, params.users).await?
     };
     for query in prepared
         .into_iter()
-        .filter(|query| params.queries.iter().any(|name| name == query.name))
+        .filter(|query| wanted.contains(&query.name))
     {
         eprintln!("bench[{engine}]: reads {}", query.name);
         let read = reads(&stack.api, query, params).await?;
-        for level in &read.levels {
-            if let Some(error) = &level.first_error {
-                result.errors.push(format!(
-                    "{} at {} clients: {} failed, {} GraphQL errors; first: {error}",
-                    read.query, level.clients, level.failed, level.graphql_errors
-                ));
-            }
-        }
+        result.errors.extend(level_errors(read.query, &read.levels));
         result.reads.push(read);
         stack.server.ensure_running()?;
     }
     Ok(())
+}
+
+/// The reads asked for, and Q1 wherever PostGraphile is measured: its figures are a ratio to ours.
+fn read_queries(params: &Params, engine: Option<Engine>) -> Vec<&str> {
+    let mut wanted: Vec<&str> = if params.runs(Scenario::Reads) {
+        params.queries.iter().map(String::as_str).collect()
+    } else {
+        Vec::new()
+    };
+    if params.runs(Scenario::Peer) && engine == Some(Engine::Postgres) && !wanted.contains(&"Q1") {
+        wanted.insert(0, "Q1");
+    }
+    wanted
+}
+
+/// PostGraphile on the synced database: installed (or skipped with the reason), started,
+/// checked against our own Q1 answer, measured like our reads, stopped.
+async fn measure_peer(
+    api: &Api,
+    params: &Params,
+    database: &BenchDatabase,
+    cache: &Path,
+    logs: &Path,
+) -> anyhow::Result<PeerResult> {
+    let installed = match peer::install(cache, logs).await {
+        Ok(installed) => installed,
+        Err(reason) => {
+            eprintln!("bench: PostGraphile skipped: {reason}");
+            return Ok(PeerResult::skipped(reason));
+        }
+    };
+    let ours = api
+        .run(queries::Q1, serde_json::json!({}))
+        .await
+        .context("our Q1, to check PostGraphile's answer against")?;
+    let log = logs.join("postgraphile-postgres.log");
+    let mut server = peer::start(&installed, &database.url, api.http(), &log).await?;
+    server.verify(api.http(), &ours).await?;
+    let levels = measure_levels(&server.target(api.http())?, params, None).await;
+    server.process.ensure_running()?;
+    server.process.stop().await;
+    Ok(PeerResult {
+        name: format!("PostGraphile {}", installed.version),
+        query: peer::Q1,
+        skipped: None,
+        levels,
+    })
+}
+
+fn level_errors<'a>(what: &'a str, levels: &'a [ReadLevel]) -> impl Iterator<Item = String> + 'a {
+    levels.iter().filter_map(move |level| {
+        level.first_error.as_ref().map(|error| {
+            format!(
+                "{what} at {} clients: {} failed, {} GraphQL errors; first: {error}",
+                level.clients, level.failed, level.graphql_errors
+            )
+        })
+    })
 }
 
 fn check_run(result: &mut EngineResult, what: &str, run: &SyncRun) {
@@ -376,24 +465,37 @@ async fn reads(
     let target = Target::new(
         api.http().clone(),
         api.graphql_url(),
-        api.token(),
+        Some(api.token()),
         &text,
         variables,
     )?;
+    result.levels = measure_levels(&target, params, Some(api)).await;
+    Ok(result)
+}
+
+/// One target at each concurrency: warm-up, closed loop for capacity, then open loop at
+/// `rate_fraction` of that capacity for latency. SQL statements per request are counted where
+/// `statements` (our server's metrics) is given.
+async fn measure_levels(
+    target: &Target,
+    params: &Params,
+    statements: Option<&Api>,
+) -> Vec<ReadLevel> {
+    let mut levels = Vec::new();
     for &clients in &params.concurrency {
-        load::run(&target, clients, Pace::Closed, params.warmup).await;
-        let statements_before = api.sql_statements().await;
-        let capacity = load::run(&target, clients, Pace::Closed, params.read_phase).await;
-        let statements_after = api.sql_statements().await;
+        load::run(target, clients, Pace::Closed, params.warmup).await;
+        let statements_before = sql_statements(statements).await;
+        let capacity = load::run(target, clients, Pace::Closed, params.read_phase).await;
+        let statements_after = sql_statements(statements).await;
         let offered = capacity.requests_per_sec() * params.rate_fraction;
         let latency = load::run(
-            &target,
+            target,
             clients,
             Pace::Open { rate: offered },
             params.read_phase,
         )
         .await;
-        result.levels.push(ReadLevel {
+        levels.push(ReadLevel {
             clients,
             capacity_rps: capacity.requests_per_sec(),
             offered_rps: offered,
@@ -411,5 +513,9 @@ async fn reads(
                 .map(|(after, before)| (after - before) / capacity.requests.max(1) as f64),
         });
     }
-    Ok(result)
+    levels
+}
+
+async fn sql_statements(api: Option<&Api>) -> Option<f64> {
+    api?.sql_statements().await
 }

@@ -103,7 +103,7 @@ pub async fn measure(
             Target::new(
                 api.http().clone(),
                 api.graphql_url(),
-                token,
+                Some(token),
                 QUERY,
                 json!({}),
             )
