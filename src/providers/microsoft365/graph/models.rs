@@ -292,6 +292,21 @@ mod tests {
     }
 
     #[test]
+    fn a_rule_or_its_type_makes_a_group_dynamic_and_only_a_live_sync_makes_it_synced() {
+        let group = |json: &str| serde_json::from_str::<Group>(json).unwrap();
+        let typed = group(r#"{"id":"g","groupTypes":["dynamicmembership"],"membershipRule":null}"#);
+        let ruled = group(
+            r#"{"id":"g","groupTypes":null,"membershipRule":"user.department -eq \"Sales\""}"#,
+        );
+        let once_synced =
+            group(r#"{"id":"g","displayName":"Sales","onPremisesSyncEnabled":false}"#);
+        let synced = group(r#"{"id":"g","onPremisesSyncEnabled":true}"#);
+        assert!(typed.is_dynamic() && ruled.is_dynamic());
+        assert!(!once_synced.is_dynamic() && !once_synced.is_synced_from_on_premises());
+        assert!(synced.is_synced_from_on_premises() && !synced.is_dynamic());
+    }
+
+    #[test]
     fn documented_samples_parse() {
         let sku: SubscribedSku = serde_json::from_str(
             r#"{"accountName":"A","appliesTo":"User","capabilityStatus":"Suspended","consumedUnits":14,

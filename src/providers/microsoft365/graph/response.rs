@@ -456,6 +456,24 @@ mod tests {
             }
         );
         assert_eq!(
+            kind(
+                Api::Group,
+                404,
+                r#"{"error":{"code":"Request_ResourceNotFound"}}"#
+            ),
+            ErrorKind::GroupNotFound
+        );
+        assert_eq!(
+            kind(
+                Api::Group,
+                403,
+                r#"{"error":{"code":"Authorization_RequestDenied"}}"#
+            ),
+            ErrorKind::InsufficientPrivileges {
+                permission: Permission::GroupMemberReadAll
+            }
+        );
+        assert_eq!(
             kind(Api::Users { sign_in: false }, 404, ""),
             ErrorKind::Internal,
             "only a user's own address answers 404 for a missing user"
