@@ -100,6 +100,9 @@ catalogue! {
     LicenseWriteRefused => "LICENSE_WRITE_REFUSED",
     /// This kind of provider cannot change licenses.
     LicenseWriteUnsupported => "LICENSE_WRITE_UNSUPPORTED",
+    /// The groups licenses come through could not be read (a permission missing, the service
+    /// unavailable): a reclaim plan names them by id only. The message says why.
+    GroupsUnavailable => "GROUPS_UNAVAILABLE",
 
     // How a sync run ended.
     /// The process running the sync stopped before it finished.

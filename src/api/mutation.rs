@@ -11,7 +11,7 @@ use super::types::{
     CreateMicrosoftProviderInput, CreateReclaimPlanInput, CreatedApiToken, FindingAcceptance,
     LicenseSku, MoneyInput, Provider, ReclaimPlan, SyncRun, UpdateMicrosoftProviderInput,
 };
-use crate::domain::reclaim_plans::{self, PlanFilter};
+use crate::domain::reclaim_plans::{self, GroupSource, PlanFilter};
 use crate::domain::{acceptances, api_tokens, licenses, providers, reports, sync_runs};
 
 pub struct Mutation;
@@ -197,8 +197,9 @@ impl Mutation {
     }
 
     /// Makes a reclaim plan from one provider's license report: each finding of a user's
-    /// license that the filters keep becomes an item with its action and saving. Nothing
-    /// changes at the provider; the plan waits for approval.
+    /// license that the filters keep becomes an item with its action and saving, and the groups
+    /// a license comes through are named from the provider (when they cannot be read, by id,
+    /// with a warning). Nothing changes at the provider; the plan waits for approval.
     #[graphql(guard = r#"RoleGuard::admin_mutation("reclaim.plan.create", "reclaim_plan")"#)]
     async fn create_reclaim_plan(
         &self,
@@ -233,9 +234,20 @@ impl Mutation {
             )
             .await
             .api()?;
-        let plan = reclaim_plans::create(db, reclaim_settings(ctx)?, &actor(ctx)?, &report, filter)
-            .await
-            .api()?;
+        let groups = GroupSource {
+            keyring: keyring(ctx)?,
+            registry: registry(ctx)?,
+        };
+        let plan = reclaim_plans::create(
+            db,
+            reclaim_settings(ctx)?,
+            &actor(ctx)?,
+            &report,
+            filter,
+            groups,
+        )
+        .await
+        .api()?;
         Ok(plan.into())
     }
 

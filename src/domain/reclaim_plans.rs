@@ -9,6 +9,10 @@
 //! - **manual**, saying why, when removing it through the provider would free nothing or is not
 //!   the product's call: the license also comes from groups (named; leaving a group is a person's
 //!   decision), a path of it is in an error state, or an admin accepted the finding.
+//!
+//! The groups are named from the provider's service when the plan is made, with whether a rule
+//! or an on-premises directory decides their members: that decides what the admin must do. A
+//! plan whose groups cannot be read is still made, naming them by id, with a warning.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -22,12 +26,22 @@ use serde_json::{Value, json};
 
 use super::audit::{self, Actor, Target};
 use super::money::{self, Costs};
+use super::providers::{self as provider_service, ProviderRegistry};
 use super::reports::{Finding, FindingKind, Report};
+use super::sync_runs::Notice;
+use crate::codes::Code;
+use crate::crypto::SecretKeyring;
 use crate::entities::{license_assignments, providers, reclaim_items, reclaim_plans};
 use crate::error::{Error, Result};
+use crate::providers::ProviderError;
+use crate::providers::records::GroupRecord;
 
 /// Items written per statement.
 const INSERT_CHUNK: usize = 500;
+
+/// How long a plan waits for the provider to name its groups: someone is waiting for the plan,
+/// which is worth having without the names.
+const GROUP_READ_BUDGET: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// What the server lets reclaim do (`LM_RECLAIM_*`).
 #[derive(Clone, Copy, Debug)]
@@ -147,6 +161,10 @@ pub struct PlanSummary {
     pub monthly_saving: Vec<Saving>,
     /// Items to remove whose SKU has no price: their saving is unknown.
     pub unpriced: i64,
+    /// What the plan could not find out when it was made (the names of groups), with what to
+    /// do about it. Absent from plans made before there were any.
+    #[serde(default)]
+    pub warnings: Vec<Notice>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -236,18 +254,219 @@ async fn disabled_plans(
     Ok(found)
 }
 
+/// A group a plan item's license comes through, as the plan stored it. Only the id is known
+/// when the group could not be read (and in plans made before groups were named).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemGroup {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dynamic: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub synced_from_on_premises: Option<bool>,
+    /// False when the provider no longer has the group; None when it was not asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub found: Option<bool>,
+}
+
+impl ItemGroup {
+    fn unread(id: &str) -> Self {
+        Self {
+            id: id.to_owned(),
+            display_name: None,
+            dynamic: None,
+            synced_from_on_premises: None,
+            found: None,
+        }
+    }
+
+    /// Its name, or its id when it could not be read.
+    pub fn name(&self) -> &str {
+        self.display_name.as_deref().unwrap_or(&self.id)
+    }
+
+    /// What it takes for the user to leave it, in words.
+    fn describe(&self) -> String {
+        let name = self.name();
+        match (self.found, self.synced_from_on_premises, self.dynamic) {
+            (Some(false), _, _) => format!(
+                "{name} (no longer at the provider: the next full sync updates this license)"
+            ),
+            (_, Some(true), _) => format!(
+                "{name} (synced from on-premises: change its members in the on-premises \
+                 directory, the provider cannot)"
+            ),
+            (_, _, Some(true)) => {
+                format!("{name} (dynamic: its membership rule decides; change the rule)")
+            }
+            (Some(true), _, _) => format!("{name} (static group: remove the user from the group)"),
+            _ => format!("{name} (not read from the provider: see the plan's warnings)"),
+        }
+    }
+}
+
+/// The groups of a stored item.
+pub fn item_groups(item: &PlanItem) -> Result<Vec<ItemGroup>> {
+    serde_json::from_value(item.groups.clone())
+        .map_err(|error| Error::Corrupt(format!("reclaim item {} groups: {error}", item.id)))
+}
+
+/// Why a person must act on a manual item and what they can do, in words; None for an item the
+/// plan removes.
+pub fn manual_explanation(item: &PlanItem) -> Result<Option<String>> {
+    let Some(reason) = item.manual_reason.as_deref() else {
+        return Ok(None);
+    };
+    let text = match reason {
+        reason if reason == ManualReason::InheritedFromGroup.as_str() => {
+            let groups: Vec<String> = item_groups(item)?.iter().map(ItemGroup::describe).collect();
+            match groups.as_slice() {
+                [] => "The license comes through a group the provider did not name: it stays \
+                       until the user leaves that group."
+                    .to_owned(),
+                [group] => format!("The seat stays while the user is in group {group}."),
+                _ => format!(
+                    "The seat stays while the user is in any of the groups {}.",
+                    groups.join("; ")
+                ),
+            }
+        }
+        reason if reason == ManualReason::LicenseError.as_str() => {
+            "A path of this license reports an error at the provider: resolve it there before \
+             changing anything."
+                .to_owned()
+        }
+        reason if reason == ManualReason::Accepted.as_str() => {
+            "An admin accepted this finding: the license stays while the acceptance lasts."
+                .to_owned()
+        }
+        other => format!("Manual: {other}."),
+    };
+    Ok(Some(text))
+}
+
+/// The groups a plan's licenses come through, as the provider named them.
+#[derive(Default)]
+struct NamedGroups {
+    /// Whether the provider answered: an id it answered without is a group it no longer has.
+    read: bool,
+    groups: HashMap<String, GroupRecord>,
+}
+
+impl NamedGroups {
+    fn item_group(&self, id: &str) -> ItemGroup {
+        if !self.read {
+            return ItemGroup::unread(id);
+        }
+        match self.groups.get(&id.to_ascii_lowercase()) {
+            Some(group) => ItemGroup {
+                id: id.to_owned(),
+                display_name: Some(group.display_name.clone()),
+                dynamic: Some(group.dynamic),
+                synced_from_on_premises: Some(group.synced_from_on_premises),
+                found: Some(true),
+            },
+            None => ItemGroup {
+                found: Some(false),
+                ..ItemGroup::unread(id)
+            },
+        }
+    }
+}
+
+/// Where a plan reads the groups its licenses come through: the provider's service, connected
+/// only for a plan that has such licenses.
+#[derive(Clone, Copy)]
+pub struct GroupSource<'a> {
+    pub keyring: &'a SecretKeyring,
+    pub registry: &'a ProviderRegistry,
+}
+
+impl GroupSource<'_> {
+    /// Reads each group of `findings` once. A failure (a permission missing, the service
+    /// unavailable, a secret that does not open) leaves the groups unnamed, with a warning:
+    /// the plan is worth having without names.
+    async fn name(
+        self,
+        db: &DatabaseConnection,
+        provider_id: i64,
+        findings: &[&Finding],
+    ) -> (NamedGroups, Option<Notice>) {
+        let ids: Vec<String> = findings
+            .iter()
+            .filter_map(|finding| finding.removal.as_ref())
+            .flat_map(|removal| removal.via_group_ids.iter().cloned())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        if ids.is_empty() {
+            return (NamedGroups::default(), None);
+        }
+        let read = async {
+            let connection =
+                provider_service::connect(db, self.keyring, self.registry, provider_id)
+                    .await
+                    .map_err(|error| {
+                        ProviderError::other(
+                            error.code(),
+                            error.to_string(),
+                            "Test the provider's connection: it says what to fix.",
+                        )
+                    })?;
+            connection.client.groups(&ids).await
+        };
+        let read = tokio::time::timeout(GROUP_READ_BUDGET, read)
+            .await
+            .unwrap_or_else(|_| {
+                Err(ProviderError::other(
+                    Code::ProviderUnavailable,
+                    format!(
+                        "the provider did not answer within {} s",
+                        GROUP_READ_BUDGET.as_secs()
+                    ),
+                    "Make the plan again later to have its groups named.",
+                ))
+            });
+        match read {
+            Ok(groups) => {
+                let groups = groups
+                    .into_iter()
+                    .map(|group| (group.id.to_ascii_lowercase(), group))
+                    .collect();
+                (NamedGroups { read: true, groups }, None)
+            }
+            Err(error) => {
+                tracing::warn!(provider_id, %error, "reclaim plan: groups not named");
+                let warning = Notice {
+                    code: Code::GroupsUnavailable.as_str().to_owned(),
+                    message: format!(
+                        "the {} group(s) licenses come through are named by id only: {}",
+                        ids.len(),
+                        error.message
+                    ),
+                    hint: error.hint,
+                };
+                (NamedGroups::default(), Some(warning))
+            }
+        }
+    }
+}
+
 fn item_row(
     plan_id: i64,
     finding: &Finding,
     disabled_plans: &HashMap<(i64, i64), Value>,
+    named: &NamedGroups,
 ) -> Option<reclaim_items::ActiveModel> {
     let user = finding.user.as_ref()?;
     let (action, reason) = action_for(finding);
     let removal = finding.removal.clone().unwrap_or_default();
-    let groups: Vec<Value> = removal
+    let groups: Vec<ItemGroup> = removal
         .via_group_ids
         .iter()
-        .map(|id| json!({ "id": id }))
+        .map(|id| named.item_group(id))
         .collect();
     let cost = finding.monthly_cost.as_ref();
     Some(reclaim_items::ActiveModel {
@@ -262,7 +481,7 @@ fn item_row(
         evidence: Set(finding.evidence.clone()),
         action: Set(action.as_str().to_owned()),
         manual_reason: Set(reason.map(|reason| reason.as_str().to_owned())),
-        groups: Set(Value::Array(groups)),
+        groups: Set(json!(groups)),
         disabled_plans: Set(disabled_plans
             .get(&(user.id, finding.sku.id))
             .cloned()
@@ -307,16 +526,18 @@ fn target(provider_id: Option<i64>, id: Option<i64>) -> Target {
     }
 }
 
-/// Makes a plan from `report` (the provider's, at `filter.inactive_days`).
+/// Makes a plan from `report` (the provider's, at `filter.inactive_days`), naming the groups
+/// its licenses come through from `groups`.
 pub async fn create(
     db: &DatabaseConnection,
     settings: ReclaimSettings,
     actor: &Actor,
     report: &Report,
     filter: PlanFilter,
+    groups: GroupSource<'_>,
 ) -> Result<Plan> {
     let provider_id = filter.provider_id;
-    let result = create_checked(db, settings, actor, report, filter).await;
+    let result = create_checked(db, settings, actor, report, filter, groups).await;
     audit::on_failure(
         db,
         actor,
@@ -347,6 +568,7 @@ async fn create_checked(
     actor: &Actor,
     report: &Report,
     filter: PlanFilter,
+    groups: GroupSource<'_>,
 ) -> Result<Plan> {
     let kinds = parse_kinds(&filter.kinds)?;
     providers::Entity::find_by_id(filter.provider_id)
@@ -376,7 +598,10 @@ async fn create_checked(
             ),
         ));
     }
-    let summary = summarize(&findings);
+    // Read before the transaction: no database lock waits on the provider's service.
+    let (named, warning) = groups.name(db, filter.provider_id, &findings).await;
+    let mut summary = summarize(&findings);
+    summary.warnings.extend(warning);
     let transaction = db.begin().await?;
     let open = reclaim_plans::Entity::find()
         .filter(reclaim_plans::Column::ProviderId.eq(filter.provider_id))
@@ -408,7 +633,7 @@ async fn create_checked(
     for chunk in findings.chunks(INSERT_CHUNK) {
         let rows: Vec<_> = chunk
             .iter()
-            .filter_map(|finding| item_row(plan.id, finding, &disabled_plans))
+            .filter_map(|finding| item_row(plan.id, finding, &disabled_plans, &named))
             .collect();
         reclaim_items::Entity::insert_many(rows)
             .exec_without_returning(&transaction)

@@ -22,7 +22,7 @@ pub struct PlanParams {
     plan_id: i64,
 }
 
-const HEADER: [&str; 13] = [
+const HEADER: [&str; 15] = [
     "item_id",
     "user_id",
     "user_principal_name",
@@ -31,7 +31,9 @@ const HEADER: [&str; 13] = [
     "finding_kind",
     "action",
     "manual_reason",
+    "manual_explanation",
     "group_ids",
+    "group_names",
     "disabled_plans",
     "monthly_saving_amount",
     "monthly_saving_currency",
@@ -96,12 +98,12 @@ fn render(header: bool, items: &[PlanItem]) -> Result<Bytes, ExportError> {
         writer.write_record(HEADER)?;
     }
     for item in items {
-        writer.write_record(record(item))?;
+        writer.write_record(record(item)?)?;
     }
     rendered(writer)
 }
 
-fn record(item: &PlanItem) -> Vec<String> {
+fn record(item: &PlanItem) -> Result<Vec<String>, ExportError> {
     // Groups are stored as `[{"id": …}]`, disabled plans as `[…]`: one space-separated cell.
     let ids = |value: &serde_json::Value| -> String {
         value
@@ -112,7 +114,14 @@ fn record(item: &PlanItem) -> Vec<String> {
             .collect::<Vec<_>>()
             .join(" ")
     };
-    vec![
+    let explanation = reclaim_plans::manual_explanation(item)?.unwrap_or_default();
+    // Names may hold spaces, so they are set apart by semicolons.
+    let names = reclaim_plans::item_groups(item)?
+        .iter()
+        .map(|group| group.name().to_owned())
+        .collect::<Vec<_>>()
+        .join("; ");
+    Ok(vec![
         item.id.to_string(),
         item.user_id.to_string(),
         text_cell(&item.user_principal_name),
@@ -121,7 +130,9 @@ fn record(item: &PlanItem) -> Vec<String> {
         item.finding_kind.clone(),
         item.action.clone(),
         item.manual_reason.clone().unwrap_or_default(),
+        text_cell(&explanation),
         text_cell(&ids(&item.groups)),
+        text_cell(&names),
         ids(&item.disabled_plans),
         item.monthly_cost_amount
             .clone()
@@ -132,5 +143,5 @@ fn record(item: &PlanItem) -> Vec<String> {
             .filter(|_| item.manual_reason.is_none())
             .unwrap_or_default(),
         text_cell(&item.evidence),
-    ]
+    ])
 }

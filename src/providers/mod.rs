@@ -17,7 +17,8 @@ use futures::stream::BoxStream;
 
 use crate::codes::Code;
 use records::{
-    LicenseRecord, SignInDates, SignInRecord, SkuRecord, SubscriptionRecord, UserChange, UserRecord,
+    GroupRecord, LicenseRecord, SignInDates, SignInRecord, SkuRecord, SubscriptionRecord,
+    UserChange, UserRecord,
 };
 
 /// `providers.sign_in_data_status` when the last sync could read sign-in activity; otherwise
@@ -176,6 +177,24 @@ pub trait LicenseProvider: Send + Sync {
     fn sign_ins(&self) -> Pages<Vec<SignInRecord>>;
     /// Each check of what a sync needs; one failure does not hide the others.
     fn test_connection(&self) -> BoxFuture<'_, Vec<ConnectionCheck>>;
+    /// The groups of `ids` (group ids as in [`records::LicenseSource`]) that the service has,
+    /// each once; an id it does not have (any more) is left out. For reclaim plans, which name
+    /// the groups a license comes through. A kind that cannot read groups answers
+    /// GROUPS_UNAVAILABLE, the default.
+    fn groups<'a>(
+        &'a self,
+        ids: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<GroupRecord>, ProviderError>> {
+        let _ = ids;
+        Box::pin(async {
+            Err(ProviderError::other(
+                Code::GroupsUnavailable,
+                "this kind of provider cannot read groups",
+                "Look the groups up by id in the provider's own console.",
+            ))
+        })
+    }
+
     /// What changes licenses at the service, for a kind that can; by default none.
     fn license_writer(&self) -> Option<&dyn LicenseWriter> {
         None

@@ -567,3 +567,16 @@ mod tests {
         assert_eq!(sent.error, None);
     }
 }
+
+/// A group through which licenses reach users, as a reclaim plan names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupRecord {
+    /// Lower-cased, as in [`LicenseSource::group_id`].
+    pub id: String,
+    pub display_name: String,
+    /// A rule decides its members: a user leaves it when the rule stops matching, never by hand.
+    pub dynamic: bool,
+    /// Its members are managed in an on-premises directory: it cannot be changed through the
+    /// provider's service at all.
+    pub synced_from_on_premises: bool,
+}

@@ -44,6 +44,7 @@ async fn every_caller_reads_what_to_grant_and_where_the_guide_is(engine: Engine)
             ("AuditLog.Read.All", false),
             ("Directory.Read.All", false),
             ("LicenseAssignment.ReadWrite.All", false),
+            ("GroupMember.Read.All", false),
         ]
     );
     app.finish().await;

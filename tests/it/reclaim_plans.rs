@@ -1,13 +1,18 @@
 //! Reclaim plans, the dry run: made from one provider's findings, each item with its action —
 //! remove the direct assignment, or manual saying why (inherited from groups, an error state,
 //! an accepted finding) — and what it would save per currency; fixed once made; approved (by
-//! another admin with four eyes) or cancelled, never both; every step in the audit log.
+//! another admin with four eyes) or cancelled, never both; every step in the audit log. The
+//! groups a license comes through are named from the provider, with whether a rule or an
+//! on-premises directory decides their members; without the permission to read them, by id
+//! with a warning.
 
 use crate::common;
 
 use chrono::{Duration, Utc};
 use common::fixtures::{self, ENTERPRISEPACK, SPE_E5, Via, assign, data, gql, price};
+use common::graph::tenant_with;
 use common::{Engine, Options, TestApp, error_code};
+use graph_sim::{LicenseFixture, Permissions, SimOptions, SimServer, TenantSpec};
 use license_manager::auth::Role;
 use license_manager::domain::reclaim_plans::ReclaimSettings;
 use license_manager::entities::license_assignments;
@@ -496,7 +501,162 @@ async fn a_plan_exports_as_csv_for_whoever_checks_it(engine: Engine) {
     app.finish().await;
 }
 
+const GROUPED_PLAN: &str =
+    "mutation($input: CreateReclaimPlanInput!) { createReclaimPlan(input: $input) {
+    id warnings { code message hint }
+    items(first: 500) { nodes {
+      userPrincipalName manualReason manualExplanation groupIds
+      groups { id displayName dynamic syncedFromOnPremises found } } }
+} }";
+
+/// A plan of every finding of the simulated tenant, made by an admin.
+async fn grouped_plan(app: &TestApp, provider: &str) -> Value {
+    let body = gql(
+        app,
+        Role::Admin,
+        GROUPED_PLAN,
+        json!({ "input": { "providerId": provider } }),
+    )
+    .await;
+    assert!(body.get("errors").is_none(), "{body}");
+    body["data"]["createReclaimPlan"].clone()
+}
+
+/// The plan's item for the user of `fixture` (each holds one SKU).
+fn item_of<'a>(plan: &'a Value, sim: &SimServer, fixture: &LicenseFixture) -> &'a Value {
+    let upn = sim
+        .user(fixture.user_id)
+        .expect("the fixture's user")
+        .user_principal_name;
+    plan["items"]["nodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|item| item["userPrincipalName"] == upn.as_str())
+        .unwrap_or_else(|| panic!("no item for {upn}: {plan}"))
+}
+
+fn group_id(fixture: &LicenseFixture) -> String {
+    fixture.group_id.expect("a group fixture").to_string()
+}
+
+async fn a_plan_names_each_group_and_says_how_the_user_leaves_it(engine: Engine) {
+    let sim = tenant_with(
+        TenantSpec {
+            users: 30,
+            seed: 5,
+            permissions: Permissions::default().with_license_writes(),
+            ..Default::default()
+        },
+        SimOptions::default(),
+    )
+    .await;
+    let fixtures = sim.license_fixtures().expect("fixtures");
+    let app = TestApp::spawn_with(engine, Options::with_graph(sim.base_url())).await;
+    let provider = app.connect_tenant(&sim, &sim.client_secret()).await;
+    assert_eq!(app.sync(&provider, "FULL").await["status"], "SUCCEEDED");
+
+    let plan = grouped_plan(&app, &provider).await;
+    assert_eq!(plan["warnings"], json!([]), "{plan}");
+    let name = |fixture: &LicenseFixture| {
+        sim.group(fixture.group_id.expect("a group"))
+            .expect("the group")
+            .display_name
+    };
+    for (fixture, dynamic, synced, says) in [
+        (
+            &fixtures.static_group,
+            false,
+            false,
+            "remove the user from the group",
+        ),
+        (&fixtures.dynamic_group, true, false, "change the rule"),
+        (&fixtures.synced_group, false, true, "on-premises directory"),
+    ] {
+        let item = item_of(&plan, &sim, fixture);
+        assert_eq!(item["manualReason"], "INHERITED_FROM_GROUP", "{item}");
+        assert_eq!(
+            item["groups"],
+            json!([{ "id": group_id(fixture), "displayName": name(fixture), "dynamic": dynamic,
+                     "syncedFromOnPremises": synced, "found": true }]),
+        );
+        assert_eq!(item["groupIds"], json!([group_id(fixture)]));
+        let explanation = item["manualExplanation"].as_str().unwrap_or_default();
+        assert!(
+            explanation.contains(&name(fixture)) && explanation.contains(says),
+            "{explanation}"
+        );
+    }
+
+    // The export, read in a spreadsheet, names the groups too.
+    let id = plan["id"].as_str().expect("a plan id");
+    let csv = app
+        .http
+        .get(app.url(&format!("/export/reclaim-plan.csv?planId={id}")))
+        .bearer_auth(app.token(Role::Viewer, "reviewer"))
+        .send()
+        .await
+        .expect("the export answers")
+        .text()
+        .await
+        .expect("a body");
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let header = reader.headers().expect("a header").clone();
+    let column = |wanted: &str| header.iter().position(|h| h == wanted).expect(wanted);
+    let static_upn = sim
+        .user(fixtures.static_group.user_id)
+        .expect("a user")
+        .user_principal_name;
+    let row = reader
+        .records()
+        .map(|record| record.expect("a record"))
+        .find(|record| record.get(column("user_principal_name")) == Some(static_upn.as_str()))
+        .expect("the static group's item");
+    assert_eq!(
+        row.get(column("group_names")),
+        Some(name(&fixtures.static_group).as_str())
+    );
+    assert!(
+        row.get(column("manual_explanation"))
+            .is_some_and(|text| text.contains("static group")),
+        "{row:?}"
+    );
+
+    // Without a permission to read groups, the plan is still made, by ids, and says what to grant.
+    sim.set_permissions(Permissions::default());
+    let plan = grouped_plan(&app, &provider).await;
+    let warnings = plan["warnings"].as_array().expect("warnings");
+    assert_eq!(warnings.len(), 1, "{plan}");
+    assert_eq!(warnings[0]["code"], "GROUPS_UNAVAILABLE");
+    assert!(
+        warnings[0]["message"]
+            .as_str()
+            .is_some_and(|message| message.contains("INSUFFICIENT_PRIVILEGES")),
+        "{plan}"
+    );
+    assert!(
+        warnings[0]["hint"]
+            .as_str()
+            .is_some_and(|hint| hint.contains("GroupMember.Read.All")),
+        "{plan}"
+    );
+    let item = item_of(&plan, &sim, &fixtures.dynamic_group);
+    assert_eq!(
+        item["groups"],
+        json!([{ "id": group_id(&fixtures.dynamic_group), "displayName": null, "dynamic": null,
+                 "syncedFromOnPremises": null, "found": null }]),
+    );
+    assert!(
+        item["manualExplanation"]
+            .as_str()
+            .is_some_and(|text| text.contains(&group_id(&fixtures.dynamic_group))),
+        "{item}"
+    );
+    app.finish().await;
+}
+
 engine_tests!(
+    a_plan_names_each_group_and_says_how_the_user_leaves_it,
     a_plan_says_what_it_would_free_and_why_each_other_seat_stays,
     a_plan_exports_as_csv_for_whoever_checks_it,
     plans_that_cannot_be_made_are_refused_and_leave_nothing,

@@ -16,12 +16,6 @@ const STATUS = {
   CANCELLED: { label: 'cancelled', tone: 'neutral' },
 };
 
-const MANUAL_REASONS = {
-  INHERITED_FROM_GROUP: 'Comes from a group: it stays until the user leaves the group or the group loses the license.',
-  LICENSE_ERROR: 'The license reports an error: look into it before changing anything.',
-  ACCEPTED: 'An admin accepted this finding.',
-};
-
 const SUMMARY = 'summary { items toRemove manual unpriced monthlySaving { amount currency } }';
 
 const PLANS = `query ReclaimPlans($first: Int, $after: String) {
@@ -35,6 +29,7 @@ const PLAN = `query ReclaimPlan($id: ID!) {
   providers { id name }
   reclaimPlan(id: $id) {
     id providerId status kinds inactiveDays createdBy createdAt decidedBy decidedAt ${SUMMARY}
+    warnings { code message hint }
   }
 }`;
 
@@ -43,8 +38,8 @@ const ITEMS = `query ReclaimItems($id: ID!, $first: Int, $after: String) {
     items(first: $first, after: $after) {
       pageInfo { hasNextPage endCursor }
       nodes {
-        id userPrincipalName skuDisplayName findingKind evidence action manualReason groupIds
-        monthlySaving { amount currency }
+        id userPrincipalName skuDisplayName findingKind evidence action manualReason manualExplanation
+        groups { id displayName } monthlySaving { amount currency }
       }
     }
   }
@@ -116,6 +111,11 @@ function PlanPage({ id }) {
   return html`
     <${Page} title=${`Reclaim plan ${plan.id}`} actions=${html`<${Decisions} plan=${plan} onDecided=${reload} />`}>
       <p><${Link} to="/reclaim">All plans</${Link}></p>
+      ${plan.warnings.map(warning => html`
+        <div class="notice" role="note" data-test="plan-warning" data-code=${warning.code}>
+          <p><strong>${warning.message}</strong></p>
+          <p class="hint">${warning.hint}</p>
+        </div>`)}
       <div class="cards totals" data-test="plan-summary">
         <div class="card"><div class="muted">Status</div><div class="figure"><${StatusBadge} status=${plan.status} /></div>
           ${plan.decidedBy ? html`<p class="small">by ${plan.decidedBy}, ${formatDateTime(plan.decidedAt)}</p>` : null}</div>
@@ -184,8 +184,8 @@ function Items({ id }) {
                 ${item.action === 'REMOVE_DIRECT'
                   ? html`<${Badge} tone="good">remove from user</${Badge}>`
                   : html`<${Badge} tone="warn">manual</${Badge}>
-                      <div class="small">${MANUAL_REASONS[item.manualReason] ?? item.manualReason}</div>
-                      ${item.groupIds.length ? html`<div class="muted small">Groups: ${item.groupIds.join(', ')}</div>` : null}`}
+                      <div class="small">${item.manualExplanation ?? item.manualReason}</div>
+                      ${item.groups.length ? html`<div class="muted small" data-test="item-groups">Groups: ${item.groups.map(group => group.displayName ?? group.id).join(', ')}</div>` : null}`}
               </td>
               <td class="evidence small">${item.evidence}</td>
               <td class="number">${item.monthlySaving ? formatMoney(item.monthlySaving) : html`<span class="muted">—</span>`}</td>

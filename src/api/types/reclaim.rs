@@ -38,6 +38,45 @@ pub struct ReclaimPlanSummary {
     pub unpriced: i64,
 }
 
+/// What a plan could not find out when it was made, with what to do about it.
+#[derive(SimpleObject)]
+pub struct ReclaimPlanWarning {
+    /// Stable code, e.g. GROUPS_UNAVAILABLE.
+    pub code: String,
+    pub message: String,
+    pub hint: String,
+}
+
+/// A group a plan item's license comes through, as the provider named it when the plan was
+/// made. Only `id` is known when the group could not be read (see the plan's `warnings`).
+#[derive(SimpleObject)]
+pub struct ReclaimItemGroup {
+    /// The provider's id of the group.
+    pub id: String,
+    /// Null when the group could not be read.
+    pub display_name: Option<String>,
+    /// A rule decides its members: the user leaves when the rule stops matching, so change the
+    /// rule. Null when unknown.
+    pub dynamic: Option<bool>,
+    /// Its members are managed in an on-premises directory: it cannot be changed through the
+    /// provider's service at all. Null when unknown.
+    pub synced_from_on_premises: Option<bool>,
+    /// False when the provider no longer has the group; null when it was not read.
+    pub found: Option<bool>,
+}
+
+impl From<reclaim_plans::ItemGroup> for ReclaimItemGroup {
+    fn from(group: reclaim_plans::ItemGroup) -> Self {
+        Self {
+            id: group.id,
+            display_name: group.display_name,
+            dynamic: group.dynamic,
+            synced_from_on_premises: group.synced_from_on_premises,
+            found: group.found,
+        }
+    }
+}
+
 /// A dry run of freeing seats: fixed when made, approved or cancelled, never edited.
 pub struct ReclaimPlan(pub reclaim_plans::Plan);
 
@@ -71,6 +110,21 @@ impl ReclaimPlan {
                 .collect(),
             unpriced: summary.unpriced,
         }
+    }
+
+    /// What the plan could not find out when it was made (GROUPS_UNAVAILABLE: its groups are
+    /// named by id only); empty when nothing was missing.
+    async fn warnings(&self) -> Vec<ReclaimPlanWarning> {
+        self.0
+            .summary
+            .warnings
+            .iter()
+            .map(|notice| ReclaimPlanWarning {
+                code: notice.code.clone(),
+                message: notice.message.clone(),
+                hint: notice.hint.clone(),
+            })
+            .collect()
     }
 
     /// The filters it was made from: kinds (empty: all of a user's license), SKU and user ids
@@ -192,15 +246,29 @@ impl ReclaimItem {
         &self.0.action
     }
 
-    /// INHERITED_FROM_GROUP (the license comes from `groupIds`: it stays until the user leaves
+    /// INHERITED_FROM_GROUP (the license comes from `groups`: it stays until the user leaves
     /// them or they lose it), LICENSE_ERROR (a path reports an error), ACCEPTED (an admin keeps
     /// it); null for REMOVE_DIRECT.
     async fn manual_reason(&self) -> Option<&str> {
         self.0.manual_reason.as_deref()
     }
 
+    /// Why a person must act and what they can do, in words, e.g. which kind of group keeps the
+    /// seat and how the user leaves it; null for REMOVE_DIRECT.
+    async fn manual_explanation(&self) -> Result<Option<String>> {
+        reclaim_plans::manual_explanation(&self.0).api()
+    }
+
+    /// The ids of `groups`.
     async fn group_ids(&self) -> Vec<String> {
         ids(&self.0.groups)
+    }
+
+    /// The groups the license (also) comes through, named as the provider had them when the
+    /// plan was made.
+    async fn groups(&self) -> Result<Vec<ReclaimItemGroup>> {
+        let groups = reclaim_plans::item_groups(&self.0).api()?;
+        Ok(groups.into_iter().map(ReclaimItemGroup::from).collect())
     }
 
     /// Service plans switched off in the license: an undo assigns it again with these off.

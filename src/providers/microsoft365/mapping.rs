@@ -7,15 +7,31 @@ use serde_json::json;
 
 use super::catalog;
 use super::graph::{
-    CommerceSubscription, DeltaItem, RemovedReason, SignInActivity, SubscribedSku, User, UserDelta,
+    CommerceSubscription, DeltaItem, Group, RemovedReason, SignInActivity, SubscribedSku, User,
+    UserDelta,
 };
 use crate::providers::records::{
-    AssignedSku, AssignmentError, AssignmentState, LicensePaths, LicenseRecord, LicenseSource,
-    SignInDates, SkuRecord, SubscriptionRecord, UserChange, UserPatch, UserRecord,
+    AssignedSku, AssignmentError, AssignmentState, GroupRecord, LicensePaths, LicenseRecord,
+    LicenseSource, SignInDates, SkuRecord, SubscriptionRecord, UserChange, UserPatch, UserRecord,
 };
 
 fn lower(id: &str) -> String {
     id.to_ascii_lowercase()
+}
+
+/// A group as a reclaim plan names it; a group without a name (Graph always sends one) is
+/// named by its id.
+pub fn group_record(group: Group) -> GroupRecord {
+    GroupRecord {
+        dynamic: group.is_dynamic(),
+        synced_from_on_premises: group.is_synced_from_on_premises(),
+        display_name: group
+            .display_name
+            .clone()
+            .filter(|name| !name.trim().is_empty())
+            .unwrap_or_else(|| group.id.clone()),
+        id: lower(&group.id),
+    }
 }
 
 pub fn sign_in_dates(activity: &SignInActivity) -> SignInDates {

@@ -4,9 +4,13 @@ use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
 
 use super::checks;
-use super::graph::{DeltaOptions, DeltaStart, GraphClient, UserQuery};
-use super::mapping::{sign_in_dates, sku_record, subscription_record, user_change, user_record};
-use crate::providers::records::{SignInRecord, SkuRecord, SubscriptionRecord, UserRecord};
+use super::graph::{DeltaOptions, DeltaStart, GraphClient, RetryConfig, UserQuery};
+use super::mapping::{
+    group_record, sign_in_dates, sku_record, subscription_record, user_change, user_record,
+};
+use crate::providers::records::{
+    GroupRecord, SignInRecord, SkuRecord, SubscriptionRecord, UserRecord,
+};
 use crate::providers::{
     ChangePage, ConnectionCheck, LicenseProvider, LicenseWriter, Pages, ProviderError,
 };
@@ -109,6 +113,23 @@ impl LicenseProvider for Microsoft365 {
 
     fn test_connection(&self) -> BoxFuture<'_, Vec<ConnectionCheck>> {
         checks::run(&self.graph).boxed()
+    }
+
+    fn groups<'a>(
+        &'a self,
+        ids: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<GroupRecord>, ProviderError>> {
+        async move {
+            let mut distinct: Vec<String> = ids.iter().map(|id| id.to_ascii_lowercase()).collect();
+            distinct.sort();
+            distinct.dedup();
+            // Someone waits for the plan: a throttled or failing Graph is reported, not waited
+            // out as a sync would.
+            let graph = self.graph.with_retry(RetryConfig::interactive());
+            let groups = graph.groups(&distinct).await?;
+            Ok(groups.into_iter().map(group_record).collect())
+        }
+        .boxed()
     }
 
     fn license_writer(&self) -> Option<&dyn LicenseWriter> {

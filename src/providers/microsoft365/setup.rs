@@ -47,6 +47,14 @@ pub fn setup() -> KindSetup {
                          reclaim stays off; syncs and reports do not need it.",
                 required: false,
             },
+            Permission {
+                name: GraphPermission::GroupMemberReadAll.as_str(),
+                reason: "Only for reclaim plans: names the groups a license comes through and \
+                         says whether a rule or on-premises Active Directory decides their \
+                         members (Group.Read.All or Directory.Read.All also do). Without it \
+                         plans name those groups by id only.",
+                required: false,
+            },
         ],
         guide: Some(GUIDE),
     }

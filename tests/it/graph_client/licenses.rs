@@ -478,3 +478,49 @@ async fn an_unavailable_service_is_retried_then_reported_as_retryable() {
         "a removal retried after 503s ends removed"
     );
 }
+
+#[tokio::test]
+async fn licensing_groups_are_named_with_how_their_members_are_decided() {
+    let sim = writable().await;
+    let fixtures = sim.license_fixtures().expect("fixtures");
+    let group = |fixture: &LicenseFixture| fixture.group_id.expect("a group fixture");
+    let gone = "00000000-0000-4000-8000-000000000001".to_owned();
+    // Graph's ids in any case, one asked twice, one the directory does not have.
+    let ids = vec![
+        group(&fixtures.static_group).to_string().to_uppercase(),
+        group(&fixtures.dynamic_group).to_string(),
+        group(&fixtures.synced_group).to_string(),
+        group(&fixtures.static_group).to_string(),
+        gone,
+    ];
+    let provider = provider(&sim);
+    let mut named = provider.groups(&ids).await.expect("groups read");
+    named.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut expected: Vec<(String, String, bool, bool)> = [
+        (&fixtures.static_group, false, false),
+        (&fixtures.dynamic_group, true, false),
+        (&fixtures.synced_group, false, true),
+    ]
+    .into_iter()
+    .map(|(fixture, dynamic, synced)| {
+        let id = group(fixture);
+        let name = sim.group(id).expect("the group").display_name;
+        (id.to_string(), name, dynamic, synced)
+    })
+    .collect();
+    expected.sort();
+    let got: Vec<(String, String, bool, bool)> = named
+        .into_iter()
+        .map(|g| (g.id, g.display_name, g.dynamic, g.synced_from_on_premises))
+        .collect();
+    assert_eq!(got, expected, "each group once; the unknown one left out");
+
+    sim.set_permissions(Permissions::default());
+    let error = provider.groups(&ids).await.expect_err("refused");
+    assert_eq!(error.code, Code::InsufficientPrivileges, "{error}");
+    assert!(
+        error.hint.contains("GroupMember.Read.All"),
+        "{}",
+        error.hint
+    );
+}

@@ -1,7 +1,7 @@
 //! `GraphClient`: authenticated requests to Microsoft Graph — GETs, and the one POST of
 //! licenses.rs — with per-request timeout, retries (retry.rs), one token refresh on a 401, and
-//! request ids for support. The typed endpoints live in users.rs, directory.rs, delta.rs and
-//! licenses.rs.
+//! request ids for support. The typed endpoints live in users.rs, directory.rs, delta.rs,
+//! licenses.rs and groups.rs.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -23,6 +23,8 @@ pub enum Permission {
     AuditLogReadAll,
     /// Adding and removing users' licenses (`assignLicense`).
     LicenseAssignmentReadWriteAll,
+    /// Licensing groups (`/groups/{id}`): the least of the permissions that read them.
+    GroupMemberReadAll,
 }
 
 impl Permission {
@@ -32,6 +34,7 @@ impl Permission {
             Permission::OrganizationReadAll => "Organization.Read.All",
             Permission::AuditLogReadAll => "AuditLog.Read.All",
             Permission::LicenseAssignmentReadWriteAll => "LicenseAssignment.ReadWrite.All",
+            Permission::GroupMemberReadAll => "GroupMember.Read.All",
         }
     }
 }
@@ -41,6 +44,12 @@ impl fmt::Display for Permission {
         f.write_str(self.as_str())
     }
 }
+
+/// What an admin grants for reclaim plans to name groups; the same words wherever it shows.
+pub const GROUP_READ_HINT: &str = "Naming the groups licenses come through needs the application \
+    permission GroupMember.Read.All (or Group.Read.All) on Microsoft Graph: grant it to the app \
+    registration, then grant admin consent. Until then reclaim plans name such groups by id only; \
+    syncs work without it.";
 
 /// Why Graph refused `signInActivity` (two different 403s, two different fixes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -76,6 +85,8 @@ pub enum ErrorKind {
     DeltaTokenExpired,
     /// `/users/{id}`: 404, the user is not (or no longer) in the directory.
     UserNotFound,
+    /// `/groups/{id}`: 404, the group is not (or no longer) in the directory.
+    GroupNotFound,
     /// assignLicense: removing a license the user does not hold.
     LicenseNotHeld,
     /// assignLicense: removing a license the user holds only through groups.
@@ -198,6 +209,7 @@ impl GraphError {
             ErrorKind::SignInActivityUnavailable(_) => Code::SignInActivityUnavailable,
             ErrorKind::DeltaTokenExpired => Code::DeltaTokenExpired,
             ErrorKind::UserNotFound => Code::UserNotFound,
+            ErrorKind::GroupNotFound => Code::NotFound,
             ErrorKind::LicenseNotHeld => Code::AlreadyRemoved,
             ErrorKind::LicenseInherited => Code::InheritedFromGroup,
             ErrorKind::NoSeatsLeft => Code::CountViolation,
@@ -235,6 +247,9 @@ impl GraphError {
                 Graph: grant it to the app registration, then grant admin consent. Until then reclaim stays off; \
                 syncs work without it."
                 .into(),
+            ErrorKind::InsufficientPrivileges {
+                permission: Permission::GroupMemberReadAll,
+            } => GROUP_READ_HINT.into(),
             ErrorKind::InsufficientPrivileges { permission } => format!(
                 "Grant the application permission {permission} (or Directory.Read.All) on Microsoft Graph to the app \
                  registration, then grant admin consent."
@@ -254,6 +269,9 @@ impl GraphError {
                 .into(),
             ErrorKind::UserNotFound => "The user is no longer in the tenant's directory (deleted, or the id is \
                 wrong); nothing was changed. The next sync records the departure."
+                .into(),
+            ErrorKind::GroupNotFound => "The group is no longer in the tenant's directory; the next full sync \
+                updates the licenses that came through it."
                 .into(),
             ErrorKind::LicenseNotHeld => "The user no longer holds this license: the seat is already free."
                 .into(),

@@ -81,8 +81,8 @@ impl GraphClient {
 }
 
 /// `id` as one path segment: an object id passes as it is, a guest's user principal name keeps
-/// its `#EXT#` from starting a fragment.
-fn path_segment(id: &str) -> String {
+/// its `#EXT#` from starting a fragment, and an id from elsewhere cannot add a path or query.
+pub(super) fn path_segment(id: &str) -> String {
     let mut segment = String::with_capacity(id.len());
     for byte in id.bytes() {
         if byte.is_ascii_alphanumeric() || b"-._~@".contains(&byte) {

@@ -25,6 +25,7 @@
 //! client.user_license_state(id).await?;                   // reclaim: re-check one user
 //! client.assign_license(id, LicenseChange::Remove { sku_id }).await?;   // needs LicenseAssignment.ReadWrite.All
 //! client.current_token().await?.roles;                    // what the app may do
+//! client.groups(&ids).await?;                             // reclaim plans: name licensing groups
 //! ```
 
 mod client;
@@ -33,6 +34,7 @@ mod credentials;
 mod delta;
 mod directory;
 mod error;
+mod groups;
 mod lenient;
 mod licenses;
 mod models;
@@ -47,12 +49,13 @@ pub use client::{ClientConfig, GraphClient};
 pub use cloud::{Cloud, EndpointOverrides, Endpoints};
 pub use credentials::Credentials;
 pub use delta::{DELTA_SELECT, DeltaItem, DeltaOptions, DeltaStart, RemovedReason, UserDelta};
-pub use error::{ErrorKind, GraphError, Permission, SignInUnavailableReason};
+pub use error::{ErrorKind, GROUP_READ_HINT, GraphError, Permission, SignInUnavailableReason};
+pub use groups::{GROUP_READS_AT_ONCE, GROUP_SELECT};
 pub use lenient::Patch;
 pub use licenses::{LICENSE_STATE_SELECT, LicenseChange};
 pub use models::{
-    AssignedLicense, CommerceSubscription, LicenseAssignmentState, Organization, PrepaidUnits,
-    ServicePlanInfo, SignInActivity, SubscribedSku, User, UserSignIn, VerifiedDomain,
+    AssignedLicense, CommerceSubscription, Group, LicenseAssignmentState, Organization,
+    PrepaidUnits, ServicePlanInfo, SignInActivity, SubscribedSku, User, UserSignIn, VerifiedDomain,
 };
 pub use paging::{Page, PageStream};
 pub use retry::RetryConfig;

@@ -37,6 +37,42 @@ pub struct User {
     pub sign_in_activity: Option<SignInActivity>,
 }
 
+/// A group from `GET /groups/{id}` with what decides how a user leaves it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Group {
+    pub id: String,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// `DynamicMembership` for a rule-based group, `Unified` for a Microsoft 365 group.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub group_types: Vec<String>,
+    #[serde(default)]
+    pub membership_rule: Option<String>,
+    /// true while its membership is mastered in on-premises Active Directory; false or null
+    /// for a cloud group (false: it was synced once).
+    #[serde(default)]
+    pub on_premises_sync_enabled: Option<bool>,
+}
+
+impl Group {
+    /// A rule decides its members: nobody can be removed from it by hand.
+    pub fn is_dynamic(&self) -> bool {
+        self.group_types
+            .iter()
+            .any(|kind| kind.eq_ignore_ascii_case("DynamicMembership"))
+            || self
+                .membership_rule
+                .as_deref()
+                .is_some_and(|rule| !rule.trim().is_empty())
+    }
+
+    /// Its members are changed in on-premises Active Directory, never through Graph.
+    pub fn is_synced_from_on_premises(&self) -> bool {
+        self.on_premises_sync_enabled == Some(true)
+    }
+}
+
 /// One row of the light sign-in listing (`$select=id,signInActivity`).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -253,6 +289,21 @@ mod tests {
                 && s.last_non_interactive_sign_in_date_time.is_none()
         );
         assert_eq!(s.latest(), s.last_sign_in_date_time);
+    }
+
+    #[test]
+    fn a_rule_or_its_type_makes_a_group_dynamic_and_only_a_live_sync_makes_it_synced() {
+        let group = |json: &str| serde_json::from_str::<Group>(json).unwrap();
+        let typed = group(r#"{"id":"g","groupTypes":["dynamicmembership"],"membershipRule":null}"#);
+        let ruled = group(
+            r#"{"id":"g","groupTypes":null,"membershipRule":"user.department -eq \"Sales\""}"#,
+        );
+        let once_synced =
+            group(r#"{"id":"g","displayName":"Sales","onPremisesSyncEnabled":false}"#);
+        let synced = group(r#"{"id":"g","onPremisesSyncEnabled":true}"#);
+        assert!(typed.is_dynamic() && ruled.is_dynamic());
+        assert!(!once_synced.is_dynamic() && !once_synced.is_synced_from_on_premises());
+        assert!(synced.is_synced_from_on_premises() && !synced.is_dynamic());
     }
 
     #[test]

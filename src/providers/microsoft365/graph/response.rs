@@ -27,6 +27,8 @@ pub(crate) enum Api {
     User,
     /// `POST /users/{id}/assignLicense`.
     AssignLicense,
+    /// One licensing group, named in a reclaim plan.
+    Group,
 }
 
 impl Api {
@@ -34,6 +36,7 @@ impl Api {
         match self {
             Api::Users { .. } | Api::UsersDelta | Api::User => Permission::UserReadAll,
             Api::AssignLicense => Permission::LicenseAssignmentReadWriteAll,
+            Api::Group => Permission::GroupMemberReadAll,
             Api::SubscribedSkus | Api::Subscriptions | Api::Organization => {
                 Permission::OrganizationReadAll
             }
@@ -51,6 +54,7 @@ impl Api {
             Api::Organization => "GET organization",
             Api::User => "GET users/{id}",
             Api::AssignLicense => "POST users/{id}/assignLicense",
+            Api::Group => "GET groups/{id}",
         }
     }
 }
@@ -293,6 +297,7 @@ fn graph_error_kind(api: Api, status: u16, info: &GraphErrorInfo) -> ErrorKind {
         // Outlook-style 410 Gone on a delta link means the same: resynchronise.
         410 if api == Api::UsersDelta => ErrorKind::DeltaTokenExpired,
         404 if matches!(api, Api::User | Api::AssignLicense) => ErrorKind::UserNotFound,
+        404 if api == Api::Group => ErrorKind::GroupNotFound,
         400 if api == Api::AssignLicense => license_refusal(&info.message),
         429 => ErrorKind::Throttled,
         500..=599 => ErrorKind::Unavailable,
@@ -448,6 +453,24 @@ mod tests {
             ),
             ErrorKind::InsufficientPrivileges {
                 permission: Permission::LicenseAssignmentReadWriteAll
+            }
+        );
+        assert_eq!(
+            kind(
+                Api::Group,
+                404,
+                r#"{"error":{"code":"Request_ResourceNotFound"}}"#
+            ),
+            ErrorKind::GroupNotFound
+        );
+        assert_eq!(
+            kind(
+                Api::Group,
+                403,
+                r#"{"error":{"code":"Authorization_RequestDenied"}}"#
+            ),
+            ErrorKind::InsufficientPrivileges {
+                permission: Permission::GroupMemberReadAll
             }
         );
         assert_eq!(
