@@ -17,14 +17,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use futures::StreamExt;
 use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
-use futures::{Stream, StreamExt};
 use sea_orm::{ActiveModelTrait, DatabaseConnection, DbBackend, EntityTrait, IntoActiveModel, Set};
 use tokio_util::sync::CancellationToken;
 
 use super::events::RunEvents;
-use super::queue::{self, Heartbeat, Notice, Outcome, Progress, SyncMode};
+use super::lease::{Lease, LeaseKeeper, Stop, StopSignal};
+use super::queue::{self, Notice, Outcome, Progress, SyncMode};
 use super::read_ahead::ReadAhead;
 use super::writer::{self, PageChanges, SkuIndex};
 use crate::codes::Code;
@@ -66,14 +67,6 @@ impl Default for SyncSettings {
     }
 }
 
-/// Why a run stopped before its end.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Stop {
-    Cancelled,
-    LeaseLost,
-    Shutdown,
-}
-
 enum Halt {
     Provider(ProviderError),
     Database(crate::Error),
@@ -98,56 +91,9 @@ impl From<sea_orm::DbErr> for Halt {
     }
 }
 
-/// Signals the body of a run that it must stop, and why.
-#[derive(Clone)]
-struct StopSignal {
-    token: CancellationToken,
-    reason: Arc<std::sync::Mutex<Option<Stop>>>,
-}
-
-impl StopSignal {
-    fn new() -> Self {
-        Self {
-            token: CancellationToken::new(),
-            reason: Arc::new(std::sync::Mutex::new(None)),
-        }
-    }
-
-    fn raise(&self, stop: Stop) {
-        if let Ok(mut reason) = self.reason.lock() {
-            reason.get_or_insert(stop);
-        }
-        self.token.cancel();
-    }
-
-    /// Why the run must stop; only meaningful once the token is cancelled.
-    fn halt(&self) -> Halt {
-        let reason = self.reason.lock().ok().and_then(|reason| *reason);
-        Halt::Stopped(reason.unwrap_or(Stop::Shutdown))
-    }
-
-    fn check(&self) -> Result<(), Halt> {
-        if self.token.is_cancelled() {
-            return Err(self.halt());
-        }
-        Ok(())
-    }
-
-    /// The result of `work`, unless the run is told to stop first: a call that retries for
-    /// minutes must not outlive the lease.
-    async fn unless_stopped<T>(
-        &self,
-        work: impl std::future::Future<Output = T>,
-    ) -> Result<T, Halt> {
-        tokio::select! {
-            value = work => Ok(value),
-            () = self.token.cancelled() => Err(self.halt()),
-        }
-    }
-
-    /// The next item of `stream`, unless the run is told to stop first.
-    async fn next<S: Stream + Unpin>(&self, stream: &mut S) -> Result<Option<S::Item>, Halt> {
-        self.unless_stopped(stream.next()).await
+impl From<Stop> for Halt {
+    fn from(stop: Stop) -> Self {
+        Halt::Stopped(stop)
     }
 }
 
@@ -204,14 +150,17 @@ pub async fn execute(
     } = &runtime;
     let worker = worker.as_str();
     let stop = StopSignal::new();
-    let heartbeat = LeaseKeeper(tokio::spawn(keep_lease(
+    let heartbeat = LeaseKeeper::start(
         db.clone(),
         run.id,
         worker.to_owned(),
-        settings.clone(),
+        Lease {
+            length: settings.lease,
+            renew_every: settings.heartbeat_every,
+        },
         stop.clone(),
         shutdown,
-    )));
+    );
     let mut job = Run {
         db,
         writes,
@@ -268,47 +217,6 @@ pub async fn execute(
 
 /// The page count at or after which a listing refreshes the planner's statistics a last time.
 const ANALYZE_UNTIL_PAGE: i64 = 32;
-
-/// Stops the heartbeat when the run ends in any way, a panic or a dropped future included: a
-/// heartbeat that outlived its run would hold the lease, and block the provider, for ever.
-struct LeaseKeeper(tokio::task::JoinHandle<()>);
-
-impl Drop for LeaseKeeper {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-/// Renews the lease until the run ends; raises the stop signal on cancel, lease loss or
-/// shutdown. A database hiccup is retried at the next beat, as long as the lease lasts.
-async fn keep_lease(
-    db: DatabaseConnection,
-    run_id: i64,
-    worker: String,
-    settings: SyncSettings,
-    stop: StopSignal,
-    shutdown: CancellationToken,
-) {
-    let mut beats = tokio::time::interval(settings.heartbeat_every);
-    loop {
-        tokio::select! {
-            _ = beats.tick() => {}
-            () = shutdown.cancelled() => {
-                stop.raise(Stop::Shutdown);
-                return;
-            }
-        }
-        match queue::heartbeat(&db, run_id, &worker, settings.lease).await {
-            Ok(Heartbeat::Continue) => {}
-            Ok(Heartbeat::CancelRequested) => stop.raise(Stop::Cancelled),
-            Ok(Heartbeat::Lost) => {
-                stop.raise(Stop::LeaseLost);
-                return;
-            }
-            Err(error) => tracing::warn!(run = run_id, error = ?error, "heartbeat failed"),
-        }
-    }
-}
 
 /// An error met after the one a run reports (while finishing its page writes): logged, so that
 /// it is not lost.
@@ -594,7 +502,7 @@ impl Run<'_> {
             let room = listing.writes.has_room();
             tokio::select! {
                 biased;
-                () = self.stop.token.cancelled() => return Err(self.stop.halt()),
+                () = self.stop.stopped() => return Err(self.stop.reason().into()),
                 Some(written) = listing.writes.next(), if !listing.writes.is_empty() => {
                     self.page_written(written, listing, seen).await?;
                 }
