@@ -120,6 +120,7 @@ pub async fn open_engine_with_kinds(
         settings: settings.sync.clone(),
         wake: Arc::new(Notify::new()),
         events: RunEvents::default(),
+        reclaim: settings.reclaim,
     };
     Ok((engine, metrics))
 }

@@ -96,6 +96,9 @@ catalogue! {
     CountViolation => "COUNT_VIOLATION",
     /// The user has no usage location, which a direct license assignment needs.
     UsageLocationMissing => "USAGE_LOCATION_MISSING",
+    /// Reclaim left the license alone: the finding no longer held when its turn came (the user
+    /// signed in, the account was enabled again, the license went, …).
+    SkippedStale => "SKIPPED_STALE",
     /// The service refused the change for another reason; its message says which.
     LicenseWriteRefused => "LICENSE_WRITE_REFUSED",
     /// This kind of provider cannot change licenses.

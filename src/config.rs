@@ -15,6 +15,7 @@ use crate::db;
 use crate::domain::api_tokens::ApiTokenLimits;
 use crate::domain::reclaim_plans::ReclaimSettings;
 use crate::http::{ConnectionLimits, CorsOrigins, ServerLimits, Timeout};
+use crate::jobs::reclaim::ExecutionSettings;
 use crate::providers::microsoft365::EndpointOverrides;
 use crate::sync::queue::SyncMode;
 use crate::sync::runner::SyncSettings;
@@ -120,6 +121,9 @@ pub struct ReclaimArgs {
     /// Plans per provider waiting for approval or execution at once.
     #[arg(long, env = "LM_RECLAIM_MAX_OPEN_PLANS", default_value_t = ReclaimSettings::default().max_open_plans)]
     pub reclaim_max_open_plans: u64,
+    /// Days after a license was removed that undo may put it back.
+    #[arg(long, env = "LM_RECLAIM_UNDO_DAYS", default_value_t = ReclaimSettings::default().undo_days, value_parser = clap::value_parser!(i64).range(1..=3650))]
+    pub reclaim_undo_days: i64,
 }
 
 impl From<ReclaimArgs> for ReclaimSettings {
@@ -128,6 +132,7 @@ impl From<ReclaimArgs> for ReclaimSettings {
             four_eyes: args.reclaim_four_eyes,
             max_plan_items: args.reclaim_max_plan_items,
             max_open_plans: args.reclaim_max_open_plans,
+            undo_days: args.reclaim_undo_days,
         }
     }
 }
@@ -161,6 +166,9 @@ pub struct EngineArgs {
     /// Incremental syncs refresh sign-in dates at most this often.
     #[arg(long, env = "LM_SIGN_IN_REFRESH_INTERVAL", default_value = "12h", value_parser = humantime::parse_duration)]
     pub sign_in_refresh_interval: Duration,
+    /// Items of a reclaim plan in flight at once (each a read and a write at the provider).
+    #[arg(long, env = "LM_RECLAIM_PARALLEL_ITEMS", default_value_t = ExecutionSettings::default().parallel_items)]
+    pub reclaim_parallel_items: NonZeroUsize,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -446,6 +454,7 @@ pub struct EngineSettings {
     pub secret_key: Option<SecretString>,
     pub microsoft: EndpointOverrides,
     pub sync: SyncSettings,
+    pub reclaim: ExecutionSettings,
 }
 
 impl EngineSettings {
@@ -457,6 +466,7 @@ impl EngineSettings {
             secret_key: None,
             microsoft: EndpointOverrides::default(),
             sync: SyncSettings::default(),
+            reclaim: ExecutionSettings::default(),
         }
     }
 }
@@ -478,6 +488,10 @@ impl From<EngineArgs> for EngineSettings {
                 full_sync_max_age: to_chrono(args.full_sync_max_age),
                 sign_in_refresh_interval: to_chrono(args.sign_in_refresh_interval),
                 ..SyncSettings::default()
+            },
+            reclaim: ExecutionSettings {
+                parallel_items: args.reclaim_parallel_items,
+                ..ExecutionSettings::default()
             },
         }
     }

@@ -12,6 +12,7 @@ mod m20261207_000060_provider_config;
 mod m20261207_000070_api_tokens;
 mod m20261208_000080_accepted_findings;
 mod m20261208_000090_reclaim_plans;
+mod m20261209_000100_reclaim_execution;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000070_api_tokens::Migration),
             Box::new(m20261208_000080_accepted_findings::Migration),
             Box::new(m20261208_000090_reclaim_plans::Migration),
+            Box::new(m20261209_000100_reclaim_execution::Migration),
         ]
     }
 }

@@ -9,9 +9,12 @@ use super::guard::RoleGuard;
 use super::types::{
     AcceptFindingInput, ApiSyncMode, ApiToken, ConnectionTest, CreateApiTokenInput,
     CreateMicrosoftProviderInput, CreateReclaimPlanInput, CreatedApiToken, FindingAcceptance,
-    LicenseSku, MoneyInput, Provider, ReclaimPlan, SyncRun, UpdateMicrosoftProviderInput,
+    LicenseSku, MoneyInput, Provider, ReclaimItem, ReclaimPlan, SyncRun,
+    UpdateMicrosoftProviderInput,
 };
+use crate::domain::reclaim_execution::{self, Start};
 use crate::domain::reclaim_plans::{self, GroupSource, PlanFilter};
+use crate::domain::reclaim_undo;
 use crate::domain::{acceptances, api_tokens, licenses, providers, reports, sync_runs};
 
 pub struct Mutation;
@@ -262,14 +265,47 @@ impl Mutation {
         Ok(plan.into())
     }
 
-    /// Cancels a plan that has not run: it never will.
+    /// Cancels a plan that has not run to its end: it never will. An execution under way stops
+    /// at its next item; what it did stays done, and can be undone.
     #[graphql(guard = r#"RoleGuard::admin_mutation("reclaim.plan.cancel", "reclaim_plan")"#)]
     async fn cancel_reclaim_plan(&self, ctx: &Context<'_>, id: ID) -> Result<ReclaimPlan> {
         let id = row_id("id", &id)?;
-        let plan = reclaim_plans::cancel(database(ctx)?, &actor(ctx)?, id)
+        let plan = reclaim_plans::cancel(database(ctx)?, run_events(ctx)?, &actor(ctx)?, id)
             .await
             .api()?;
         Ok(plan.into())
+    }
+
+    /// Executes an approved plan, or goes on with one whose execution stopped before its end:
+    /// a job on the provider's queue (after a sync under way) that re-reads each user before
+    /// removing the license, and skips those whose finding no longer holds. Follow it with
+    /// `reclaimPlanUpdated`. FORBIDDEN, with nothing queued, when the provider's app may not
+    /// change licenses.
+    #[graphql(guard = r#"RoleGuard::admin_mutation("reclaim.plan.execute", "reclaim_plan")"#)]
+    async fn execute_reclaim_plan(&self, ctx: &Context<'_>, id: ID) -> Result<ReclaimPlan> {
+        let id = row_id("id", &id)?;
+        let plan = reclaim_execution::execute(start(ctx)?, &actor(ctx)?, id)
+            .await
+            .api()?;
+        wake_workers(ctx);
+        Ok(plan.into())
+    }
+
+    /// Puts the licenses of executed items back (at most 50 at once), assigned directly with
+    /// the service plans they had switched off, within LM_RECLAIM_UNDO_DAYS of their removal.
+    /// Each item then carries its `undo` outcome: ADDED, or why not (COUNT_VIOLATION when the
+    /// seat went to someone else, USAGE_LOCATION_MISSING, …) with a hint; it may be undone
+    /// again once that is fixed.
+    #[graphql(guard = r#"RoleGuard::admin_mutation("reclaim.undo", "reclaim_item")"#)]
+    async fn undo_reclaim(&self, ctx: &Context<'_>, item_ids: Vec<ID>) -> Result<Vec<ReclaimItem>> {
+        let ids = item_ids
+            .iter()
+            .map(|id| row_id("itemIds", id))
+            .collect::<Result<Vec<_>>>()?;
+        let items = reclaim_undo::undo(start(ctx)?, reclaim_settings(ctx)?, &actor(ctx)?, &ids)
+            .await
+            .api()?;
+        Ok(items.into_iter().map(ReclaimItem::from).collect())
     }
 
     /// Revokes a token: every replica refuses it from its next request on. Revoking a revoked
@@ -282,4 +318,14 @@ impl Mutation {
             .api()?;
         Ok(token.into())
     }
+}
+
+/// What starting or undoing a reclaim needs of the context.
+fn start<'a>(ctx: &Context<'a>) -> Result<Start<'a>> {
+    Ok(Start {
+        db: database(ctx)?,
+        keyring: keyring(ctx)?,
+        registry: registry(ctx)?,
+        events: run_events(ctx)?,
+    })
 }

@@ -5,10 +5,11 @@ use async_graphql::{Context, ErrorExtensions, ID, Result, Subscription as GraphQ
 use futures::{Stream, StreamExt};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::context::{claims, row_id, run_feed};
+use super::context::{claims, database, row_id, run_events, run_feed};
 use super::errors::{ResultExt, graphql_error};
-use super::types::SyncRun;
+use super::types::{ReclaimPlan, SyncRun};
 use crate::codes::Code;
+use crate::domain::reclaim_execution;
 use crate::error::Error;
 
 pub struct Subscription;
@@ -32,6 +33,27 @@ impl Subscription {
         };
         // Its place under the caps is held by the operation (see `Api::execute_stream`).
         Ok(updates.map(|run| Ok(SyncRun::from(run))))
+    }
+
+    /// The reclaim plan now, then again as its execution moves (a few times a second at
+    /// most), until the execution ends; at once for a plan executed or cancelled.
+    async fn reclaim_plan_updated(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> Result<impl Stream<Item = Result<ReclaimPlan>> + use<>> {
+        claims(ctx)?;
+        let id = row_id("id", &id)?;
+        let db = database(ctx)?.clone();
+        // Listening first, so that no change between the read below and the first wait is lost.
+        let signals = run_events(ctx)?.subscribe();
+        let Some(first) = reclaim_execution::state(&db, id).await.api()? else {
+            return Err(graphql_error(&Error::NotFound(format!(
+                "no reclaim plan with id {id}"
+            ))));
+        };
+        Ok(reclaim_execution::follow(db, signals, first)
+            .map(|(plan, _)| Ok(ReclaimPlan::from(plan))))
     }
 }
 

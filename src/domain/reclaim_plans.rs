@@ -27,6 +27,7 @@ use serde_json::{Value, json};
 use super::audit::{self, Actor, Target};
 use super::money::{self, Costs};
 use super::providers::{self as provider_service, ProviderRegistry};
+use super::reclaim_execution;
 use super::reports::{Finding, FindingKind, Report};
 use super::sync_runs::Notice;
 use crate::codes::Code;
@@ -35,6 +36,7 @@ use crate::entities::{license_assignments, providers, reclaim_items, reclaim_pla
 use crate::error::{Error, Result};
 use crate::providers::ProviderError;
 use crate::providers::records::GroupRecord;
+use crate::sync::events::RunEvents;
 
 /// Items written per statement.
 const INSERT_CHUNK: usize = 500;
@@ -52,6 +54,8 @@ pub struct ReclaimSettings {
     pub max_plan_items: usize,
     /// Plans waiting for approval or execution per provider at most.
     pub max_open_plans: u64,
+    /// Days after its removal that an item's license may be put back by undo.
+    pub undo_days: i64,
 }
 
 impl Default for ReclaimSettings {
@@ -60,6 +64,7 @@ impl Default for ReclaimSettings {
             four_eyes: false,
             max_plan_items: 5_000,
             max_open_plans: 20,
+            undo_days: 30,
         }
     }
 }
@@ -67,8 +72,11 @@ impl Default for ReclaimSettings {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PlanStatus {
     PendingApproval,
+    /// May be executed; stays so while it runs, and after a run that stopped before its end.
     Approved,
     Cancelled,
+    /// Its execution reached the last item.
+    Executed,
 }
 
 impl PlanStatus {
@@ -77,13 +85,19 @@ impl PlanStatus {
             Self::PendingApproval => "PENDING_APPROVAL",
             Self::Approved => "APPROVED",
             Self::Cancelled => "CANCELLED",
+            Self::Executed => "EXECUTED",
         }
     }
 
     fn parse(text: &str) -> Option<Self> {
-        [Self::PendingApproval, Self::Approved, Self::Cancelled]
-            .into_iter()
-            .find(|status| status.as_str() == text)
+        [
+            Self::PendingApproval,
+            Self::Approved,
+            Self::Cancelled,
+            Self::Executed,
+        ]
+        .into_iter()
+        .find(|status| status.as_str() == text)
     }
 }
 
@@ -184,6 +198,7 @@ pub struct Plan {
     pub created_at: DateTime<Utc>,
     pub decided_by: Option<String>,
     pub decided_at: Option<DateTime<Utc>>,
+    pub executed_at: Option<DateTime<Utc>>,
 }
 
 impl TryFrom<reclaim_plans::Model> for Plan {
@@ -203,6 +218,7 @@ impl TryFrom<reclaim_plans::Model> for Plan {
             created_at: row.created_at,
             decided_by: row.decided_by,
             decided_at: row.decided_at,
+            executed_at: row.executed_at,
         })
     }
 }
@@ -488,6 +504,10 @@ fn item_row(
             .unwrap_or_else(|| json!([]))),
         monthly_cost_amount: Set(cost.map(|(_, amount)| money::shown(*amount).to_string())),
         monthly_cost_currency: Set(cost.map(|(currency, _)| currency.clone())),
+        contained_in_sku_external_id: Set(finding
+            .contained_in
+            .as_ref()
+            .map(|container| container.sku_id.clone())),
         ..Default::default()
     })
 }
@@ -518,7 +538,7 @@ fn summarize(findings: &[&Finding]) -> PlanSummary {
     summary
 }
 
-fn target(provider_id: Option<i64>, id: Option<i64>) -> Target {
+pub(super) fn target(provider_id: Option<i64>, id: Option<i64>) -> Target {
     Target {
         kind: "reclaim_plan",
         id: id.map(|id| id.to_string()),
@@ -625,6 +645,7 @@ async fn create_checked(
         created_at: Set(now),
         decided_by: Set(None),
         decided_at: Set(None),
+        executed_at: Set(None),
         ..Default::default()
     }
     .insert(&transaction)
@@ -691,14 +712,30 @@ pub async fn approve(
     .await
 }
 
-/// Cancels a plan that has not run: it can then never run.
-pub async fn cancel(db: &DatabaseConnection, actor: &Actor, id: i64) -> Result<Plan> {
-    let result = decide(db, actor, id, PlanStatus::Cancelled, |plan| {
-        if plan.status == PlanStatus::Cancelled {
-            return Err(Error::Conflict(format!("plan {id} is cancelled already")));
-        }
-        Ok(())
-    })
+/// Cancels a plan that has not run to its end: it can then never run, and an execution under
+/// way stops at its next item (what it did stays done, and can be undone).
+pub async fn cancel(
+    db: &DatabaseConnection,
+    events: &RunEvents,
+    actor: &Actor,
+    id: i64,
+) -> Result<Plan> {
+    let result = async {
+        let plan = decide(db, actor, id, PlanStatus::Cancelled, |plan| {
+            match plan.status {
+                PlanStatus::Cancelled => {
+                    Err(Error::Conflict(format!("plan {id} is cancelled already")))
+                }
+                PlanStatus::Executed => Err(Error::Conflict(format!(
+                    "plan {id} was executed: undo its items instead"
+                ))),
+                _ => Ok(()),
+            }
+        })
+        .await?;
+        reclaim_execution::stop(db, events, id).await?;
+        Ok(plan)
+    }
     .await;
     audit::on_failure(
         db,

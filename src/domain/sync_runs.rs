@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, Func, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::json;
 
@@ -79,8 +79,15 @@ fn map_all(rows: Vec<sync_runs::Model>) -> Result<Vec<SyncRun>> {
     rows.into_iter().map(SyncRun::try_from).collect()
 }
 
+/// Runs of the queue that are syncs: the queue also carries reclaim executions, which their
+/// plans report.
+fn syncs() -> sea_orm::Select<SyncRuns> {
+    SyncRuns::find().filter(Column::ReclaimPlanId.is_null())
+}
+
 pub async fn get(db: &DatabaseConnection, id: i64) -> Result<Option<SyncRun>> {
-    SyncRuns::find_by_id(id)
+    syncs()
+        .filter(Column::Id.eq(id))
         .one(db)
         .await?
         .map(SyncRun::try_from)
@@ -94,7 +101,7 @@ pub async fn list(
     limit: u64,
     before_id: Option<i64>,
 ) -> Result<Vec<SyncRun>> {
-    let mut query = SyncRuns::find().order_by_desc(Column::Id);
+    let mut query = syncs().order_by_desc(Column::Id);
     if let Some(provider_id) = provider_id {
         query = query.filter(Column::ProviderId.eq(provider_id));
     }
@@ -112,6 +119,7 @@ pub async fn latest_per_provider(
     let newest_ids = Query::select()
         .expr(Func::max(Expr::col(Column::Id)))
         .from(SyncRuns)
+        .and_where(Expr::col(Column::ReclaimPlanId).is_null())
         .and_where(one_of(
             db.get_database_backend(),
             Column::ProviderId,
@@ -187,6 +195,9 @@ pub async fn cancel(
         provider_id: None,
     };
     let result = async {
+        if get(db, run_id).await?.is_none() {
+            return Err(Error::NotFound(format!("no sync run with id {run_id}")));
+        }
         let run = queue::request_cancel(db, events, run_id).await?;
         audit::record(db, actor, "sync.cancel", &target, audit::SUCCEEDED, None).await?;
         SyncRun::try_from(run)

@@ -26,6 +26,24 @@ pub struct Model {
     pub disabled_plans: Json,
     pub monthly_cost_amount: Option<String>,
     pub monthly_cost_currency: Option<String>,
+    /// For an overlap: the SKU that already includes this one, which must still be held.
+    pub contained_in_sku_external_id: Option<String>,
+    /// What execution did (`Code`), once; None while the item waits.
+    pub outcome: Option<String>,
+    pub outcome_message: Option<String>,
+    pub outcome_hint: Option<String>,
+    /// When a worker first took the item: a later worker then knows a change may have been
+    /// sent whose answer was lost.
+    pub started_at: Option<DateTimeUtc>,
+    pub finished_at: Option<DateTimeUtc>,
+    /// What undo did (`Code`); None until undone.
+    pub undo_outcome: Option<String>,
+    pub undo_message: Option<String>,
+    pub undo_hint: Option<String>,
+    /// Taken by an undo in progress, so that two undos of one item cannot both add it.
+    pub undo_started_at: Option<DateTimeUtc>,
+    pub undone_at: Option<DateTimeUtc>,
+    pub undone_by: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,6 +1,6 @@
 use sea_orm::entity::prelude::*;
 
-/// A reclaim plan: made once, then approved or cancelled, never edited.
+/// A reclaim plan: made once, then approved or cancelled, never edited; an approved plan runs.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "reclaim_plans")]
 pub struct Model {
@@ -18,6 +18,8 @@ pub struct Model {
     /// Who approved or cancelled it, and when.
     pub decided_by: Option<String>,
     pub decided_at: Option<DateTimeUtc>,
+    /// When its execution reached the last item.
+    pub executed_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -33,6 +33,8 @@ pub struct Model {
     pub queued_at: DateTimeUtc,
     pub started_at: Option<DateTimeUtc>,
     pub finished_at: Option<DateTimeUtc>,
+    /// Set when the job executes this reclaim plan rather than syncing.
+    pub reclaim_plan_id: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -126,7 +126,8 @@ pub enum Heartbeat {
 
 fn active_conflict(provider_id: i64) -> Error {
     Error::Conflict(format!(
-        "provider {provider_id} already has a sync queued or running; wait for it or cancel it"
+        "provider {provider_id} already has a sync or a reclaim queued or running; wait for it \
+         or cancel it"
     ))
 }
 
@@ -138,15 +139,39 @@ pub async fn enqueue(
     mode: SyncMode,
     trigger: &str,
 ) -> Result<sync_runs::Model> {
+    insert_queued(db, provider_id, mode.as_str(), trigger, None).await
+}
+
+/// The `mode` of a job that executes a reclaim plan rather than syncing.
+pub const RECLAIM_MODE: &str = "RECLAIM";
+
+/// Queues the execution of a reclaim plan: a job like a sync, so that a provider never syncs
+/// and has its licenses changed at once. CONFLICT if the provider has a job active.
+pub async fn enqueue_reclaim(
+    db: &DatabaseConnection,
+    provider_id: i64,
+    plan_id: i64,
+) -> Result<sync_runs::Model> {
+    insert_queued(db, provider_id, RECLAIM_MODE, "reclaim", Some(plan_id)).await
+}
+
+async fn insert_queued(
+    db: &DatabaseConnection,
+    provider_id: i64,
+    mode: &str,
+    trigger: &str,
+    reclaim_plan_id: Option<i64>,
+) -> Result<sync_runs::Model> {
     sync_runs::ActiveModel {
         provider_id: Set(provider_id),
         trigger: Set(trigger.to_owned()),
-        mode: Set(mode.as_str().to_owned()),
+        mode: Set(mode.to_owned()),
         status: Set(RunStatus::Queued.as_str().to_owned()),
         warnings: Set(json!([])),
         attempt: Set(0),
         cancel_requested: Set(false),
         queued_at: Set(Utc::now()),
+        reclaim_plan_id: Set(reclaim_plan_id),
         ..Default::default()
     }
     .insert(db)
@@ -228,6 +253,19 @@ fn owned_by(worker: &str, run_id: i64) -> sea_orm::Condition {
         .add(Column::Id.eq(run_id))
         .add(Column::LeaseOwner.eq(worker))
         .add(Column::Status.eq(RunStatus::Running.as_str()))
+}
+
+/// Whether `worker` still holds the lease of `run_id` for at least `margin` more: the fence a
+/// job's writes outside the run row carry (`WHERE EXISTS …`), so that a worker that stalled
+/// past its lease writes nothing once another has taken the job over.
+pub fn lease_held(run_id: i64, worker: &str, margin: Duration) -> sea_orm::sea_query::Expr {
+    let run = Query::select()
+        .expr(Expr::val(1))
+        .from(SyncRuns)
+        .cond_where(owned_by(worker, run_id))
+        .and_where(Expr::col(Column::LeaseExpiresAt).gt(Utc::now() + margin))
+        .to_owned();
+    Expr::exists(run)
 }
 
 /// Renews the lease and reports whether to go on.
@@ -317,6 +355,27 @@ pub async fn finish(
     published(db, events, run_id, result.rows_affected == 1).await
 }
 
+/// Gives a job held by `worker` back to the queue, for another worker to take it up (a reclaim
+/// execution stopped by a shutdown); false when the lease was already lost.
+pub async fn release(
+    db: &DatabaseConnection,
+    events: &RunEvents,
+    run_id: i64,
+    worker: &str,
+) -> Result<bool> {
+    let result = SyncRuns::update_many()
+        .col_expr(Column::Status, Expr::value(RunStatus::Queued.as_str()))
+        .col_expr(Column::LeaseOwner, Expr::value(Option::<String>::None))
+        .col_expr(
+            Column::LeaseExpiresAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .filter(owned_by(worker, run_id))
+        .exec(db)
+        .await?;
+    published(db, events, run_id, result.rows_affected == 1).await
+}
+
 fn terminal_update(
     status: RunStatus,
     notice: Option<&Notice>,
@@ -344,9 +403,36 @@ fn terminal_update(
         )
 }
 
+/// Claims of a reclaim execution at most: past them, a job whose workers keep dying fails
+/// rather than being taken up for ever.
+pub const RECLAIM_ATTEMPTS: i32 = 5;
+
 /// Fails every RUNNING run whose lease has expired: its process died or hung. Returns their ids.
+/// A reclaim execution is queued again instead, while it has attempts left: its items record
+/// what was done, so the next worker goes on where the dead one stopped.
 pub async fn fail_expired(db: &DatabaseConnection, events: &RunEvents) -> Result<Vec<i64>> {
     let now = Utc::now();
+    let requeued = SyncRuns::update_many()
+        .col_expr(Column::Status, Expr::value(RunStatus::Queued.as_str()))
+        .col_expr(Column::LeaseOwner, Expr::value(Option::<String>::None))
+        .col_expr(
+            Column::LeaseExpiresAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .filter(Column::Status.eq(RunStatus::Running.as_str()))
+        .filter(Column::LeaseExpiresAt.lt(now))
+        .filter(Column::ReclaimPlanId.is_not_null())
+        .filter(Column::Attempt.lt(RECLAIM_ATTEMPTS))
+        .filter(Column::CancelRequested.eq(false))
+        .exec_with_returning(db)
+        .await?;
+    for run in &requeued {
+        tracing::warn!(
+            run = run.id,
+            "reclaim execution queued again: its worker stopped"
+        );
+        events.publish(db, run.id).await;
+    }
     let interrupted = Notice {
         code: Code::Interrupted.into(),
         message: "the process running this sync stopped before it finished".into(),

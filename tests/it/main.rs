@@ -34,6 +34,7 @@ mod migrations;
 mod oidc;
 mod provider_kinds;
 mod providers;
+mod reclaim_execution;
 mod reclaim_plans;
 mod report;
 mod schema;

@@ -18,7 +18,7 @@ pub use connection_test::ConnectionTest;
 pub use license::{LicenseSku, MoneyInput};
 pub use provider::{CreateMicrosoftProviderInput, Provider, UpdateMicrosoftProviderInput};
 pub use provider_kind::ProviderKindInfo;
-pub use reclaim::{CreateReclaimPlanInput, ReclaimPlan};
+pub use reclaim::{CreateReclaimPlanInput, ReclaimItem, ReclaimPlan};
 pub use report::LicenseReport;
 pub use sync_run::{ApiSyncMode, SyncRun};
 pub use user::{

@@ -5,10 +5,13 @@ use serde_json::Value;
 
 use super::license::MonthlyCost;
 use super::report::FindingKind;
-use crate::api::context::database;
+use super::sync_run::{ApiSyncStatus, SyncError};
+use crate::api::context::{database, reclaim_settings};
 use crate::api::cursor;
 use crate::api::errors::ResultExt;
+use crate::domain::reclaim_execution::{self, Execution};
 use crate::domain::reclaim_plans::{self, PlanStatus};
+use crate::domain::reclaim_undo;
 
 const ITEMS_DEFAULT: u64 = 100;
 const ITEMS_MAX: u64 = 500;
@@ -20,8 +23,59 @@ pub enum ReclaimPlanStatus {
     PendingApproval,
     /// May be executed; may still be cancelled.
     Approved,
-    /// Will never run.
+    /// Will never run (again): an execution under way stops at its next item.
     Cancelled,
+    /// Its execution reached the last item; each item says what was done.
+    Executed,
+}
+
+/// Where a plan's execution stands: its latest job and its items by outcome.
+#[derive(SimpleObject)]
+pub struct ReclaimExecution {
+    /// The latest job; null until the plan is first executed.
+    pub run_id: Option<ID>,
+    /// QUEUED or RUNNING while it runs; FAILED or CANCELLED leave the items not done waiting
+    /// for another `executeReclaimPlan`.
+    pub status: Option<ApiSyncStatus>,
+    /// Workers that took the job up: more than 1 after a worker died and another resumed it.
+    pub attempt: i32,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Why the latest job failed or was cancelled.
+    pub error: Option<SyncError>,
+    /// Items the execution acts on (REMOVE_DIRECT).
+    pub items: i64,
+    /// Of those, the ones with an outcome.
+    pub done: i64,
+    /// Items per outcome code (REMOVED, SKIPPED_STALE, …).
+    pub outcomes: Vec<ReclaimOutcomeCount>,
+}
+
+#[derive(SimpleObject)]
+pub struct ReclaimOutcomeCount {
+    pub code: String,
+    pub items: i64,
+}
+
+impl From<Execution> for ReclaimExecution {
+    fn from(execution: Execution) -> Self {
+        let run = execution.run;
+        Self {
+            run_id: run.as_ref().map(|run| ID(run.id.to_string())),
+            status: run.as_ref().map(|run| run.status.into()),
+            attempt: run.as_ref().map_or(0, |run| run.attempt),
+            started_at: run.as_ref().and_then(|run| run.started_at),
+            finished_at: run.as_ref().and_then(|run| run.finished_at),
+            error: run.and_then(|run| run.error).map(SyncError::from),
+            items: execution.items,
+            done: execution.done,
+            outcomes: execution
+                .outcomes
+                .into_iter()
+                .map(|(code, items)| ReclaimOutcomeCount { code, items })
+                .collect(),
+        }
+    }
 }
 
 /// What a reclaim plan would do, counted when it was made.
@@ -172,6 +226,19 @@ impl ReclaimPlan {
         self.0.decided_at
     }
 
+    /// When its execution reached the last item.
+    async fn executed_at(&self) -> Option<DateTime<Utc>> {
+        self.0.executed_at
+    }
+
+    /// How far its execution has come.
+    async fn execution(&self, ctx: &Context<'_>) -> Result<ReclaimExecution> {
+        let execution = reclaim_execution::execution(database(ctx)?, self.0.id)
+            .await
+            .api()?;
+        Ok(execution.into())
+    }
+
     /// Its items in the order they were planned: by user, then SKU. `first` at most 500;
     /// default 100.
     #[graphql(complexity = "first.unwrap_or(100).max(0) as usize * child_complexity")]
@@ -208,6 +275,12 @@ impl From<reclaim_plans::Plan> for ReclaimPlan {
 
 /// One license of one user in a plan, as it was when the plan was made.
 pub struct ReclaimItem(reclaim_plans::PlanItem);
+
+impl From<reclaim_plans::PlanItem> for ReclaimItem {
+    fn from(item: reclaim_plans::PlanItem) -> Self {
+        Self(item)
+    }
+}
 
 #[Object]
 impl ReclaimItem {
@@ -293,6 +366,63 @@ impl ReclaimItem {
             currency: self.0.monthly_cost_currency.clone()?,
         })
     }
+
+    /// What execution did: REMOVED, ALREADY_REMOVED, SKIPPED_STALE, INHERITED_FROM_GROUP,
+    /// USER_NOT_FOUND, …; null while the item waits, and for MANUAL items.
+    async fn outcome(&self) -> Option<ReclaimOutcome> {
+        outcome(
+            self.0.outcome.as_ref(),
+            self.0.outcome_message.as_ref(),
+            self.0.outcome_hint.as_ref(),
+            self.0.finished_at,
+        )
+    }
+
+    /// What undo did: ADDED, COUNT_VIOLATION, USAGE_LOCATION_MISSING, …; null until undone.
+    async fn undo(&self) -> Option<ReclaimOutcome> {
+        outcome(
+            self.0.undo_outcome.as_ref(),
+            self.0.undo_message.as_ref(),
+            self.0.undo_hint.as_ref(),
+            self.0.undone_at,
+        )
+    }
+
+    /// Who undid it.
+    async fn undone_by(&self) -> Option<&str> {
+        self.0.undone_by.as_deref()
+    }
+
+    /// Until when `undoReclaim` may put the license back; null when there is nothing to undo.
+    async fn undoable_until(&self, ctx: &Context<'_>) -> Result<Option<DateTime<Utc>>> {
+        Ok(reclaim_undo::undoable_until(
+            &self.0,
+            reclaim_settings(ctx)?,
+        ))
+    }
+}
+
+/// How execution or undo ended for an item.
+#[derive(SimpleObject)]
+pub struct ReclaimOutcome {
+    pub code: String,
+    pub message: String,
+    pub hint: String,
+    pub at: Option<DateTime<Utc>>,
+}
+
+fn outcome(
+    code: Option<&String>,
+    message: Option<&String>,
+    hint: Option<&String>,
+    at: Option<DateTime<Utc>>,
+) -> Option<ReclaimOutcome> {
+    Some(ReclaimOutcome {
+        code: code?.clone(),
+        message: message.cloned().unwrap_or_default(),
+        hint: hint.cloned().unwrap_or_default(),
+        at,
+    })
 }
 
 fn ids(groups: &Value) -> Vec<String> {

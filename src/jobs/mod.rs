@@ -1,7 +1,9 @@
-//! The application's jobs, beside the HTTP server: workers claim queued runs and execute them,
-//! several providers at once but bounded; the scheduler queues runs for providers with a sync
-//! interval. They sit above sync (which runs one job) and the domain (which owns providers and
+//! The application's jobs, beside the HTTP server: workers claim queued runs and execute them —
+//! syncs, and reclaim plans (`reclaim`) — several providers at once but bounded; the scheduler
+//! queues runs for providers with a sync interval. They sit above sync (which runs one job) and the domain (which owns providers and
 //! runs), so neither of those needs the other's caller.
+
+pub mod reclaim;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +21,7 @@ use crate::entities::{providers, sync_runs as run_rows};
 use crate::error::Error;
 use crate::providers::registry::ProviderRegistry;
 use crate::sync::events::RunEvents;
+use crate::sync::lease::Lease;
 use crate::sync::queue::{self, Notice, Outcome, RunStatus, SyncMode};
 use crate::sync::runner::{self, SyncSettings};
 
@@ -35,6 +38,7 @@ pub struct SyncEngine {
     pub wake: Arc<Notify>,
     /// Where runs' changes are announced to the subscriptions that follow them.
     pub events: RunEvents,
+    pub reclaim: reclaim::ExecutionSettings,
 }
 
 /// How often idle workers look for queued runs another process may have added.
@@ -63,13 +67,45 @@ impl SyncEngine {
         }
     }
 
+    /// What a reclaim execution needs of this engine; `checkpoint` holds it where a test says.
+    pub fn reclaim_runtime(
+        &self,
+        checkpoint: Option<Arc<dyn reclaim::Checkpoint>>,
+    ) -> reclaim::Runtime {
+        reclaim::Runtime {
+            db: self.db.clone(),
+            events: self.events.clone(),
+            lease: Lease {
+                length: self.settings.lease,
+                renew_every: self.settings.heartbeat_every,
+            },
+            settings: self.reclaim,
+            checkpoint,
+        }
+    }
+
     /// Runs one claimed run to its end; a provider that cannot even be reached from its stored
     /// configuration fails the run with the reason.
     pub async fn execute(&self, run: run_rows::Model, worker: &str, shutdown: CancellationToken) {
+        self.execute_with(run, worker, shutdown, None).await;
+    }
+
+    /// [`Self::execute`], holding a reclaim execution at `checkpoint`.
+    pub async fn execute_with(
+        &self,
+        run: run_rows::Model,
+        worker: &str,
+        shutdown: CancellationToken,
+        checkpoint: Option<Arc<dyn reclaim::Checkpoint>>,
+    ) {
         let run_id = run.id;
         let connection =
             provider_service::connect(&self.db, &self.keyring, &self.registry, run.provider_id);
         let result = match connection.await {
+            Ok(provider) if run.reclaim_plan_id.is_some() => {
+                let runtime = self.reclaim_runtime(checkpoint);
+                reclaim::execute(runtime, run, worker.to_owned(), provider.client, shutdown).await
+            }
             Ok(provider) => {
                 runner::execute(self.runtime(), run, worker.to_owned(), provider, shutdown).await
             }
