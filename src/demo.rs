@@ -4,7 +4,7 @@
 
 use std::future::Future;
 
-use graph_sim::{SimOptions, SimServer, TenantSpec};
+use graph_sim::{Permissions, SimOptions, SimServer, TenantSpec};
 use secrecy::SecretString;
 
 use crate::app::{self, Application, StartupError};
@@ -59,6 +59,9 @@ pub async fn run(
     let spec = TenantSpec {
         users: args.users,
         seed: args.seed,
+        // The demo's tenant lets reclaim change licenses, so that a plan can be executed and
+        // undone there without a real tenant at stake.
+        permissions: Permissions::default().with_license_writes(),
         ..TenantSpec::default()
     };
     let sim = SimServer::start(spec, SimOptions::default())

@@ -13,7 +13,9 @@
 //!   the run that another process failed or took over.
 //!
 //! A run whose lease expired (its process died) is failed with INTERRUPTED rather than retried:
-//! the provider is free to sync again at once, and the history says what happened.
+//! the provider is free to sync again at once, and the history says what happened. A reclaim
+//! execution (a run with `reclaim_plan_id`) is queued again instead, a few times: its items
+//! record what is done, so the next worker goes on where the dead one stopped.
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, Query};

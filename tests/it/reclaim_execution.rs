@@ -12,7 +12,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::fixtures::gql;
 use common::graph::tenant_with;
+use common::websocket::{connect, next_json};
 use common::{Engine, Options, TestApp, error_code};
+use futures::SinkExt;
+use tokio_tungstenite::tungstenite::Message;
 use futures::future::BoxFuture;
 use graph_sim::{FaultOptions, LicenseFixture, Permissions, SimOptions, SimServer, TenantSpec};
 use license_manager::auth::Role;
@@ -754,7 +757,46 @@ async fn a_cancelled_plan_changes_nothing(engine: Engine) {
     app.finish().await;
 }
 
+/// A dashboard subscribed to a plan sees it waiting, then executed with every item done.
+async fn a_dashboard_follows_a_plan_to_its_end(engine: Engine) {
+    let sim = writable_sim().await;
+    let (app, provider) = synced_app(engine, &sim, 1).await;
+    let plan = approved_plan(&app, &provider).await;
+    let mut socket = connect(&app, Some(&app.token(Role::Viewer, "dashboard"))).await;
+    assert_eq!(next_json(&mut socket).await.expect("ack")["type"], "connection_ack");
+    let subscribe = json!({ "id": "1", "type": "subscribe", "payload": {
+        "query": "subscription($id: ID!) { reclaimPlanUpdated(id: $id) {
+            status execution { status done items outcomes { code items } } } }",
+        "variables": { "id": plan["id"] } } });
+    socket
+        .send(Message::text(subscribe.to_string()))
+        .await
+        .expect("sent");
+    let first = next_json(&mut socket).await.expect("the plan now");
+    assert_eq!(
+        first["payload"]["data"]["reclaimPlanUpdated"]["execution"]["status"],
+        Value::Null,
+        "{first}"
+    );
+    execute(&app, &plan["id"]).await;
+    let mut last = first;
+    loop {
+        let message = next_json(&mut socket).await.expect("a message");
+        match message["type"].as_str() {
+            Some("next") => last = message,
+            Some("complete") => break,
+            other => panic!("unexpected {other:?}: {message}"),
+        }
+    }
+    let last = &last["payload"]["data"]["reclaimPlanUpdated"];
+    assert_eq!(last["status"], "EXECUTED", "{last}");
+    assert_eq!(last["execution"]["status"], "SUCCEEDED", "{last}");
+    assert_eq!(last["execution"]["done"], removals(&plan).len(), "{last}");
+    app.finish().await;
+}
+
 engine_tests!(
+    a_dashboard_follows_a_plan_to_its_end,
     executing_a_plan_frees_exactly_the_direct_seats_and_undo_restores_them,
     undo_says_when_the_seat_went_to_someone_else,
     throttled_writes_still_end_exact,

@@ -5,7 +5,7 @@ use crate::common;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use crate::common::websocket::{Socket, init, open};
+use crate::common::websocket::{Socket, connect, next_json, open};
 use chrono::Duration as ChronoDuration;
 use common::graph::slow_tenant;
 use common::{Engine, Options, TestApp};
@@ -18,23 +18,6 @@ use license_manager::sync::queue::{self, Progress};
 use sea_orm::DatabaseConnection;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
-
-async fn connect(app: &TestApp, token: Option<&str>) -> Socket {
-    let mut socket = open(app).await;
-    init(&mut socket, token).await;
-    socket
-}
-
-async fn next_json(socket: &mut Socket) -> Option<Value> {
-    while let Some(message) = socket.next().await {
-        match message.ok()? {
-            Message::Text(text) => return serde_json::from_str(&text).ok(),
-            Message::Close(_) => return None,
-            _ => continue,
-        }
-    }
-    None
-}
 
 async fn rename(app: &TestApp, provider: &str, name: &str) {
     let body = app

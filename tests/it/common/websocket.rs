@@ -1,7 +1,7 @@
 //! graphql-transport-ws sockets on the server under test, as a browser or a script opens them.
 
-use futures::SinkExt;
-use serde_json::json;
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::handshake::client::Request;
@@ -43,4 +43,23 @@ pub async fn init(socket: &mut Socket, token: Option<&str>) {
         ))
         .await
         .expect("sent");
+}
+
+/// A socket that said `connection_init` with `token`.
+pub async fn connect(app: &TestApp, token: Option<&str>) -> Socket {
+    let mut socket = open(app).await;
+    init(&mut socket, token).await;
+    socket
+}
+
+/// The next text message as JSON; None when the socket closes.
+pub async fn next_json(socket: &mut Socket) -> Option<Value> {
+    while let Some(message) = socket.next().await {
+        match message.ok()? {
+            Message::Text(text) => return serde_json::from_str(&text).ok(),
+            Message::Close(_) => return None,
+            _ => continue,
+        }
+    }
+    None
 }
