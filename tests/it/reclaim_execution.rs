@@ -15,7 +15,6 @@ use common::graph::tenant_with;
 use common::websocket::{connect, next_json};
 use common::{Engine, Options, TestApp, error_code};
 use futures::SinkExt;
-use tokio_tungstenite::tungstenite::Message;
 use futures::future::BoxFuture;
 use graph_sim::{FaultOptions, LicenseFixture, Permissions, SimOptions, SimServer, TenantSpec};
 use license_manager::auth::Role;
@@ -28,6 +27,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 use tokio::sync::Notify;
+use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
 const USERS: usize = 40;
@@ -763,7 +763,10 @@ async fn a_dashboard_follows_a_plan_to_its_end(engine: Engine) {
     let (app, provider) = synced_app(engine, &sim, 1).await;
     let plan = approved_plan(&app, &provider).await;
     let mut socket = connect(&app, Some(&app.token(Role::Viewer, "dashboard"))).await;
-    assert_eq!(next_json(&mut socket).await.expect("ack")["type"], "connection_ack");
+    assert_eq!(
+        next_json(&mut socket).await.expect("ack")["type"],
+        "connection_ack"
+    );
     let subscribe = json!({ "id": "1", "type": "subscribe", "payload": {
         "query": "subscription($id: ID!) { reclaimPlanUpdated(id: $id) {
             status execution { status done items outcomes { code items } } } }",

@@ -18,6 +18,7 @@ use super::response::{
 use super::retry::{self, Failure, RetryConfig, RetryHint};
 use super::throttle::ThrottleGate;
 use super::token::{AccessToken, TokenInfo, TokenSource};
+use super::write_budget::WriteBudget;
 
 /// Client settings; `Default` suits production, tests shrink the waits.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,6 +57,7 @@ struct Inner {
     tokens: TokenSource,
     config: ClientConfig,
     throttle: ThrottleGate,
+    writes: WriteBudget,
 }
 
 /// One request as sent (again, on each retry).
@@ -117,6 +119,7 @@ impl GraphClient {
                 tokens,
                 config,
                 throttle: ThrottleGate::default(),
+                writes: WriteBudget::default(),
             }),
         })
     }
@@ -170,6 +173,11 @@ impl GraphClient {
     /// Sends `call` and returns the successful response, with the retries and the token
     /// refresh of [`Self::get`].
     pub(crate) async fn call(&self, call: Call<'_>) -> Result<RawResponse, GraphError> {
+        if call.body.is_some() {
+            // A POST changes something: it counts against the write limit, once however often
+            // it is retried (a retry waits out the throttle first).
+            self.inner.writes.acquire().await;
+        }
         let refreshed = AtomicBool::new(false);
         retry::run(&self.retry, call.api.name(), || {
             self.attempt(call, &refreshed)

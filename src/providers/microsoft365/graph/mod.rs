@@ -44,6 +44,7 @@ mod retry;
 mod throttle;
 mod token;
 mod users;
+mod write_budget;
 
 pub use client::{ClientConfig, GraphClient};
 pub use cloud::{Cloud, EndpointOverrides, Endpoints};
