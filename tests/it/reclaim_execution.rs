@@ -453,6 +453,29 @@ async fn undo_says_when_the_seat_went_to_someone_else(engine: Engine) {
         retried["undoReclaim"][0]["undo"]["code"], "ADDED",
         "{retried}"
     );
+
+    // A user who lost the usage location a direct license needs: said so, and nothing changes.
+    let other = removals(&done)
+        .into_iter()
+        .find(|item| item["outcome"]["code"] == "REMOVED" && item["id"] != direct["id"])
+        .expect("another removed license");
+    let user = user_by_upn(
+        &sim,
+        other["userPrincipalName"].as_str().unwrap_or_default(),
+    );
+    sim.set_usage_location(user, None)
+        .expect("the location is cleared");
+    let writes = sim.applied_writes().len();
+    let refused = admin(&app, undo, json!({ "ids": [other["id"]] })).await;
+    let outcome = &refused["undoReclaim"][0]["undo"];
+    assert_eq!(outcome["code"], "USAGE_LOCATION_MISSING", "{refused}");
+    assert!(
+        outcome["hint"]
+            .as_str()
+            .is_some_and(|hint| hint.contains("usage location")),
+        "{refused}"
+    );
+    assert_eq!(sim.applied_writes().len(), writes);
     app.finish().await;
 }
 
