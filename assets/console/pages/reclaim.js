@@ -78,6 +78,12 @@ const ITEMS = `query ReclaimItems($id: ID!, $first: Int, $after: String) {
   }
 }`;
 
+// The items' outcomes alone, read while an execution runs.
+const OUTCOMES_NOW = `query ReclaimOutcomes($id: ID!, $first: Int) {
+  reclaimPlan(id: $id) { items(first: $first) { nodes { id outcome ${OUTCOME} undoableUntil } } }
+}`;
+const OUTCOMES_EVERY = 1000;
+
 const UPDATED = `subscription ReclaimPlanUpdated($id: ID!) { reclaimPlanUpdated(id: $id) { ${STATE} } }`;
 const EXECUTE = `mutation ExecuteReclaimPlan($id: ID!) { executeReclaimPlan(id: $id) { ${STATE} } }`;
 const UNDO = `mutation UndoReclaim($ids: [ID!]!) { undoReclaim(itemIds: $ids) { ${ITEM} } }`;
@@ -169,7 +175,34 @@ function PlanPage({ id }) {
   // The plan's state as a mutation or the subscription last gave it: newer than the query's.
   const [state, setState] = useState(null);
   const items = usePages(ITEMS, { id, first: 100 }, data => data.reclaimPlan.items);
-  useEffect(() => setState(null), [id]);
+  // Outcomes of the items shown, read as the execution moves: newer than the page's.
+  const [outcomes, setOutcomes] = useState(() => new Map());
+  const outcomesRead = useRef(0);
+  useEffect(() => { setState(null); setOutcomes(new Map()); }, [id]);
+
+  // At most once a second while it runs; a read that fails or is skipped changes nothing, as
+  // every outcome is read again when the execution ends.
+  const readOutcomes = () => {
+    const now = Date.now();
+    if (now - outcomesRead.current < OUTCOMES_EVERY) return;
+    outcomesRead.current = now;
+    graphql(OUTCOMES_NOW, { id, first: Math.min(500, Math.max(items.nodes.length, 1)) }).then(
+      answer => setOutcomes(previous => new Map([...previous, ...answer.reclaimPlan.items.nodes.map(item => [item.id, item])])),
+      () => {},
+    );
+  };
+  // Items are read again once an execution has ended, however its end was learnt: the execute
+  // mutation itself when it was quick, else the subscription's last state.
+  const update = next => {
+    const before = state?.id === next.id ? state : data?.reclaimPlan;
+    setState(next);
+    if (next.execution.status !== null && !isRunning(next.execution)) {
+      setOutcomes(new Map());
+      items.reload();
+    } else if (isRunning(next.execution) && next.execution.done !== before?.execution.done) {
+      readOutcomes();
+    }
+  };
   const loaded = data?.reclaimPlan;
   const plan = loaded && { ...loaded, ...(state?.id === loaded.id ? state : {}) };
   if (loading && !data) return html`<${Loading} />`;
@@ -180,7 +213,7 @@ function PlanPage({ id }) {
   const provider = data.providers.find(candidate => candidate.id === plan.providerId);
   return html`
     <${Page} title=${`Reclaim plan ${plan.id}`}
-      actions=${html`<${Decisions} plan=${plan} items=${items.nodes} providerName=${provider?.name} onChanged=${setState} />`}>
+      actions=${html`<${Decisions} plan=${plan} items=${items.nodes} providerName=${provider?.name} onChanged=${update} />`}>
       <p><${Link} to="/reclaim">All plans</${Link}></p>
       ${plan.warnings.map(warning => html`
         <div class="notice" role="note" data-test="plan-warning" data-code=${warning.code}>
@@ -204,8 +237,8 @@ function PlanPage({ id }) {
         from ${plan.kinds.length ? plan.kinds.join(', ').toLowerCase().replaceAll('_', ' ') : 'every kind of finding'},
         users inactive after ${formatNumber(plan.inactiveDays)} days. A plan is fixed when it is made: later syncs do not change it.
       </p>
-      <${Execution} plan=${plan} items=${items.nodes} providerName=${provider?.name} onChanged=${setState} onEnded=${items.reload} />
-      <${Items} plan=${plan} pages=${items} />
+      <${Execution} plan=${plan} items=${items.nodes} providerName=${provider?.name} onChanged=${update} />
+      <${Items} pages=${items} outcomes=${outcomes} />
     </${Page}>`;
 }
 
@@ -271,16 +304,15 @@ function Decisions({ plan, items, providerName, onChanged }) {
     ${asking === 'cancel' ? html`
       <${ConfirmDialog} id="cancel-plan" title=${`Cancel plan ${plan.id}?`} confirmLabel="Cancel plan" busyLabel="Cancelling…"
         errorTitle="The plan was not cancelled" onConfirm=${() => decide('cancelReclaimPlan')} onClose=${() => setAsking(null)}>
-        ${running || !neverRan
-          ? html`<p>The execution stops at its next license and never goes on. Licenses it already removed stay removed; put them back with Undo below.</p>`
+        ${!neverRan
+          ? html`<p>Its execution ${running ? 'stops at its next license' : 'never goes on'}. Licenses already removed stay removed; put them back with Undo below.</p>`
           : html`<p>A cancelled plan never runs. Make a new one from the Waste page when needed.</p>`}
       </${ConfirmDialog}>` : null}`;
 }
 
 // Where the execution stands: followed live over `reclaimPlanUpdated` while it runs (each
-// state goes to `onChanged`; `onEnded` once it stops), then its counts by outcome, and what
-// stopped it with a way to go on.
-function Execution({ plan, items, providerName, onChanged, onEnded }) {
+// state goes to `onChanged`), then its counts by outcome, and what stopped it with a way to go on.
+function Execution({ plan, items, providerName, onChanged }) {
   const admin = useIsAdmin();
   const { execution } = plan;
   const running = isRunning(execution);
@@ -288,20 +320,14 @@ function Execution({ plan, items, providerName, onChanged, onEnded }) {
   const [attempt, setAttempt] = useState(0);
   const [resuming, setResuming] = useState(false);
   const changed = useRef(onChanged);
-  const ended = useRef(onEnded);
   changed.current = onChanged;
-  ended.current = onEnded;
   const followed = running ? execution.runId : null;
 
   useEffect(() => {
     if (!followed) return undefined;
     setFailure(null);
     return subscribe(UPDATED, { id: plan.id }, {
-      onData: data => {
-        const next = data.reclaimPlanUpdated;
-        changed.current(next);
-        if (!isRunning(next.execution)) ended.current();
-      },
+      onData: data => changed.current(data.reclaimPlanUpdated),
       onError: setFailure,
     });
   }, [plan.id, followed, attempt]);
@@ -368,14 +394,14 @@ function OutcomeBadge({ outcome, test }) {
     </details>`;
 }
 
-function Items({ plan, pages }) {
+function Items({ pages, outcomes }) {
   const admin = useIsAdmin();
   const [selected, setSelected] = useState(() => new Set());
   // Items as undoReclaim last gave them back, newer than the page's.
   const [undone, setUndone] = useState(() => new Map());
   const [asking, setAsking] = useState(false);
   const [result, setResult] = useState(null);
-  const nodes = pages.nodes.map(item => undone.get(item.id) ?? item);
+  const nodes = pages.nodes.map(item => undone.get(item.id) ?? { ...item, ...outcomes.get(item.id) });
   const now = Date.now();
   const undoable = admin ? nodes.filter(item => item.undoableUntil && new Date(item.undoableUntil).getTime() > now) : [];
   const chosen = undoable.filter(item => selected.has(item.id));

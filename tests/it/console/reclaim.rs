@@ -5,7 +5,7 @@
 //! its end (licenses removed, a user who came back skipped) and puts one license back; a viewer
 //! sees the outcomes and no control. Each page passes the accessibility check.
 
-use graph_sim::{Permissions, SimOptions, TenantSpec};
+use graph_sim::{FaultOptions, Permissions, SimOptions, TenantSpec};
 use serde_json::{Value, json};
 
 use crate::common::browser::Browser;
@@ -161,6 +161,9 @@ async fn an_admin_accepts_a_finding_plans_the_rest_and_approves_the_plan() {
 const EXECUTION: &str = r#"[data-test="execution"]"#;
 const ROW: &str = r#"tr[data-test="plan-item"]"#;
 
+/// Long enough a wait on each Graph request that an execution is seen part-way.
+const LATENCY: std::time::Duration = std::time::Duration::from_millis(150);
+
 /// Graph-sim's tenant whose app may change licenses, synced once by a server with a worker; an
 /// approved plan of every finding, and one of its users signs in after approval: with the
 /// plan's id, how many of its licenses that user's return makes stale.
@@ -174,7 +177,13 @@ async fn approved_plan_with_a_returning_user(
             permissions: Permissions::default().with_license_writes(),
             ..Default::default()
         },
-        SimOptions::default(),
+        SimOptions {
+            faults: FaultOptions {
+                latency: LATENCY,
+                ..Default::default()
+            },
+            ..Default::default()
+        },
     )
     .await;
     let app = TestApp::spawn_with(
@@ -262,6 +271,36 @@ async fn an_admin_executes_a_plan_follows_it_and_undoes_a_removal(engine: Engine
     browser.assert_accessible("the execute dialog").await;
     browser.press("dialog.confirm", "Execute").await;
 
+    // Part-way, the bar and the counts say how far it has come.
+    let part_way = browser
+        .wait_until(
+            "the execution part-way",
+            r#"const section = document.querySelector('[data-test="execution"]');
+               const bar = section?.querySelector('progress');
+               return section?.dataset.status === 'RUNNING' && bar.value > 0 && bar.value < bar.max
+                   ? section.querySelector('[data-test="execution-done"]').innerText : null;"#,
+        )
+        .await;
+    assert!(
+        part_way
+            .as_str()
+            .is_some_and(|text| text.ends_with("licenses done")),
+        "{part_way}"
+    );
+    // The items done show their outcome without waiting for the end.
+    browser
+        .wait_for(&format!(r#"{ROW}[data-outcome]:not([data-outcome=""])"#))
+        .await;
+    browser
+        .run(
+            "document.querySelector('[data-test=\"execution\"]').scrollIntoView();",
+            Vec::new(),
+        )
+        .await;
+    browser
+        .screenshot_for_docs("console-reclaim-progress")
+        .await;
+
     // Followed to its end: every license done, removed ones and the returning user's skipped.
     browser
         .wait_until(
@@ -313,7 +352,7 @@ async fn an_admin_executes_a_plan_follows_it_and_undoes_a_removal(engine: Engine
     browser.assert_accessible("an executed plan").await;
     browser
         .run(
-            "document.querySelector('[data-test=\"plan-summary\"]').scrollIntoView();",
+            "document.querySelector('[data-test=\"execution\"]').scrollIntoView();",
             Vec::new(),
         )
         .await;
