@@ -7,11 +7,13 @@ import { token, signOut } from './session.js';
 // One error of a response, with what a page shows: the message, the stable code, the fields
 // of a refused input (BAD_USER_INPUT) and whether trying again can help.
 export class ApiError extends Error {
-  constructor({ message, code, fields = [], status = 0 }) {
+  constructor({ message, code, fields = [], status = 0, hint }) {
     super(message);
     this.code = code ?? 'INTERNAL';
     this.fields = fields;
     this.status = status;
+    // Set where the page knows better than the code's usual advice (see `hintFor`).
+    this.hint = hint;
   }
 
   // The message for one input field, or undefined.
