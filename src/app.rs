@@ -121,6 +121,7 @@ pub async fn open_engine_with_kinds(
         wake: Arc::new(Notify::new()),
         events: RunEvents::default(),
         reclaim: settings.reclaim,
+        event_retention_days: settings.event_retention_days,
     };
     Ok((engine, metrics))
 }

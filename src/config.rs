@@ -13,6 +13,7 @@ use crate::api::SubscriptionLimits;
 use crate::auth::{ConsoleClient, MaxTokenLifetime, OidcSettings, Role};
 use crate::db;
 use crate::domain::api_tokens::ApiTokenLimits;
+use crate::domain::license_events::RETENTION_DAYS_DEFAULT;
 use crate::domain::reclaim_plans::ReclaimSettings;
 use crate::http::{ConnectionLimits, CorsOrigins, ServerLimits, Timeout};
 use crate::jobs::reclaim::ExecutionSettings;
@@ -169,6 +170,9 @@ pub struct EngineArgs {
     /// Items of a reclaim plan in flight at once (each a read and a write at the provider).
     #[arg(long, env = "LM_RECLAIM_PARALLEL_ITEMS", default_value_t = ExecutionSettings::default().parallel_items)]
     pub reclaim_parallel_items: NonZeroUsize,
+    /// Days the change log keeps what syncs observed; older events are deleted hourly.
+    #[arg(long, env = "LM_EVENT_RETENTION_DAYS", default_value_t = RETENTION_DAYS_DEFAULT, value_parser = clap::value_parser!(i64).range(1..=36500))]
+    pub event_retention_days: i64,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -455,6 +459,7 @@ pub struct EngineSettings {
     pub microsoft: EndpointOverrides,
     pub sync: SyncSettings,
     pub reclaim: ExecutionSettings,
+    pub event_retention_days: i64,
 }
 
 impl EngineSettings {
@@ -467,6 +472,7 @@ impl EngineSettings {
             microsoft: EndpointOverrides::default(),
             sync: SyncSettings::default(),
             reclaim: ExecutionSettings::default(),
+            event_retention_days: RETENTION_DAYS_DEFAULT,
         }
     }
 }
@@ -493,6 +499,7 @@ impl From<EngineArgs> for EngineSettings {
                 parallel_items: args.reclaim_parallel_items,
                 ..ExecutionSettings::default()
             },
+            event_retention_days: args.event_retention_days,
         }
     }
 }

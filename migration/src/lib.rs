@@ -13,6 +13,7 @@ mod m20261207_000070_api_tokens;
 mod m20261208_000080_accepted_findings;
 mod m20261208_000090_reclaim_plans;
 mod m20261209_000100_reclaim_execution;
+mod m20261209_000110_license_events;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000080_accepted_findings::Migration),
             Box::new(m20261208_000090_reclaim_plans::Migration),
             Box::new(m20261209_000100_reclaim_execution::Migration),
+            Box::new(m20261209_000110_license_events::Migration),
         ]
     }
 }

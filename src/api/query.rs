@@ -6,22 +6,24 @@ use super::cursor;
 use super::errors::{ResultExt, bad_user_input};
 use super::guard::RoleGuard;
 use super::types::{
-    ApiToken, AuditEvent, AuditEventFilter, DirectoryUser, FindingAcceptance, LicenseReport,
-    LicenseSku, PageArgs, Provider, ProviderKindInfo, ReclaimPlan, SyncRun, UserConnection,
-    UserFilterInput, UserOrder, Viewer, user_connection, user_connection_cost,
+    ApiToken, AuditEvent, AuditEventFilter, DirectoryUser, FindingAcceptance, LicenseEvent,
+    LicenseEventFilter, LicenseReport, LicenseSku, PageArgs, Provider, ProviderKindInfo,
+    ReclaimPlan, SyncRun, UserConnection, UserFilterInput, UserOrder, Viewer, user_connection,
+    user_connection_cost,
 };
 use crate::domain::{
-    acceptances, api_tokens, audit, licenses, providers, reclaim_plans, reports, sync_runs, users,
+    acceptances, api_tokens, audit, license_events, licenses, providers, reclaim_plans, reports,
+    sync_runs, users,
 };
 
 const PAGE_DEFAULT: u64 = 50;
 const PAGE_MAX: u64 = 500;
 
-type IdConnection<T> = Connection<String, T, EmptyFields, EmptyFields>;
+pub(crate) type IdConnection<T> = Connection<String, T, EmptyFields, EmptyFields>;
 
 /// A newest-first page keyed by row id: fetches one row more than asked to learn whether
 /// another page follows.
-async fn id_page<T, N, F, Fut>(
+pub(crate) async fn id_page<T, N, F, Fut>(
     first: Option<i32>,
     after: Option<String>,
     fetch: F,
@@ -196,6 +198,27 @@ impl Query {
             first,
             after,
             |limit, before| audit::list(db, &filter, limit, before),
+            |event| event.id,
+        )
+        .await
+    }
+
+    /// What changed of users and their licenses, newest first, as syncs observed it (and
+    /// reclaim made it): every event, or those `filter` keeps. `first` at most 500; default 50.
+    async fn license_events(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<LicenseEventFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<IdConnection<LicenseEvent>> {
+        claims(ctx)?;
+        let db = database(ctx)?;
+        let filter = filter.unwrap_or_default().into_domain()?;
+        id_page(
+            first,
+            after,
+            |limit, before| license_events::list(db, &filter, limit, before),
             |event| event.id,
         )
         .await

@@ -4,6 +4,7 @@
 pub mod acceptances;
 pub mod api_tokens;
 pub mod audit;
+pub mod license_events;
 pub mod licenses;
 pub mod money;
 pub mod providers;

@@ -20,6 +20,7 @@ use crate::codes::Code;
 use crate::entities::{license_assignments, license_skus, reclaim_items, reclaim_plans};
 use crate::error::{Error, Result};
 use crate::providers::{LicenseChanged, LicenseWriteError, LicenseWriter};
+use crate::sync::writer::events::{self, Event, EventKind, Observer};
 
 /// Items one undo may put back: each is a call to the provider while the caller waits.
 pub const MAX_UNDO_ITEMS: usize = 50;
@@ -251,12 +252,21 @@ async fn undo_item(
         .next()
         .ok_or_else(|| Error::NotFound(format!("reclaim item {} was deleted", item.id)))?;
     if code == Code::Added {
-        restore_seat(
-            &transaction,
-            &item,
-            &provider_of(&transaction, &item).await?,
-        )
-        .await?;
+        let provider_id = provider_of(&transaction, &item).await?;
+        if restore_seat(&transaction, &item, provider_id).await? {
+            let observer = Observer {
+                reclaim_plan_id: Some(item.plan_id),
+                ..Observer::default()
+            };
+            let added = Event::of_license(
+                item.user_id,
+                item.license_sku_id,
+                EventKind::LicenseAdded,
+                None,
+                Some(json!({ "disabledPlans": item.disabled_plans, "direct": true })),
+            );
+            events::record(&transaction, provider_id, observer, Utc::now(), vec![added]).await?;
+        }
     }
     transaction.commit().await?;
     Ok(row)
@@ -270,15 +280,16 @@ async fn provider_of(transaction: &sea_orm::DatabaseTransaction, item: &PlanItem
         .ok_or_else(|| Error::Corrupt(format!("reclaim item {} has no plan", item.id)))
 }
 
-/// The license is the user's again: the product says so before the next sync does.
+/// The license is the user's again: the product says so before the next sync does. False when
+/// the product already had it.
 async fn restore_seat(
     transaction: &sea_orm::DatabaseTransaction,
     item: &PlanItem,
-    provider_id: &i64,
-) -> Result<()> {
+    provider_id: i64,
+) -> Result<bool> {
     let now = Utc::now();
     let inserted = license_assignments::Entity::insert(license_assignments::ActiveModel {
-        provider_id: Set(*provider_id),
+        provider_id: Set(provider_id),
         user_id: Set(item.user_id),
         license_sku_id: Set(item.license_sku_id),
         disabled_plans: Set(item.disabled_plans.clone()),
@@ -311,5 +322,5 @@ async fn restore_seat(
             .exec(transaction)
             .await?;
     }
-    Ok(())
+    Ok(inserted > 0)
 }

@@ -5,6 +5,7 @@ pub mod api_tokens;
 pub mod audit_events;
 pub mod directory_users;
 pub mod license_assignments;
+pub mod license_events;
 pub mod license_skus;
 pub mod license_snapshots;
 pub mod providers;

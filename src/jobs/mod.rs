@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::codes::Code;
 use crate::crypto::SecretKeyring;
-use crate::domain::{providers as provider_service, sync_runs};
+use crate::domain::{license_events, providers as provider_service, sync_runs};
 use crate::entities::{providers, sync_runs as run_rows};
 use crate::error::Error;
 use crate::providers::registry::ProviderRegistry;
@@ -39,10 +39,14 @@ pub struct SyncEngine {
     /// Where runs' changes are announced to the subscriptions that follow them.
     pub events: RunEvents,
     pub reclaim: reclaim::ExecutionSettings,
+    /// Days the change log keeps its events.
+    pub event_retention_days: i64,
 }
 
 /// How often idle workers look for queued runs another process may have added.
 const POLL_INTERVAL: Duration = Duration::from_secs(2);
+/// How often the scheduler deletes the change log's events past their retention.
+const PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
 /// How often the scheduler looks for providers whose interval has passed.
 const SCHEDULE_INTERVAL: Duration = Duration::from_secs(30);
 
@@ -262,12 +266,26 @@ impl SyncEngine {
         }
     }
 
+    /// Deletes the change log's events past `LM_EVENT_RETENTION_DAYS`, in small batches.
+    pub async fn prune_events(&self) {
+        match license_events::prune(&self.db, self.event_retention_days, Utc::now()).await {
+            Ok(0) => {}
+            Ok(pruned) => tracing::info!(pruned, "license events past their retention deleted"),
+            Err(error) => tracing::warn!(error = ?error, "cannot prune license events"),
+        }
+    }
+
     pub async fn run_scheduler(self, shutdown: CancellationToken) {
+        let mut prune_due = tokio::time::Instant::now();
         loop {
             match self.schedule_due().await {
                 Ok(0) => {}
                 Ok(queued) => tracing::info!(queued, "scheduled syncs queued"),
                 Err(error) => tracing::warn!(error = ?error, "scheduler could not queue syncs"),
+            }
+            if tokio::time::Instant::now() >= prune_due {
+                prune_due += PRUNE_INTERVAL;
+                self.prune_events().await;
             }
             tokio::select! {
                 () = tokio::time::sleep(SCHEDULE_INTERVAL) => {}

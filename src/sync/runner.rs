@@ -27,7 +27,7 @@ use super::events::RunEvents;
 use super::lease::{Lease, LeaseKeeper, Stop, StopSignal};
 use super::queue::{self, Notice, Outcome, Progress, SyncMode};
 use super::read_ahead::ReadAhead;
-use super::writer::{self, PageChanges, SkuIndex};
+use super::writer::{self, Observer, PageChanges, SkuIndex};
 use crate::codes::Code;
 use crate::entities::{providers, sync_runs};
 use crate::providers::records::UserRecord;
@@ -112,6 +112,8 @@ struct Run<'a> {
     stop: StopSignal,
     progress: Progress,
     tally: Tally,
+    /// What the change log records as this run's (a full sync sets whether it is the baseline).
+    observer: Observer,
 }
 
 /// The users a run created and updated, each once however often the provider listed it.
@@ -173,6 +175,10 @@ pub async fn execute(
         stop: stop.clone(),
         progress: Progress::default(),
         tally: Tally::default(),
+        observer: Observer {
+            run_id: Some(run.id),
+            ..Observer::default()
+        },
     };
     let result = job.body(&run).await;
     drop(heartbeat);
@@ -255,6 +261,8 @@ struct WrittenPage {
 /// partly idle, so the writer fell behind the provider. SQLite has a single writer: one at a time.
 struct PageWrites<'a> {
     db: &'a DatabaseConnection,
+    /// Who the change log names as having seen the pages' changes.
+    observer: Observer,
     in_flight: FuturesUnordered<BoxFuture<'a, WrittenPage>>,
     /// The provider's ids of the users being written.
     users: HashSet<String>,
@@ -270,9 +278,10 @@ fn page_writes_at_once(backend: DbBackend) -> usize {
 }
 
 impl<'a> PageWrites<'a> {
-    fn new(db: &'a DatabaseConnection, limit: usize) -> Self {
+    fn new(db: &'a DatabaseConnection, limit: usize, observer: Observer) -> Self {
         Self {
             db,
+            observer,
             in_flight: FuturesUnordered::new(),
             users: HashSet::new(),
             limit,
@@ -304,9 +313,10 @@ impl<'a> PageWrites<'a> {
     ) {
         let users: HashSet<String> = records.iter().map(|r| r.external_id.clone()).collect();
         self.users.extend(users.iter().cloned());
-        let db = self.db;
+        let (db, observer) = (self.db, self.observer);
         self.in_flight.push(Box::pin(async move {
-            let result = writer::write_user_page(db, provider_id, records, &skus, now).await;
+            let result =
+                writer::write_user_page(db, provider_id, records, &skus, now, observer).await;
             WrittenPage {
                 result,
                 pages,
@@ -411,6 +421,8 @@ impl Run<'_> {
 
     async fn full(&mut self, provider: &providers::Model) -> Result<(), Halt> {
         self.progress.effective_mode = Some(SyncMode::Full);
+        // Until a full sync completed, what one finds is where the history starts.
+        self.observer.baseline = provider.last_full_sync_at.is_none();
         self.save().await?;
         let now = Utc::now();
         let link = self
@@ -442,7 +454,7 @@ impl Run<'_> {
         };
         self.stop.check()?;
         self.progress.users_removed +=
-            writer::remove_unseen(self.writes, provider.id, &seen, now).await?;
+            writer::remove_unseen(self.writes, provider.id, &seen, now, self.observer).await?;
 
         let mut row = provider.clone().into_active_model();
         row.delta_link = Set(Some(link));
@@ -470,7 +482,7 @@ impl Run<'_> {
             provider_id,
             now,
             pages,
-            writes: PageWrites::new(self.writes, limit),
+            writes: PageWrites::new(self.writes, limit, self.observer),
             analyze_at: Some(1),
         };
         let listed = self.write_listing(&mut listing, skus, seen).await;
@@ -598,9 +610,15 @@ impl Run<'_> {
             };
             self.stop.check()?;
             seen.extend(page.changes.iter().map(|c| c.external_id().to_owned()));
-            let changed =
-                writer::apply_changes(self.writes, provider.id, page.changes, &mut skus, now)
-                    .await?;
+            let changed = writer::apply_changes(
+                self.writes,
+                provider.id,
+                page.changes,
+                &mut skus,
+                now,
+                self.observer,
+            )
+            .await?;
             self.count(changed, 1);
             self.progress.users_seen = seen.len() as i64;
             next_round = page.next_round.or(next_round);
@@ -691,7 +709,7 @@ mod tests {
         // Not connected: each write ends at once, with an error, which is all this needs.
         let db = DatabaseConnection::default();
         let skus = Arc::new(SkuIndex::empty(1));
-        let mut writes = PageWrites::new(&db, 2);
+        let mut writes = PageWrites::new(&db, 2, Observer::default());
         writes.start(1, vec![user("a"), user("b")], 1, skus.clone(), Utc::now());
         assert!(writes.has_room());
         assert!(writes.overlaps(&[user("c"), user("b")]));

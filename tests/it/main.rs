@@ -28,6 +28,7 @@ mod graphiql;
 mod http_headers;
 mod layers;
 mod layout;
+mod license_events;
 mod licenses;
 mod limits;
 mod migrations;

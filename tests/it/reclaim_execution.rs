@@ -356,6 +356,24 @@ async fn executing_a_plan_frees_exactly_the_direct_seats_and_undo_restores_them(
         .map(|(sku, before)| before - product_after.get(sku).copied().unwrap_or_default())
         .sum();
     assert_eq!(product_freed as usize, removed.len());
+    // The change log names the plan for each removal.
+    let logged = admin(
+        &app,
+        "{ licenseEvents(filter: { kinds: [LICENSE_REMOVED] }) { nodes { reclaimPlanId syncRunId } } }",
+        json!({}),
+    )
+    .await;
+    let logged = logged["licenseEvents"]["nodes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(logged.len(), removed.len(), "{logged:?}");
+    assert!(
+        logged
+            .iter()
+            .all(|event| event["reclaimPlanId"] == id && event["syncRunId"].is_null()),
+        "{logged:?}"
+    );
 
     // Undo puts the planted direct license back, with the service plan it had switched off.
     let direct = item_of(&done, &sim, &fixtures.direct);

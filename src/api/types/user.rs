@@ -8,12 +8,14 @@ use chrono::{DateTime, Utc};
 use tokio::sync::OnceCell;
 
 use super::license::LicenseSource;
-use super::{LicenseSku, Provider};
+use super::{LicenseEvent, LicenseSku, Provider};
 use crate::api::context::{database, row_id};
 use crate::api::cursor;
 use crate::api::errors::{ResultExt, bad_user_input, graphql_error};
 use crate::api::limits::SCAN_COST;
 use crate::api::loaders::{load, prime, primes};
+use crate::api::query::{IdConnection, id_page};
+use crate::domain::license_events::{self, EventFilter};
 use crate::domain::licenses::{self, Assignment, HeldLicense, LicenseSku as DomainSku};
 use crate::domain::providers;
 use crate::domain::users::{self, Direction, OrderField, PageRequest, Position};
@@ -59,6 +61,27 @@ impl From<users::User> for DirectoryUser {
 impl DirectoryUser {
     async fn id(&self) -> ID {
         ID(self.user.id.to_string())
+    }
+
+    /// What changed of this user and its licenses, newest first: `licenseEvents` for one user.
+    async fn license_history(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<IdConnection<LicenseEvent>> {
+        let db = database(ctx)?;
+        let filter = EventFilter {
+            user_id: Some(self.user.id),
+            ..EventFilter::default()
+        };
+        id_page(
+            first,
+            after,
+            |limit, before| license_events::list(db, &filter, limit, before),
+            |event| event.id,
+        )
+        .await
     }
 
     /// The Graph object id.

@@ -29,6 +29,7 @@ use sea_orm::{
     ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter,
     TransactionTrait,
 };
+use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use self::judge::{Facts, ItemOutcome, Verdict};
@@ -44,6 +45,7 @@ use crate::providers::{
 use crate::sync::events::RunEvents;
 use crate::sync::lease::{Lease, LeaseKeeper, Stop, StopSignal};
 use crate::sync::queue::{self, Notice, Outcome};
+use crate::sync::writer::events::{self, Event, EventKind, Observer};
 
 /// Items read from the database at a time.
 const CHUNK: u64 = 200;
@@ -204,6 +206,8 @@ pub async fn execute(
 /// What the product knows of a plan's items beside the items: read once a job.
 #[derive(Default)]
 struct PlanFacts {
+    plan_id: i64,
+    provider_id: i64,
     cutoff: chrono::DateTime<Utc>,
     /// (user, SKU) rows whose finding an admin accepted.
     accepted: HashSet<(i64, i64)>,
@@ -243,6 +247,8 @@ impl Job<'_> {
         }
         let now = Utc::now();
         self.facts = PlanFacts {
+            plan_id,
+            provider_id: plan.provider_id,
             cutoff: now - chrono::Duration::days(plan.filter.inactive_days),
             accepted: acceptances::in_force(db, Some(plan.provider_id), now.date_naive())
                 .await?
@@ -413,8 +419,28 @@ impl Job<'_> {
         if written.rows_affected != 1 {
             return Err(Halt::Stopped(Stop::LeaseLost));
         }
-        if matches!(outcome.code, Code::Removed | Code::AlreadyRemoved) {
-            free_seat(&transaction, item).await?;
+        if matches!(outcome.code, Code::Removed | Code::AlreadyRemoved)
+            && free_seat(&transaction, item).await?
+        {
+            let observer = Observer {
+                reclaim_plan_id: Some(self.facts.plan_id),
+                ..Observer::default()
+            };
+            let removed = Event::of_license(
+                item.user_id,
+                item.license_sku_id,
+                EventKind::LicenseRemoved,
+                Some(json!({ "disabledPlans": item.disabled_plans, "direct": true })),
+                None,
+            );
+            events::record(
+                &transaction,
+                self.facts.provider_id,
+                observer,
+                now,
+                vec![removed],
+            )
+            .await?;
         }
         if let Some(state) = state {
             refresh_user(&transaction, item.user_id, state).await?;
@@ -449,8 +475,9 @@ fn failed(error: LicenseWriteError) -> ItemOutcome {
     ItemOutcome::new(error.code(), error.message, error.hint)
 }
 
-/// The license is gone from the user: the product says so before the next sync does.
-async fn free_seat(transaction: &DatabaseTransaction, item: &PlanItem) -> Result<(), Halt> {
+/// The license is gone from the user: the product says so before the next sync does. False
+/// when the product did not have it any more.
+async fn free_seat(transaction: &DatabaseTransaction, item: &PlanItem) -> Result<bool, Halt> {
     let deleted = license_assignments::Entity::delete_many()
         .filter(license_assignments::Column::UserId.eq(item.user_id))
         .filter(license_assignments::Column::LicenseSkuId.eq(item.license_sku_id))
@@ -468,7 +495,7 @@ async fn free_seat(transaction: &DatabaseTransaction, item: &PlanItem) -> Result
             .exec(transaction)
             .await?;
     }
-    Ok(())
+    Ok(deleted.rows_affected > 0)
 }
 
 /// What the re-read told of the user that the product may not know yet; a date the provider did

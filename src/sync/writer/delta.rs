@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::DatabaseConnection;
 
 use super::batching::*;
+use super::events::{self, Observer};
 use super::skus::*;
 use super::users::*;
 use super::*;
@@ -49,6 +50,7 @@ pub async fn apply_changes(
     changes: Vec<UserChange>,
     skus: &mut SkuIndex,
     now: DateTime<Utc>,
+    observer: Observer,
 ) -> Result<PageChanges> {
     let changes = dedupe_by(changes, UserChange::external_id);
     let transaction = crate::db::begin_write(db).await?;
@@ -128,8 +130,12 @@ pub async fn apply_changes(
             Some((user_id, holdings_after_delta(assigned, stored, skus)))
         })
         .collect();
-    let relicensed = save_holdings(&transaction, provider_id, wanted, &holdings, now).await?;
+    let (relicensed, mut events) =
+        save_holdings(&transaction, provider_id, wanted, &holdings, now).await?;
+    let mut saved = saved;
+    events.append(&mut saved.events);
+    events::record(&transaction, provider_id, observer, now, events).await?;
     transaction.commit().await?;
-    mark_removed(db, &removed, now).await?;
+    mark_removed(db, provider_id, &removed, now, observer).await?;
     Ok(saved.changes(relicensed, removed.len() as i64))
 }

@@ -9,12 +9,14 @@
 
 mod batching;
 mod delta;
+pub mod events;
 mod sign_ins;
 mod skus;
 mod snapshots;
 mod users;
 
 pub use delta::apply_changes;
+pub use events::{EVENT_KINDS, Event, EventKind, Observer};
 pub use sign_ins::write_sign_ins;
 pub use skus::{SkuIndex, add_held_skus, write_skus, write_subscriptions};
 pub use snapshots::snapshot_skus;

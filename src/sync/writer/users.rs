@@ -13,6 +13,9 @@ use sea_orm::{
 use serde_json::json;
 
 use super::batching::*;
+use super::events::{
+    self, Event, EventKind, Observer, PendingUserEvent, license_changes, user_changes,
+};
 use super::skus::*;
 use super::*;
 use crate::db::one_of;
@@ -255,6 +258,7 @@ pub(super) struct UserWrites<'a> {
     pub(super) now: DateTime<Utc>,
     pub(super) inserts: Vec<users::ActiveModel>,
     pub(super) updates: Vec<users::ActiveModel>,
+    events: Vec<PendingUserEvent>,
 }
 
 /// What a page's user rows became: ids by the provider's id (new and stored) and who counts as what.
@@ -262,6 +266,8 @@ pub(super) struct SavedUsers {
     pub(super) ids: HashMap<String, i64>,
     pub(super) updated: HashSet<i64>,
     pub(super) new_ids: HashSet<i64>,
+    /// What changed of the users themselves, for the change log.
+    pub(super) events: Vec<Event>,
 }
 
 impl<'a> UserWrites<'a> {
@@ -276,11 +282,15 @@ impl<'a> UserWrites<'a> {
             now,
             inserts: Vec::new(),
             updates: Vec::new(),
+            events: Vec::new(),
         }
     }
 
     pub(super) fn add(&mut self, external_id: &str, fields: UserFields) {
-        match self.stored.get(external_id) {
+        let stored = self.stored.get(external_id);
+        self.events
+            .extend(user_changes(external_id, stored, &fields));
+        match stored {
             None => {
                 self.inserts
                     .push(fields.into_row(self.provider_id, external_id, None, self.now))
@@ -309,10 +319,22 @@ impl<'a> UserWrites<'a> {
                 .iter()
                 .map(|(external_id, row)| (external_id.clone(), row.id)),
         );
+        let events = self
+            .events
+            .into_iter()
+            .filter_map(|(external_id, kind, before, after)| {
+                Some(Event {
+                    before,
+                    after,
+                    ..Event::of_user(*ids.get(&external_id)?, kind)
+                })
+            })
+            .collect();
         Ok(SavedUsers {
             ids,
             updated,
             new_ids,
+            events,
         })
     }
 }
@@ -370,22 +392,25 @@ pub(super) async fn save_users(
 }
 
 /// Replaces the licenses of the users whose holdings differ from what is stored; returns those
-/// users' ids.
+/// users' ids, and what changed for the change log.
 pub(super) async fn save_holdings(
     db: &impl ConnectionTrait,
     provider_id: i64,
     wanted: HashMap<i64, Vec<HeldLicense>>,
     stored: &HashMap<i64, Vec<HeldLicense>>,
     now: DateTime<Utc>,
-) -> Result<HashSet<i64>> {
+) -> Result<(HashSet<i64>, Vec<Event>)> {
     let mut changed = HashSet::new();
+    let mut events = Vec::new();
     let mut rows = Vec::new();
     for (user_id, mut holdings) in wanted {
         holdings.sort();
         holdings.dedup_by(|a, b| a.license_sku_id == b.license_sku_id);
-        if stored.get(&user_id).map_or(&[][..], Vec::as_slice) == holdings.as_slice() {
+        let before = stored.get(&user_id).map_or(&[][..], Vec::as_slice);
+        if before == holdings.as_slice() {
             continue;
         }
+        events.extend(license_changes(user_id, before, &holdings));
         changed.insert(user_id);
         rows.extend(
             holdings
@@ -410,7 +435,7 @@ pub(super) async fn save_holdings(
             .await?;
     }
     insert_new(db, &rows, &[]).await?;
-    Ok(changed)
+    Ok((changed, events))
 }
 
 /// Writes one page of a complete listing, whose SKUs `add_held_skus` has added. Returns the
@@ -422,6 +447,7 @@ pub async fn write_user_page(
     records: Vec<UserRecord>,
     skus: &SkuIndex,
     now: DateTime<Utc>,
+    observer: Observer,
 ) -> Result<(PageChanges, Vec<i64>)> {
     let records = dedupe_by(records, |record| &record.external_id);
     let transaction = crate::db::begin_write(db).await?;
@@ -462,7 +488,11 @@ pub async fn write_user_page(
         .collect();
     let existing: Vec<i64> = stored.values().map(|row| row.id).collect();
     let held = stored_holdings(&transaction, &existing).await?;
-    let relicensed = save_holdings(&transaction, provider_id, wanted, &held, now).await?;
+    let (relicensed, mut events) =
+        save_holdings(&transaction, provider_id, wanted, &held, now).await?;
+    let mut saved = saved;
+    events.append(&mut saved.events);
+    events::record(&transaction, provider_id, observer, now, events).await?;
     transaction.commit().await?;
     let page_ids = saved.ids.values().copied().collect();
     let counts = saved.changes(relicensed, 0);
@@ -476,6 +506,7 @@ pub async fn remove_unseen(
     provider_id: i64,
     seen: &HashSet<i64>,
     now: DateTime<Utc>,
+    observer: Observer,
 ) -> Result<i64> {
     let current: Vec<i64> = users::Entity::find()
         .select_only()
@@ -489,16 +520,23 @@ pub async fn remove_unseen(
         .into_iter()
         .filter(|id| !seen.contains(id))
         .collect();
-    mark_removed(db, &gone, now).await?;
+    mark_removed(db, provider_id, &gone, now, observer).await?;
     Ok(gone.len() as i64)
 }
 
 pub(super) async fn mark_removed(
     db: &DatabaseConnection,
+    provider_id: i64,
     user_ids: &[i64],
     now: DateTime<Utc>,
+    observer: Observer,
 ) -> Result<()> {
     let transaction = crate::db::begin_write(db).await?;
+    let removals = user_ids
+        .iter()
+        .map(|id| Event::of_user(*id, EventKind::UserRemoved))
+        .collect();
+    events::record(&transaction, provider_id, observer, now, removals).await?;
     for chunk in user_ids.chunks(MAX_IDS_PER_STATEMENT) {
         users::Entity::update_many()
             .col_expr(users::Column::RemovedAt, now.into())
