@@ -34,12 +34,18 @@ pub struct EventFilter {
 }
 
 impl EventFilter {
-    fn condition(&self) -> Result<Condition> {
+    /// Refuses a filter that can keep nothing for a reason the caller should hear of.
+    pub fn check(&self) -> Result<()> {
         if let (Some(from), Some(to)) = (self.from, self.to)
             && from >= to
         {
-            return Err(Error::invalid("filter.to", "must be after `from`"));
+            return Err(Error::invalid("to", "must be after `from`"));
         }
+        Ok(())
+    }
+
+    fn condition(&self) -> Result<Condition> {
+        self.check()?;
         use license_events::Column;
         let mut condition = Condition::all();
         if let Some(id) = self.provider_id {

@@ -3,6 +3,7 @@
 mod console;
 mod cors;
 mod errors;
+mod event_export;
 mod export;
 mod graphiql;
 mod graphql;
@@ -58,6 +59,7 @@ fn api_routes(cors: &CorsOrigins) -> Router<AppState> {
         .route("/export/skus.csv", get(export::skus_csv))
         .route("/export/findings.csv", get(export::findings_csv))
         .route("/export/reclaim-plan.csv", get(plan_export::plan_csv))
+        .route("/export/license-events.csv", get(event_export::events_csv))
         .route("/auth/identity-provider", get(identity::identity_provider));
     let routes = bounded(routes);
     match cors.layer() {

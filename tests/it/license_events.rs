@@ -266,6 +266,41 @@ async fn a_scripted_month_yields_exactly_the_expected_events(engine: Engine) {
     )
     .await;
     assert_eq!(error_code(&backwards), "BAD_USER_INPUT", "{backwards}");
+
+    // The same log as CSV, with the same filters.
+    let export = |query: &str| {
+        app.http
+            .get(app.url(&format!("/export/license-events.csv{query}")))
+            .bearer_auth(app.token(Role::Viewer, "auditor"))
+            .send()
+    };
+    let csv = export("?kinds=USER_CREATED,USER_DISABLED")
+        .await
+        .expect("the export answers")
+        .text()
+        .await
+        .expect("a body");
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let header = reader.headers().expect("a header").clone();
+    let kind = header.iter().position(|name| name == "kind").expect("kind");
+    let mut kinds: Vec<String> = reader
+        .records()
+        .map(|record| record.expect("a record")[kind].to_owned())
+        .collect();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        [
+            "USER_CREATED",
+            "USER_CREATED",
+            "USER_DISABLED",
+            "USER_DISABLED"
+        ]
+    );
+    let refused = export("?kinds=LICENSE_STOLEN")
+        .await
+        .expect("the export answers");
+    assert_eq!(refused.status(), 400);
     app.finish().await;
 }
 
