@@ -8,12 +8,11 @@ use super::guard::RoleGuard;
 use super::types::{
     ApiToken, AuditEvent, AuditEventFilter, DirectoryUser, FindingAcceptance, LicenseEvent,
     LicenseEventFilter, LicenseReport, LicenseSku, PageArgs, Provider, ProviderKindInfo,
-    ReclaimPlan, SyncRun, UserConnection, UserFilterInput, UserOrder, Viewer, user_connection,
-    user_connection_cost,
+    ReclaimPlan, SyncRun, UserConnection, UserFilterInput, UserOrder, Viewer, event_page,
+    user_connection, user_connection_cost,
 };
 use crate::domain::{
-    acceptances, api_tokens, audit, license_events, licenses, providers, reclaim_plans, reports,
-    sync_runs, users,
+    acceptances, api_tokens, audit, licenses, providers, reclaim_plans, reports, sync_runs, users,
 };
 
 const PAGE_DEFAULT: u64 = 50;
@@ -213,15 +212,7 @@ impl Query {
         after: Option<String>,
     ) -> Result<IdConnection<LicenseEvent>> {
         claims(ctx)?;
-        let db = database(ctx)?;
-        let filter = filter.unwrap_or_default().into_domain()?;
-        id_page(
-            first,
-            after,
-            |limit, before| license_events::list(db, &filter, limit, before),
-            |event| event.id,
-        )
-        .await
+        event_page(ctx, filter.unwrap_or_default().into_domain()?, first, after).await
     }
 
     /// The API tokens for scripts, newest first, revoked and expired ones too. Admins only.

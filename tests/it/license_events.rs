@@ -11,9 +11,9 @@ use std::collections::HashMap;
 
 use chrono::{Duration, Utc};
 use common::fixtures::gql;
-use common::graph::tenant_with;
+use common::graph::tenant;
 use common::{Engine, Options, TestApp, error_code};
-use graph_sim::{NewUser, SimServer, TenantSpec, User};
+use graph_sim::{NewUser, SimServer, User};
 use license_manager::auth::Role;
 use license_manager::domain::license_events;
 use license_manager::entities::license_events as event_rows;
@@ -167,19 +167,17 @@ fn script(sim: &SimServer, users: &[User], name: &str) -> Vec<Seen> {
     expected
 }
 
-async fn a_scripted_month_yields_exactly_the_expected_events(engine: Engine) {
-    let sim = tenant_with(
-        TenantSpec {
-            users: 40,
-            seed: 31,
-            ..Default::default()
-        },
-        Default::default(),
-    )
-    .await;
+/// A tenant of `users`, synced once in full.
+async fn synced(engine: Engine, users: usize, seed: u64) -> (SimServer, TestApp, String) {
+    let sim = tenant(users, seed).await;
     let app = TestApp::spawn_with(engine, Options::with_graph(sim.base_url())).await;
     let provider = app.connect_tenant(&sim, &sim.client_secret()).await;
     assert_eq!(app.sync(&provider, "FULL").await["status"], "SUCCEEDED");
+    (sim, app, provider)
+}
+
+async fn a_scripted_month_yields_exactly_the_expected_events(engine: Engine) {
+    let (sim, app, provider) = synced(engine, 40, 31).await;
     let (baseline, last) = events(&app, 0).await;
     assert_eq!(
         baseline,
@@ -323,18 +321,7 @@ async fn user_id(app: &TestApp, user: &User) -> Value {
 
 /// Pruning deletes the events past retention, and only those.
 async fn pruning_removes_only_what_is_past_retention(engine: Engine) {
-    let sim = tenant_with(
-        TenantSpec {
-            users: 12,
-            seed: 2,
-            ..Default::default()
-        },
-        Default::default(),
-    )
-    .await;
-    let app = TestApp::spawn_with(engine, Options::with_graph(sim.base_url())).await;
-    let provider = app.connect_tenant(&sim, &sim.client_secret()).await;
-    assert_eq!(app.sync(&provider, "FULL").await["status"], "SUCCEEDED");
+    let (sim, app, provider) = synced(engine, 12, 2).await;
     let db = Database::connect(&app.database.url)
         .await
         .expect("database");

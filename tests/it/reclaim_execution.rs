@@ -11,12 +11,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::fixtures::gql;
-use common::graph::tenant_with;
+use common::graph::granted_tenant;
 use common::websocket::{connect, next_json};
 use common::{Engine, Options, TestApp, error_code};
 use futures::SinkExt;
 use futures::future::BoxFuture;
-use graph_sim::{FaultOptions, LicenseFixture, Permissions, SimOptions, SimServer, TenantSpec};
+use graph_sim::{FaultOptions, LicenseFixture, Permissions, SimServer};
 use license_manager::auth::Role;
 use license_manager::entities::sync_runs;
 use license_manager::jobs::SyncEngine;
@@ -33,19 +33,7 @@ use tokio_util::sync::CancellationToken;
 const USERS: usize = 40;
 
 async fn sim_with(permissions: Permissions, faults: FaultOptions) -> SimServer {
-    tenant_with(
-        TenantSpec {
-            users: USERS,
-            seed: 23,
-            permissions,
-            ..Default::default()
-        },
-        SimOptions {
-            faults,
-            ..Default::default()
-        },
-    )
-    .await
+    granted_tenant(USERS, 23, permissions, faults).await
 }
 
 async fn writable_sim() -> SimServer {
@@ -191,18 +179,7 @@ async fn licenses_of(
     sim: &SimServer,
     items: &[Value],
 ) -> BTreeMap<(Uuid, Uuid), usize> {
-    let data = admin(app, "{ licenseSkus { id skuId } }", json!({})).await;
-    let skus: HashMap<String, Uuid> = data["licenseSkus"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|sku| {
-            Some((
-                sku["id"].as_str()?.to_owned(),
-                sku["skuId"].as_str()?.parse().ok()?,
-            ))
-        })
-        .collect();
+    let skus = app.sku_guids().await;
     items
         .iter()
         .map(|item| {

@@ -1,7 +1,8 @@
-use async_graphql::{Enum, ID, InputObject, Json, SimpleObject};
+use async_graphql::{Context, Enum, ID, InputObject, Json, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use crate::api::context::optional_row_id;
+use crate::api::context::{database, optional_row_id};
+use crate::api::query::{IdConnection, id_page};
 use crate::domain::license_events::{self, EventFilter, EventKind};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
@@ -93,7 +94,7 @@ pub struct LicenseEventFilter {
 }
 
 impl LicenseEventFilter {
-    pub fn into_domain(self) -> async_graphql::Result<EventFilter> {
+    pub fn into_domain(self) -> Result<EventFilter> {
         Ok(EventFilter {
             provider_id: optional_row_id("filter.providerId", self.provider_id.as_ref())?,
             user_id: optional_row_id("filter.userId", self.user_id.as_ref())?,
@@ -108,4 +109,21 @@ impl LicenseEventFilter {
             to: self.to,
         })
     }
+}
+
+/// A page of the events `filter` keeps, newest first: `licenseEvents`, and one user's history.
+pub async fn event_page(
+    ctx: &Context<'_>,
+    filter: EventFilter,
+    first: Option<i32>,
+    after: Option<String>,
+) -> Result<IdConnection<LicenseEvent>> {
+    let db = database(ctx)?;
+    id_page(
+        first,
+        after,
+        |limit, before| license_events::list(db, &filter, limit, before),
+        |event| event.id,
+    )
+    .await
 }

@@ -17,7 +17,7 @@ pub use api_token::{ApiToken, CreateApiTokenInput, CreatedApiToken};
 pub use audit::{AuditEvent, AuditEventFilter};
 pub use connection_test::ConnectionTest;
 pub use license::{LicenseSku, MoneyInput};
-pub use license_event::{LicenseEvent, LicenseEventFilter};
+pub use license_event::{LicenseEvent, LicenseEventFilter, event_page};
 pub use provider::{CreateMicrosoftProviderInput, Provider, UpdateMicrosoftProviderInput};
 pub use provider_kind::ProviderKindInfo;
 pub use reclaim::{CreateReclaimPlanInput, ReclaimItem, ReclaimPlan};

@@ -8,14 +8,14 @@ use chrono::{DateTime, Utc};
 use tokio::sync::OnceCell;
 
 use super::license::LicenseSource;
-use super::{LicenseEvent, LicenseSku, Provider};
+use super::{LicenseEvent, LicenseSku, Provider, event_page};
 use crate::api::context::{database, row_id};
 use crate::api::cursor;
 use crate::api::errors::{ResultExt, bad_user_input, graphql_error};
 use crate::api::limits::SCAN_COST;
 use crate::api::loaders::{load, prime, primes};
-use crate::api::query::{IdConnection, id_page};
-use crate::domain::license_events::{self, EventFilter};
+use crate::api::query::IdConnection;
+use crate::domain::license_events::EventFilter;
 use crate::domain::licenses::{self, Assignment, HeldLicense, LicenseSku as DomainSku};
 use crate::domain::providers;
 use crate::domain::users::{self, Direction, OrderField, PageRequest, Position};
@@ -70,18 +70,11 @@ impl DirectoryUser {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<IdConnection<LicenseEvent>> {
-        let db = database(ctx)?;
         let filter = EventFilter {
             user_id: Some(self.user.id),
             ..EventFilter::default()
         };
-        id_page(
-            first,
-            after,
-            |limit, before| license_events::list(db, &filter, limit, before),
-            |event| event.id,
-        )
-        .await
+        event_page(ctx, filter, first, after).await
     }
 
     /// The Graph object id.

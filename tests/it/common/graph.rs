@@ -30,10 +30,21 @@ pub async fn slow_tenant(users: usize, seed: u64, latency: Duration) -> SimServe
 
 /// A tenant whose Graph misbehaves as `faults` say.
 pub async fn faulty_tenant(users: usize, seed: u64, faults: graph_sim::FaultOptions) -> SimServer {
+    granted_tenant(users, seed, graph_sim::Permissions::default(), faults).await
+}
+
+/// A tenant whose app holds `permissions` and whose Graph misbehaves as `faults` say.
+pub async fn granted_tenant(
+    users: usize,
+    seed: u64,
+    permissions: graph_sim::Permissions,
+    faults: graph_sim::FaultOptions,
+) -> SimServer {
     tenant_with(
         TenantSpec {
             users,
             seed,
+            permissions,
             ..Default::default()
         },
         SimOptions {
@@ -51,6 +62,22 @@ pub async fn tenant_with(spec: TenantSpec, options: SimOptions) -> SimServer {
 }
 
 impl TestApp {
+    /// The SKUs' Graph ids by their `LicenseSku.id`.
+    pub async fn sku_guids(&self) -> std::collections::HashMap<String, sea_orm::prelude::Uuid> {
+        let data = self.admin("{ licenseSkus { id skuId } }", json!({})).await;
+        data["data"]["licenseSkus"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|sku| {
+                Some((
+                    sku["id"].as_str()?.to_owned(),
+                    sku["skuId"].as_str()?.parse().ok()?,
+                ))
+            })
+            .collect()
+    }
+
     pub async fn admin(&self, query: &str, variables: Value) -> Value {
         let response = self
             .http

@@ -5,7 +5,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use graph_sim::{FaultOptions, LicenseFixture, Permissions, SimOptions, SimServer, TenantSpec};
+use crate::common::graph::granted_tenant;
+use graph_sim::{FaultOptions, LicenseFixture, Permissions, SimServer};
 use license_manager::codes::Code;
 use license_manager::providers::microsoft365::graph::SecretString;
 use license_manager::providers::microsoft365::{Cloud, Config, Microsoft365Kind};
@@ -19,19 +20,7 @@ use super::common::*;
 const USERS: usize = 30;
 
 async fn tenant(permissions: Permissions, faults: FaultOptions) -> SimServer {
-    start_spec(
-        TenantSpec {
-            users: USERS,
-            seed: 11,
-            permissions,
-            ..Default::default()
-        },
-        SimOptions {
-            faults,
-            ..Default::default()
-        },
-    )
-    .await
+    granted_tenant(USERS, 11, permissions, faults).await
 }
 
 async fn writable() -> SimServer {
