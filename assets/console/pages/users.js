@@ -93,7 +93,7 @@ export default function Users({ query }) {
         : users.nodes.length
           ? html`
             <${UnknownSignInNote} users=${users.nodes} />
-            <${UsersTable} users=${users.nodes} caption="Directory users"
+            <${UsersTable} users=${users.nodes} caption="Directory users" userLink=${user => `/history?userId=${user.id}`}
               withProvider=${(choices.data?.providers.length ?? 0) > 1} />
             <${Pager} pageInfo=${users.pageInfo} label="Pages of users" go=${go} busy=${loading} />`
           : html`<${Empty}>${filtered

@@ -4,6 +4,7 @@
 
 mod api_tokens;
 mod first_load;
+mod history;
 mod identity_provider;
 mod reclaim;
 mod serving;

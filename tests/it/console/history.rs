@@ -1,0 +1,90 @@
+//! The change log in a real browser: after a tenant's changes are synced, a person opens the
+//! History page, sees what changed in words, narrows it to one kind, and follows a user from
+//! the Users page to that user's own history. The page passes the accessibility check.
+
+use crate::common::browser::Browser;
+use crate::common::graph::tenant;
+use crate::common::{Engine, Options, TestApp};
+use license_manager::auth::Role;
+
+#[tokio::test]
+async fn a_person_reads_what_changed_and_one_users_history() {
+    let Some(browser) = Browser::start("console-history").await else {
+        return;
+    };
+    let sim = tenant(20, 7).await;
+    let app = TestApp::spawn_with(Engine::Sqlite, Options::with_graph(sim.base_url())).await;
+    let provider = app.connect_tenant(&sim, &sim.client_secret()).await;
+    assert_eq!(app.sync(&provider, "FULL").await["status"], "SUCCEEDED");
+    let users = sim.users();
+    let (leaver, relicensed) = (&users[0], &users[1]);
+    sim.disable_user(leaver.id).expect("disabled");
+    let dropped = relicensed
+        .assigned_licenses
+        .first()
+        .expect("a license")
+        .sku_id;
+    sim.remove_license(relicensed.id, dropped).expect("removed");
+    assert_eq!(app.sync(&provider, "DELTA").await["status"], "SUCCEEDED");
+
+    let token = app.token(Role::Viewer, "auditor");
+    browser
+        .open(&app.url(&format!("/sign-in#token={token}&next=/history")))
+        .await;
+    let event = r#"tr[data-test="license-event"]"#;
+    browser.wait_for(event).await;
+    assert_eq!(browser.count(event).await, 2);
+    assert_eq!(
+        browser
+            .count(r#"tr[data-test="license-event"][data-kind="USER_DISABLED"]"#)
+            .await,
+        1
+    );
+    let text = browser.text("table.history").await;
+    assert!(text.contains("account disabled"), "{text}");
+    assert!(text.contains("license removed"), "{text}");
+    assert!(text.contains(&leaver.user_principal_name), "{text}");
+    browser.assert_accessible("the history").await;
+    browser.screenshot_for_docs("console-history").await;
+
+    // Only licenses removed.
+    browser
+        .fill(
+            r#"form[aria-label="Filter the history"]"#,
+            "What changed",
+            "LICENSE_REMOVED",
+        )
+        .await;
+    browser
+        .wait_until(
+            "only the removal is listed",
+            r#"return document.querySelectorAll('tr[data-test="license-event"]').length === 1
+                && document.querySelector('tr[data-test="license-event"]').dataset.kind === 'LICENSE_REMOVED';"#,
+        )
+        .await;
+
+    // From the Users page to one user's history.
+    browser
+        .open(&app.url(&format!("/users?search={}", leaver.user_principal_name)))
+        .await;
+    let link = format!(
+        r#"tr[data-upn="{}"] .identity a"#,
+        leaver.user_principal_name
+    );
+    browser.wait_for(&link).await;
+    browser.click(&link).await;
+    browser
+        .wait_until(
+            "the user's history",
+            r#"return location.pathname === '/history'
+                && document.querySelectorAll('tr[data-test="license-event"]').length === 1;"#,
+        )
+        .await;
+    let text = browser.text("main").await;
+    assert!(
+        text.contains(&format!("What changed of {}", leaver.user_principal_name)),
+        "{text}"
+    );
+    browser.close().await;
+    app.finish().await;
+}
