@@ -16,6 +16,7 @@ mod load;
 mod peer;
 mod processes;
 mod queries;
+mod reclaim;
 mod report;
 mod scenarios;
 mod sim;
