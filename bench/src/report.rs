@@ -599,11 +599,10 @@ fn reclaim_rows(measured: &[&EngineResult], row: &mut RowFn<'_>) {
         row(
             &format!("{name}: wall ÷ bound"),
             "≤ 1.2 (issue 25)",
-            &cell(|run| {
-                judged(
-                    format!("{:.2}", run.ratio_to_bound()),
-                    run.ratio_to_bound() <= 1.2,
-                )
+            // No latency and few items leave no bound to divide by.
+            &cell(|run| match run.ratio_to_bound() {
+                ratio if ratio.is_finite() => judged(format!("{ratio:.2}"), ratio <= 1.2),
+                _ => "n/a".to_owned(),
             }),
         );
         row(
