@@ -115,7 +115,7 @@ impl SimControl {
             .await
     }
 
-    /// Seats in use per SKU (Graph's skuId), as `/subscribedSkus` counts them.
+    /// Seats in use per SKU (Graph's skuId in lower case), as `/subscribedSkus` counts them.
     pub async fn consumed_units(&self) -> anyhow::Result<HashMap<String, i64>> {
         let skus = self
             .send(self.http.get(format!("{}/_sim/skus", self.base)))
@@ -129,7 +129,7 @@ impl SimControl {
                 let consumed = sku["consumedUnits"]
                     .as_i64()
                     .context("a SKU without consumedUnits")?;
-                Ok((id.to_owned(), consumed))
+                Ok((id.to_lowercase(), consumed))
             })
             .collect()
     }
