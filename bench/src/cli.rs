@@ -35,6 +35,9 @@ pub enum Scenario {
     /// Q1 served by PostGraphile from the same PostgreSQL database, beside ours (PostgreSQL
     /// only, and only where Node.js and npm are present).
     Peer,
+    /// An approved reclaim plan executed against the simulated tenant, beside the bound Graph's
+    /// latency and write limit set; on a tenant and database of its own.
+    Reclaim,
 }
 
 #[derive(Debug, Parser)]
@@ -78,6 +81,13 @@ pub struct Cli {
     /// seconds; `--scenarios syncs,peer` measures Q1 beside PostGraphile.
     #[arg(long, value_delimiter = ',')]
     pub scenarios: Option<Vec<Scenario>>,
+    /// REMOVE_DIRECT items of the reclaim plan executed (default 1000; 100 with --quick).
+    #[arg(long)]
+    pub reclaim_items: Option<usize>,
+    /// LM_RECLAIM_PARALLEL_ITEMS of each reclaim execution, comma-separated (default 1,4,8; 4
+    /// with --quick); each runs on a fresh tenant and database.
+    #[arg(long, value_delimiter = ',')]
+    pub reclaim_parallel: Option<Vec<usize>>,
     /// The open-loop latency phase offers this fraction of the closed-loop capacity.
     #[arg(long, default_value_t = 0.8)]
     pub rate_fraction: f64,
@@ -122,6 +132,13 @@ pub struct Params {
     #[serde(with = "secs")]
     pub token_phase: Duration,
     pub token_rounds: u32,
+    /// REMOVE_DIRECT items of the reclaim plan.
+    pub reclaim_items: usize,
+    /// Users of the reclaim scenario's tenant: enough that more than `reclaim_items` of their
+    /// direct licenses are findings.
+    pub reclaim_users: usize,
+    /// LM_RECLAIM_PARALLEL_ITEMS of each execution, in the order they run.
+    pub reclaim_parallel: Vec<usize>,
 }
 
 impl Params {
@@ -145,6 +162,7 @@ impl Params {
                 Scenario::Reads,
                 Scenario::Tokens,
                 Scenario::Peer,
+                Scenario::Reclaim,
             ]
         });
         scenarios.sort();
@@ -158,6 +176,18 @@ impl Params {
             "--scenarios: peer needs syncs (PostGraphile serves what the full sync wrote)"
         );
         anyhow::ensure!(users >= 100, "--users must be at least 100");
+        let reclaim_items = cli
+            .reclaim_items
+            .unwrap_or(if cli.quick { 100 } else { 1_000 });
+        anyhow::ensure!(reclaim_items > 0, "--reclaim-items must be positive");
+        let reclaim_parallel = cli
+            .reclaim_parallel
+            .clone()
+            .unwrap_or_else(|| if cli.quick { vec![4] } else { vec![1, 4, 8] });
+        anyhow::ensure!(
+            !reclaim_parallel.is_empty() && !reclaim_parallel.contains(&0),
+            "--reclaim-parallel: each must be at least 1"
+        );
         Ok(Self {
             users,
             latency_ms: cli.latency_ms,
@@ -175,11 +205,21 @@ impl Params {
             scenarios,
             token_phase: Duration::from_secs_f64(if cli.quick { 0.1 } else { 0.5 }),
             token_rounds: 4,
+            // A generated tenant has about one such license per 3 users (seed 7: 1,040 in
+            // 3,000); 5 per item leaves a margin for other seeds.
+            reclaim_users: (reclaim_items * 5).max(1_000),
+            reclaim_items,
+            reclaim_parallel,
         })
     }
 
     pub fn runs(&self, scenario: Scenario) -> bool {
         self.scenarios.contains(&scenario)
+    }
+
+    /// Whether a scenario on the main tenant (of `users`) is asked for: reclaim has its own.
+    pub fn runs_main_tenant(&self) -> bool {
+        self.scenarios.iter().any(|s| *s != Scenario::Reclaim)
     }
 }
 

@@ -35,7 +35,13 @@ async fn connect(url: &str) -> Result<DatabaseConnection, sea_orm::DbErr> {
 }
 
 impl BenchDatabase {
-    pub async fn create(engine: Engine, data_dir: &Path, admin_url: &str) -> anyhow::Result<Self> {
+    /// `tag` tells apart the databases one run makes for its scenarios (empty for the main one).
+    pub async fn create(
+        engine: Engine,
+        tag: &str,
+        data_dir: &Path,
+        admin_url: &str,
+    ) -> anyhow::Result<Self> {
         match engine {
             Engine::Sqlite => {
                 let file = data_dir.join("license-manager.db");
@@ -46,7 +52,7 @@ impl BenchDatabase {
             }
             Engine::Postgres => {
                 // The pid keeps two concurrent benches apart.
-                let name = format!("lm_bench_{}", std::process::id());
+                let name = format!("lm_bench_{}{tag}", std::process::id());
                 let admin = connect(admin_url)
                     .await
                     .with_context(|| format!("cannot reach PostgreSQL at {admin_url}"))?;
@@ -119,9 +125,13 @@ fn with_database(admin_url: &str, name: &str) -> anyhow::Result<String> {
 pub struct DataDir(PathBuf);
 
 impl DataDir {
-    pub fn create(engine: Engine) -> anyhow::Result<Self> {
-        let path =
-            std::env::temp_dir().join(format!("lm-bench-{}-{}", std::process::id(), engine.name()));
+    /// `tag` as for [`BenchDatabase::create`].
+    pub fn create(engine: Engine, tag: &str) -> anyhow::Result<Self> {
+        let path = std::env::temp_dir().join(format!(
+            "lm-bench-{}-{}{tag}",
+            std::process::id(),
+            engine.name()
+        ));
         // A leftover of an earlier run with the same pid would skew the database size.
         std::fs::remove_dir_all(&path).ok();
         std::fs::create_dir_all(&path)

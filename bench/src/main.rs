@@ -3,9 +3,11 @@
 //! Builds the release binaries of license-manager and graph-sim, then on each engine starts a
 //! simulated tenant and the real server as child processes and measures a full sync against
 //! the fetch-only floor, an incremental sync after 1% of users changed, the reads Q1–Q4 at
-//! 1 and 32 clients, and what checking each kind of bearer token adds to a request. Prints one
+//! 1 and 32 clients, what checking each kind of bearer token adds to a request, and a 1,000-item
+//! reclaim plan executed against the bound Graph's latency and write limit set. Prints one
 //! table and writes it as JSON and Markdown under bench/results/.
-//! Exits non-zero when anything failed (a sync not SUCCEEDED, a non-200, a GraphQL error), so
+//! Exits non-zero when anything failed (a sync not SUCCEEDED, a non-200, a GraphQL error, a
+//! reclaim that did not remove exactly its items), so
 //! CI can run `--quick` to keep the harness working; timings never fail it.
 
 mod api;
@@ -16,6 +18,7 @@ mod load;
 mod peer;
 mod processes;
 mod queries;
+mod reclaim;
 mod report;
 mod scenarios;
 mod sim;

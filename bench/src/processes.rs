@@ -152,12 +152,14 @@ pub struct SimInfo {
     pub api_client_id: String,
 }
 
-/// Starts a simulated tenant and waits for its JSON line.
+/// Starts a simulated tenant and waits for its JSON line. `grants` are application permissions
+/// the app holds beyond graph-sim's default read permissions (e.g. license writes).
 pub async fn start_sim(
     binary: &Path,
     users: usize,
     seed: u64,
     latency_ms: u64,
+    grants: &[&str],
     log: &Path,
 ) -> anyhow::Result<(Process, SimInfo)> {
     let log_file =
@@ -169,6 +171,7 @@ pub async fn start_sim(
             .args(["--users", &users.to_string()])
             .args(["--seed", &seed.to_string()])
             .args(["--latency-ms", &latency_ms.to_string()])
+            .args(grants.iter().flat_map(|grant| ["--grant", grant]))
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -202,6 +205,8 @@ pub struct ServerConfig<'a> {
     /// RUST_LOG; it must keep the info line that says where the server listens.
     pub log_filter: &'a str,
     pub log: &'a Path,
+    /// Further settings, e.g. `LM_RECLAIM_PARALLEL_ITEMS`.
+    pub env: &'a [(&'static str, String)],
 }
 
 /// Starts `license-manager serve` on a free port; returns it with its address once it logs
@@ -222,6 +227,7 @@ pub async fn start_server(
             .env("LM_OIDC_AUDIENCE", config.oidc_audience)
             .env("LM_JWT_SECRET", config.jwt_secret)
             .env("RUST_LOG", config.log_filter)
+            .envs(config.env.iter().map(|(key, value)| (key, value)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped()),

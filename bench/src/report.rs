@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::cli::{Params, Scenario};
 use crate::processes::{Binaries, status_kib};
+use crate::reclaim::ReclaimRun;
 use crate::scenarios::{EngineResult, FullSync, Incremental, PeerResult, ReadLevel, ReadResult};
 
 const MB: f64 = 1_000_000.0;
@@ -173,6 +174,14 @@ impl Report {
                 p.token_phase.as_secs_f64()
             ),
         ];
+        if p.runs(Scenario::Reclaim) {
+            lines.push(format!(
+                "reclaim: a plan of {} REMOVE_DIRECT items on a tenant of {} users, executed at each \
+                 LM_RECLAIM_PARALLEL_ITEMS P on a fresh tenant and database; bound = max(⌈items ÷ P⌉ × 2 \
+                 requests × {} ms, waits for Graph's 3,000 writes per 150 s)",
+                p.reclaim_items, p.reclaim_users, p.latency_ms
+            ));
+        }
         for engine in &self.engines {
             if let (Some(e), Some(reason)) = (engine.engine, &engine.skipped) {
                 lines.push(format!("{}: skipped ({reason})", e.name()));
@@ -222,6 +231,7 @@ impl Report {
         read_rows(&measured, &mut row);
         peer_rows(&measured, &mut row);
         token_rows(&measured, &mut row);
+        reclaim_rows(&measured, &mut row);
         Table { header, rows }
     }
 
@@ -528,6 +538,88 @@ fn token_rows(measured: &[&EngineResult], row: &mut RowFn<'_>) {
             ),
             "",
             &cell,
+        );
+    }
+}
+
+/// Each execution of the reclaim plan: what it did, its wall time against Graph's bound.
+fn reclaim_rows(measured: &[&EngineResult], row: &mut RowFn<'_>) {
+    let Some(first) = measured.iter().find_map(|e| e.reclaim.as_ref()) else {
+        return;
+    };
+    for (r, run) in first.runs.iter().enumerate() {
+        let name = format!("reclaim ×{}", run.parallel);
+        let cell = move |f: fn(&ReclaimRun) -> String| {
+            move |e: &EngineResult| {
+                or_dash(
+                    e.reclaim
+                        .as_ref()
+                        .and_then(|c| c.runs.get(r))
+                        .filter(|run| run.measured()),
+                    f,
+                )
+            }
+        };
+        row(
+            &format!("{name}: status · done / items · REMOVED"),
+            "SUCCEEDED",
+            &cell(|run| {
+                format!(
+                    "{} · {} / {} · {}",
+                    run.status,
+                    run.done,
+                    run.items,
+                    run.removed()
+                )
+            }),
+        );
+        row(
+            &format!("{name}: wall s (execute → SUCCEEDED) · server s"),
+            "",
+            &cell(|run| {
+                format!(
+                    "{:.2} · {}",
+                    run.wall_secs,
+                    or_dash(run.server_secs, |v| format!("{v:.2}"))
+                )
+            }),
+        );
+        row(
+            &format!("{name}: bound s (latency · write limit)"),
+            "",
+            &cell(|run| {
+                format!(
+                    "{:.2} ({:.2} · {:.0})",
+                    run.bound_secs(),
+                    run.latency_bound_secs,
+                    run.write_bound_secs
+                )
+            }),
+        );
+        row(
+            &format!("{name}: wall ÷ bound"),
+            "≤ 1.2 (issue 25)",
+            // No latency and few items leave no bound to divide by.
+            &cell(|run| match run.ratio_to_bound() {
+                ratio if ratio.is_finite() => judged(format!("{ratio:.2}"), ratio <= 1.2),
+                _ => "n/a".to_owned(),
+            }),
+        );
+        row(
+            &format!("{name}: Graph reads · writes · seats freed · SQL statements per item"),
+            "",
+            &cell(|run| {
+                format!(
+                    "{} · {} · {} · {}",
+                    run.user_reads,
+                    run.writes,
+                    run.seats_freed,
+                    run.sql_statements.map_or("n/a".to_owned(), |v| format!(
+                        "{:.1}",
+                        v / run.items.max(1) as f64
+                    ))
+                )
+            }),
         );
     }
 }

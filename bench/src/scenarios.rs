@@ -18,6 +18,7 @@ use crate::load::{self, Pace, Target};
 use crate::peer;
 use crate::processes::{self, Binaries, Memory, Process, ServerConfig, SimInfo};
 use crate::queries;
+use crate::reclaim::{self, ReclaimResult};
 use crate::sim::SimControl;
 use crate::tokens::{self, TokenValidation};
 
@@ -32,6 +33,8 @@ pub struct EngineResult {
     pub tokens: Option<TokenValidation>,
     /// Q1 on PostGraphile, against the same database (PostgreSQL only).
     pub peer: Option<PeerResult>,
+    /// Reclaim plans executed, one per parallelism.
+    pub reclaim: Option<ReclaimResult>,
     /// Everything that went wrong; any entry makes `--quick` fail.
     pub errors: Vec<String>,
 }
@@ -138,7 +141,7 @@ pub struct ReadLevel {
     pub statements_per_request: Option<f64>,
 }
 
-/// Runs every scenario on `engine`; the database is dropped whatever happens.
+/// Runs every scenario on `engine`; each database is dropped whatever happens.
 pub async fn run_engine(
     engine: Engine,
     params: &Params,
@@ -146,39 +149,65 @@ pub async fn run_engine(
     postgres_url: &str,
     logs: &Path,
 ) -> anyhow::Result<EngineResult> {
-    let data_dir = DataDir::create(engine)?;
-    let database = BenchDatabase::create(engine, data_dir.path(), postgres_url).await?;
-    let result = measure(engine, params, binaries, &database, data_dir.path(), logs).await;
-    if let Err(e) = database.drop_database().await {
-        eprintln!("bench: {e:#}");
+    let mut result = if params.runs_main_tenant() {
+        let data_dir = DataDir::create(engine, "")?;
+        let database = BenchDatabase::create(engine, "", data_dir.path(), postgres_url).await?;
+        let result = measure(engine, params, binaries, &database, data_dir.path(), logs).await;
+        if let Err(e) = database.drop_database().await {
+            eprintln!("bench: {e:#}");
+        }
+        result?
+    } else {
+        EngineResult {
+            engine: Some(engine),
+            ..Default::default()
+        }
+    };
+    if params.runs(Scenario::Reclaim) {
+        let measured = reclaim::measure(engine, params, binaries, postgres_url, logs).await;
+        result.errors.extend(measured.errors());
+        result.reclaim = Some(measured);
     }
-    result
+    Ok(result)
+}
+
+/// What a stack runs beside the run's parameters.
+pub struct StackSpec {
+    /// Users of the simulated tenant.
+    pub users: usize,
+    /// Application permissions the app holds beyond graph-sim's default reads.
+    pub grants: &'static [&'static str],
+    /// Further settings of the server.
+    pub server_env: Vec<(&'static str, String)>,
+    /// Names its logs: `graph-sim-<tag>.log`, `server-<tag>.log`.
+    pub tag: String,
 }
 
 /// The processes of one engine's run; killed when dropped.
-struct Stack {
+pub struct Stack {
     sim_process: Process,
-    server: Process,
-    sim: SimInfo,
-    control: SimControl,
-    api: Api,
+    pub server: Process,
+    pub sim: SimInfo,
+    pub control: SimControl,
+    pub api: Api,
 }
 
 impl Stack {
-    async fn start(
-        engine: Engine,
+    pub async fn start(
         params: &Params,
         binaries: &Binaries,
         database: &BenchDatabase,
         data_dir: &Path,
         logs: &Path,
+        spec: &StackSpec,
     ) -> anyhow::Result<Self> {
         let (sim_process, sim) = processes::start_sim(
             &binaries.sim,
-            params.users,
+            spec.users,
             params.seed,
             params.latency_ms,
-            &logs.join(format!("graph-sim-{}.log", engine.name())),
+            spec.grants,
+            &logs.join(format!("graph-sim-{}.log", spec.tag)),
         )
         .await?;
         // A fresh key per run; the token is signed in-process with the server's own code.
@@ -193,7 +222,8 @@ impl Stack {
                 oidc_audience: &sim.api_client_id,
                 jwt_secret: &jwt_secret,
                 log_filter: &params.server_log,
-                log: &logs.join(format!("server-{}.log", engine.name())),
+                log: &logs.join(format!("server-{}.log", spec.tag)),
+                env: &spec.server_env,
             },
         )
         .await?;
@@ -215,7 +245,7 @@ impl Stack {
         })
     }
 
-    async fn stop(self) {
+    pub async fn stop(self) {
         self.server.stop().await;
         self.sim_process.stop().await;
     }
@@ -239,7 +269,13 @@ async fn measure(
     data_dir: &Path,
     logs: &Path,
 ) -> anyhow::Result<EngineResult> {
-    let mut stack = Stack::start(engine, params, binaries, database, data_dir, logs).await?;
+    let spec = StackSpec {
+        users: params.users,
+        grants: &[],
+        server_env: Vec::new(),
+        tag: engine.name().to_owned(),
+    };
+    let mut stack = Stack::start(params, binaries, database, data_dir, logs, &spec).await?;
     let mut result = EngineResult {
         engine: Some(engine),
         ..Default::default()

@@ -1,6 +1,7 @@
 //! graph-sim's control endpoints (`/_sim/...`): they bypass its latency and statistics, so
 //! driving the tenant does not disturb what is measured.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -112,5 +113,62 @@ impl SimControl {
             .buffer_unordered(CHANGE_CONCURRENCY)
             .try_for_each(|_| async { Ok(()) })
             .await
+    }
+
+    /// Seats in use per SKU (Graph's skuId in lower case), as `/subscribedSkus` counts them.
+    pub async fn consumed_units(&self) -> anyhow::Result<HashMap<String, i64>> {
+        let skus = self
+            .send(self.http.get(format!("{}/_sim/skus", self.base)))
+            .await?;
+        skus["subscribedSkus"]
+            .as_array()
+            .context("graph-sim lists no subscribedSkus")?
+            .iter()
+            .map(|sku| {
+                let id = sku["skuId"].as_str().context("a SKU without skuId")?;
+                let consumed = sku["consumedUnits"]
+                    .as_i64()
+                    .context("a SKU without consumedUnits")?;
+                Ok((id.to_lowercase(), consumed))
+            })
+            .collect()
+    }
+
+    /// Every user's id, by user principal name in lower case.
+    pub async fn user_ids(&self) -> anyhow::Result<HashMap<String, String>> {
+        let users = self
+            .send(self.http.get(format!("{}/_sim/users", self.base)))
+            .await?;
+        users
+            .as_array()
+            .context("graph-sim lists no users")?
+            .iter()
+            .map(|user| {
+                let upn = user["userPrincipalName"]
+                    .as_str()
+                    .context("a user without userPrincipalName")?;
+                let id = user["id"].as_str().context("a user without id")?;
+                Ok((upn.to_lowercase(), id.to_owned()))
+            })
+            .collect()
+    }
+
+    /// The (user id, skuId) of every license removal applied since the last statistics reset,
+    /// once per time it was applied.
+    pub async fn removals_applied(&self) -> anyhow::Result<Vec<(String, String)>> {
+        let writes = self
+            .send(self.http.get(format!("{}/_sim/writes", self.base)))
+            .await?;
+        let mut removals = Vec::new();
+        for write in writes.as_array().context("graph-sim lists no writes")? {
+            let user = write["userId"].as_str().context("a write without userId")?;
+            for sku in write["removeLicenses"].as_array().into_iter().flatten() {
+                let sku = sku
+                    .as_str()
+                    .context("a removed license that is not an id")?;
+                removals.push((user.to_owned(), sku.to_owned()));
+            }
+        }
+        Ok(removals)
     }
 }
