@@ -125,6 +125,9 @@ pub enum ManualReason {
     LicenseError,
     /// An admin decided to keep it.
     Accepted,
+    /// The organization no longer subscribes to the SKU: no seat is paid for, so removing it
+    /// saves nothing, and the provider may refuse to change it.
+    NotSubscribed,
 }
 
 impl ManualReason {
@@ -133,6 +136,7 @@ impl ManualReason {
             Self::InheritedFromGroup => "INHERITED_FROM_GROUP",
             Self::LicenseError => "LICENSE_ERROR",
             Self::Accepted => "ACCEPTED",
+            Self::NotSubscribed => "NOT_SUBSCRIBED",
         }
     }
 }
@@ -231,6 +235,8 @@ fn action_for(finding: &Finding) -> (ItemAction, Option<ManualReason>) {
     let removal = finding.removal.as_ref();
     let reason = if finding.acceptance.is_some() {
         Some(ManualReason::Accepted)
+    } else if !finding.sku.subscribed {
+        Some(ManualReason::NotSubscribed)
     } else if removal.is_some_and(|removal| !removal.errors.is_empty()) {
         Some(ManualReason::LicenseError)
     } else if removal.is_none_or(|removal| !removal.frees_seat()) {
@@ -356,6 +362,10 @@ pub fn manual_explanation(item: &PlanItem) -> Result<Option<String>> {
         }
         reason if reason == ManualReason::Accepted.as_str() => {
             "An admin accepted this finding: the license stays while the acceptance lasts."
+                .to_owned()
+        }
+        reason if reason == ManualReason::NotSubscribed.as_str() => {
+            "The organization no longer subscribes to this SKU: no seat is paid for, so removing              it saves nothing. Remove it at the provider if the user should not see it."
                 .to_owned()
         }
         other => format!("Manual: {other}."),

@@ -655,7 +655,36 @@ async fn a_plan_names_each_group_and_says_how_the_user_leaves_it(engine: Engine)
     app.finish().await;
 }
 
+/// A license of a SKU the organization no longer subscribes to costs nothing: a person decides.
+async fn a_license_nobody_pays_for_is_left_to_a_person(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let db = app.database.connect().await;
+    let provider = fixtures::provider(&db, "Contoso", Some("AVAILABLE")).await;
+    let lapsed = fixtures::sku(&db, provider, SPE_E5, (0, 1, 0, 0, 0)).await;
+    license_manager::entities::license_skus::Entity::update_many()
+        .col_expr(
+            license_manager::entities::license_skus::Column::Subscribed,
+            Expr::value(false),
+        )
+        .exec(&db)
+        .await
+        .expect("the subscription lapsed");
+    let user = disabled_user(&db, provider, "lapsed").await;
+    assign(&db, provider, user, lapsed, Via::Direct).await;
+    let body = create_as(&app, "alex", json!({ "providerId": provider.to_string() })).await;
+    let plan = &body["data"]["createReclaimPlan"];
+    assert_eq!(
+        lines(plan),
+        ["lapsed Microsoft 365 E5 MANUAL NOT_SUBSCRIBED"],
+        "{body}"
+    );
+    assert_eq!(plan["summary"]["toRemove"], 0, "{body}");
+    db.close().await.ok();
+    app.finish().await;
+}
+
 engine_tests!(
+    a_license_nobody_pays_for_is_left_to_a_person,
     a_plan_names_each_group_and_says_how_the_user_leaves_it,
     a_plan_says_what_it_would_free_and_why_each_other_seat_stays,
     a_plan_exports_as_csv_for_whoever_checks_it,

@@ -321,7 +321,7 @@ impl ReclaimItem {
 
     /// INHERITED_FROM_GROUP (the license comes from `groups`: it stays until the user leaves
     /// them or they lose it), LICENSE_ERROR (a path reports an error), ACCEPTED (an admin keeps
-    /// it); null for REMOVE_DIRECT.
+    /// it), NOT_SUBSCRIBED (no seat of it is paid for); null for REMOVE_DIRECT.
     async fn manual_reason(&self) -> Option<&str> {
         self.0.manual_reason.as_deref()
     }

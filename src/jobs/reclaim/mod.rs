@@ -7,10 +7,9 @@
 //! Safety rests on the items and the lease:
 //! - an item records its outcome once (`outcome IS NULL` guards every write), so a job taken
 //!   over after its worker died goes on with the items left, and none is done twice;
-//! - a worker takes an item, and again right before it writes to the provider, with a
-//!   statement that holds only while its lease has a margin left; a worker that stalled past
-//!   its lease finds the fence closed and sends nothing; every write of an outcome carries the
-//!   same fence;
+//! - a worker takes an item right before it writes to the provider, with a statement that holds
+//!   only while its lease has a margin left; a worker that stalled past its lease finds the
+//!   fence closed and sends nothing; every write of an outcome carries the same fence;
 //! - an item taken before and found without its license is ALREADY_REMOVED, not stale: the
 //!   removal went out, its answer was lost.
 
@@ -49,6 +48,9 @@ use crate::sync::writer::events::{self, Event, EventKind, Observer};
 
 /// Items read from the database at a time.
 const CHUNK: u64 = 200;
+/// How often followers hear of a job's progress at most: a person watching needs a few updates a
+/// second, and each costs every process a notification and each follower a read.
+const ANNOUNCE_EVERY: Duration = Duration::from_millis(250);
 
 /// How an execution behaves; the defaults suit a production tenant.
 #[derive(Clone, Copy, Debug)]
@@ -152,6 +154,7 @@ pub async fn execute(
                 writer: license_writer,
                 stop,
                 facts: PlanFacts::default(),
+                announced: std::sync::Mutex::new(None),
             };
             job.body(plan_id).await
         }
@@ -220,6 +223,8 @@ struct Job<'a> {
     writer: &'a dyn LicenseWriter,
     stop: StopSignal,
     facts: PlanFacts,
+    /// When the job last told followers it moved.
+    announced: std::sync::Mutex<Option<tokio::time::Instant>>,
 }
 
 impl Job<'_> {
@@ -274,8 +279,8 @@ impl Job<'_> {
 
     async fn item(&self, item: PlanItem) -> Result<(), Halt> {
         self.stop.check()?;
+        // Taken only right before a write: taken before means a removal may have gone out.
         let taken_before = item.started_at.is_some();
-        self.take(item.id).await?;
         let state = match self
             .call(|| self.writer.license_state(&item.user_external_id))
             .await?
@@ -419,9 +424,9 @@ impl Job<'_> {
         if written.rows_affected != 1 {
             return Err(Halt::Stopped(Stop::LeaseLost));
         }
-        if matches!(outcome.code, Code::Removed | Code::AlreadyRemoved)
-            && free_seat(&transaction, item).await?
-        {
+        let freed = matches!(outcome.code, Code::Removed | Code::AlreadyRemoved)
+            && unassign(&transaction, item).await?;
+        if freed {
             let observer = Observer {
                 reclaim_plan_id: Some(self.facts.plan_id),
                 ..Observer::default()
@@ -445,9 +450,37 @@ impl Job<'_> {
         if let Some(state) = state {
             refresh_user(&transaction, item.user_id, state).await?;
         }
+        if freed {
+            // Last: items of one SKU all count its one row down, and hold its lock until
+            // they commit.
+            count_seat_free(&transaction, item.license_sku_id).await?;
+        }
         transaction.commit().await?;
-        self.runtime.events.publish(db, self.run_id).await;
+        self.announce().await;
         Ok(())
+    }
+
+    /// Tells the plan's followers it moved: at most every `ANNOUNCE_EVERY`, since they read the
+    /// plan anew each time; the job's end is always announced (by finishing it).
+    async fn announce(&self) {
+        let now = tokio::time::Instant::now();
+        let due = {
+            let mut last = self
+                .announced
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let due = last.is_none_or(|at| now.duration_since(at) >= ANNOUNCE_EVERY);
+            if due {
+                *last = Some(now);
+            }
+            due
+        };
+        if due {
+            self.runtime
+                .events
+                .publish(&self.runtime.db, self.run_id)
+                .await;
+        }
     }
 }
 
@@ -477,25 +510,28 @@ fn failed(error: LicenseWriteError) -> ItemOutcome {
 
 /// The license is gone from the user: the product says so before the next sync does. False
 /// when the product did not have it any more.
-async fn free_seat(transaction: &DatabaseTransaction, item: &PlanItem) -> Result<bool, Halt> {
+async fn unassign(transaction: &DatabaseTransaction, item: &PlanItem) -> Result<bool, Halt> {
     let deleted = license_assignments::Entity::delete_many()
         .filter(license_assignments::Column::UserId.eq(item.user_id))
         .filter(license_assignments::Column::LicenseSkuId.eq(item.license_sku_id))
         .exec(transaction)
         .await?;
-    if deleted.rows_affected > 0 {
-        license_skus::Entity::update_many()
-            .col_expr(
-                license_skus::Column::ConsumedUnits,
-                Expr::col(license_skus::Column::ConsumedUnits).sub(1),
-            )
-            .col_expr(license_skus::Column::UpdatedAt, Utc::now().into())
-            .filter(license_skus::Column::Id.eq(item.license_sku_id))
-            .filter(license_skus::Column::ConsumedUnits.gt(0))
-            .exec(transaction)
-            .await?;
-    }
     Ok(deleted.rows_affected > 0)
+}
+
+/// One seat of the SKU is free again.
+async fn count_seat_free(transaction: &DatabaseTransaction, sku_id: i64) -> Result<(), Halt> {
+    license_skus::Entity::update_many()
+        .col_expr(
+            license_skus::Column::ConsumedUnits,
+            Expr::col(license_skus::Column::ConsumedUnits).sub(1),
+        )
+        .col_expr(license_skus::Column::UpdatedAt, Utc::now().into())
+        .filter(license_skus::Column::Id.eq(sku_id))
+        .filter(license_skus::Column::ConsumedUnits.gt(0))
+        .exec(transaction)
+        .await?;
+    Ok(())
 }
 
 /// What the re-read told of the user that the product may not know yet; a date the provider did
