@@ -168,7 +168,13 @@ pub async fn renewals(
         .collect();
     let sku_ids: Vec<i64> = skus.values().map(|sku| sku.id).collect();
     let today = now.date_naive();
-    let peaks = peaks(db, &sku_ids, today - Duration::days(window.lookback_days), today).await?;
+    let peaks = peaks(
+        db,
+        &sku_ids,
+        today - Duration::days(window.lookback_days),
+        today,
+    )
+    .await?;
     Ok(due
         .into_iter()
         .filter_map(|subscription| {
@@ -179,9 +185,9 @@ pub async fn renewals(
                     sku_id: subscription.sku_id.to_ascii_lowercase(),
                 })
                 .cloned();
-            let need = sku.as_ref().map(|sku| {
-                Need::new(sku.consumed_units, peaks.get(&sku.id).copied(), settings)
-            });
+            let need = sku
+                .as_ref()
+                .map(|sku| Need::new(sku.consumed_units, peaks.get(&sku.id).copied(), settings));
             Some(Renewal {
                 kind: RenewalKind::of(&subscription.status, subscription.is_trial),
                 date,
@@ -255,7 +261,11 @@ mod tests {
         assert_eq!(RenewalKind::of("Warning", true), RenewalKind::TrialEnd);
         assert_eq!(RenewalKind::of("Enabled", false), RenewalKind::Renewal);
         for status in ["Warning", "Suspended", "LockedOut", "Deleted", "Unknown"] {
-            assert_eq!(RenewalKind::of(status, false), RenewalKind::Expiry, "{status}");
+            assert_eq!(
+                RenewalKind::of(status, false),
+                RenewalKind::Expiry,
+                "{status}"
+            );
         }
     }
 }
