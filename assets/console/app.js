@@ -19,6 +19,7 @@ const ROUTES = [
   ['/waste', () => import('./pages/waste.js')],
   ['/reclaim', () => import('./pages/reclaim.js')],
   ['/reclaim/:id', () => import('./pages/reclaim.js')],
+  ['/renewals', () => import('./pages/renewals.js')],
   ['/audit', () => import('./pages/audit.js')],
 ];
 
@@ -27,6 +28,7 @@ const NAVIGATION = [
   { to: '/users', label: 'Users' },
   { to: '/waste', label: 'Waste' },
   { to: '/reclaim', label: 'Reclaim' },
+  { to: '/renewals', label: 'Renewals' },
   // `section`: the entry stays marked on every page under it (Settings has tabs, lib/settings.js).
   { to: '/settings/providers', section: '/settings/', label: 'Settings' },
   { to: '/audit', label: 'Audit log', adminOnly: true },

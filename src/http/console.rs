@@ -27,7 +27,7 @@ const ENTRY: &str = "index.html";
 
 /// The console's paths: each serves the entry page, and the module router (assets/console/
 /// app.js) shows the page it names. `{id}` stands for one path segment.
-pub const PAGES: [&str; 11] = [
+pub const PAGES: [&str; 12] = [
     "/",
     "/sign-in",
     "/settings/providers",
@@ -38,6 +38,7 @@ pub const PAGES: [&str; 11] = [
     "/waste",
     "/reclaim",
     "/reclaim/{id}",
+    "/renewals",
     "/audit",
 ];
 

@@ -12,7 +12,7 @@ use reqwest::header::{
 
 use crate::common::{Engine, TestApp};
 
-const PAGES: [&str; 11] = [
+const PAGES: [&str; 12] = [
     "/",
     "/sign-in",
     "/settings/providers",
@@ -23,6 +23,7 @@ const PAGES: [&str; 11] = [
     "/waste",
     "/reclaim",
     "/reclaim/3",
+    "/renewals",
     "/audit",
 ];
 
