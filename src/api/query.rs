@@ -215,7 +215,8 @@ impl Query {
     ) -> Result<Vec<Renewal>> {
         claims(ctx)?;
         let provider_id = optional_row_id("providerId", provider_id.as_ref())?;
-        let window = renewals::Window::new(i64::from(within_days), i64::from(lookback_days)).api()?;
+        let window =
+            renewals::Window::new(i64::from(within_days), i64::from(lookback_days)).api()?;
         let found = renewals::renewals(
             database(ctx)?,
             renewal_settings(ctx)?,
