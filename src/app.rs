@@ -211,6 +211,7 @@ impl Application {
                     max_active: settings.max_api_tokens,
                 },
                 reclaim: settings.reclaim,
+                renewals: settings.renewals,
             },
             settings.limits.subscriptions,
             settings.limits.request_timeout.get(),

@@ -15,6 +15,7 @@ use crate::db;
 use crate::domain::api_tokens::ApiTokenLimits;
 use crate::domain::license_events::RETENTION_DAYS_DEFAULT;
 use crate::domain::reclaim_plans::ReclaimSettings;
+use crate::domain::renewals::RenewalSettings;
 use crate::http::{ConnectionLimits, CorsOrigins, ServerLimits, Timeout};
 use crate::jobs::reclaim::ExecutionSettings;
 use crate::providers::microsoft365::EndpointOverrides;
@@ -138,6 +139,22 @@ impl From<ReclaimArgs> for ReclaimSettings {
     }
 }
 
+/// How `renewals` recommends seats (docs/license-api.md, "History and renewals").
+#[derive(Debug, Clone, Args)]
+pub struct RenewalArgs {
+    /// Seats recommended above the look-back's peak consumption, in percent of it.
+    #[arg(long, env = "LM_RENEWAL_BUFFER_PERCENT", default_value_t = RenewalSettings::default().buffer_percent, value_parser = clap::value_parser!(u32).range(0..=1000))]
+    pub renewal_buffer_percent: u32,
+}
+
+impl From<RenewalArgs> for RenewalSettings {
+    fn from(args: RenewalArgs) -> Self {
+        Self {
+            buffer_percent: args.renewal_buffer_percent,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct ApiTokenLimitArgs {
     /// API tokens that may be active (neither revoked nor expired) at once.
@@ -194,6 +211,8 @@ pub struct ServeArgs {
     pub api_tokens: ApiTokenLimitArgs,
     #[command(flatten)]
     pub reclaim: ReclaimArgs,
+    #[command(flatten)]
+    pub renewals: RenewalArgs,
     #[command(flatten)]
     pub limits: LimitArgs,
     #[command(flatten)]
@@ -515,6 +534,7 @@ pub struct Settings {
     /// An identity provider whose access tokens are accepted too.
     pub oidc: Option<OidcSettings>,
     pub reclaim: ReclaimSettings,
+    pub renewals: RenewalSettings,
     pub workers: usize,
     pub engine: EngineSettings,
     pub limits: ServerLimits,
@@ -530,6 +550,7 @@ impl From<ServeArgs> for Settings {
             max_api_tokens: args.api_tokens.max_api_tokens,
             oidc: (*args.oidc).settings(),
             reclaim: args.reclaim.into(),
+            renewals: args.renewals.into(),
             workers: args.workers,
             engine: args.engine.into(),
             limits: args.limits.into(),

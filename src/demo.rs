@@ -13,6 +13,7 @@ use crate::config::{DemoArgs, EngineSettings, Settings};
 use crate::domain::api_tokens::ApiTokenLimits;
 use crate::domain::audit::Actor;
 use crate::domain::reclaim_plans::ReclaimSettings;
+use crate::domain::renewals::RenewalSettings;
 use crate::domain::{providers, sync_runs};
 use crate::providers::microsoft365::{self, Cloud, EndpointOverrides};
 use crate::sync::queue::SyncMode;
@@ -87,6 +88,7 @@ pub async fn run(
         max_api_tokens: ApiTokenLimits::MAX_ACTIVE,
         oidc: None,
         reclaim: ReclaimSettings::default(),
+        renewals: RenewalSettings::default(),
         workers: 2,
         engine: engine.clone(),
         limits: args.limits.into(),

@@ -20,6 +20,7 @@ const ROUTES = [
   ['/reclaim', () => import('./pages/reclaim.js')],
   ['/reclaim/:id', () => import('./pages/reclaim.js')],
   ['/history', () => import('./pages/history.js')],
+  ['/renewals', () => import('./pages/renewals.js')],
   ['/audit', () => import('./pages/audit.js')],
 ];
 
@@ -29,6 +30,7 @@ const NAVIGATION = [
   { to: '/waste', label: 'Waste' },
   { to: '/reclaim', label: 'Reclaim' },
   { to: '/history', label: 'History' },
+  { to: '/renewals', label: 'Renewals' },
   // `section`: the entry stays marked on every page under it (Settings has tabs, lib/settings.js).
   { to: '/settings/providers', section: '/settings/', label: 'Settings' },
   { to: '/audit', label: 'Audit log', adminOnly: true },

@@ -13,6 +13,7 @@ use crate::domain::api_tokens::ApiTokenLimits;
 use crate::domain::audit::Actor;
 use crate::domain::providers::ProviderRegistry;
 use crate::domain::reclaim_plans::ReclaimSettings;
+use crate::domain::renewals::RenewalSettings;
 use crate::domain::report_cache::ReportCache;
 use crate::domain::run_feed::RunFeed;
 use crate::sync::events::RunEvents;
@@ -53,6 +54,10 @@ pub fn api_token_limits(ctx: &Context<'_>) -> Result<ApiTokenLimits> {
 
 pub fn reclaim_settings(ctx: &Context<'_>) -> Result<ReclaimSettings> {
     Ok(*ctx.data::<ReclaimSettings>()?)
+}
+
+pub fn renewal_settings(ctx: &Context<'_>) -> Result<RenewalSettings> {
+    Ok(*ctx.data::<RenewalSettings>()?)
 }
 
 pub fn keyring<'a>(ctx: &Context<'a>) -> Result<&'a SecretKeyring> {

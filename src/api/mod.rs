@@ -29,6 +29,7 @@ use crate::crypto::SecretKeyring;
 use crate::domain::api_tokens::{self, ApiTokenLimits};
 use crate::domain::providers::ProviderRegistry;
 use crate::domain::reclaim_plans::ReclaimSettings;
+use crate::domain::renewals::RenewalSettings;
 use crate::domain::report_cache::ReportCache;
 use crate::domain::reports::Report;
 use crate::domain::run_feed::RunFeed;
@@ -210,6 +211,7 @@ pub struct Services {
     pub run_feed: Arc<RunFeed>,
     pub api_tokens: ApiTokenLimits,
     pub reclaim: ReclaimSettings,
+    pub renewals: RenewalSettings,
 }
 
 /// `operation_budget` bounds a query or mutation sent over a websocket, as the HTTP layer
@@ -231,6 +233,7 @@ pub fn build_api(
         .data(services.run_feed)
         .data(services.api_tokens)
         .data(services.reclaim)
+        .data(services.renewals)
         .data(reports.clone())
         .finish();
     Api {

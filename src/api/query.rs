@@ -1,18 +1,24 @@
+use std::sync::Arc;
+
 use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::{Context, ID, Object, Result};
+use chrono::{NaiveDate, Utc};
 
-use super::context::{claims, database, optional_row_id, registry, report_cache, row_id};
+use super::context::{
+    claims, database, optional_row_id, registry, renewal_settings, report_cache, row_id,
+};
 use super::cursor;
 use super::errors::{ResultExt, bad_user_input};
 use super::guard::RoleGuard;
 use super::types::{
     ApiToken, AuditEvent, AuditEventFilter, DirectoryUser, FindingAcceptance, LicenseEvent,
-    LicenseEventFilter, LicenseReport, LicenseSku, PageArgs, Provider, ProviderKindInfo,
-    ReclaimPlan, SyncRun, UserConnection, UserFilterInput, UserOrder, Viewer, event_page,
-    user_connection, user_connection_cost,
+    LicenseEventFilter, LicenseReport, LicenseSku, LicenseSkuSeats, PageArgs, Provider,
+    ProviderKindInfo, ReclaimPlan, Renewal, SkuTrend, SyncRun, TrendInterval, UserConnection,
+    UserFilterInput, UserOrder, Viewer, event_page, user_connection, user_connection_cost,
 };
 use crate::domain::{
-    acceptances, api_tokens, audit, licenses, providers, reclaim_plans, reports, sync_runs, users,
+    acceptances, api_tokens, audit, history, licenses, providers, reclaim_plans, renewals, reports,
+    sync_runs, users,
 };
 
 const PAGE_DEFAULT: u64 = 50;
@@ -155,6 +161,72 @@ impl Query {
         let id = row_id("id", &id)?;
         let mut found = licenses::skus_by_ids(database(ctx)?, &[id]).await.api()?;
         Ok(found.remove(&id).map(LicenseSku::from))
+    }
+
+    /// One provider's SKUs with their seats as the daily snapshots had them on `date`: that
+    /// day's, or the last one before it. SKUs without a snapshot by then are left out; a date
+    /// before the provider's first snapshot, or in the future, is refused.
+    #[graphql(complexity = "super::limits::SKUS_PER_LIST * child_complexity")]
+    async fn license_skus_as_of(
+        &self,
+        ctx: &Context<'_>,
+        provider_id: ID,
+        date: NaiveDate,
+    ) -> Result<Vec<LicenseSkuSeats>> {
+        claims(ctx)?;
+        let provider_id = row_id("providerId", &provider_id)?;
+        let today = Utc::now().date_naive();
+        let skus = history::skus_as_of(database(ctx)?, provider_id, date, today)
+            .await
+            .api()?;
+        Ok(skus.into_iter().map(LicenseSkuSeats).collect())
+    }
+
+    /// One SKU's seats from `from` to `to` (both included, not in the future), a point per
+    /// day, week or month holding the last snapshot within it; points without one are gaps.
+    /// At most 400 points. Null when there is no SKU with this id.
+    async fn sku_trend(
+        &self,
+        ctx: &Context<'_>,
+        sku_id: ID,
+        from: NaiveDate,
+        to: NaiveDate,
+        #[graphql(default_with = "TrendInterval::Day")] interval: TrendInterval,
+    ) -> Result<Option<SkuTrend>> {
+        claims(ctx)?;
+        let sku_id = row_id("skuId", &sku_id)?;
+        let today = Utc::now().date_naive();
+        let trend = history::sku_trend(database(ctx)?, sku_id, from, to, interval.into(), today)
+            .await
+            .api()?;
+        Ok(trend.map(|trend| SkuTrend(Arc::new(trend))))
+    }
+
+    /// Subscriptions (of one provider or of all) whose next lifecycle date falls within
+    /// `withinDays` from now, soonest first, each with the seats to have after it: the peak
+    /// consumption over `lookbackDays` plus LM_RENEWAL_BUFFER_PERCENT. Both 1 to 730 days.
+    #[graphql(complexity = "super::limits::SKUS_PER_LIST * child_complexity")]
+    async fn renewals(
+        &self,
+        ctx: &Context<'_>,
+        provider_id: Option<ID>,
+        #[graphql(default = 90)] within_days: i32,
+        #[graphql(default = 90)] lookback_days: i32,
+    ) -> Result<Vec<Renewal>> {
+        claims(ctx)?;
+        let provider_id = optional_row_id("providerId", provider_id.as_ref())?;
+        let window =
+            renewals::Window::new(i64::from(within_days), i64::from(lookback_days)).api()?;
+        let found = renewals::renewals(
+            database(ctx)?,
+            renewal_settings(ctx)?,
+            provider_id,
+            window,
+            Utc::now(),
+        )
+        .await
+        .api()?;
+        Ok(found.into_iter().map(Renewal).collect())
     }
 
     /// Waste and its monthly cost: disabled and inactive licensed users, users who never

@@ -4,6 +4,7 @@
 pub mod acceptances;
 pub mod api_tokens;
 pub mod audit;
+pub mod history;
 pub mod license_events;
 pub mod licenses;
 pub mod money;
@@ -11,6 +12,7 @@ pub mod providers;
 pub mod reclaim_execution;
 pub mod reclaim_plans;
 pub mod reclaim_undo;
+pub mod renewals;
 pub mod report_cache;
 pub mod reports;
 pub mod run_feed;

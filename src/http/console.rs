@@ -27,7 +27,7 @@ const ENTRY: &str = "index.html";
 
 /// The console's paths: each serves the entry page, and the module router (assets/console/
 /// app.js) shows the page it names. `{id}` stands for one path segment.
-pub const PAGES: [&str; 12] = [
+pub const PAGES: [&str; 13] = [
     "/",
     "/sign-in",
     "/settings/providers",
@@ -39,6 +39,7 @@ pub const PAGES: [&str; 12] = [
     "/reclaim",
     "/reclaim/{id}",
     "/history",
+    "/renewals",
     "/audit",
 ];
 

@@ -25,6 +25,7 @@ mod database;
 mod export;
 mod graph_client;
 mod graphiql;
+mod history;
 mod http_headers;
 mod layers;
 mod layout;

@@ -1,16 +1,19 @@
 //! A small builder for tenants as a sync would leave them: providers, users, SKUs, licenses and
 //! subscriptions inserted through the entities, so API tests need no Graph simulator.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use license_manager::auth::Role;
 use license_manager::crypto::Sealed;
 use license_manager::entities::{
-    directory_users, license_assignments, license_skus, providers, subscriptions,
+    directory_users, license_assignments, license_skus, license_snapshots, providers, subscriptions,
 };
 use license_manager::providers::microsoft365::catalog;
 use reqwest::StatusCode;
 use sea_orm::sea_query::{Alias, Query};
-use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseConnection, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    Set,
+};
 use serde_json::{Value, json};
 
 use super::TestApp;
@@ -315,7 +318,7 @@ pub async fn subscription(
     status: &str,
     total: i64,
     trial: bool,
-) {
+) -> i64 {
     let product = catalog::product(sku_id).expect("a SKU of Microsoft's table");
     subscriptions::ActiveModel {
         provider_id: Set(provider_id),
@@ -333,5 +336,41 @@ pub async fn subscription(
     }
     .insert(db)
     .await
-    .expect("subscription inserted");
+    .expect("subscription inserted")
+    .id
+}
+
+/// Moves a subscription's next lifecycle date (30 days ahead as inserted).
+pub async fn renews_at(db: &DatabaseConnection, subscription: i64, at: DateTime<Utc>) {
+    subscriptions::Entity::update_many()
+        .col_expr(
+            subscriptions::Column::NextLifecycleDateTime,
+            sea_orm::sea_query::Expr::value(Some(at)),
+        )
+        .filter(subscriptions::Column::Id.eq(subscription))
+        .exec(db)
+        .await
+        .expect("subscription updated");
+}
+
+/// The seats of a SKU on a day, as that day's sync would have snapshotted them.
+pub async fn snapshot(
+    db: &DatabaseConnection,
+    provider_id: i64,
+    sku: i64,
+    day: NaiveDate,
+    (enabled, consumed): (i64, i64),
+) {
+    license_snapshots::ActiveModel {
+        provider_id: Set(provider_id),
+        license_sku_id: Set(sku),
+        day: Set(day),
+        enabled_units: Set(enabled),
+        consumed_units: Set(consumed),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+    .expect("snapshot inserted");
 }

@@ -18,6 +18,7 @@ use license_manager::config::{EngineSettings, Settings};
 use license_manager::db;
 use license_manager::domain::api_tokens::ApiTokenLimits;
 use license_manager::domain::reclaim_plans::ReclaimSettings;
+use license_manager::domain::renewals::RenewalSettings;
 use license_manager::http::{CorsOrigins, ServerLimits};
 use license_manager::metrics::Metrics;
 use license_manager::providers::RetryPolicy;
@@ -160,6 +161,8 @@ pub struct Options {
     pub oidc: Option<OidcSettings>,
     /// How reclaim may act; `serve`'s defaults unless a test changes them.
     pub reclaim: ReclaimSettings,
+    /// How renewals recommend; `serve`'s default buffer unless a test changes it.
+    pub renewals: RenewalSettings,
 }
 
 /// Kinds of provider a test adds to its server's registry.
@@ -199,6 +202,7 @@ impl Options {
             max_api_tokens: None,
             oidc: None,
             reclaim: ReclaimSettings::default(),
+            renewals: RenewalSettings::default(),
         }
     }
 }
@@ -367,6 +371,7 @@ pub fn settings(database_url: &str, data_dir: &Path, options: &Options) -> Setti
         max_api_tokens: options.max_api_tokens.unwrap_or(ApiTokenLimits::MAX_ACTIVE),
         oidc: options.oidc.clone(),
         reclaim: options.reclaim,
+        renewals: options.renewals,
         workers: options.workers,
         engine: EngineSettings {
             microsoft: options.microsoft.clone(),

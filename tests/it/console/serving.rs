@@ -12,7 +12,7 @@ use reqwest::header::{
 
 use crate::common::{Engine, TestApp};
 
-const PAGES: [&str; 12] = [
+const PAGES: [&str; 13] = [
     "/",
     "/sign-in",
     "/settings/providers",
@@ -24,6 +24,7 @@ const PAGES: [&str; 12] = [
     "/reclaim",
     "/reclaim/3",
     "/history",
+    "/renewals",
     "/audit",
 ];
 
