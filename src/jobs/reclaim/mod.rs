@@ -29,6 +29,7 @@ use sea_orm::{
     TransactionTrait,
 };
 use serde_json::json;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use self::judge::{Facts, ItemOutcome, Verdict};
@@ -47,7 +48,7 @@ use crate::sync::queue::{self, Notice, Outcome};
 use crate::sync::writer::events::{self, Event, EventKind, Observer};
 
 /// Items read from the database at a time.
-const CHUNK: u64 = 200;
+const CHUNK: u64 = 500;
 /// How often followers hear of a job's progress at most: a person watching needs a few updates a
 /// second, and each costs every process a notification and each follower a read.
 const ANNOUNCE_EVERY: Duration = Duration::from_millis(250);
@@ -260,6 +261,10 @@ impl Job<'_> {
                 .into_keys()
                 .collect(),
         };
+        let parallel = self.runtime.settings.parallel_items.get();
+        // `parallel` items talk to the provider at once; as many more record their outcome
+        // meanwhile, so that the database's time is not added to the provider's.
+        let calls = Semaphore::new(parallel);
         let mut after = None;
         loop {
             let items = reclaim_execution::pending_items(db, plan_id, after, CHUNK).await?;
@@ -267,18 +272,30 @@ impl Job<'_> {
                 return Ok(());
             };
             after = Some(last.id);
-            let parallel = self.runtime.settings.parallel_items.get();
             let mut done = stream::iter(items)
-                .map(|item| self.item(item))
-                .buffer_unordered(parallel);
+                .map(|item| self.item(item, &calls))
+                .buffer_unordered(parallel * 2);
             while let Some(result) = done.next().await {
                 result?;
             }
         }
     }
 
-    async fn item(&self, item: PlanItem) -> Result<(), Halt> {
+    /// One item to its recorded outcome.
+    async fn item(&self, item: PlanItem, calls: &Semaphore) -> Result<(), Halt> {
         self.stop.check()?;
+        let (outcome, state) = {
+            let _calling = calls
+                .acquire()
+                .await
+                .map_err(|_| Halt::Stopped(Stop::Shutdown))?;
+            self.decide(&item).await?
+        };
+        self.record(&item, outcome, state.as_ref()).await
+    }
+
+    /// Re-reads the user, judges the item and, when it still stands, removes the license.
+    async fn decide(&self, item: &PlanItem) -> Result<(ItemOutcome, Option<LicenseState>), Halt> {
         // Taken only right before a write: taken before means a removal may have gone out.
         let taken_before = item.started_at.is_some();
         let state = match self
@@ -292,9 +309,9 @@ impl Job<'_> {
                     "the user is no longer in the directory",
                     "nothing was changed; the next sync marks the user removed",
                 );
-                return self.record(&item, gone, None).await;
+                return Ok((gone, None));
             }
-            Err(error) => return self.record(&item, failed(error), None).await,
+            Err(error) => return Ok((failed(error), None)),
         };
         let facts = Facts {
             state: &state,
@@ -305,11 +322,11 @@ impl Job<'_> {
                 .accepted
                 .contains(&(item.user_id, item.license_sku_id)),
         };
-        let outcome = match judge::judge(&item, &facts) {
+        let outcome = match judge::judge(item, &facts) {
             Verdict::Leave(outcome) => outcome,
-            Verdict::Remove => self.remove(&item).await?,
+            Verdict::Remove => self.remove(item).await?,
         };
-        self.record(&item, outcome, Some(&state)).await
+        Ok((outcome, Some(state)))
     }
 
     async fn remove(&self, item: &PlanItem) -> Result<ItemOutcome, Halt> {
