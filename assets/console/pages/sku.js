@@ -6,6 +6,7 @@ import { Link, setQuery } from '../lib/router.js';
 import { Empty, ErrorBox, Loading, Page, formatDate, formatDateTime, formatMoney, formatNumber, useIsAdmin, useQuery } from '../lib/ui.js';
 import { DateWithAge, ExportButton, Pager, SearchBox, pageVariables } from '../lib/lists.js';
 import { USER_ROW, UnknownSignInNote, UsersTable } from '../lib/directory.js';
+import { SeatTrend } from '../lib/trend.js';
 import { Available, PriceEditor, PriceSummary, SKU_FIELDS, SeatMeter, SkuTroubles, lifecycle } from '../lib/licenses.js';
 
 const PAGE_SIZE = 50;
@@ -58,6 +59,7 @@ export default function Sku({ params, query }) {
         <${Facts} sku=${sku} several=${data.providers.length > 1} onSaved=${reload} />
         <${SubscriptionTable} subscriptions=${sku.subscriptions} />
       </div>
+      <${SeatTrend} skuId=${sku.id} />
 
       <section aria-labelledby="holders-heading">
         <h2 id="holders-heading">Holders <span class="muted">(<span data-test="holders-total" data-value=${holders.totalCount}>${formatNumber(holders.totalCount)}</span>)</span></h2>
