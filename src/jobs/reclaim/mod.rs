@@ -1,8 +1,8 @@
 //! Executing an approved reclaim plan: a job of the sync queue (one job a provider at a time,
 //! under the same leases), which takes the plan's items one by one — a few at once — and for
 //! each re-reads the user at the provider, leaves it when the finding no longer holds, else
-//! removes the license, and writes what happened into the item and the product's own tables at
-//! once.
+//! removes the license, and writes what happened into the item, the product's own tables and
+//! the change log at once.
 //!
 //! Safety rests on the items and the lease:
 //! - an item records its outcome once (`outcome IS NULL` guards every write), so a job taken
@@ -131,7 +131,7 @@ pub async fn execute(
     runtime: Runtime,
     run: crate::entities::sync_runs::Model,
     worker: String,
-    writer: Arc<dyn crate::providers::LicenseProvider>,
+    provider: Arc<dyn crate::providers::LicenseProvider>,
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
     let plan_id = run
@@ -146,7 +146,7 @@ pub async fn execute(
         stop.clone(),
         shutdown,
     );
-    let result = match writer.license_writer() {
+    let result = match provider.license_writer() {
         Some(license_writer) => {
             let job = Job {
                 runtime: &runtime,
