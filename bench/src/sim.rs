@@ -115,6 +115,31 @@ impl SimControl {
             .await
     }
 
+    /// Disables each user in `ids`: a change the change log records as one event per user.
+    pub async fn disable_users(&self, ids: &[String]) -> anyhow::Result<()> {
+        futures::stream::iter(ids)
+            .map(|id| {
+                self.send(
+                    self.http
+                        .post(format!("{}/_sim/users/{id}/disable", self.base)),
+                )
+            })
+            .buffer_unordered(CHANGE_CONCURRENCY)
+            .try_for_each(|_| async { Ok(()) })
+            .await
+    }
+
+    /// Sets the latency added to every Graph request (and clears any other fault).
+    pub async fn set_latency(&self, latency_ms: u64) -> anyhow::Result<()> {
+        self.send(
+            self.http
+                .put(format!("{}/_sim/faults", self.base))
+                .json(&json!({ "latency": latency_ms })),
+        )
+        .await
+        .map(drop)
+    }
+
     /// Seats in use per SKU (Graph's skuId in lower case), as `/subscribedSkus` counts them.
     pub async fn consumed_units(&self) -> anyhow::Result<HashMap<String, i64>> {
         let skus = self
