@@ -547,7 +547,14 @@ async fn incremental_sync(
     stack.control.rename_users(&changed).await?;
     // A rename is not a fact the change log keeps; disabling a tenth of the changed users gives
     // the sync changes it must record, one event each, without changing what it pages through.
-    let disabled: Vec<String> = changed.iter().step_by(10).cloned().collect();
+    // Only enabled accounts count: the generated tenant has disabled ones already.
+    let enabled = stack.control.enabled_user_ids().await?;
+    let disabled: Vec<String> = changed
+        .iter()
+        .filter(|id| enabled.contains(*id))
+        .step_by(10)
+        .cloned()
+        .collect();
     stack.control.disable_users(&disabled).await?;
     let events_before = history::count_events(database).await?;
     stack.control.reset_stats().await?;

@@ -129,6 +129,20 @@ impl SimControl {
             .await
     }
 
+    /// The ids of the users whose account is enabled: disabling one of the others changes nothing.
+    pub async fn enabled_user_ids(&self) -> anyhow::Result<std::collections::HashSet<String>> {
+        let users = self
+            .send(self.http.get(format!("{}/_sim/users", self.base)))
+            .await?;
+        Ok(users
+            .as_array()
+            .context("graph-sim lists no users")?
+            .iter()
+            .filter(|user| user["accountEnabled"] != json!(false))
+            .filter_map(|user| user["id"].as_str().map(str::to_owned))
+            .collect())
+    }
+
     /// Sets the latency added to every Graph request (and clears any other fault).
     pub async fn set_latency(&self, latency_ms: u64) -> anyhow::Result<()> {
         self.send(
