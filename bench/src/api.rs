@@ -49,11 +49,21 @@ impl SyncRun {
         self.status == "SUCCEEDED"
     }
 
+    pub fn in_progress(&self) -> bool {
+        matches!(self.status.as_str(), "QUEUED" | "RUNNING")
+    }
+
     /// startedAt → finishedAt as the server recorded it (no queueing, no polling).
     pub fn server_secs(&self) -> Option<f64> {
         let (start, end) = (self.started_at?, self.finished_at?);
         Some((end - start).num_microseconds()? as f64 / 1e6)
     }
+}
+
+/// A sync the server accepted, and when it was asked for.
+pub struct StartedSync {
+    pub id: String,
+    started: Instant,
 }
 
 impl Api {
@@ -137,6 +147,12 @@ impl Api {
 
     /// Starts a sync and polls it to its end; the wall time runs from the request.
     pub async fn sync(&self, provider: &str, mode: &str) -> anyhow::Result<SyncRun> {
+        let started = self.start_sync(provider, mode).await?;
+        self.finish_sync(&started).await
+    }
+
+    /// Starts a sync without waiting for it: a scenario measures something else while it runs.
+    pub async fn start_sync(&self, provider: &str, mode: &str) -> anyhow::Result<StartedSync> {
         let started = Instant::now();
         let data = self
             .run(
@@ -149,25 +165,36 @@ impl Api {
             .as_str()
             .context("startSync returned no id")?
             .to_owned();
+        Ok(StartedSync { id, started })
+    }
+
+    /// The run as `syncRun` shows it now; its wall time is left at zero.
+    pub async fn sync_run(&self, id: &str) -> anyhow::Result<SyncRun> {
+        let data = self
+            .run(
+                "query($id: ID!) { syncRun(id: $id) { id status pagesFetched usersSeen
+                    usersCreated usersUpdated usersRemoved queuedAt startedAt finishedAt
+                    warnings { code message } error { code message } } }",
+                json!({ "id": id }),
+            )
+            .await?;
+        serde_json::from_value(data["syncRun"].clone()).context("unexpected syncRun shape")
+    }
+
+    /// Polls a started sync to its end; the wall time runs from its startSync request.
+    pub async fn finish_sync(&self, sync: &StartedSync) -> anyhow::Result<SyncRun> {
         loop {
-            let data = self
-                .run(
-                    "query($id: ID!) { syncRun(id: $id) { id status pagesFetched usersSeen
-                        usersCreated usersUpdated usersRemoved queuedAt startedAt finishedAt
-                        warnings { code message } error { code message } } }",
-                    json!({ "id": id }),
-                )
-                .await?;
-            let status = data["syncRun"]["status"].as_str().unwrap_or_default();
-            if !matches!(status, "QUEUED" | "RUNNING") {
-                let wall_secs = started.elapsed().as_secs_f64();
-                let mut run: SyncRun = serde_json::from_value(data["syncRun"].clone())
-                    .context("unexpected syncRun shape")?;
-                run.wall_secs = wall_secs;
+            let mut run = self.sync_run(&sync.id).await?;
+            if !run.in_progress() {
+                run.wall_secs = sync.started.elapsed().as_secs_f64();
                 return Ok(run);
             }
-            if started.elapsed() > SYNC_TIMEOUT {
-                bail!("sync {id} still {status} after {SYNC_TIMEOUT:?}");
+            if sync.started.elapsed() > SYNC_TIMEOUT {
+                bail!(
+                    "sync {} still {} after {SYNC_TIMEOUT:?}",
+                    sync.id,
+                    run.status
+                );
             }
             tokio::time::sleep(POLL_EVERY).await;
         }

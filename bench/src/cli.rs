@@ -35,6 +35,11 @@ pub enum Scenario {
     /// Q1 served by PostGraphile from the same PostgreSQL database, beside ours (PostgreSQL
     /// only, and only where Node.js and npm are present).
     Peer,
+    /// The change log: a full sync of the unchanged tenant writes no event, and
+    /// `licenseEvents` read over a log seeded to `--events` rows.
+    History,
+    /// Q1 at the highest concurrency while a full sync of the tenant runs.
+    ReadsDuringSync,
     /// An approved reclaim plan executed against the simulated tenant, beside the bound Graph's
     /// latency and write limit set; on a tenant and database of its own.
     Reclaim,
@@ -88,6 +93,10 @@ pub struct Cli {
     /// with --quick); each runs on a fresh tenant and database.
     #[arg(long, value_delimiter = ',')]
     pub reclaim_parallel: Option<Vec<usize>>,
+    /// Change-log rows seeded before `licenseEvents` is read (default 1000000; 10000 with
+    /// --quick).
+    #[arg(long)]
+    pub events: Option<usize>,
     /// The open-loop latency phase offers this fraction of the closed-loop capacity.
     #[arg(long, default_value_t = 0.8)]
     pub rate_fraction: f64,
@@ -139,6 +148,8 @@ pub struct Params {
     pub reclaim_users: usize,
     /// LM_RECLAIM_PARALLEL_ITEMS of each execution, in the order they run.
     pub reclaim_parallel: Vec<usize>,
+    /// Change-log rows seeded before `licenseEvents` is read.
+    pub events: usize,
 }
 
 impl Params {
@@ -163,6 +174,8 @@ impl Params {
                 Scenario::Tokens,
                 Scenario::Peer,
                 Scenario::Reclaim,
+                Scenario::History,
+                Scenario::ReadsDuringSync,
             ]
         });
         scenarios.sort();
@@ -175,6 +188,15 @@ impl Params {
             !scenarios.contains(&Scenario::Peer) || scenarios.contains(&Scenario::Syncs),
             "--scenarios: peer needs syncs (PostGraphile serves what the full sync wrote)"
         );
+        for (scenario, name) in [
+            (Scenario::History, "history"),
+            (Scenario::ReadsDuringSync, "reads-during-sync"),
+        ] {
+            anyhow::ensure!(
+                !scenarios.contains(&scenario) || scenarios.contains(&Scenario::Syncs),
+                "--scenarios: {name} needs syncs (it follows the full and incremental syncs)"
+            );
+        }
         anyhow::ensure!(users >= 100, "--users must be at least 100");
         let reclaim_items = cli
             .reclaim_items
@@ -210,6 +232,9 @@ impl Params {
             reclaim_users: (reclaim_items * 5).max(1_000),
             reclaim_items,
             reclaim_parallel,
+            events: cli
+                .events
+                .unwrap_or(if cli.quick { 10_000 } else { 1_000_000 }),
         })
     }
 

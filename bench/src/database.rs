@@ -101,6 +101,31 @@ impl BenchDatabase {
         }
     }
 
+    /// The single integer a statement of the bench's own (a count) returns.
+    pub async fn scalar(&self, sql: &str) -> anyhow::Result<i64> {
+        let db = connect(&self.url).await?;
+        let row = db
+            .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+            .await
+            .with_context(|| format!("{sql} failed"))?
+            .with_context(|| format!("{sql} returned no row"))?;
+        let value: i64 = row.try_get_by_index(0)?;
+        db.close().await.ok();
+        Ok(value)
+    }
+
+    /// Runs statements of the bench's own (seeding, ANALYZE) beside the server, in order.
+    pub async fn execute(&self, statements: &[&str]) -> anyhow::Result<()> {
+        let db = connect(&self.url).await?;
+        for sql in statements {
+            db.execute_unprepared(sql)
+                .await
+                .with_context(|| format!("{sql} failed"))?;
+        }
+        db.close().await.ok();
+        Ok(())
+    }
+
     /// Drops a PostgreSQL database (the SQLite file goes with its temporary folder).
     pub async fn drop_database(self) -> anyhow::Result<()> {
         if let Location::Postgres { admin_url, name } = self.location {

@@ -14,6 +14,7 @@ mod api;
 mod cli;
 mod database;
 mod floor;
+mod history;
 mod load;
 mod peer;
 mod processes;

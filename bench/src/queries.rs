@@ -37,7 +37,7 @@ pub struct ReadQuery {
     pub query: Result<(String, Value), String>,
 }
 
-const NOT_AVAILABLE: &str = "not available on this build";
+pub const NOT_AVAILABLE: &str = "not available on this build";
 
 /// Q1–Q4 as this server's schema allows them. `users` is the tenant size, to place Q2's cursor.
 pub async fn prepare(api: &Api, users: usize) -> anyhow::Result<Vec<ReadQuery>> {

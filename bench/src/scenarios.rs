@@ -14,6 +14,7 @@ use crate::api::{Api, SyncRun};
 use crate::cli::{Engine, Params, Scenario};
 use crate::database::{BenchDatabase, DataDir};
 use crate::floor;
+use crate::history::{self, ReadsDuringSync, Resync, SeededLog};
 use crate::load::{self, Pace, Target};
 use crate::peer;
 use crate::processes::{self, Binaries, Memory, Process, ServerConfig, SimInfo};
@@ -35,6 +36,12 @@ pub struct EngineResult {
     pub peer: Option<PeerResult>,
     /// Reclaim plans executed, one per parallelism.
     pub reclaim: Option<ReclaimResult>,
+    /// A full sync of the unchanged tenant, after the incremental one.
+    pub resync: Option<Resync>,
+    /// The change log the reads of `licenseEvents` (E1, E2) ran over.
+    pub event_log: Option<SeededLog>,
+    /// Q1 measured while a full sync runs.
+    pub during_sync: Option<ReadsDuringSync>,
     /// Everything that went wrong; any entry makes `--quick` fail.
     pub errors: Vec<String>,
 }
@@ -53,6 +60,8 @@ pub struct FullSync {
     pub peak_rss_bytes: Option<u64>,
     pub sql_statements: Option<f64>,
     pub database_bytes: u64,
+    /// Rows the sync added to the change log: the first full sync is its baseline.
+    pub events_written: i64,
 }
 
 impl FullSync {
@@ -78,6 +87,9 @@ impl FullSync {
 pub struct Incremental {
     pub run: SyncRun,
     pub users_changed: usize,
+    /// Of the users changed, those also disabled: each is one change-log event.
+    pub users_disabled: usize,
+    pub events_written: i64,
     pub paging_bound_secs: f64,
     pub graph_requests: u64,
 }
@@ -332,10 +344,30 @@ async fn syncs_and_reads(
     stack.server.ensure_running()?;
 
     eprintln!("bench[{engine}]: incremental sync");
-    let incremental = incremental_sync(stack, &provider, &floor.user_ids, params).await?;
+    let incremental = incremental_sync(stack, &provider, &floor.user_ids, params, database).await?;
     check_run(result, "incremental sync", &incremental.run);
+    if incremental.events_written != incremental.users_disabled as i64 {
+        result.errors.push(format!(
+            "the incremental sync wrote {} change-log events for {} users disabled",
+            incremental.events_written, incremental.users_disabled
+        ));
+    }
     result.incremental = Some(incremental);
     stack.server.ensure_running()?;
+
+    if params.runs(Scenario::History) {
+        eprintln!("bench[{engine}]: full sync of the unchanged tenant");
+        let resync = history::resync(stack, &provider, database).await?;
+        check_run(result, "resync", &resync.run);
+        if resync.events_written != 0 {
+            result.errors.push(format!(
+                "the full sync of the unchanged tenant wrote {} change-log events",
+                resync.events_written
+            ));
+        }
+        result.resync = Some(resync);
+        stack.server.ensure_running()?;
+    }
 
     let wanted = read_queries(params, result.engine);
     let prepared = if wanted.is_empty() {
@@ -352,6 +384,48 @@ async fn syncs_and_reads(
         result.errors.extend(level_errors(read.query, &read.levels));
         result.reads.push(read);
         stack.server.ensure_running()?;
+    }
+
+    if params.runs(Scenario::ReadsDuringSync) {
+        eprintln!("bench[{engine}]: Q1 during a full sync");
+        let pages = result.full.as_ref().map_or(1, |f| f.run.pages_fetched);
+        let during = history::reads_during_sync(stack, &provider, pages, params).await?;
+        check_run(result, "full sync under reads", &during.run);
+        if during.status_after_load != "RUNNING" {
+            result.errors.push(format!(
+                "the full sync was {} when the reads ended: Q1 was not measured during a sync",
+                during.status_after_load
+            ));
+        }
+        result.errors.extend(level_errors(
+            "Q1 during a sync",
+            std::slice::from_ref(&during.level),
+        ));
+        result.during_sync = Some(during);
+        stack.server.ensure_running()?;
+    }
+
+    if params.runs(Scenario::History) {
+        eprintln!(
+            "bench[{engine}]: seeding {} change-log events",
+            params.events
+        );
+        let engine_kind = result.engine.unwrap_or(Engine::Sqlite);
+        let log = history::seed_events(database, engine_kind, params.events).await?;
+        if log.seeded != params.events as i64 {
+            result.errors.push(format!(
+                "seeded {} change-log events of {}",
+                log.seeded, params.events
+            ));
+        }
+        result.event_log = Some(log);
+        for query in history::event_queries(&stack.api).await? {
+            eprintln!("bench[{engine}]: reads {}", query.name);
+            let read = reads(&stack.api, query, params).await?;
+            result.errors.extend(level_errors(read.query, &read.levels));
+            result.reads.push(read);
+            stack.server.ensure_running()?;
+        }
     }
     Ok(())
 }
@@ -434,6 +508,7 @@ async fn full_sync(
     let memory = Memory::of(&stack.server);
     let peak_reset = memory.reset_peak();
     let statements_before = stack.api.sql_statements().await;
+    let events_before = history::count_events(database).await?;
     stack.control.reset_stats().await?;
     let run = stack.api.sync(provider, "FULL").await?;
     // Without a reset the peak would include start-up: still an upper bound, so keep it.
@@ -455,6 +530,7 @@ async fn full_sync(
             .zip(statements_before)
             .map(|(after, before)| after - before),
         database_bytes: database.size().await?,
+        events_written: history::count_events(database).await? - events_before,
         run,
     })
 }
@@ -464,13 +540,28 @@ async fn incremental_sync(
     provider: &str,
     user_ids: &[String],
     params: &Params,
+    database: &BenchDatabase,
 ) -> anyhow::Result<Incremental> {
     let every = (1.0 / params.change_fraction).round() as usize;
     let changed: Vec<String> = user_ids.iter().step_by(every.max(1)).cloned().collect();
     stack.control.rename_users(&changed).await?;
+    // A rename is not a fact the change log keeps; disabling a tenth of the changed users gives
+    // the sync changes it must record, one event each, without changing what it pages through.
+    // Only enabled accounts count: the generated tenant has disabled ones already.
+    let enabled = stack.control.enabled_user_ids().await?;
+    let disabled: Vec<String> = changed
+        .iter()
+        .filter(|id| enabled.contains(*id))
+        .step_by(10)
+        .cloned()
+        .collect();
+    stack.control.disable_users(&disabled).await?;
+    let events_before = history::count_events(database).await?;
     stack.control.reset_stats().await?;
     let run = stack.api.sync(provider, "DELTA").await?;
     Ok(Incremental {
+        users_disabled: disabled.len(),
+        events_written: history::count_events(database).await? - events_before,
         paging_bound_secs: run.pages_fetched.max(1) as f64 * params.latency_ms as f64 / 1000.0,
         graph_requests: stack.control.requests().await?,
         users_changed: changed.len(),
@@ -531,7 +622,27 @@ async fn measure_levels(
             params.read_phase,
         )
         .await;
-        levels.push(ReadLevel {
+        // The metrics requests themselves run no statement worth counting per request.
+        let statements = statements_after
+            .zip(statements_before)
+            .map(|(after, before)| (after - before) / capacity.requests.max(1) as f64);
+        levels.push(ReadLevel::from_phases(
+            clients, capacity, latency, offered, statements,
+        ));
+    }
+    levels
+}
+
+impl ReadLevel {
+    /// A closed-loop phase (capacity) and the open-loop phase at `offered` req/s after it.
+    pub fn from_phases(
+        clients: usize,
+        capacity: load::Outcome,
+        latency: load::Outcome,
+        offered: f64,
+        statements_per_request: Option<f64>,
+    ) -> Self {
+        Self {
             clients,
             capacity_rps: capacity.requests_per_sec(),
             offered_rps: offered,
@@ -543,13 +654,9 @@ async fn measure_levels(
             failed: capacity.failed + latency.failed,
             graphql_errors: capacity.graphql_errors + latency.graphql_errors,
             first_error: capacity.first_error.or(latency.first_error),
-            // The metrics requests themselves run no statement worth counting per request.
-            statements_per_request: statements_after
-                .zip(statements_before)
-                .map(|(after, before)| (after - before) / capacity.requests.max(1) as f64),
-        });
+            statements_per_request,
+        }
     }
-    levels
 }
 
 async fn sql_statements(api: Option<&Api>) -> Option<f64> {

@@ -115,6 +115,45 @@ impl SimControl {
             .await
     }
 
+    /// Disables each user in `ids`: a change the change log records as one event per user.
+    pub async fn disable_users(&self, ids: &[String]) -> anyhow::Result<()> {
+        futures::stream::iter(ids)
+            .map(|id| {
+                self.send(
+                    self.http
+                        .post(format!("{}/_sim/users/{id}/disable", self.base)),
+                )
+            })
+            .buffer_unordered(CHANGE_CONCURRENCY)
+            .try_for_each(|_| async { Ok(()) })
+            .await
+    }
+
+    /// The ids of the users whose account is enabled: disabling one of the others changes nothing.
+    pub async fn enabled_user_ids(&self) -> anyhow::Result<std::collections::HashSet<String>> {
+        let users = self
+            .send(self.http.get(format!("{}/_sim/users", self.base)))
+            .await?;
+        Ok(users
+            .as_array()
+            .context("graph-sim lists no users")?
+            .iter()
+            .filter(|user| user["accountEnabled"] != json!(false))
+            .filter_map(|user| user["id"].as_str().map(str::to_owned))
+            .collect())
+    }
+
+    /// Sets the latency added to every Graph request (and clears any other fault).
+    pub async fn set_latency(&self, latency_ms: u64) -> anyhow::Result<()> {
+        self.send(
+            self.http
+                .put(format!("{}/_sim/faults", self.base))
+                .json(&json!({ "latency": latency_ms })),
+        )
+        .await
+        .map(drop)
+    }
+
     /// Seats in use per SKU (Graph's skuId in lower case), as `/subscribedSkus` counts them.
     pub async fn consumed_units(&self) -> anyhow::Result<HashMap<String, i64>> {
         let skus = self
