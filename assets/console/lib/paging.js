@@ -2,6 +2,7 @@
 
 import { html, useCallback, useEffect, useRef, useState } from '../vendor/htm-preact.js';
 import { graphql } from './api.js';
+import { ErrorBox, formatNumber } from './ui.js';
 
 const START = { pages: [], error: null, loading: true, loadingMore: false };
 
@@ -46,10 +47,17 @@ export function usePages(query, variables, pick, key = JSON.stringify(variables 
   };
 }
 
-// "Load more" under a list read with `usePages`, while another page follows.
-export function LoadMore({ pages }) {
-  if (!pages.hasNextPage) return null;
+// "Load more" under a list read with `usePages`, while another page follows. With `noun`, also how
+// many are shown, that no older ones follow, and a next page that failed to load.
+export function LoadMore({ pages, noun }) {
+  const button = html`
+    <button type="button" class="secondary" onClick=${pages.loadMore} disabled=${pages.loadingMore}>
+      ${pages.loadingMore ? 'Loading…' : 'Load more'}</button>`;
+  if (!noun) return pages.hasNextPage ? html`<div class="pager">${button}</div>` : null;
   return html`
-    <div class="pager"><button type="button" class="secondary" onClick=${pages.loadMore} disabled=${pages.loadingMore}>
-      ${pages.loadingMore ? 'Loading…' : 'Load more'}</button></div>`;
+    <div class="pager">
+      <span class="muted" role="status">${formatNumber(pages.nodes.length)} ${noun} shown</span>
+      ${pages.hasNextPage ? button : html`<span class="muted">No older ${noun}.</span>`}
+    </div>
+    ${pages.error ? html`<${ErrorBox} title=${`Older ${noun} could not be loaded`} error=${pages.error} onRetry=${pages.retry} />` : null}`;
 }

@@ -3,9 +3,9 @@
 // the server (the filters live in the query string).
 
 import { html, useState } from '../vendor/htm-preact.js';
-import { usePages } from '../lib/paging.js';
+import { LoadMore, usePages } from '../lib/paging.js';
 import { setQuery } from '../lib/router.js';
-import { Badge, Empty, ErrorBox, Field, Loading, Page, formatDateTime, formatNumber, useIsAdmin, useViewer } from '../lib/ui.js';
+import { Badge, Empty, ErrorBox, Field, Loading, Page, formatDateTime, useIsAdmin, useViewer } from '../lib/ui.js';
 
 const PAGE = 50;
 
@@ -118,14 +118,7 @@ function Events({ filter }) {
         <tbody>${pages.nodes.map(event => html`<${EventRow} key=${event.id} event=${event} />`)}</tbody>
       </table>
     </div>
-    <div class="pager">
-      <span class="muted" role="status">${formatNumber(pages.nodes.length)} events shown</span>
-      ${pages.hasNextPage ? html`
-        <button type="button" class="secondary" onClick=${pages.loadMore} disabled=${pages.loadingMore}>
-          ${pages.loadingMore ? 'Loading…' : 'Load more'}
-        </button>` : html`<span class="muted">No older events.</span>`}
-    </div>
-    ${pages.error ? html`<${ErrorBox} title="Older events could not be loaded" error=${pages.error} onRetry=${pages.retry} />` : null}`;
+    <${LoadMore} pages=${pages} noun="events" />`;
 }
 
 function EventRow({ event }) {

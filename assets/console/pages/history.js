@@ -3,10 +3,10 @@
 // Users page) and by dates on the server; the filters live in the query string.
 
 import { html } from '../vendor/htm-preact.js';
-import { usePages } from '../lib/paging.js';
+import { LoadMore, usePages } from '../lib/paging.js';
 import { ExportButton } from '../lib/lists.js';
 import { Link, setQuery } from '../lib/router.js';
-import { Badge, Empty, ErrorBox, Field, Loading, Page, formatDateTime, formatNumber } from '../lib/ui.js';
+import { Badge, Empty, ErrorBox, Field, Loading, Page, formatDateTime } from '../lib/ui.js';
 
 const PAGE = 50;
 
@@ -121,14 +121,7 @@ function Events({ filter, api }) {
         <tbody>${pages.nodes.map(event => html`<${EventRow} key=${event.id} event=${event} />`)}</tbody>
       </table>
     </div>
-    <div class="pager">
-      <span class="muted" role="status">${formatNumber(pages.nodes.length)} changes shown</span>
-      ${pages.hasNextPage ? html`
-        <button type="button" class="secondary" onClick=${pages.loadMore} disabled=${pages.loadingMore}>
-          ${pages.loadingMore ? 'Loading…' : 'Load more'}
-        </button>` : html`<span class="muted">No older changes.</span>`}
-    </div>
-    ${pages.error ? html`<${ErrorBox} title="Older changes could not be loaded" error=${pages.error} onRetry=${pages.retry} />` : null}`;
+    <${LoadMore} pages=${pages} noun="changes" />`;
 }
 
 function EventRow({ event }) {

@@ -12,7 +12,7 @@ use license_manager::providers::microsoft365::graph::SecretString;
 use license_manager::providers::microsoft365::{Cloud, Config, Microsoft365Kind};
 use license_manager::providers::registry::{ProviderKind, Shared};
 use license_manager::providers::{
-    LicenseChanged, LicenseProvider, LicenseWriter, RetryPolicy, WriteFailure,
+    LicenseChanged, LicenseProvider, LicenseState, LicenseWriter, RetryPolicy, WriteFailure,
 };
 
 use super::common::*;
@@ -69,6 +69,15 @@ fn ids(fixture: &LicenseFixture) -> (String, String) {
     (fixture.user_id.to_string(), fixture.sku_id.to_string())
 }
 
+/// The user as Graph has it now; the user must exist.
+async fn state_of(writer: &dyn LicenseWriter, user: &str) -> LicenseState {
+    writer
+        .license_state(user)
+        .await
+        .expect("read")
+        .expect("the user exists")
+}
+
 fn failure<T: std::fmt::Debug>(
     result: Result<T, license_manager::providers::LicenseWriteError>,
 ) -> WriteFailure {
@@ -83,11 +92,7 @@ async fn a_direct_license_is_removed_freeing_its_seat_and_comes_back_with_its_di
     let provider = provider(&sim);
     let writer = license_writer(&provider);
 
-    let before = writer
-        .license_state(&user)
-        .await
-        .expect("read")
-        .expect("the user exists");
+    let before = state_of(writer, &user).await;
     assert!(before.account_enabled);
     assert!(
         before.sign_in.last_interactive.is_some(),
@@ -110,11 +115,7 @@ async fn a_direct_license_is_removed_freeing_its_seat_and_comes_back_with_its_di
         sim.free_seats(fixtures.direct.sku_id).expect("sku"),
         free + 1
     );
-    let after = writer
-        .license_state(&user)
-        .await
-        .expect("read")
-        .expect("user");
+    let after = state_of(writer, &user).await;
     assert!(after.license(&sku).is_none(), "the license is gone");
 
     let again = writer.remove_license(&user, &sku).await.expect("no error");
@@ -131,11 +132,7 @@ async fn a_direct_license_is_removed_freeing_its_seat_and_comes_back_with_its_di
         .await
         .expect("added");
     assert_eq!(added, LicenseChanged::Added);
-    let restored = writer
-        .license_state(&user)
-        .await
-        .expect("read")
-        .expect("user");
+    let restored = state_of(writer, &user).await;
     assert_eq!(
         restored.license(&sku).map(|l| &l.disabled_plans),
         Some(&license.disabled_plans),
@@ -156,11 +153,7 @@ async fn licenses_held_only_through_groups_are_refused_and_nothing_changes() {
         fixtures.synced_group,
     ] {
         let (user, sku) = ids(&fixture);
-        let state = writer
-            .license_state(&user)
-            .await
-            .expect("read")
-            .expect("user");
+        let state = state_of(writer, &user).await;
         let license = state.license(&sku).expect("held");
         assert!(!license.paths.assigned_directly());
         let group = fixture.group_id.expect("a group").to_string();
@@ -185,11 +178,7 @@ async fn removing_a_direct_copy_of_a_group_license_frees_no_seat() {
     let (user, sku) = ids(&fixtures.direct_and_group);
     let provider = provider(&sim);
     let writer = license_writer(&provider);
-    let state = writer
-        .license_state(&user)
-        .await
-        .expect("read")
-        .expect("user");
+    let state = state_of(writer, &user).await;
     let license = state.license(&sku).expect("held");
     assert!(license.paths.assigned_directly());
     assert_eq!(license.paths.group_ids().len(), 1, "and through a group");
@@ -201,11 +190,7 @@ async fn removing_a_direct_copy_of_a_group_license_frees_no_seat() {
         writer.remove_license(&user, &sku).await.expect("removed"),
         LicenseChanged::Removed
     );
-    let state = writer
-        .license_state(&user)
-        .await
-        .expect("read")
-        .expect("user");
+    let state = state_of(writer, &user).await;
     let license = state.license(&sku).expect("still held through the group");
     assert!(!license.paths.assigned_directly());
     assert_eq!(
@@ -222,11 +207,7 @@ async fn a_license_in_an_error_state_shows_its_state_and_error() {
     let provider = provider(&sim);
     let writer = license_writer(&provider);
     let (user, sku) = ids(&fixtures.direct_error);
-    let state = writer
-        .license_state(&user)
-        .await
-        .expect("read")
-        .expect("user");
+    let state = state_of(writer, &user).await;
     let license = state.license(&sku).expect("held");
     assert_eq!(
         license.paths.state().map(|s| s.as_str()),
@@ -238,11 +219,7 @@ async fn a_license_in_an_error_state_shows_its_state_and_error() {
     );
 
     let (user, sku) = ids(&fixtures.direct_failed_group);
-    let state = writer
-        .license_state(&user)
-        .await
-        .expect("read")
-        .expect("user");
+    let state = state_of(writer, &user).await;
     let license = state.license(&sku).expect("held");
     assert!(license.paths.assigned_directly());
     assert_eq!(
@@ -291,11 +268,7 @@ async fn undo_after_the_seat_went_to_someone_else_is_a_count_violation() {
     assert_eq!(error.failure, WriteFailure::CountViolation);
     assert_eq!(error.code(), Code::CountViolation);
     assert!(error.hint.contains("seat"), "{}", error.hint);
-    let state = writer
-        .license_state(&user)
-        .await
-        .expect("read")
-        .expect("user");
+    let state = state_of(writer, &user).await;
     assert!(state.license(&sku).is_none());
 }
 
