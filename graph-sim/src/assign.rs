@@ -409,6 +409,52 @@ fn change_licenses(user: &mut User, change: &Change) {
     }
 }
 
+/// Removes the user's direct assignment of `sku` only, as assignLicense does: a copy the user
+/// inherits from a group stays.
+pub(crate) fn remove_direct(user: &mut User, sku: Uuid) {
+    change_licenses(
+        user,
+        &Change {
+            add: Vec::new(),
+            remove: vec![sku],
+        },
+    );
+}
+
+/// Group-based licensing as Entra applies it to a new member: an assignment of each of the
+/// group's licences, by the group, beside any the user holds already.
+pub(crate) fn inherit(user: &mut User, group: Uuid, licenses: &[AssignedLicense]) {
+    let now = Utc::now();
+    for license in licenses {
+        user.license_assignment_states
+            .retain(|s| !(s.sku_id == license.sku_id && s.assigned_by_group == Some(group)));
+        user.license_assignment_states.push(LicenseAssignmentState {
+            assigned_by_group: Some(group),
+            disabled_plans: license.disabled_plans.clone(),
+            error: None,
+            last_updated_date_time: Some(now),
+            sku_id: license.sku_id,
+            state: "Active".into(),
+        });
+        refresh_assigned(user, license.sku_id);
+    }
+}
+
+/// A member leaves the group: what it inherited from it goes, what it holds otherwise stays.
+pub(crate) fn disinherit(user: &mut User, group: Uuid) {
+    let skus: Vec<Uuid> = user
+        .license_assignment_states
+        .iter()
+        .filter(|s| s.assigned_by_group == Some(group))
+        .map(|s| s.sku_id)
+        .collect();
+    user.license_assignment_states
+        .retain(|s| s.assigned_by_group != Some(group));
+    for sku in skus {
+        refresh_assigned(user, sku);
+    }
+}
+
 /// Sets the user's assignedLicenses entry for `sku` from the assignments that apply: present
 /// while any is active, a plan disabled only when every source disables it.
 fn refresh_assigned(user: &mut User, sku: Uuid) {

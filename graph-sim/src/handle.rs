@@ -439,6 +439,57 @@ impl SimHandle {
             .cloned()
     }
 
+    /// The user joins an assigned group and inherits the licences it assigns.
+    pub fn add_group_member(&self, group_id: Uuid, user_id: Uuid) -> Result<User, SimError> {
+        let group = self.assigned_group(group_id)?;
+        self.state.dir_mut().modify(user_id, |u| {
+            crate::assign::inherit(u, group.id, &group.assigned_licenses);
+            Ok(())
+        })
+    }
+
+    /// The user leaves an assigned group and with it the licences it inherited from it.
+    pub fn remove_group_member(&self, group_id: Uuid, user_id: Uuid) -> Result<User, SimError> {
+        let group = self.assigned_group(group_id)?;
+        self.state.dir_mut().modify(user_id, |u| {
+            crate::assign::disinherit(u, group.id);
+            Ok(())
+        })
+    }
+
+    /// Removes the user's direct assignment of a SKU as assignLicense does, keeping a copy it
+    /// inherits from a group.
+    pub fn remove_direct_license(&self, user_id: Uuid, sku_id: Uuid) -> Result<User, SimError> {
+        self.state.dir_mut().modify(user_id, |u| {
+            if !u
+                .license_assignment_states
+                .iter()
+                .any(|s| s.sku_id == sku_id && s.assigned_by_group.is_none())
+            {
+                return Err(SimError::InvalidInput(format!(
+                    "user does not hold SKU {sku_id} directly"
+                )));
+            }
+            crate::assign::remove_direct(u, sku_id);
+            Ok(())
+        })
+    }
+
+    /// A group whose members are set by hand in the cloud: only those can be joined or left.
+    fn assigned_group(&self, id: Uuid) -> Result<Group, SimError> {
+        let group = self
+            .group(id)
+            .ok_or_else(|| SimError::InvalidInput(format!("no group {id}")))?;
+        let managed_elsewhere =
+            group.membership_rule.is_some() || group.on_premises_sync_enabled == Some(true);
+        if managed_elsewhere {
+            return Err(SimError::InvalidInput(format!(
+                "the members of group {id} are set by a rule or on-premises"
+            )));
+        }
+        Ok(group)
+    }
+
     /// The users planted with one licence case each (None for tenants under
     /// [`FIXTURE_MIN_USERS`](crate::FIXTURE_MIN_USERS) users and for tenant files without them).
     pub fn license_fixtures(&self) -> Option<LicenseFixtures> {
