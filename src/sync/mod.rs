@@ -3,6 +3,7 @@
 //! GraphQL.
 
 mod bulk_insert;
+pub mod clock;
 pub mod events;
 pub mod lease;
 pub mod queue;

@@ -23,6 +23,7 @@ use futures::stream::FuturesUnordered;
 use sea_orm::{ActiveModelTrait, DatabaseConnection, DbBackend, EntityTrait, IntoActiveModel, Set};
 use tokio_util::sync::CancellationToken;
 
+use super::clock::Clock;
 use super::events::RunEvents;
 use super::lease::{Lease, LeaseKeeper, Stop, StopSignal};
 use super::queue::{self, Notice, Outcome, Progress, SyncMode};
@@ -53,6 +54,8 @@ pub struct SyncSettings {
     pub heartbeat_every: Duration,
     /// How each read of the provider is retried before the sync fails.
     pub retry: RetryPolicy,
+    /// When changes are observed: the day of each SKU snapshot, the time of each event.
+    pub clock: Clock,
 }
 
 impl Default for SyncSettings {
@@ -63,6 +66,7 @@ impl Default for SyncSettings {
             lease: chrono::Duration::seconds(60),
             heartbeat_every: Duration::from_secs(15),
             retry: RetryPolicy::default(),
+            clock: Clock::system(),
         }
     }
 }
@@ -359,7 +363,7 @@ impl Run<'_> {
                 Halt::Database(crate::Error::NotFound("the provider was deleted".into()))
             })?;
         let requested = SyncMode::parse(&run.mode)?;
-        let now = Utc::now();
+        let now = self.settings.clock.now();
         let full_is_due = provider_row
             .last_full_sync_at
             .is_none_or(|at| now - at > self.settings.full_sync_max_age);
@@ -424,7 +428,7 @@ impl Run<'_> {
         // Until a full sync completed, what one finds is where the history starts.
         self.observer.baseline = provider.last_full_sync_at.is_none();
         self.save().await?;
-        let now = Utc::now();
+        let now = self.settings.clock.now();
         let link = self
             .stop
             .unless_stopped(self.provider.start_changes())
@@ -586,7 +590,7 @@ impl Run<'_> {
     async fn incremental(&mut self, provider: &providers::Model, link: String) -> Result<(), Halt> {
         self.progress.effective_mode = Some(SyncMode::Delta);
         self.save().await?;
-        let now = Utc::now();
+        let now = self.settings.clock.now();
         let mut skus = self.seats(provider.id, now).await?;
         let mut next_round = None;
         let mut seen: HashSet<String> = HashSet::new();

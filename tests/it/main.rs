@@ -26,6 +26,7 @@ mod export;
 mod graph_client;
 mod graphiql;
 mod history;
+mod history_month;
 mod http_headers;
 mod layers;
 mod layout;
