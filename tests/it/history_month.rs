@@ -4,14 +4,15 @@
 //! by incremental rounds and full listings, two syncs on one day, and days without any. Each
 //! day's events are exactly that day's changes, `licenseSkusAsOf` shows each day the seats
 //! Graph had after its last sync, and `skuTrend` draws the same seats with gaps for the days
-//! nothing ran.
+//! nothing ran. Renewals of the tenant's subscriptions then recommend the month's peak plus the
+//! buffer.
 
 use crate::common;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use common::fixtures::gql;
 use common::graph::tenant;
 use common::{Engine, Options, TestApp, error_code};
@@ -21,11 +22,12 @@ use license_manager::sync::clock::Clock;
 use sea_orm::prelude::Uuid;
 use serde_json::{Value, json};
 
-/// A Monday, so that the first seven days are one week of `skuTrend(interval: WEEK)`.
-const FIRST_DAY: &str = "2026-11-02";
-
+/// Day `n` of the month: day 1 is the Monday three to four weeks ago, so that the first seven
+/// days are one week of `skuTrend(interval: WEEK)` and every day is within renewals' look-back.
 fn day(n: i64) -> NaiveDate {
-    FIRST_DAY.parse::<NaiveDate>().expect("a date") + Duration::days(n - 1)
+    let weeks_ago = Utc::now().date_naive() - Duration::days(21);
+    let monday = weeks_ago - Duration::days(i64::from(weeks_ago.weekday().num_days_from_monday()));
+    monday + Duration::days(n - 1)
 }
 
 /// Seats by SKU part number: (enabled, consumed).
@@ -400,6 +402,55 @@ async fn a_month_of_syncs_shows_each_days_seats_and_changes(engine: Engine) {
         point
     };
     assert_eq!(weekly, [week_point(1, 7, 6), week_point(8, 8, 8)]);
+
+    // Every subscription of the tenant renews within a year: each is recommended its SKU's
+    // peak of the month (the snapshots) plus 10 %, never below today's consumption.
+    let found = gql(
+        &month.app,
+        Role::Viewer,
+        "{ renewals(withinDays: 365, lookbackDays: 90) {
+            subscription { commerceSubscriptionId } sku { skuPartNumber } kind seatsToday
+            consumedToday peakConsumed recommendedSeats seatDifference } }",
+        json!({}),
+    )
+    .await;
+    assert!(found.get("errors").is_none(), "{found}");
+    let mut renewals = found["data"]["renewals"]
+        .as_array()
+        .expect("renewals")
+        .clone();
+    renewals.sort_by_key(|renewal| renewal["subscription"]["commerceSubscriptionId"].to_string());
+    let mut subscriptions = month.sim.subscriptions();
+    subscriptions.sort_by_key(|subscription| subscription.commerce_subscription_id.to_string());
+    let expected: Vec<Value> = subscriptions
+        .iter()
+        .map(|subscription| {
+            let part = &subscription.sku_part_number;
+            let consumed_today = month.synced[&day(8)][part].1;
+            let peak = month
+                .synced
+                .values()
+                .map(|seats| seats[part].1)
+                .max()
+                .expect("days");
+            let recommended = ((peak * 110 + 99) / 100).max(consumed_today);
+            let seats = i64::from(subscription.total_licenses);
+            json!({
+                "subscription": { "commerceSubscriptionId": subscription.commerce_subscription_id },
+                "sku": { "skuPartNumber": part },
+                "kind": if subscription.status == "Enabled" { "RENEWAL" } else { "EXPIRY" },
+                "seatsToday": seats, "consumedToday": consumed_today, "peakConsumed": peak,
+                "recommendedSeats": recommended, "seatDifference": recommended - seats,
+            })
+        })
+        .collect();
+    assert!(
+        expected
+            .iter()
+            .any(|renewal| renewal["peakConsumed"] != renewal["consumedToday"]),
+        "a SKU whose month peaked above today: the license removed on day 2"
+    );
+    assert_eq!(renewals, expected);
 
     month.app.finish().await;
 }
