@@ -14,6 +14,7 @@ use crate::domain::licenses::{self, Assignment, LicenseSku, SkuKey, Subscription
 use crate::domain::providers::{self, Provider};
 use crate::domain::sync_runs::{self, SyncRun};
 use crate::domain::user_counts::UserCountCache;
+use crate::domain::users::{self, User};
 use crate::error::Error;
 
 pub struct ProviderUserCounts {
@@ -104,7 +105,7 @@ where
 }
 
 /// Adds one fresh loader of each kind to a request: providers, SKUs by id and by provider,
-/// licenses by user, subscriptions by SKU; user counts go through the process's `counts`.
+/// licenses by user, subscriptions by SKU, users by id; user counts go through the process's `counts`.
 pub fn attach(
     data: &mut Data,
     db: &DatabaseConnection,
@@ -117,6 +118,7 @@ pub fn attach(
         |db, ids| Box::pin(licenses::skus_of_providers(db, ids));
     let licenses: Fetch<i64, Vec<Assignment>> =
         |db, ids| Box::pin(licenses::assignments_of_users(db, ids));
+    let users: Fetch<i64, User> = |db, ids| Box::pin(users::by_ids(db, ids));
     let subscriptions: Fetch<SkuKey, Vec<Subscription>> =
         |db, keys| Box::pin(licenses::subscriptions_of(db, keys));
     data.insert(DataLoader::new(
@@ -136,6 +138,7 @@ pub fn attach(
     data.insert(batch(db, skus_of_providers, lifetime));
     data.insert(batch(db, licenses, lifetime));
     data.insert(batch(db, subscriptions, lifetime));
+    data.insert(batch(db, users, lifetime));
 }
 
 /// Loads one value through the request's loader for its types.

@@ -561,6 +561,77 @@ async fn a_page_shows_the_licenses_of_each_user_alone(engine: Engine) {
     app.finish().await;
 }
 
+/// A page whose selection shows only names reads less of each user than one that shows more,
+/// and answers the same: the same users, cursors and names in both orders by name, and the
+/// other fields the same whether asked directly or through a fragment, at the same statements.
+async fn a_page_of_names_answers_as_a_full_one(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let db = app.database.connect().await;
+    directory(&db).await;
+    let page = |order: &str, node: &str, fragment: &str| {
+        format!(
+            "{{ users(first: 3, orderBy: {{ field: {order} }}) {{ pageInfo {{ endCursor }} \
+             edges {{ cursor node {{ {node} }} }} }} }} {fragment}"
+        )
+    };
+    let names = "id userPrincipalName displayName";
+    let more = "mail accountEnabled userType lastSignInAt lastActivityAt signInDataAvailable";
+    let fragment = format!("fragment more on DirectoryUser {{ {more} }}");
+    for order in ["DISPLAY_NAME", "USER_PRINCIPAL_NAME"] {
+        let mut answers = Vec::new();
+        let mut statements = Vec::new();
+        for query in [
+            page(order, names, ""),
+            page(order, &format!("{names} {more}"), ""),
+            page(order, &format!("{names} ...more"), &fragment),
+        ] {
+            let before = app.metrics.sql_statements();
+            answers.push(data(&app, &query, json!({})).await);
+            statements.push(app.metrics.sql_statements() - before);
+        }
+        let [short, long, through_fragment] = [&answers[0], &answers[1], &answers[2]];
+        assert_eq!(long, through_fragment, "{order}");
+        assert_eq!(statements[1], statements[2], "{order}: statements");
+        assert_eq!(statements[0], statements[1], "{order}: statements");
+        assert_eq!(
+            short["users"]["pageInfo"], long["users"]["pageInfo"],
+            "{order}"
+        );
+        let edges = |answer: &Value| {
+            answer["users"]["edges"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        };
+        let (short_edges, long_edges) = (edges(short), edges(long));
+        assert_eq!(short_edges.len(), 3, "{short}");
+        assert_eq!(short_edges.len(), long_edges.len(), "{order}");
+        for (short, long) in short_edges.iter().zip(&long_edges) {
+            assert_eq!(short["cursor"], long["cursor"], "{order}");
+            for field in names.split(' ') {
+                assert_eq!(
+                    short["node"][field], long["node"][field],
+                    "{order}: {field}"
+                );
+            }
+            let alone = data(
+                &app,
+                &format!("query($id: ID!) {{ user(id: $id) {{ {more} }} }}"),
+                json!({ "id": long["node"]["id"] }),
+            )
+            .await;
+            for field in more.split(' ') {
+                assert_eq!(
+                    long["node"][field], alone["user"][field],
+                    "{order}: {field}"
+                );
+            }
+        }
+    }
+    db.close().await.ok();
+    app.finish().await;
+}
+
 engine_tests!(
     hostile_filter_texts_are_refused_by_name,
     every_filter_narrows_the_list,
@@ -571,4 +642,5 @@ engine_tests!(
     page_arguments_are_checked,
     one_user_shows_how_each_license_came,
     a_page_shows_the_licenses_of_each_user_alone,
+    a_page_of_names_answers_as_a_full_one,
 );

@@ -42,25 +42,93 @@ pub fn user_connection_cost(
 
 /// A user of a provider's directory, with the licenses it holds.
 pub struct DirectoryUser {
-    user: users::User,
+    row: UserRow,
     /// The user's licenses when its page read them ahead (see [`read_ahead`]); without them the
     /// `licenses` field asks the request's loader.
     licenses: Option<Vec<LicenseAssignment>>,
 }
 
+/// A user as its page read it: whole, or only what a list of names and licenses shows (see
+/// [`SUMMARY_FIELDS`]).
+enum UserRow {
+    Full(users::User),
+    Summary(users::UserSummary),
+}
+
+/// The fields of a user that a [`users::UserSummary`] answers.
+const SUMMARY_FIELDS: [&str; 7] = [
+    "id",
+    "userPrincipalName",
+    "displayName",
+    "licenses",
+    "licenseHistory",
+    "provider",
+    "__typename",
+];
+
 impl From<users::User> for DirectoryUser {
     fn from(user: users::User) -> Self {
         Self {
-            user,
+            row: UserRow::Full(user),
             licenses: None,
         }
+    }
+}
+
+impl From<users::UserSummary> for DirectoryUser {
+    fn from(user: users::UserSummary) -> Self {
+        Self {
+            row: UserRow::Summary(user),
+            licenses: None,
+        }
+    }
+}
+
+impl DirectoryUser {
+    fn user_id(&self) -> i64 {
+        match &self.row {
+            UserRow::Full(user) => user.id,
+            UserRow::Summary(user) => user.id,
+        }
+    }
+
+    fn provider_id(&self) -> i64 {
+        match &self.row {
+            UserRow::Full(user) => user.provider_id,
+            UserRow::Summary(user) => user.provider_id,
+        }
+    }
+
+    /// Where the page starts or ends at this user, for its cursor.
+    fn position(&self, field: OrderField) -> Result<Position> {
+        match &self.row {
+            UserRow::Full(user) => Ok(Position::of(user, field)),
+            UserRow::Summary(user) => Position::of_summary(user, field).ok_or_else(|| {
+                // Unreachable: a page is read as summaries only in an order they hold the key of.
+                graphql_error(&Error::Corrupt(
+                    "a page of users was read without the key of its order".into(),
+                ))
+            }),
+        }
+    }
+
+    /// The whole user: as its page read it, or else through the request's loader. The page
+    /// reads a summary only when its selection asks for nothing more, so the loader serves
+    /// what a look-ahead cannot see.
+    async fn full(&self, ctx: &Context<'_>) -> Result<Cow<'_, users::User>> {
+        if let UserRow::Full(user) = &self.row {
+            return Ok(Cow::Borrowed(user));
+        }
+        let user: Option<users::User> = Box::pin(load(ctx, self.user_id())).await?;
+        user.map(Cow::Owned)
+            .ok_or_else(|| graphql_error(&Error::NotFound("the user was removed".into())))
     }
 }
 
 #[Object]
 impl DirectoryUser {
     async fn id(&self) -> ID {
-        ID(self.user.id.to_string())
+        ID(self.user_id().to_string())
     }
 
     /// What changed of this user and its licenses, newest first: `licenseEvents` for one user.
@@ -71,71 +139,80 @@ impl DirectoryUser {
         after: Option<String>,
     ) -> Result<IdConnection<LicenseEvent>> {
         let filter = EventFilter {
-            user_id: Some(self.user.id),
+            user_id: Some(self.user_id()),
             ..EventFilter::default()
         };
         event_page(ctx, filter, first, after).await
     }
 
     /// The Graph object id.
-    async fn external_id(&self) -> &str {
-        &self.user.external_id
+    async fn external_id(&self, ctx: &Context<'_>) -> Result<String> {
+        Ok(self.full(ctx).await?.external_id.clone())
     }
 
     async fn user_principal_name(&self) -> &str {
-        &self.user.user_principal_name
+        match &self.row {
+            UserRow::Full(user) => &user.user_principal_name,
+            UserRow::Summary(user) => &user.user_principal_name,
+        }
     }
 
-    async fn mail(&self) -> Option<&str> {
-        self.user.mail.as_deref()
+    async fn mail(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        Ok(self.full(ctx).await?.mail.clone())
     }
 
     async fn display_name(&self) -> Option<&str> {
-        self.user.display_name.as_deref()
+        match &self.row {
+            UserRow::Full(user) => user.display_name.as_deref(),
+            UserRow::Summary(user) => user.display_name.as_deref(),
+        }
     }
 
     /// False for an account that cannot sign in (blocked or disabled in Entra ID).
-    async fn account_enabled(&self) -> bool {
-        self.user.account_enabled
+    async fn account_enabled(&self, ctx: &Context<'_>) -> Result<bool> {
+        Ok(self.full(ctx).await?.account_enabled)
     }
 
     /// Member or Guest.
-    async fn user_type(&self) -> Option<&str> {
-        self.user.user_type.as_deref()
+    async fn user_type(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        Ok(self.full(ctx).await?.user_type.clone())
     }
 
     /// When the account was created in the directory.
-    async fn created_at(&self) -> Option<DateTime<Utc>> {
-        self.user.created_date_time
+    async fn created_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime<Utc>>> {
+        Ok(self.full(ctx).await?.created_date_time)
     }
 
     /// Last interactive sign-in.
-    async fn last_sign_in_at(&self) -> Option<DateTime<Utc>> {
-        self.user.last_sign_in_at
+    async fn last_sign_in_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime<Utc>>> {
+        Ok(self.full(ctx).await?.last_sign_in_at)
     }
 
-    async fn last_non_interactive_sign_in_at(&self) -> Option<DateTime<Utc>> {
-        self.user.last_non_interactive_sign_in_at
+    async fn last_non_interactive_sign_in_at(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Option<DateTime<Utc>>> {
+        Ok(self.full(ctx).await?.last_non_interactive_sign_in_at)
     }
 
-    async fn last_successful_sign_in_at(&self) -> Option<DateTime<Utc>> {
-        self.user.last_successful_sign_in_at
+    async fn last_successful_sign_in_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime<Utc>>> {
+        Ok(self.full(ctx).await?.last_successful_sign_in_at)
     }
 
     /// The latest of the three sign-in dates: what `inactiveSinceDays` judges.
-    async fn last_activity_at(&self) -> Option<DateTime<Utc>> {
-        self.user.latest_sign_in().map(|(_, at)| at)
+    async fn last_activity_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime<Utc>>> {
+        Ok(self.full(ctx).await?.latest_sign_in().map(|(_, at)| at))
     }
 
     /// False when the tenant cannot provide sign-in activity (no Entra ID P1/P2, or the app
     /// lacks AuditLog.Read.All): null dates then mean "unknown", not "never".
-    async fn sign_in_data_available(&self) -> bool {
-        self.user.sign_in_data_available()
+    async fn sign_in_data_available(&self, ctx: &Context<'_>) -> Result<bool> {
+        Ok(self.full(ctx).await?.sign_in_data_available())
     }
 
     /// When the user left the directory; null while it is in it.
-    async fn removed_at(&self) -> Option<DateTime<Utc>> {
-        self.user.removed_at
+    async fn removed_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime<Utc>>> {
+        Ok(self.full(ctx).await?.removed_at)
     }
 
     async fn licenses(&self, ctx: &Context<'_>) -> Result<Cow<'_, Vec<LicenseAssignment>>> {
@@ -144,7 +221,7 @@ impl DirectoryUser {
         }
         // Boxed: the loader's future is large, and this field's future is the size of the
         // largest field of the type, which every field of every user on a page would pay.
-        let held: Option<Vec<Assignment>> = Box::pin(load(ctx, self.user.id)).await?;
+        let held: Option<Vec<Assignment>> = Box::pin(load(ctx, self.user_id())).await?;
         Ok(Cow::Owned(
             held.unwrap_or_default()
                 .into_iter()
@@ -154,7 +231,7 @@ impl DirectoryUser {
     }
 
     async fn provider(&self, ctx: &Context<'_>) -> Result<Provider> {
-        Box::pin(Provider::of(ctx, self.user.provider_id)).await
+        Box::pin(Provider::of(ctx, self.provider_id())).await
     }
 }
 
@@ -471,11 +548,19 @@ pub async fn user_connection(
     let order: users::UserOrder = order.map(Into::into).unwrap_or_default();
     let request = args.request()?;
     let now = Utc::now();
-    let page = users::page(database(ctx)?, &filter, order, &request, now)
-        .await
-        .api()?;
-    let has_more = page.has_more;
-    let nodes = read_ahead(ctx, page.users).await?;
+    let db = database(ctx)?;
+    let (page, has_more) = if order.field.summarized() && summary_suffices(ctx) {
+        let page = users::page::<users::UserSummary>(db, &filter, order, &request, now)
+            .await
+            .api()?;
+        (rows(page.users), page.has_more)
+    } else {
+        let page = users::page::<users::User>(db, &filter, order, &request, now)
+            .await
+            .api()?;
+        (rows(page.users), page.has_more)
+    };
+    let nodes = read_ahead(ctx, page).await?;
     // Relay allows `false` when the other side was not scanned; a cursor on that side means
     // the caller came from there.
     let (has_previous, has_next) = if request.backward {
@@ -492,11 +577,35 @@ pub async fn user_connection(
             total_count: OnceCell::new(),
         },
     );
-    connection.edges.extend(nodes.into_iter().map(|node| {
-        let position = Position::of(&node.user, order.field);
-        Edge::with_additional_fields(cursor::encode(&position), node, EmptyFields)
-    }));
+    for node in nodes {
+        let position = node.position(order.field)?;
+        connection.edges.push(Edge::with_additional_fields(
+            cursor::encode(&position),
+            node,
+            EmptyFields,
+        ));
+    }
     Ok(connection)
+}
+
+fn rows<T: Into<DirectoryUser>>(users: Vec<T>) -> Vec<DirectoryUser> {
+    users.into_iter().map(Into::into).collect()
+}
+
+/// Whether every field asked of the page's users (under `edges.node` and `nodes`, fragments
+/// followed) is one a [`users::UserSummary`] answers.
+fn summary_suffices(ctx: &Context<'_>) -> bool {
+    let lookahead = ctx.look_ahead();
+    [
+        lookahead.field("edges").field("node"),
+        lookahead.field("nodes"),
+    ]
+    .iter()
+    .flat_map(|node| node.selection_fields())
+    .all(|node| {
+        node.selection_set()
+            .all(|field| SUMMARY_FIELDS.contains(&field.name()))
+    })
 }
 
 /// Reads what the selection asks of every user of a page (licenses, their SKUs, providers) in
@@ -508,7 +617,7 @@ pub async fn user_connection(
 /// depends on every row registering its key within the loader's delay, which a large page in a
 /// loaded process does not always do; this keeps the cost at one statement per level whatever
 /// the page size.
-async fn read_ahead(ctx: &Context<'_>, page: Vec<users::User>) -> Result<Vec<DirectoryUser>> {
+async fn read_ahead(ctx: &Context<'_>, page: Vec<DirectoryUser>) -> Result<Vec<DirectoryUser>> {
     let lookahead = ctx.look_ahead();
     let nodes = [
         lookahead.field("edges").field("node"),
@@ -529,13 +638,13 @@ async fn read_ahead(ctx: &Context<'_>, page: Vec<users::User>) -> Result<Vec<Dir
     }
     let db = database(ctx)?;
     if selected("provider") && primes(ctx) {
-        let ids = unique(page.iter().map(|user| user.provider_id));
+        let ids = unique(page.iter().map(DirectoryUser::provider_id));
         prime(ctx, providers::by_ids(db, &ids).await.api()?).await?;
     }
     if !selected("licenses") {
-        return Ok(page.into_iter().map(DirectoryUser::from).collect());
+        return Ok(page);
     }
-    let ids: Vec<i64> = page.iter().map(|user| user.id).collect();
+    let ids: Vec<i64> = page.iter().map(DirectoryUser::user_id).collect();
     let mut held = if details_selected {
         as_licenses(licenses::assignments_of_users(db, &ids).await.api()?)
     } else {
@@ -557,10 +666,10 @@ async fn read_ahead(ctx: &Context<'_>, page: Vec<users::User>) -> Result<Vec<Dir
     Ok(page
         .into_iter()
         .map(|user| {
-            let licenses = held.remove(&user.id).unwrap_or_default();
+            let licenses = held.remove(&user.user_id()).unwrap_or_default();
             DirectoryUser {
                 licenses: Some(licenses.into_iter().map(with_sku).collect()),
-                user,
+                ..user
             }
         })
         .collect())

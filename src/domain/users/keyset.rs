@@ -6,7 +6,12 @@ use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{Condition, DatabaseConnection, Order, QueryFilter, QueryOrder, Value};
 use serde::{Deserialize, Serialize};
 
-use super::{Direction, OrderField, User, UserFilter, UserOrder, filtered, limited, select_user};
+use sea_orm::{FromQueryResult, Select};
+
+use super::{
+    Direction, OrderField, User, UserFilter, UserOrder, UserSummary, filtered, limited,
+    select_summary, select_user,
+};
 use crate::entities::directory_users::{Column, Entity as Users};
 use crate::error::{Error, Result};
 
@@ -48,6 +53,32 @@ impl Position {
             id: user.id,
         }
     }
+
+    /// `None` for an order a summary lacks the key of (see [`OrderField::summarized`]).
+    pub fn of_summary(user: &UserSummary, field: OrderField) -> Option<Self> {
+        Some(Self {
+            field,
+            key: field.summary_key(user)?,
+            id: user.id,
+        })
+    }
+}
+
+/// What a page may read of each user: its columns, chosen on the base query.
+pub trait PageRow: FromQueryResult + Send + Sync {
+    fn columns(query: Select<Users>) -> Select<Users>;
+}
+
+impl PageRow for User {
+    fn columns(query: Select<Users>) -> Select<Users> {
+        select_user(query)
+    }
+}
+
+impl PageRow for UserSummary {
+    fn columns(query: Select<Users>) -> Select<Users> {
+        select_summary(query)
+    }
 }
 
 /// One page: `first` after a position, or `last` before one.
@@ -60,8 +91,8 @@ pub struct PageRequest {
     pub backward: bool,
 }
 
-pub struct Page {
-    pub users: Vec<User>,
+pub struct Page<M = User> {
+    pub users: Vec<M>,
     /// Another page follows in the direction of travel.
     pub has_more: bool,
 }
@@ -153,13 +184,13 @@ fn sql_order(direction: Direction) -> Order {
 }
 
 /// One page of users. Fetches one row more than asked to learn whether another page follows.
-pub async fn page(
+pub async fn page<M: PageRow>(
     db: &DatabaseConnection,
     filter: &UserFilter,
     order: UserOrder,
     request: &PageRequest,
     now: DateTime<Utc>,
-) -> Result<Page> {
+) -> Result<Page<M>> {
     filter.validate()?;
     check_cursor(&request.after, order, "after")?;
     check_cursor(&request.before, order, "before")?;
@@ -177,21 +208,21 @@ pub async fn page(
 /// page is not full yet, the next part from its start. At most two range scans, each an
 /// ascending index walked either way: no engine needs an index per direction, which a single
 /// `NULLS LAST` scan would (a backward walk puts the users without a value first).
-async fn in_parts(
+async fn in_parts<M: PageRow>(
     db: &DatabaseConnection,
     filter: &UserFilter,
     order: UserOrder,
     request: &PageRequest,
     wanted: u64,
     now: DateTime<Utc>,
-) -> Result<Vec<User>> {
+) -> Result<Vec<M>> {
     let column = order.field.column();
     let (parts, direction) = if request.backward {
         ([Part::Missing, Part::Valued], reverse(order.direction))
     } else {
         ([Part::Valued, Part::Missing], order.direction)
     };
-    let mut users: Vec<User> = Vec::new();
+    let mut users: Vec<M> = Vec::new();
     for part in parts {
         if users.len() as u64 >= wanted {
             break;
@@ -217,7 +248,7 @@ async fn in_parts(
         }
         // Ordered by the column in the missing part too, where it is NULL throughout: the order
         // is the same, and it lets PostgreSQL read it off the (column, id) index.
-        let query = select_user(filtered(filter, now))
+        let query = M::columns(filtered(filter, now))
             .filter(condition)
             .order_by(Expr::col((Users, column)), sql_order(direction))
             .order_by(Column::Id, sql_order(direction));
