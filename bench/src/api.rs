@@ -9,10 +9,15 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::load::Target;
 use crate::processes::SimInfo;
 
 /// How often a running sync is polled; its resolution bounds the wall-time error.
 const POLL_EVERY: Duration = Duration::from_millis(10);
+/// What a poll of a sync asks for; variables `{ "id": … }`.
+pub const SYNC_RUN: &str = "query($id: ID!) { syncRun(id: $id) { id status pagesFetched \
+                            usersSeen usersCreated usersUpdated usersRemoved queuedAt startedAt \
+                            finishedAt warnings { code message } error { code message } } }";
 /// A sync that takes longer than this is reported as failed.
 const SYNC_TIMEOUT: Duration = Duration::from_secs(900);
 
@@ -170,24 +175,29 @@ impl Api {
 
     /// The run as `syncRun` shows it now; its wall time is left at zero.
     pub async fn sync_run(&self, id: &str) -> anyhow::Result<SyncRun> {
-        let data = self
-            .run(
-                "query($id: ID!) { syncRun(id: $id) { id status pagesFetched usersSeen
-                    usersCreated usersUpdated usersRemoved queuedAt startedAt finishedAt
-                    warnings { code message } error { code message } } }",
-                json!({ "id": id }),
-            )
-            .await?;
+        let data = self.run(SYNC_RUN, json!({ "id": id })).await?;
         serde_json::from_value(data["syncRun"].clone()).context("unexpected syncRun shape")
     }
 
     /// Polls a started sync to its end; the wall time runs from its startSync request.
     pub async fn finish_sync(&self, sync: &StartedSync) -> anyhow::Result<SyncRun> {
+        Ok(self.finish_sync_every(sync, POLL_EVERY).await?.0)
+    }
+
+    /// Polls a started sync every `every` to its end; returns it with the number of polls it
+    /// took, whose own cost a measure of the sync's may take out.
+    pub async fn finish_sync_every(
+        &self,
+        sync: &StartedSync,
+        every: Duration,
+    ) -> anyhow::Result<(SyncRun, u64)> {
+        let mut polls = 0;
         loop {
+            polls += 1;
             let mut run = self.sync_run(&sync.id).await?;
             if !run.in_progress() {
                 run.wall_secs = sync.started.elapsed().as_secs_f64();
-                return Ok(run);
+                return Ok((run, polls));
             }
             if sync.started.elapsed() > SYNC_TIMEOUT {
                 bail!(
@@ -196,8 +206,19 @@ impl Api {
                     run.status
                 );
             }
-            tokio::time::sleep(POLL_EVERY).await;
+            tokio::time::sleep(every).await;
         }
+    }
+
+    /// One request of `query` as this admin, for the load generator to send.
+    pub fn target(&self, query: &str, variables: Value) -> anyhow::Result<Target> {
+        Target::new(
+            self.http.clone(),
+            self.graphql_url(),
+            Some(&self.token),
+            query,
+            variables,
+        )
     }
 
     /// The names of `Query`'s fields, to tell which read scenarios this build can serve.

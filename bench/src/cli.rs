@@ -43,6 +43,9 @@ pub enum Scenario {
     /// An approved reclaim plan executed against the simulated tenant, beside the bound Graph's
     /// latency and write limit set; on a tenant and database of its own.
     Reclaim,
+    /// CPU instructions and allocations per request and per synced user, counted by callgrind
+    /// on a server of its own: figures that do not move with the host.
+    Costs,
 }
 
 #[derive(Debug, Parser)]
@@ -97,6 +100,17 @@ pub struct Cli {
     /// --quick).
     #[arg(long)]
     pub events: Option<usize>,
+    /// Users of the tenant the cost pass syncs (default 10000; 500 with --quick).
+    #[arg(long)]
+    pub cost_users: Option<usize>,
+    /// Requests of each read the cost pass counts instructions over, after a warm-up (default
+    /// 50; 2 with --quick).
+    #[arg(long)]
+    pub cost_requests: Option<usize>,
+    /// Exit non-zero when a cost grew more than 5% since the previous results of the same
+    /// parameters (by default such a growth is flagged only).
+    #[arg(long)]
+    pub fail_on_cost_growth: bool,
     /// The open-loop latency phase offers this fraction of the closed-loop capacity.
     #[arg(long, default_value_t = 0.8)]
     pub rate_fraction: f64,
@@ -150,6 +164,11 @@ pub struct Params {
     pub reclaim_parallel: Vec<usize>,
     /// Change-log rows seeded before `licenseEvents` is read.
     pub events: usize,
+    /// Users of the cost pass's tenant.
+    pub cost_users: usize,
+    /// Requests of each read the cost pass counts over.
+    pub cost_requests: usize,
+    pub fail_on_cost_growth: bool,
 }
 
 impl Params {
@@ -176,6 +195,7 @@ impl Params {
                 Scenario::Reclaim,
                 Scenario::History,
                 Scenario::ReadsDuringSync,
+                Scenario::Costs,
             ]
         });
         scenarios.sort();
@@ -210,6 +230,12 @@ impl Params {
             !reclaim_parallel.is_empty() && !reclaim_parallel.contains(&0),
             "--reclaim-parallel: each must be at least 1"
         );
+        let cost_users = cli
+            .cost_users
+            .unwrap_or(if cli.quick { 500 } else { 10_000 });
+        anyhow::ensure!(cost_users >= 100, "--cost-users must be at least 100");
+        let cost_requests = cli.cost_requests.unwrap_or(if cli.quick { 2 } else { 50 });
+        anyhow::ensure!(cost_requests > 0, "--cost-requests must be positive");
         Ok(Self {
             users,
             latency_ms: cli.latency_ms,
@@ -235,6 +261,9 @@ impl Params {
             events: cli
                 .events
                 .unwrap_or(if cli.quick { 10_000 } else { 1_000_000 }),
+            cost_users,
+            cost_requests,
+            fail_on_cost_growth: cli.fail_on_cost_growth,
         })
     }
 
@@ -242,9 +271,12 @@ impl Params {
         self.scenarios.contains(&scenario)
     }
 
-    /// Whether a scenario on the main tenant (of `users`) is asked for: reclaim has its own.
+    /// Whether a scenario on the main tenant (of `users`) is asked for: reclaim and the cost
+    /// pass have their own.
     pub fn runs_main_tenant(&self) -> bool {
-        self.scenarios.iter().any(|s| *s != Scenario::Reclaim)
+        self.scenarios
+            .iter()
+            .any(|s| !matches!(s, Scenario::Reclaim | Scenario::Costs))
     }
 }
 

@@ -126,6 +126,14 @@ impl BenchDatabase {
         Ok(())
     }
 
+    /// Drops the database once its figures are taken; a failure is reported, not an error of
+    /// the run.
+    pub async fn discard(self) {
+        if let Err(e) = self.drop_database().await {
+            eprintln!("bench: {e:#}");
+        }
+    }
+
     /// Drops a PostgreSQL database (the SQLite file goes with its temporary folder).
     pub async fn drop_database(self) -> anyhow::Result<()> {
         if let Location::Postgres { admin_url, name } = self.location {

@@ -11,7 +11,7 @@ use serde_json::json;
 use crate::api::{Api, SyncRun};
 use crate::cli::{Engine, Params};
 use crate::database::BenchDatabase;
-use crate::load::{self, Pace, Target};
+use crate::load::{self, Pace};
 use crate::queries::{self, ReadQuery};
 use crate::scenarios::{ReadLevel, Stack};
 
@@ -207,13 +207,7 @@ async fn measure_during_sync(
     params: &Params,
 ) -> anyhow::Result<(SyncRun, String, ReadLevel)> {
     let api = &stack.api;
-    let target = Target::new(
-        api.http().clone(),
-        api.graphql_url(),
-        Some(api.token()),
-        queries::Q1,
-        json!({}),
-    )?;
+    let target = api.target(queries::Q1, json!({}))?;
     let sync = api.start_sync(provider, "FULL").await?;
     // Queued time is not a sync writing: the load starts once the run does.
     loop {

@@ -200,6 +200,20 @@ pub async fn run(target: &Target, clients: usize, pace: Pace, duration: Duration
     total
 }
 
+/// Sends the request `count` times from one client, each once the previous one is answered: a
+/// fixed amount of work, for figures counted per request rather than timed.
+pub async fn sequential(target: &Target, count: usize) -> Outcome {
+    let start = Instant::now();
+    let mut outcome = Outcome::new();
+    for _ in 0..count {
+        let sent = Instant::now();
+        let answer = target.send().await;
+        outcome.record(sent.elapsed(), answer);
+    }
+    outcome.elapsed = start.elapsed();
+    outcome
+}
+
 async fn client(
     target: Target,
     index: usize,

@@ -4,14 +4,19 @@
 //! simulated tenant and the real server as child processes and measures a full sync against
 //! the fetch-only floor, an incremental sync after 1% of users changed, the reads Q1–Q4 at
 //! 1 and 32 clients, what checking each kind of bearer token adds to a request, and a 1,000-item
-//! reclaim plan executed against the bound Graph's latency and write limit set. Prints one
-//! table and writes it as JSON and Markdown under bench/results/.
+//! reclaim plan executed against the bound Graph's latency and write limit set, and the CPU
+//! instructions and allocations per request and per synced user counted under callgrind,
+//! compared with the previous results. Prints one table and writes it as JSON and Markdown
+//! under bench/results/.
 //! Exits non-zero when anything failed (a sync not SUCCEEDED, a non-200, a GraphQL error, a
 //! reclaim that did not remove exactly its items), so
 //! CI can run `--quick` to keep the harness working; timings never fail it.
 
 mod api;
+mod baseline;
+mod callgrind;
 mod cli;
+mod costs;
 mod database;
 mod floor;
 mod history;
@@ -43,6 +48,7 @@ async fn main() -> anyhow::Result<()> {
     for &engine in &params.engines {
         engines.push(run_engine(engine, &params, &binaries, &cli, &logs).await);
     }
+    baseline::attach(&cli.results_dir, &mut engines);
     let report = Report {
         generated_at: chrono::Utc::now(),
         machine: Machine::detect(),
@@ -56,6 +62,11 @@ async fn main() -> anyhow::Result<()> {
     }
     let errors = report.errors().count();
     anyhow::ensure!(errors == 0, "{errors} error(s) during the benchmark");
+    let grown = report.cost_regressions().count();
+    anyhow::ensure!(
+        !report.params.fail_on_cost_growth || grown == 0,
+        "{grown} cost(s) grew more than 5% (--fail-on-cost-growth)"
+    );
     Ok(())
 }
 

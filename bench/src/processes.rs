@@ -22,6 +22,9 @@ pub struct Binaries {
     /// Where bench keeps what it installs for itself (PostGraphile): under the target folder,
     /// so it is never committed and `cargo clean` removes it.
     pub cache: PathBuf,
+    /// The cargo profile they were built in (`release`, `debug`): instruction counts of one are
+    /// not comparable with the other's.
+    pub profile: String,
 }
 
 impl Binaries {
@@ -40,6 +43,10 @@ impl Binaries {
             server: dir.join("license-manager"),
             sim: dir.join("graph-sim"),
             cache: dir.parent().unwrap_or(&dir).join("bench-cache"),
+            profile: dir.file_name().map_or_else(
+                || "unknown".to_owned(),
+                |n| n.to_string_lossy().into_owned(),
+            ),
         };
         for path in [&binaries.server, &binaries.sim] {
             anyhow::ensure!(
@@ -207,6 +214,9 @@ pub struct ServerConfig<'a> {
     pub log: &'a Path,
     /// Further settings, e.g. `LM_RECLAIM_PARALLEL_ITEMS`.
     pub env: &'a [(&'static str, String)],
+    /// A program and its arguments the server runs under (valgrind for the cost pass); empty
+    /// for none. The process keeps the launcher's pid: valgrind executes the server in place.
+    pub launcher: &'a [String],
 }
 
 /// Starts `license-manager serve` on a free port; returns it with its address once it logs
@@ -215,9 +225,17 @@ pub async fn start_server(
     binary: &Path,
     config: &ServerConfig<'_>,
 ) -> anyhow::Result<(Process, String)> {
+    let mut command = match config.launcher.split_first() {
+        Some((program, args)) => {
+            let mut command = Command::new(program);
+            command.args(args).arg(binary);
+            command
+        }
+        None => Command::new(binary),
+    };
     let mut process = Process::spawn(
         "license-manager",
-        Command::new(binary)
+        command
             .args(["serve", "--listen", "127.0.0.1:0"])
             .env("DATABASE_URL", config.database_url)
             .env("LM_DATA_DIR", config.data_dir)

@@ -165,19 +165,17 @@ async fn measure_one(
         grants: GRANTS,
         server_env: vec![("LM_RECLAIM_PARALLEL_ITEMS", parallel.to_string())],
         tag: format!("{}-reclaim-p{parallel}", engine.name()),
+        latency_ms: params.latency_ms,
+        server_launcher: Vec::new(),
     };
     let run = async {
-        let mut stack =
-            Stack::start(params, binaries, &database, data_dir.path(), logs, &spec).await?;
-        let run = execute(&stack, params, parallel).await;
-        stack.server.ensure_running()?;
-        stack.stop().await;
-        run
+        Stack::start(params, binaries, &database, data_dir.path(), logs, &spec)
+            .await?
+            .run_then_stop(async |stack| execute(stack, params, parallel).await)
+            .await
     }
     .await;
-    if let Err(e) = database.drop_database().await {
-        eprintln!("bench: {e:#}");
-    }
+    database.discard().await;
     run
 }
 

@@ -8,6 +8,7 @@ use anyhow::Context;
 use serde::Serialize;
 
 use crate::cli::{Params, Scenario};
+use crate::costs::{Cost, CostResult, GROWTH_LIMIT, REPORT_MAX_AGE_SECS};
 use crate::history::ReadsDuringSync;
 use crate::processes::{Binaries, status_kib};
 use crate::reclaim::ReclaimRun;
@@ -106,6 +107,17 @@ impl Report {
         self.engines.iter().flat_map(|e| e.errors.iter())
     }
 
+    /// Each cost that grew more than 5% since the previous results, with its engine.
+    pub fn cost_regressions(&self) -> impl Iterator<Item = String> + '_ {
+        self.engines.iter().flat_map(|e| {
+            let engine = e.engine.map_or("?", |e| e.name());
+            e.costs
+                .iter()
+                .flat_map(|c| c.regressions())
+                .map(move |r| format!("{engine} {r}"))
+        })
+    }
+
     /// The header lines and the table, as plain text.
     pub fn text(&self) -> String {
         let table = self.table();
@@ -200,7 +212,95 @@ impl Report {
                 ));
             }
         }
+        lines.extend(self.cost_lines());
         lines.extend(self.errors().map(|e| format!("ERROR: {e}")));
+        lines
+    }
+
+    /// How the costs were counted, what they were compared with, and what grew.
+    fn cost_lines(&self) -> Vec<String> {
+        let counted: Vec<(&str, &CostResult)> = self
+            .engines
+            .iter()
+            .filter_map(|e| Some((e.engine?.name(), e.costs.as_ref()?)))
+            .collect();
+        let Some((_, first)) = counted.first() else {
+            return Vec::new();
+        };
+        let mut lines = Vec::new();
+        for (engine, costs) in &counted {
+            if let Some(reason) = &costs.skipped {
+                lines.push(format!("{engine}: costs skipped ({reason})"));
+            }
+        }
+        if let Some(valgrind) = counted.iter().find_map(|(_, c)| c.valgrind.as_ref()) {
+            lines.push(format!(
+                "costs: counted by callgrind ({valgrind}) in a server of their own, {} profile, \
+                 on a tenant of {} users at 0 ms Graph latency; per read {} requests one after \
+                 the other after a warm-up; instructions of the server process and its calls \
+                 into the allocator, per unit; profiles in logs/callgrind-<engine>-<cost>.out",
+                first.profile, first.users, first.requests
+            ));
+        }
+        let idle: Vec<String> = counted
+            .iter()
+            .filter_map(|(engine, c)| {
+                let rate = c.idle_instructions_per_sec?;
+                let share = c
+                    .largest_timer_share()
+                    .map_or_else(String::new, |(share, cost)| {
+                        format!(" (at most {:.1}% of a cost: {cost})", share * 100.0)
+                    });
+                Some(format!("{engine} {}{share}", instructions(rate)))
+            })
+            .collect();
+        if !idle.is_empty() {
+            lines.push(format!(
+                "costs: the idle server's own timers, counted into each cost in proportion to its \
+                 time under callgrind, run {} instructions per second",
+                idle.join(", ")
+            ));
+        }
+        let mut compared: Vec<String> = counted
+            .iter()
+            .flat_map(|(_, c)| c.costs.iter().filter_map(|cost| cost.previous.as_ref()))
+            .map(|p| format!("{} ({}, {})", p.file, p.generated_at, p.commit))
+            .collect();
+        compared.sort();
+        compared.dedup();
+        if compared.is_empty() {
+            lines.push(
+                "costs compared with: no earlier results of the same users, requests and profile"
+                    .to_owned(),
+            );
+        } else {
+            lines.push(format!("costs compared with: {}", compared.join(", ")));
+        }
+        let long: Vec<String> = counted
+            .iter()
+            .flat_map(|(engine, c)| {
+                c.costs
+                    .iter()
+                    .filter(|cost| cost.window_secs > REPORT_MAX_AGE_SECS)
+                    .map(move |cost| format!("{engine} {} {:.0} s", cost.name, cost.window_secs))
+            })
+            .collect();
+        if !long.is_empty() {
+            lines.push(format!(
+                "costs: windows longer than the {REPORT_MAX_AGE_SECS:.0} s the server keeps a built \
+                 report (a Q4 among them counted rebuilds a quicker host would not): {}",
+                long.join(", ")
+            ));
+        }
+        let grown: Vec<String> = self.cost_regressions().collect();
+        lines.push(format!(
+            "cost regressions (> 5%): {}",
+            if grown.is_empty() {
+                "none".to_owned()
+            } else {
+                grown.join(", ")
+            }
+        ));
         lines
     }
 
@@ -234,6 +334,7 @@ impl Report {
         peer_rows(&measured, &mut row);
         token_rows(&measured, &mut row);
         reclaim_rows(&measured, &mut row);
+        cost_rows(&measured, &mut row);
         Table { header, rows }
     }
 
@@ -735,6 +836,89 @@ fn reclaim_rows(measured: &[&EngineResult], row: &mut RowFn<'_>) {
                 )
             }),
         );
+    }
+}
+
+/// One row per cost: instructions and allocations per unit, and their change since the
+/// previous results, ✗ where either grew more than 5%.
+fn cost_rows(measured: &[&EngineResult], row: &mut RowFn<'_>) {
+    let Some(first) = measured
+        .iter()
+        .filter_map(|e| e.costs.as_ref())
+        .max_by_key(|c| c.costs.len())
+    else {
+        return;
+    };
+    for cost in &first.costs {
+        let name = cost.name.clone();
+        row(
+            &format!(
+                "cost: {} instructions · allocations per {}",
+                cost.name, cost.unit
+            ),
+            "growth ≤ 5%",
+            &move |e: &EngineResult| {
+                or_dash(
+                    e.costs
+                        .as_ref()
+                        .and_then(|c| c.costs.iter().find(|c| c.name == name)),
+                    cost_cell,
+                )
+            },
+        );
+    }
+    if measured
+        .iter()
+        .any(|e| e.costs.as_ref().is_some_and(|c| c.backends.is_some()))
+    {
+        row(
+            "cost: PostgreSQL backends' instructions",
+            "",
+            &|e: &EngineResult| {
+                or_dash(e.costs.as_ref().and_then(|c| c.backends.as_ref()), |b| {
+                    format!("n/a ({b})")
+                })
+            },
+        );
+    }
+}
+
+fn cost_cell(cost: &Cost) -> String {
+    let value = format!(
+        "{} · {:.0}",
+        instructions(cost.instructions),
+        cost.allocations
+    );
+    match cost.growth() {
+        None => value,
+        Some((instructions, allocations)) => judged(
+            format!(
+                "{value} ({} · {})",
+                percent(instructions),
+                percent(allocations)
+            ),
+            instructions <= GROWTH_LIMIT && allocations <= GROWTH_LIMIT,
+        ),
+    }
+}
+
+/// Instructions with an SI prefix: 12.35 M.
+fn instructions(count: f64) -> String {
+    match count {
+        c if c >= 1e9 => format!("{:.3} G", c / 1e9),
+        c if c >= 1e6 => format!("{:.2} M", c / 1e6),
+        c if c >= 1e3 => format!("{:.1} k", c / 1e3),
+        c => format!("{c:.0}"),
+    }
+}
+
+fn percent(growth: f64) -> String {
+    // Rounded, a tiny decrease would print as "-0.0%".
+    let percent = (growth * 1000.0).round() / 10.0;
+    if percent == 0.0 {
+        "±0.0%".to_owned()
+    } else {
+        format!("{percent:+.1}%")
     }
 }
 

@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::api::{Api, SyncRun};
 use crate::cli::{Engine, Params, Scenario};
+use crate::costs::{self, CostResult};
 use crate::database::{BenchDatabase, DataDir};
 use crate::floor;
 use crate::history::{self, ReadsDuringSync, Resync, SeededLog};
@@ -42,6 +43,8 @@ pub struct EngineResult {
     pub event_log: Option<SeededLog>,
     /// Q1 measured while a full sync runs.
     pub during_sync: Option<ReadsDuringSync>,
+    /// Instructions and allocations per unit of work, counted by callgrind.
+    pub costs: Option<CostResult>,
     /// Everything that went wrong; any entry makes `--quick` fail.
     pub errors: Vec<String>,
 }
@@ -165,9 +168,7 @@ pub async fn run_engine(
         let data_dir = DataDir::create(engine, "")?;
         let database = BenchDatabase::create(engine, "", data_dir.path(), postgres_url).await?;
         let result = measure(engine, params, binaries, &database, data_dir.path(), logs).await;
-        if let Err(e) = database.drop_database().await {
-            eprintln!("bench: {e:#}");
-        }
+        database.discard().await;
         result?
     } else {
         EngineResult {
@@ -179,6 +180,11 @@ pub async fn run_engine(
         let measured = reclaim::measure(engine, params, binaries, postgres_url, logs).await;
         result.errors.extend(measured.errors());
         result.reclaim = Some(measured);
+    }
+    if params.runs(Scenario::Costs) {
+        let measured = costs::measure(engine, params, binaries, postgres_url, logs).await;
+        result.errors.extend(measured.errors.iter().cloned());
+        result.costs = Some(measured);
     }
     Ok(result)
 }
@@ -193,6 +199,10 @@ pub struct StackSpec {
     pub server_env: Vec<(&'static str, String)>,
     /// Names its logs: `graph-sim-<tag>.log`, `server-<tag>.log`.
     pub tag: String,
+    /// Graph's latency for this tenant (the run's, or none for the cost pass).
+    pub latency_ms: u64,
+    /// What the server runs under; see [`ServerConfig::launcher`].
+    pub server_launcher: Vec<String>,
 }
 
 /// The processes of one engine's run; killed when dropped.
@@ -217,7 +227,7 @@ impl Stack {
             &binaries.sim,
             spec.users,
             params.seed,
-            params.latency_ms,
+            spec.latency_ms,
             spec.grants,
             &logs.join(format!("graph-sim-{}.log", spec.tag)),
         )
@@ -236,6 +246,7 @@ impl Stack {
                 log_filter: &params.server_log,
                 log: &logs.join(format!("server-{}.log", spec.tag)),
                 env: &spec.server_env,
+                launcher: &spec.server_launcher,
             },
         )
         .await?;
@@ -260,6 +271,18 @@ impl Stack {
     pub async fn stop(self) {
         self.server.stop().await;
         self.sim_process.stop().await;
+    }
+
+    /// Runs `work` on the stack, then stops it; an exit of the server during `work` is an
+    /// error, whatever `work` returned.
+    pub async fn run_then_stop<T>(
+        mut self,
+        work: impl AsyncFnOnce(&Stack) -> anyhow::Result<T>,
+    ) -> anyhow::Result<T> {
+        let done = work(&self).await;
+        self.server.ensure_running()?;
+        self.stop().await;
+        done
     }
 }
 
@@ -286,6 +309,8 @@ async fn measure(
         grants: &[],
         server_env: Vec::new(),
         tag: engine.name().to_owned(),
+        latency_ms: params.latency_ms,
+        server_launcher: Vec::new(),
     };
     let mut stack = Stack::start(params, binaries, database, data_dir, logs, &spec).await?;
     let mut result = EngineResult {
@@ -542,20 +567,7 @@ async fn incremental_sync(
     params: &Params,
     database: &BenchDatabase,
 ) -> anyhow::Result<Incremental> {
-    let every = (1.0 / params.change_fraction).round() as usize;
-    let changed: Vec<String> = user_ids.iter().step_by(every.max(1)).cloned().collect();
-    stack.control.rename_users(&changed).await?;
-    // A rename is not a fact the change log keeps; disabling a tenth of the changed users gives
-    // the sync changes it must record, one event each, without changing what it pages through.
-    // Only enabled accounts count: the generated tenant has disabled ones already.
-    let enabled = stack.control.enabled_user_ids().await?;
-    let disabled: Vec<String> = changed
-        .iter()
-        .filter(|id| enabled.contains(*id))
-        .step_by(10)
-        .cloned()
-        .collect();
-    stack.control.disable_users(&disabled).await?;
+    let (changed, disabled) = change_users(&stack.control, user_ids, params).await?;
     let events_before = history::count_events(database).await?;
     stack.control.reset_stats().await?;
     let run = stack.api.sync(provider, "DELTA").await?;
@@ -567,6 +579,30 @@ async fn incremental_sync(
         users_changed: changed.len(),
         run,
     })
+}
+
+/// Renames `change_fraction` of the users (every n-th, in listing order) and disables a tenth of
+/// those whose account is enabled; returns the renamed and the disabled.
+pub async fn change_users(
+    control: &SimControl,
+    user_ids: &[String],
+    params: &Params,
+) -> anyhow::Result<(Vec<String>, Vec<String>)> {
+    let every = (1.0 / params.change_fraction).round() as usize;
+    let changed: Vec<String> = user_ids.iter().step_by(every.max(1)).cloned().collect();
+    control.rename_users(&changed).await?;
+    // A rename is not a fact the change log keeps; disabling a tenth of the changed users gives
+    // the sync changes it must record, one event each, without changing what it pages through.
+    // Only enabled accounts count: the generated tenant has disabled ones already.
+    let enabled = control.enabled_user_ids().await?;
+    let disabled: Vec<String> = changed
+        .iter()
+        .filter(|id| enabled.contains(*id))
+        .step_by(10)
+        .cloned()
+        .collect();
+    control.disable_users(&disabled).await?;
+    Ok((changed, disabled))
 }
 
 /// One query at each concurrency: warm-up, closed loop for capacity, then open loop at
@@ -589,13 +625,7 @@ async fn reads(
             return Ok(result);
         }
     };
-    let target = Target::new(
-        api.http().clone(),
-        api.graphql_url(),
-        Some(api.token()),
-        &text,
-        variables,
-    )?;
+    let target = api.target(&text, variables)?;
     result.levels = measure_levels(&target, params, Some(api)).await;
     Ok(result)
 }
