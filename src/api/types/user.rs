@@ -488,7 +488,7 @@ impl UserConnectionFields {
 }
 
 pub type UserConnection = Connection<
-    String,
+    cursor::Lazy<Position>,
     DirectoryUser,
     UserConnectionFields,
     EmptyFields,
@@ -580,7 +580,7 @@ pub async fn user_connection(
     for node in nodes {
         let position = node.position(order.field)?;
         connection.edges.push(Edge::with_additional_fields(
-            cursor::encode(&position),
+            cursor::Lazy(position),
             node,
             EmptyFields,
         ));
