@@ -8,6 +8,7 @@ use sea_orm::DatabaseConnection;
 use super::batching::*;
 use super::events::{self, Observer};
 use super::skus::*;
+use super::stamps;
 use super::users::*;
 use super::*;
 use crate::error::Result;
@@ -78,7 +79,7 @@ pub async fn apply_changes(
     let stored_ids: Vec<i64> = stored.values().map(|row| row.id).collect();
     let holdings = stored_holdings(&transaction, &stored_ids).await?;
 
-    let mut writes = UserWrites::new(provider_id, &stored, now);
+    let mut writes = UserWrites::new(provider_id, observer.run_id, &stored, now);
     let mut removed = Vec::new();
     let mut patches_with_licenses = Vec::new();
     for change in &changes {
@@ -132,10 +133,20 @@ pub async fn apply_changes(
         .collect();
     let (relicensed, mut events) =
         save_holdings(&transaction, provider_id, wanted, &holdings, now).await?;
+    let removals = removed.len() as i64;
+    let changes = stamps::stamp_page(
+        &transaction,
+        observer.run_id,
+        &stored,
+        &saved,
+        &relicensed,
+        removals,
+    )
+    .await?;
     let mut saved = saved;
     events.append(&mut saved.events);
     events::record(&transaction, provider_id, observer, now, events).await?;
     transaction.commit().await?;
     mark_removed(db, provider_id, &removed, now, observer).await?;
-    Ok(saved.changes(relicensed, removed.len() as i64))
+    Ok(changes)
 }
