@@ -6,9 +6,8 @@ use chrono::{DateTime, Utc};
 use sea_orm::DatabaseConnection;
 
 use super::batching::*;
-use super::events::{self, Observer};
+use super::events::Observer;
 use super::skus::*;
-use super::stamps;
 use super::users::*;
 use super::*;
 use crate::error::Result;
@@ -131,22 +130,14 @@ pub async fn apply_changes(
             Some((user_id, holdings_after_delta(assigned, stored, skus)))
         })
         .collect();
-    let (relicensed, mut events) =
-        save_holdings(&transaction, provider_id, wanted, &holdings, now).await?;
-    let removals = removed.len() as i64;
-    let changes = stamps::stamp_page(
-        &transaction,
-        observer.run_id,
-        &stored,
-        &saved,
-        &relicensed,
-        removals,
-    )
-    .await?;
-    let mut saved = saved;
-    events.append(&mut saved.events);
-    events::record(&transaction, provider_id, observer, now, events).await?;
-    transaction.commit().await?;
+    let page = WrittenUsers {
+        stored: &stored,
+        saved,
+        wanted,
+        held: &holdings,
+        removed: removed.len() as i64,
+    };
+    let changes = finish_page(transaction, provider_id, observer, now, page).await?;
     mark_removed(db, provider_id, &removed, now, observer).await?;
     Ok(changes)
 }

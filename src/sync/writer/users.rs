@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IdenStatic, QueryFilter,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, IdenStatic,
+    QueryFilter,
 };
 use serde_json::json;
 
@@ -510,18 +511,47 @@ pub async fn write_user_page(
         .collect();
     let existing: Vec<i64> = stored.values().map(|row| row.id).collect();
     let held = stored_holdings(&transaction, &existing).await?;
+    let page = WrittenUsers {
+        stored: &stored,
+        saved,
+        wanted,
+        held: &held,
+        removed: 0,
+    };
+    finish_page(transaction, provider_id, observer, now, page).await
+}
+
+/// A page's users once their rows are written, with what their licenses should be.
+pub(super) struct WrittenUsers<'a> {
+    pub(super) stored: &'a HashMap<String, users::Model>,
+    pub(super) saved: SavedUsers,
+    pub(super) wanted: HashMap<i64, Vec<HeldLicense>>,
+    pub(super) held: &'a HashMap<i64, Vec<HeldLicense>>,
+    /// Users the page marks removed, counted with its changes.
+    pub(super) removed: i64,
+}
+
+/// The end of a page's transaction, the same for a listing and for a delta: the licenses that
+/// changed, the run's stamps, the change log, the commit.
+pub(super) async fn finish_page(
+    transaction: DatabaseTransaction,
+    provider_id: i64,
+    observer: Observer,
+    now: DateTime<Utc>,
+    page: WrittenUsers<'_>,
+) -> Result<PageChanges> {
+    let WrittenUsers {
+        stored,
+        mut saved,
+        wanted,
+        held,
+        removed,
+    } = page;
     let (relicensed, mut events) =
-        save_holdings(&transaction, provider_id, wanted, &held, now).await?;
-    let changes = stamps::stamp_page(
-        &transaction,
-        observer.run_id,
-        &stored,
-        &saved,
-        &relicensed,
-        0,
-    )
-    .await?;
-    let mut saved = saved;
+        save_holdings(&transaction, provider_id, wanted, held, now).await?;
+    let run = observer.run_id;
+    let changes =
+        stamps::stamp_page(&transaction, run, stored, &saved, &relicensed, removed).await?;
     events.append(&mut saved.events);
     events::record(&transaction, provider_id, observer, now, events).await?;
     transaction.commit().await?;
