@@ -14,6 +14,7 @@ mod m20261208_000080_accepted_findings;
 mod m20261208_000090_reclaim_plans;
 mod m20261209_000100_reclaim_execution;
 mod m20261209_000110_license_events;
+mod m20261210_000120_listing_stamps;
 
 pub struct Migrator;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000090_reclaim_plans::Migration),
             Box::new(m20261209_000100_reclaim_execution::Migration),
             Box::new(m20261209_000110_license_events::Migration),
+            Box::new(m20261210_000120_listing_stamps::Migration),
         ]
     }
 }

@@ -27,6 +27,12 @@ pub struct Model {
     pub last_seen_at: DateTimeUtc,
     pub removed_at: Option<DateTimeUtc>,
     pub updated_at: DateTimeUtc,
+    /// The sync run that last listed or changed this user: a full sync finds the users its
+    /// complete listing missed by this stamp, at its end, without holding who it saw in memory.
+    pub listed_in_run: Option<i64>,
+    /// What `listed_in_run` counted the user as (`sync::writer::Counted`), so that a user listed
+    /// twice in one run is counted once.
+    pub listed_as: i16,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

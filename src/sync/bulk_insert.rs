@@ -117,6 +117,7 @@ fn sql_type(column_type: &ColumnType, name: &str) -> Result<&'static str, DbErr>
     Ok(match column_type {
         ColumnType::BigInteger => "bigint",
         ColumnType::Integer => "integer",
+        ColumnType::SmallInteger => "smallint",
         ColumnType::Boolean => "boolean",
         ColumnType::String(_) | ColumnType::Text => "text",
         ColumnType::TimestampWithTimeZone => "timestamptz",

@@ -115,16 +115,8 @@ struct Run<'a> {
     settings: &'a SyncSettings,
     stop: StopSignal,
     progress: Progress,
-    tally: Tally,
     /// What the change log records as this run's (a full sync sets whether it is the baseline).
     observer: Observer,
-}
-
-/// The users a run created and updated, each once however often the provider listed it.
-#[derive(Default)]
-struct Tally {
-    created: HashSet<i64>,
-    updated: HashSet<i64>,
 }
 
 /// What every run of a process shares: its connections, settings, and where runs' changes are
@@ -178,7 +170,6 @@ pub async fn execute(
         settings,
         stop: stop.clone(),
         progress: Progress::default(),
-        tally: Tally::default(),
         observer: Observer {
             run_id: Some(run.id),
             ..Observer::default()
@@ -253,7 +244,7 @@ fn sign_in_warning(error: &ProviderError) -> Notice {
 
 /// A page write's outcome, with what the run needs to account for it.
 struct WrittenPage {
-    result: Result<(PageChanges, Vec<i64>), crate::Error>,
+    result: Result<PageChanges, crate::Error>,
     /// Provider pages in the write.
     pages: i64,
     /// The provider's ids of the users written.
@@ -391,20 +382,14 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// Adds what a write changed. A user created by this run and written again stays one
-    /// created user. `users_seen` is not here: each path sets it from the distinct users it has
-    /// seen (a provider may list a user more than once, see `write_listing`).
+    /// Adds what a write counted; the writer counts each user once per run, however often the
+    /// provider lists it (see `writer::Counted`). `users_seen` is not here: an incremental round
+    /// also counts changes of users it stores nothing for.
     fn count(&mut self, changes: PageChanges, pages: i64) {
         self.progress.pages_fetched += pages;
+        self.progress.users_created += changes.created;
+        self.progress.users_updated += changes.updated;
         self.progress.users_removed += changes.removed;
-        let tally = &mut self.tally;
-        tally.created.extend(changes.created);
-        let updated = changes.updated.into_iter();
-        tally
-            .updated
-            .extend(updated.filter(|id| !tally.created.contains(id)));
-        self.progress.users_created = tally.created.len() as i64;
-        self.progress.users_updated = tally.updated.len() as i64;
     }
 
     async fn seats(&mut self, provider_id: i64, now: DateTime<Utc>) -> Result<SkuIndex, Halt> {
@@ -438,18 +423,13 @@ impl Run<'_> {
         let mut skus = Arc::new(self.seats(provider.id, now).await?);
         self.save().await?;
 
-        let mut seen = HashSet::new();
-        let sign_in_status = match self
-            .list_users(provider.id, users, &mut skus, &mut seen, now)
-            .await
-        {
+        let sign_in_status = match self.list_users(provider.id, users, &mut skus, now).await {
             Ok(()) => SIGN_IN_AVAILABLE,
             Err(Halt::Provider(error)) => match error.kind {
                 ProviderErrorKind::SignInUnavailable(gap) => {
                     self.progress.warnings.push(sign_in_warning(&error));
                     let users = ReadAhead::start(self.provider.users(false));
-                    self.list_users(provider.id, users, &mut skus, &mut seen, now)
-                        .await?;
+                    self.list_users(provider.id, users, &mut skus, now).await?;
                     gap.as_str()
                 }
                 _ => return Err(Halt::Provider(error)),
@@ -458,7 +438,8 @@ impl Run<'_> {
         };
         self.stop.check()?;
         self.progress.users_removed +=
-            writer::remove_unseen(self.writes, provider.id, &seen, now, self.observer).await?;
+            writer::remove_unseen(self.writes, provider.id, self.run_id, now, self.observer)
+                .await?;
 
         let mut row = provider.clone().into_active_model();
         row.delta_link = Set(Some(link));
@@ -478,7 +459,6 @@ impl Run<'_> {
         provider_id: i64,
         pages: ReadAhead<Vec<UserRecord>>,
         skus: &mut Arc<SkuIndex>,
-        seen: &mut HashSet<i64>,
         now: DateTime<Utc>,
     ) -> Result<(), Halt> {
         let limit = page_writes_at_once(self.writes.get_database_backend());
@@ -489,7 +469,7 @@ impl Run<'_> {
             writes: PageWrites::new(self.writes, limit, self.observer),
             analyze_at: Some(1),
         };
-        let listed = self.write_listing(&mut listing, skus, seen).await;
+        let listed = self.write_listing(&mut listing, skus).await;
         // Pages already being written when the listing ends, fails, is cancelled or the server
         // shuts down are written to the end rather than cut off; the first error is the one
         // reported. With the lease lost, the run belongs to another process: they are dropped
@@ -497,7 +477,7 @@ impl Run<'_> {
         if matches!(listed, Err(Halt::Stopped(Stop::LeaseLost))) {
             return listed;
         }
-        let finished = self.finish_writes(&mut listing, seen).await;
+        let finished = self.finish_writes(&mut listing).await;
         match (listed, finished) {
             (Err(first), Err(further)) => {
                 log_unreported(self.run_id, &further);
@@ -512,7 +492,6 @@ impl Run<'_> {
         &mut self,
         listing: &mut Listing<'_>,
         skus: &mut Arc<SkuIndex>,
-        seen: &mut HashSet<i64>,
     ) -> Result<(), Halt> {
         loop {
             let room = listing.writes.has_room();
@@ -520,7 +499,7 @@ impl Run<'_> {
                 biased;
                 () = self.stop.stopped() => return Err(self.stop.reason().into()),
                 Some(written) = listing.writes.next(), if !listing.writes.is_empty() => {
-                    self.page_written(written, listing, seen).await?;
+                    self.page_written(written, listing).await?;
                 }
                 page = listing.pages.next(), if room => {
                     let Some(first) = page else { return Ok(()) };
@@ -530,7 +509,7 @@ impl Run<'_> {
                         // and a user changed while the listing is paged may show up again,
                         // newer (see docs/architecture.md, sync semantics). The later listing
                         // must win, so the write holding the earlier one ends first.
-                        self.finish_writes(listing, seen).await?;
+                        self.finish_writes(listing).await?;
                     }
                     writer::add_held_skus(self.writes, skus, &batch.items, listing.now).await?;
                     // Finishing a write or adding SKUs may have taken long enough to be stopped.
@@ -545,14 +524,10 @@ impl Run<'_> {
     }
 
     /// Waits for every page write in flight and records each.
-    async fn finish_writes(
-        &mut self,
-        listing: &mut Listing<'_>,
-        seen: &mut HashSet<i64>,
-    ) -> Result<(), Halt> {
+    async fn finish_writes(&mut self, listing: &mut Listing<'_>) -> Result<(), Halt> {
         let mut first_error = None;
         while let Some(written) = listing.writes.next().await {
-            match self.page_written(written, listing, seen).await {
+            match self.page_written(written, listing).await {
                 Ok(()) => {}
                 // The run is another process's now: the writes left are dropped.
                 Err(Halt::Stopped(Stop::LeaseLost)) => return Err(Halt::Stopped(Stop::LeaseLost)),
@@ -567,13 +542,12 @@ impl Run<'_> {
         &mut self,
         written: WrittenPage,
         listing: &mut Listing<'_>,
-        seen: &mut HashSet<i64>,
     ) -> Result<(), Halt> {
-        let (changed, ids) = written.result?;
-        seen.extend(ids);
+        let changed = written.result?;
+        // Distinct users, also when a sign-in fallback lists everyone again: the writer counts
+        // only those the run had not stamped yet.
+        self.progress.users_seen += changed.seen;
         self.count(changed, written.pages);
-        // Distinct users, also when a sign-in fallback lists everyone again.
-        self.progress.users_seen = seen.len() as i64;
         self.save().await?;
         // After pages 1, 2, 4, 8… up to 32: a few ANALYZEs keep the plans right while the table
         // grows from nothing. Past 16,000 users the plans no longer change, and each ANALYZE

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::DatabaseConnection;
 
 use super::batching::*;
-use super::events::{self, Observer};
+use super::events::Observer;
 use super::skus::*;
 use super::users::*;
 use super::*;
@@ -78,7 +78,7 @@ pub async fn apply_changes(
     let stored_ids: Vec<i64> = stored.values().map(|row| row.id).collect();
     let holdings = stored_holdings(&transaction, &stored_ids).await?;
 
-    let mut writes = UserWrites::new(provider_id, &stored, now);
+    let mut writes = UserWrites::new(provider_id, observer.run_id, &stored, now);
     let mut removed = Vec::new();
     let mut patches_with_licenses = Vec::new();
     for change in &changes {
@@ -130,12 +130,14 @@ pub async fn apply_changes(
             Some((user_id, holdings_after_delta(assigned, stored, skus)))
         })
         .collect();
-    let (relicensed, mut events) =
-        save_holdings(&transaction, provider_id, wanted, &holdings, now).await?;
-    let mut saved = saved;
-    events.append(&mut saved.events);
-    events::record(&transaction, provider_id, observer, now, events).await?;
-    transaction.commit().await?;
+    let page = WrittenUsers {
+        stored: &stored,
+        saved,
+        wanted,
+        held: &holdings,
+        removed: removed.len() as i64,
+    };
+    let changes = finish_page(transaction, provider_id, observer, now, page).await?;
     mark_removed(db, provider_id, &removed, now, observer).await?;
-    Ok(saved.changes(relicensed, removed.len() as i64))
+    Ok(changes)
 }

@@ -13,6 +13,7 @@ pub mod events;
 mod sign_ins;
 mod skus;
 mod snapshots;
+mod stamps;
 mod users;
 
 pub use delta::apply_changes;
@@ -20,14 +21,17 @@ pub use events::{EVENT_KINDS, Event, EventKind, Observer};
 pub use sign_ins::write_sign_ins;
 pub use skus::{SkuIndex, add_held_skus, write_skus, write_subscriptions};
 pub use snapshots::snapshot_skus;
-pub use users::{remove_unseen, write_user_page};
+pub use stamps::{Counted, remove_unseen};
+pub use users::write_user_page;
 
-/// What one page changed: the row ids of the users it created and of those it updated, and how
-/// many it marked removed. Ids, not counts: a provider may list a user on more than one page, and a
-/// run counts each user once (see `runner::Tally`).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// What one write added to its run's counts: users the run had not seen before, users it
+/// created, users it updated (not counting those it created), and users it marked removed.
+/// Counts, not ids: whether the run counted a user already is stamped on the user's row (see
+/// `stamps`), so a user listed on more than one page is counted once.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PageChanges {
-    pub created: Vec<i64>,
-    pub updated: Vec<i64>,
+    pub seen: i64,
+    pub created: i64,
+    pub updated: i64,
     pub removed: i64,
 }

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ActiveValue::Set, DatabaseConnection};
 
 use super::batching::*;
+use super::stamps::Counted;
 use super::users::*;
 use crate::entities::directory_users as users;
 use crate::error::Result;
@@ -36,7 +37,8 @@ pub async fn write_sign_ins(
                 sign_in: record.dates,
                 ..current
             };
-            let mut model = fields.into_row(provider_id, &record.external_id, Some(row), now);
+            let kept = Counted::kept(row);
+            let mut model = fields.into_row(provider_id, &record.external_id, Some(row), now, kept);
             // A sign-in refresh does not bring a removed user back.
             model.removed_at = Set(row.removed_at);
             model.last_seen_at = Set(row.last_seen_at);

@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IdenStatic, QueryFilter,
-    QuerySelect,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, IdenStatic,
+    QueryFilter,
 };
 use serde_json::json;
 
@@ -17,6 +17,7 @@ use super::events::{
     self, Event, EventKind, Observer, PendingUserEvent, license_changes, user_changes,
 };
 use super::skus::*;
+use super::stamps::{self, Counted};
 use super::*;
 use crate::db::one_of;
 use crate::entities::{directory_users as users, license_assignments as assignments};
@@ -96,14 +97,17 @@ impl UserFields {
         self
     }
 
-    /// A complete row: `id` NotSet inserts, Set upserts over the stored row.
+    /// A complete row: `id` NotSet inserts, Set upserts over the stored row. `listed` is the
+    /// run's stamp (see `stamps`).
     pub(super) fn into_row(
         self,
         provider_id: i64,
         external_id: &str,
         stored: Option<&users::Model>,
         now: DateTime<Utc>,
+        listed: (Option<i64>, Counted),
     ) -> users::ActiveModel {
+        let (listed_in_run, listed_as) = listed;
         users::ActiveModel {
             id: stored.map_or(NotSet, |row| Set(row.id)),
             provider_id: Set(provider_id),
@@ -126,6 +130,8 @@ impl UserFields {
             last_seen_at: Set(now),
             removed_at: Set(None),
             updated_at: Set(now),
+            listed_in_run: Set(listed_in_run),
+            listed_as: Set(listed_as.stored()),
         }
     }
 }
@@ -254,6 +260,8 @@ pub(super) async fn stored_holdings(
 /// no statement at all.
 pub(super) struct UserWrites<'a> {
     pub(super) provider_id: i64,
+    /// The run whose stamp the rows get; None leaves the stamps as they are.
+    run: Option<i64>,
     pub(super) stored: &'a HashMap<String, users::Model>,
     pub(super) now: DateTime<Utc>,
     pub(super) inserts: Vec<users::ActiveModel>,
@@ -273,11 +281,13 @@ pub(super) struct SavedUsers {
 impl<'a> UserWrites<'a> {
     pub(super) fn new(
         provider_id: i64,
+        run: Option<i64>,
         stored: &'a HashMap<String, users::Model>,
         now: DateTime<Utc>,
     ) -> Self {
         Self {
             provider_id,
+            run,
             stored,
             now,
             inserts: Vec::new(),
@@ -292,13 +302,37 @@ impl<'a> UserWrites<'a> {
             .extend(user_changes(external_id, stored, &fields));
         match stored {
             None => {
-                self.inserts
-                    .push(fields.into_row(self.provider_id, external_id, None, self.now))
+                let listed = (self.run, self.stamp(None, Counted::Created));
+                self.inserts.push(fields.into_row(
+                    self.provider_id,
+                    external_id,
+                    None,
+                    self.now,
+                    listed,
+                ))
             }
-            Some(row) if row.removed_at.is_some() || UserFields::of(row) != fields => self
-                .updates
-                .push(fields.into_row(self.provider_id, external_id, Some(row), self.now)),
+            Some(row) if row.removed_at.is_some() || UserFields::of(row) != fields => {
+                let listed = match self.run {
+                    Some(_) => (self.run, self.stamp(Some(row), Counted::Updated)),
+                    None => Counted::kept(row),
+                };
+                self.updates.push(fields.into_row(
+                    self.provider_id,
+                    external_id,
+                    Some(row),
+                    self.now,
+                    listed,
+                ))
+            }
             Some(_) => {}
+        }
+    }
+
+    /// What the run counts a user written `now` as; nothing counted without a run.
+    fn stamp(&self, row: Option<&users::Model>, now: Counted) -> Counted {
+        match self.run {
+            Some(_) => Counted::after(row, self.run, now),
+            None => Counted::Seen,
         }
     }
 
@@ -339,18 +373,6 @@ impl<'a> UserWrites<'a> {
     }
 }
 
-impl SavedUsers {
-    /// A user whose licenses changed counts as updated, unless it is new.
-    pub(super) fn changes(mut self, relicensed: HashSet<i64>, removed: i64) -> PageChanges {
-        self.updated.extend(relicensed.difference(&self.new_ids));
-        PageChanges {
-            created: self.new_ids.into_iter().collect(),
-            updated: self.updated.into_iter().collect(),
-            removed,
-        }
-    }
-}
-
 /// Inserts new users and upserts changed ones; returns every written user's id by the provider's id.
 pub(super) async fn save_users(
     db: &impl ConnectionTrait,
@@ -382,6 +404,8 @@ pub(super) async fn save_users(
                         users::Column::LastSeenAt,
                         users::Column::RemovedAt,
                         users::Column::UpdatedAt,
+                        users::Column::ListedInRun,
+                        users::Column::ListedAs,
                     ])
                     .to_owned(),
             )
@@ -438,9 +462,8 @@ pub(super) async fn save_holdings(
     Ok((changed, events))
 }
 
-/// Writes one page of a complete listing, whose SKUs `add_held_skus` has added. Returns the
-/// counts and the row ids of the page's users, which the caller collects to find who left the
-/// directory.
+/// Writes one page of a complete listing, whose SKUs `add_held_skus` has added, stamped with
+/// the observer's run. Returns what the run had not counted yet.
 pub async fn write_user_page(
     db: &DatabaseConnection,
     provider_id: i64,
@@ -448,7 +471,7 @@ pub async fn write_user_page(
     skus: &SkuIndex,
     now: DateTime<Utc>,
     observer: Observer,
-) -> Result<(PageChanges, Vec<i64>)> {
+) -> Result<PageChanges> {
     let records = dedupe_by(records, |record| &record.external_id);
     let transaction = crate::db::begin_write(db).await?;
     let stored = stored_users(
@@ -458,7 +481,7 @@ pub async fn write_user_page(
     )
     .await?;
 
-    let mut writes = UserWrites::new(provider_id, &stored, now);
+    let mut writes = UserWrites::new(provider_id, observer.run_id, &stored, now);
     for record in &records {
         let stored_sign_in = stored
             .get(&record.external_id)
@@ -488,40 +511,51 @@ pub async fn write_user_page(
         .collect();
     let existing: Vec<i64> = stored.values().map(|row| row.id).collect();
     let held = stored_holdings(&transaction, &existing).await?;
+    let page = WrittenUsers {
+        stored: &stored,
+        saved,
+        wanted,
+        held: &held,
+        removed: 0,
+    };
+    finish_page(transaction, provider_id, observer, now, page).await
+}
+
+/// A page's users once their rows are written, with what their licenses should be.
+pub(super) struct WrittenUsers<'a> {
+    pub(super) stored: &'a HashMap<String, users::Model>,
+    pub(super) saved: SavedUsers,
+    pub(super) wanted: HashMap<i64, Vec<HeldLicense>>,
+    pub(super) held: &'a HashMap<i64, Vec<HeldLicense>>,
+    /// Users the page marks removed, counted with its changes.
+    pub(super) removed: i64,
+}
+
+/// The end of a page's transaction, the same for a listing and for a delta: the licenses that
+/// changed, the run's stamps, the change log, the commit.
+pub(super) async fn finish_page(
+    transaction: DatabaseTransaction,
+    provider_id: i64,
+    observer: Observer,
+    now: DateTime<Utc>,
+    page: WrittenUsers<'_>,
+) -> Result<PageChanges> {
+    let WrittenUsers {
+        stored,
+        mut saved,
+        wanted,
+        held,
+        removed,
+    } = page;
     let (relicensed, mut events) =
-        save_holdings(&transaction, provider_id, wanted, &held, now).await?;
-    let mut saved = saved;
+        save_holdings(&transaction, provider_id, wanted, held, now).await?;
+    let run = observer.run_id;
+    let changes =
+        stamps::stamp_page(&transaction, run, stored, &saved, &relicensed, removed).await?;
     events.append(&mut saved.events);
     events::record(&transaction, provider_id, observer, now, events).await?;
     transaction.commit().await?;
-    let page_ids = saved.ids.values().copied().collect();
-    let counts = saved.changes(relicensed, 0);
-    Ok((counts, page_ids))
-}
-
-/// Marks as removed every current user of the provider that a complete listing did not return,
-/// and drops their licenses (a removed account consumes no seat).
-pub async fn remove_unseen(
-    db: &DatabaseConnection,
-    provider_id: i64,
-    seen: &HashSet<i64>,
-    now: DateTime<Utc>,
-    observer: Observer,
-) -> Result<i64> {
-    let current: Vec<i64> = users::Entity::find()
-        .select_only()
-        .column(users::Column::Id)
-        .filter(users::Column::ProviderId.eq(provider_id))
-        .filter(users::Column::RemovedAt.is_null())
-        .into_tuple()
-        .all(db)
-        .await?;
-    let gone: Vec<i64> = current
-        .into_iter()
-        .filter(|id| !seen.contains(id))
-        .collect();
-    mark_removed(db, provider_id, &gone, now, observer).await?;
-    Ok(gone.len() as i64)
+    Ok(changes)
 }
 
 pub(super) async fn mark_removed(
