@@ -99,6 +99,8 @@ pub async fn open_engine_with_kinds(
     let metrics = Arc::new(Metrics::default());
     metrics::count_statements(&mut db, metrics.clone());
     db::migrate(&db).await?;
+    // A first sync that died before building them left them missing (see the function).
+    crate::sync::writer::restore_order_indexes(&db).await?;
     warn_of_unreadable_secrets(&db, &keyring).await;
     let writes = match db::connect_sync_writer(&settings.database_url).await? {
         Some(mut writes) => {

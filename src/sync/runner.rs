@@ -423,19 +423,23 @@ impl Run<'_> {
         let mut skus = Arc::new(self.seats(provider.id, now).await?);
         self.save().await?;
 
-        let sign_in_status = match self.list_users(provider.id, users, &mut skus, now).await {
-            Ok(()) => SIGN_IN_AVAILABLE,
-            Err(Halt::Provider(error)) => match error.kind {
-                ProviderErrorKind::SignInUnavailable(gap) => {
-                    self.progress.warnings.push(sign_in_warning(&error));
-                    let users = ReadAhead::start(self.provider.users(false));
-                    self.list_users(provider.id, users, &mut skus, now).await?;
-                    gap.as_str()
-                }
-                _ => return Err(Halt::Provider(error)),
-            },
-            Err(other) => return Err(other),
-        };
+        // A first sync into an empty directory builds the order indexes once at its end (see
+        // `writer::defer_order_indexes`); one after a first sync that died builds them now.
+        let deferred = self.observer.baseline && writer::defer_order_indexes(self.writes).await?;
+        if self.observer.baseline && !deferred {
+            writer::restore_order_indexes(self.writes).await?;
+        }
+        let listed = self
+            .list_all_users(provider.id, users, &mut skus, now)
+            .await;
+        if deferred {
+            match (&listed, writer::restore_order_indexes(self.writes).await) {
+                (Ok(_), Err(error)) => return Err(error.into()),
+                (Err(_), Err(error)) => log_unreported(self.run_id, &error.into()),
+                (_, Ok(())) => {}
+            }
+        }
+        let sign_in_status = listed?;
         self.stop.check()?;
         self.progress.users_removed +=
             writer::remove_unseen(self.writes, provider.id, self.run_id, now, self.observer)
@@ -452,6 +456,30 @@ impl Run<'_> {
         row.update(self.db).await?;
         writer::snapshot_skus(self.writes, provider.id, now.date_naive()).await?;
         Ok(())
+    }
+
+    /// Lists every user, without sign-in dates if the tenant cannot give them; returns what the
+    /// provider said of sign-in dates.
+    async fn list_all_users(
+        &mut self,
+        provider_id: i64,
+        users: ReadAhead<Vec<UserRecord>>,
+        skus: &mut Arc<SkuIndex>,
+        now: DateTime<Utc>,
+    ) -> Result<&'static str, Halt> {
+        match self.list_users(provider_id, users, skus, now).await {
+            Ok(()) => Ok(SIGN_IN_AVAILABLE),
+            Err(Halt::Provider(error)) => match error.kind {
+                ProviderErrorKind::SignInUnavailable(gap) => {
+                    self.progress.warnings.push(sign_in_warning(&error));
+                    let users = ReadAhead::start(self.provider.users(false));
+                    self.list_users(provider_id, users, skus, now).await?;
+                    Ok(gap.as_str())
+                }
+                _ => Err(Halt::Provider(error)),
+            },
+            Err(other) => Err(other),
+        }
     }
 
     async fn list_users(

@@ -13,7 +13,9 @@ use common::graph::{
 use common::{Engine, Options, TestApp};
 use graph_sim::{FaultOptions, NewUser, NoErrorAs, SimOptions, TenantSpec, UserPatch};
 use license_manager::auth::Role;
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, Statement,
+};
 use serde_json::{Value, json};
 
 async fn app_for(engine: Engine, sim: &graph_sim::SimServer) -> TestApp {
@@ -527,8 +529,60 @@ async fn a_national_cloud_tenant_syncs_through_an_overridden_endpoint(engine: En
     app.finish().await;
 }
 
+/// The indexes that order the user lists, by name.
+async fn order_indexes(app: &TestApp) -> BTreeSet<String> {
+    let db = app.database.connect().await;
+    let sql = match db.get_database_backend() {
+        DbBackend::Postgres => {
+            "SELECT indexname AS name FROM pg_indexes WHERE tablename = 'directory_users'"
+        }
+        _ => "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'directory_users'",
+    };
+    let names = db
+        .query_all_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .expect("index list")
+        .iter()
+        .map(|row| row.try_get::<String>("", "name").expect("name column"))
+        .filter(|name| {
+            ["_upn", "_display_name", "_last_sign_in", "_created"]
+                .iter()
+                .any(|key| name.ends_with(key))
+        })
+        .collect();
+    db.close().await.ok();
+    names
+}
+
+/// A first sync into an empty database builds the indexes of the user lists at its end rather
+/// than row by row: whether it completes or fails half-way, the lists are indexed afterwards.
+async fn a_first_sync_leaves_the_user_lists_indexed_whether_or_not_it_completes(engine: Engine) {
+    let expected: BTreeSet<String> = [
+        "ix_directory_users_created",
+        "ix_directory_users_display_name",
+        "ix_directory_users_last_sign_in",
+        "ix_directory_users_upn",
+    ]
+    .map(String::from)
+    .into();
+    for (failing_page, status) in [(None, "SUCCEEDED"), (Some(2), "FAILED")] {
+        let faults = FaultOptions {
+            fail_users_page: failing_page,
+            ..FaultOptions::default()
+        };
+        let sim = faulty_tenant(1_200, 5, faults).await;
+        let app = app_for(engine, &sim).await;
+        let provider = app.connect_tenant(&sim, &sim.client_secret()).await;
+        let run = app.sync(&provider, "FULL").await;
+        assert_eq!(run["status"], status, "{run}");
+        assert_eq!(order_indexes(&app).await, expected, "after a sync {status}");
+        app.finish().await;
+    }
+}
+
 engine_tests!(
     a_full_sync_stores_exactly_the_tenant,
+    a_first_sync_leaves_the_user_lists_indexed_whether_or_not_it_completes,
     a_national_cloud_tenant_syncs_through_an_overridden_endpoint,
     an_incremental_sync_applies_every_kind_of_change,
     throttling_and_expiring_tokens_cost_time_not_data,

@@ -10,6 +10,7 @@
 mod batching;
 mod delta;
 pub mod events;
+mod order_indexes;
 mod sign_ins;
 mod skus;
 mod snapshots;
@@ -18,6 +19,7 @@ mod users;
 
 pub use delta::apply_changes;
 pub use events::{EVENT_KINDS, Event, EventKind, Observer};
+pub use order_indexes::{defer_order_indexes, restore_order_indexes};
 pub use sign_ins::write_sign_ins;
 pub use skus::{SkuIndex, add_held_skus, write_skus, write_subscriptions};
 pub use snapshots::snapshot_skus;
