@@ -322,13 +322,13 @@ impl LicenseSku {
     }
 
     async fn provider(&self, ctx: &Context<'_>) -> Result<Provider> {
-        Provider::of(ctx, self.provider_id()).await
+        Box::pin(Provider::of(ctx, self.provider_id())).await
     }
 
     /// The commerce subscriptions behind this SKU.
     async fn subscriptions(&self, ctx: &Context<'_>) -> Result<Vec<LicenseSubscription>> {
         let key = SkuKey::new(self.provider_id(), named!(self, sku_id));
-        let found: Option<Vec<Subscription>> = load(ctx, key).await?;
+        let found: Option<Vec<Subscription>> = Box::pin(load(ctx, key)).await?;
         Ok(found
             .unwrap_or_default()
             .into_iter()
@@ -357,6 +357,8 @@ impl LicenseSku {
             last,
             before,
         };
-        user_connection(ctx, filter, order_by, args).await
+        // Boxed: a page's future is large, and this field's future is the size of the largest
+        // field of the type, which every field of every SKU of a page of users would pay.
+        Box::pin(user_connection(ctx, filter, order_by, args)).await
     }
 }

@@ -143,7 +143,8 @@ impl DirectoryUser {
             user_id: Some(self.user_id()),
             ..EventFilter::default()
         };
-        event_page(ctx, filter, first, after).await
+        // Boxed, as `licenses` is: every field of every user on a page would pay its size.
+        Box::pin(event_page(ctx, filter, first, after)).await
     }
 
     /// The Graph object id.
