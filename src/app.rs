@@ -217,6 +217,7 @@ impl Application {
             },
             settings.limits.subscriptions,
             settings.limits.request_timeout.get(),
+            api::DocumentCache::new(settings.limits.document_cache),
         );
         Ok(Self {
             listener,

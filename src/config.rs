@@ -9,7 +9,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use secrecy::SecretString;
 
-use crate::api::SubscriptionLimits;
+use crate::api::{DocumentCache, SubscriptionLimits};
 use crate::auth::{ConsoleClient, MaxTokenLifetime, OidcSettings, Role};
 use crate::db;
 use crate::domain::api_tokens::ApiTokenLimits;
@@ -213,8 +213,9 @@ pub struct ServeArgs {
     pub reclaim: ReclaimArgs,
     #[command(flatten)]
     pub renewals: RenewalArgs,
+    /// Boxed, as `oidc` is.
     #[command(flatten)]
-    pub limits: LimitArgs,
+    pub limits: Box<LimitArgs>,
     #[command(flatten)]
     pub cors: CorsArgs,
 }
@@ -344,6 +345,10 @@ pub struct LimitArgs {
     /// Operations over websockets this process runs at once, all websockets together.
     #[arg(long, env = "LM_MAX_SUBSCRIPTIONS", default_value_t = SubscriptionLimits::TOTAL)]
     pub max_subscriptions: NonZeroUsize,
+    /// Parsed GraphQL documents kept by their text, so that a document sent again is not parsed
+    /// again; 0 keeps none. Documents over 16 KiB are never kept.
+    #[arg(long, env = "LM_DOCUMENT_CACHE", default_value_t = DocumentCache::ENTRIES)]
+    pub document_cache: usize,
 }
 
 impl From<LimitArgs> for ServerLimits {
@@ -361,6 +366,7 @@ impl From<LimitArgs> for ServerLimits {
                 per_socket: args.max_subscriptions_per_socket,
                 total: args.max_subscriptions,
             },
+            document_cache: args.document_cache,
         }
     }
 }
@@ -553,7 +559,7 @@ impl From<ServeArgs> for Settings {
             renewals: args.renewals.into(),
             workers: args.workers,
             engine: args.engine.into(),
-            limits: args.limits.into(),
+            limits: (*args.limits).into(),
             cors_origins: args.cors.into(),
         }
     }

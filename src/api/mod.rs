@@ -2,6 +2,7 @@
 
 mod context;
 mod cursor;
+mod documents;
 mod errors;
 mod guard;
 mod limits;
@@ -37,6 +38,7 @@ use crate::domain::user_counts::UserCountCache;
 use crate::sync::events::RunEvents;
 use loaders::Lifetime;
 
+pub use documents::DocumentCache;
 pub use errors::error_json;
 pub use limits::is_refusal;
 pub use mutation::Mutation;
@@ -70,6 +72,7 @@ pub struct Api {
     registry: Arc<ProviderRegistry>,
     /// For the check of a websocket's API token before each of its operations.
     db: DatabaseConnection,
+    documents: Arc<DocumentCache>,
 }
 
 impl Api {
@@ -145,6 +148,7 @@ impl Api {
 impl Executor for Api {
     async fn execute(&self, mut request: Request) -> Response {
         request.data.insert(guard::RefusalRecorded::default());
+        self.documents.prepare(&mut request);
         let response = match limits::refuse_before_running(&mut request) {
             Some(refusal) => refusal,
             None => self.schema.execute(request).await,
@@ -161,6 +165,7 @@ impl Executor for Api {
         session_data: Option<Arc<Data>>,
     ) -> BoxStream<'static, Response> {
         request.data.insert(guard::RefusalRecorded::default());
+        self.documents.prepare(&mut request);
         if let Some(refusal) = limits::refuse_before_running(&mut request) {
             return once(limits::name_refusals(refusal));
         }
@@ -215,11 +220,12 @@ pub struct Services {
 }
 
 /// `operation_budget` bounds a query or mutation sent over a websocket, as the HTTP layer
-/// bounds one sent over HTTP.
+/// bounds one sent over HTTP; `documents` keeps parsed documents for both.
 pub fn build_api(
     services: Services,
     subscriptions: SubscriptionLimits,
     operation_budget: Duration,
+    documents: DocumentCache,
 ) -> Api {
     let reports = Arc::new(ReportCache::default());
     let registry = services.registry;
@@ -244,6 +250,7 @@ pub fn build_api(
         user_counts: Arc::default(),
         subscriptions: SubscriptionSlots::new(subscriptions),
         operation_budget,
+        documents: Arc::new(documents),
     }
 }
 

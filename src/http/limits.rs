@@ -6,7 +6,7 @@ use std::num::NonZeroUsize;
 use std::str::FromStr;
 use std::time::Duration;
 
-use crate::api::SubscriptionLimits;
+use crate::api::{DocumentCache, SubscriptionLimits};
 
 /// A duration that is not zero, written as `--ttl` takes them (`10s`, `2m`): a zero timeout
 /// would refuse everything.
@@ -89,6 +89,8 @@ pub struct ServerLimits {
     /// Fixed in production ([`Timeout::API_TOKEN_RECHECK`]); tests shorten it.
     pub api_token_recheck: Timeout,
     pub subscriptions: SubscriptionLimits,
+    /// Parsed GraphQL documents kept by their text; 0 keeps none.
+    pub document_cache: usize,
 }
 
 impl Default for ServerLimits {
@@ -99,6 +101,7 @@ impl Default for ServerLimits {
             websocket_init_timeout: Timeout::WEBSOCKET_INIT,
             api_token_recheck: Timeout::API_TOKEN_RECHECK,
             subscriptions: SubscriptionLimits::default(),
+            document_cache: DocumentCache::ENTRIES,
         }
     }
 }

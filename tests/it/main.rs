@@ -22,6 +22,7 @@ mod connections;
 mod console;
 mod cors;
 mod database;
+mod documents;
 mod export;
 mod graph_client;
 mod graphiql;

@@ -632,6 +632,79 @@ async fn a_page_of_names_answers_as_a_full_one(engine: Engine) {
     app.finish().await;
 }
 
+/// A page whose licenses show only their SKUs' names reads only those of each SKU, and answers
+/// as a page that asks more of them; fields beyond the names, asked directly, through a
+/// fragment or inline, answer as `licenseSkus` does, each way at the same statements.
+async fn a_page_of_sku_names_answers_as_a_full_one(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let db = app.database.connect().await;
+    directory(&db).await;
+    let names = "id skuId skuPartNumber displayName";
+    let more = "capabilityStatus subscribed enabledUnits consumedUnits availableUnits lastSyncedAt";
+    let page = |sku: &str, fragment: &str| {
+        format!(
+            "{{ users(first: 50, filter: {{ includeRemoved: true }}) {{ nodes {{ id \
+             licenses {{ sku {{ {sku} }} }} }} }} }} {fragment}"
+        )
+    };
+    let queries = [
+        page(names, ""),
+        page(&format!("{names} {more}"), ""),
+        page(
+            &format!("{names} ...more"),
+            &format!("fragment more on LicenseSku {{ {more} }}"),
+        ),
+        page(&format!("{names} ... on LicenseSku {{ {more} }}"), ""),
+    ];
+    let mut answers = Vec::new();
+    let mut statements = Vec::new();
+    for query in &queries {
+        let before = app.metrics.sql_statements();
+        answers.push(data(&app, query, json!({})).await);
+        statements.push(app.metrics.sql_statements() - before);
+    }
+    assert_eq!(statements, [statements[0]; 4], "statements per page");
+    assert_eq!(answers[1], answers[2]);
+    assert_eq!(answers[1], answers[3]);
+    let listed = data(
+        &app,
+        &format!("{{ licenseSkus {{ {names} {more} }} }}"),
+        json!({}),
+    )
+    .await;
+    let listed = listed["licenseSkus"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let skus = |answer: &Value| -> Vec<Value> {
+        answer["users"]["nodes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|node| node["licenses"].as_array().cloned().unwrap_or_default())
+            .map(|license| license["sku"].clone())
+            .collect()
+    };
+    let (short, long) = (skus(&answers[0]), skus(&answers[1]));
+    assert!(short.len() >= 4, "{}", answers[0]);
+    assert_eq!(short.len(), long.len());
+    for (short, long) in short.iter().zip(&long) {
+        let expected = listed
+            .iter()
+            .find(|sku| sku["id"] == long["id"])
+            .unwrap_or_else(|| panic!("{long} among {listed:?}"));
+        assert_eq!(long, expected);
+        let named: Value = names
+            .split(' ')
+            .map(|field| (field.to_owned(), expected[field].clone()))
+            .collect::<serde_json::Map<_, _>>()
+            .into();
+        assert_eq!(short, &named);
+    }
+    db.close().await.ok();
+    app.finish().await;
+}
+
 engine_tests!(
     hostile_filter_texts_are_refused_by_name,
     every_filter_narrows_the_list,
@@ -643,4 +716,5 @@ engine_tests!(
     one_user_shows_how_each_license_came,
     a_page_shows_the_licenses_of_each_user_alone,
     a_page_of_names_answers_as_a_full_one,
+    a_page_of_sku_names_answers_as_a_full_one,
 );

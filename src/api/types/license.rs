@@ -7,9 +7,11 @@ use super::Provider;
 use super::user::{
     PageArgs, UserConnection, UserFilterInput, UserOrder, user_connection, user_connection_cost,
 };
+use crate::api::errors::graphql_error;
 use crate::api::loaders::load;
 use crate::domain::licenses::{self, NewPrice, SkuKey, Subscription};
 use crate::domain::money::{self, Period, Price};
+use crate::error::Error;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
 pub enum PricePeriod {
@@ -161,112 +163,172 @@ impl From<Subscription> for LicenseSubscription {
 /// A license product of a provider (Graph subscribedSku), with seat counts summed by Graph over
 /// every subscription behind it. Shared, so that a report's thousands of findings of one SKU
 /// do not each copy it.
-pub struct LicenseSku(pub Arc<licenses::LicenseSku>);
+#[derive(Clone)]
+pub struct LicenseSku(Sku);
+
+/// A SKU as it was read: whole, or only its names (see [`NAME_FIELDS`]).
+#[derive(Clone)]
+enum Sku {
+    Full(Arc<licenses::LicenseSku>),
+    Named(Arc<licenses::SkuName>),
+}
+
+/// The fields of a SKU that a [`licenses::SkuName`] answers.
+pub const NAME_FIELDS: [&str; 8] = [
+    "id",
+    "skuId",
+    "skuPartNumber",
+    "displayName",
+    "provider",
+    "subscriptions",
+    "holders",
+    "__typename",
+];
 
 impl From<licenses::LicenseSku> for LicenseSku {
     fn from(sku: licenses::LicenseSku) -> Self {
-        Self(Arc::new(sku))
+        Self(Sku::Full(Arc::new(sku)))
     }
 }
 
 impl From<Arc<licenses::LicenseSku>> for LicenseSku {
     fn from(sku: Arc<licenses::LicenseSku>) -> Self {
-        Self(sku)
+        Self(Sku::Full(sku))
+    }
+}
+
+impl From<Arc<licenses::SkuName>> for LicenseSku {
+    fn from(sku: Arc<licenses::SkuName>) -> Self {
+        Self(Sku::Named(sku))
+    }
+}
+
+/// Reads one field that both forms of [`Sku`] hold.
+macro_rules! named {
+    ($sku:expr, $field:ident) => {
+        match &$sku.0 {
+            Sku::Full(sku) => &sku.$field,
+            Sku::Named(sku) => &sku.$field,
+        }
+    };
+}
+
+impl LicenseSku {
+    fn row_id(&self) -> i64 {
+        *named!(self, id)
+    }
+
+    fn provider_id(&self) -> i64 {
+        *named!(self, provider_id)
+    }
+
+    /// The whole SKU: as it was read, or else through the request's loader. Only names are
+    /// read when the selection asks for nothing more, so the loader serves what a look-ahead
+    /// cannot see.
+    async fn full(&self, ctx: &Context<'_>) -> Result<Arc<licenses::LicenseSku>> {
+        if let Sku::Full(sku) = &self.0 {
+            return Ok(Arc::clone(sku));
+        }
+        let sku: Option<licenses::LicenseSku> = Box::pin(load(ctx, self.row_id())).await?;
+        sku.map(Arc::new)
+            .ok_or_else(|| graphql_error(&Error::NotFound("the SKU was removed".into())))
     }
 }
 
 #[Object]
 impl LicenseSku {
     async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+        ID(self.row_id().to_string())
     }
 
     /// Graph skuId (a GUID).
     async fn sku_id(&self) -> &str {
-        &self.0.sku_id
+        named!(self, sku_id)
     }
 
     /// e.g. SPE_E5.
     async fn sku_part_number(&self) -> &str {
-        &self.0.sku_part_number
+        named!(self, sku_part_number)
     }
 
     /// Microsoft's product name, e.g. Microsoft 365 E5; the part number when unknown.
     async fn display_name(&self) -> &str {
-        &self.0.display_name
+        named!(self, display_name)
     }
 
     /// Enabled, Warning, Suspended, Deleted or LockedOut.
-    async fn capability_status(&self) -> &str {
-        &self.0.capability_status
+    async fn capability_status(&self, ctx: &Context<'_>) -> Result<String> {
+        Ok(self.full(ctx).await?.capability_status.clone())
     }
 
     /// User or Company.
-    async fn applies_to(&self) -> Option<&str> {
-        self.0.applies_to.as_deref()
+    async fn applies_to(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        Ok(self.full(ctx).await?.applies_to.clone())
     }
 
     /// False for a SKU only users' assignments still mention: no seats are paid for.
-    async fn subscribed(&self) -> bool {
-        self.0.subscribed
+    async fn subscribed(&self, ctx: &Context<'_>) -> Result<bool> {
+        Ok(self.full(ctx).await?.subscribed)
     }
 
     /// Paid seats that can be assigned.
-    async fn enabled_units(&self) -> i64 {
-        self.0.enabled_units
+    async fn enabled_units(&self, ctx: &Context<'_>) -> Result<i64> {
+        Ok(self.full(ctx).await?.enabled_units)
     }
 
     /// Seats assigned to users.
-    async fn consumed_units(&self) -> i64 {
-        self.0.consumed_units
+    async fn consumed_units(&self, ctx: &Context<'_>) -> Result<i64> {
+        Ok(self.full(ctx).await?.consumed_units)
     }
 
     /// enabledUnits − consumedUnits; negative when more are assigned than paid for.
-    async fn available_units(&self) -> i64 {
-        self.0.available_units()
+    async fn available_units(&self, ctx: &Context<'_>) -> Result<i64> {
+        Ok(self.full(ctx).await?.available_units())
     }
 
     /// Seats of subscriptions that were cancelled or not paid; they go away.
-    async fn suspended_units(&self) -> i64 {
-        self.0.suspended_units
+    async fn suspended_units(&self, ctx: &Context<'_>) -> Result<i64> {
+        Ok(self.full(ctx).await?.suspended_units)
     }
 
     /// Seats in their grace period after expiry.
-    async fn warning_units(&self) -> i64 {
-        self.0.warning_units
+    async fn warning_units(&self, ctx: &Context<'_>) -> Result<i64> {
+        Ok(self.full(ctx).await?.warning_units)
     }
 
-    async fn locked_out_units(&self) -> i64 {
-        self.0.locked_out_units
+    async fn locked_out_units(&self, ctx: &Context<'_>) -> Result<i64> {
+        Ok(self.full(ctx).await?.locked_out_units)
     }
 
     /// The unit price set with setSkuPrice; null when none is set.
-    async fn price(&self) -> Option<Money> {
-        self.0.price.clone().map(Money)
+    async fn price(&self, ctx: &Context<'_>) -> Result<Option<Money>> {
+        Ok(self.full(ctx).await?.price.clone().map(Money))
     }
 
     /// What the enabled seats cost per month: the monthly unit price × `enabledUnits`, rounded
     /// to the cent like the report's figures; null when no price is set.
-    async fn monthly_cost(&self) -> Option<MonthlyCost> {
-        self.0
-            .monthly_cost(self.0.enabled_units)
+    async fn monthly_cost(&self, ctx: &Context<'_>) -> Result<Option<MonthlyCost>> {
+        let sku = self.full(ctx).await?;
+        Ok(sku
+            .monthly_cost(sku.enabled_units)
             .map(|(currency, amount)| MonthlyCost {
                 amount: money::shown(amount),
                 currency,
-            })
+            }))
     }
 
-    async fn last_synced_at(&self) -> Option<DateTime<Utc>> {
-        self.0.last_synced_at
+    async fn last_synced_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime<Utc>>> {
+        Ok(self.full(ctx).await?.last_synced_at)
     }
 
     async fn provider(&self, ctx: &Context<'_>) -> Result<Provider> {
-        Provider::of(ctx, self.0.provider_id).await
+        Box::pin(Provider::of(ctx, self.provider_id())).await
     }
 
     /// The commerce subscriptions behind this SKU.
     async fn subscriptions(&self, ctx: &Context<'_>) -> Result<Vec<LicenseSubscription>> {
-        let found: Option<Vec<Subscription>> = load(ctx, SkuKey::of(&self.0)).await?;
+        let key = SkuKey::new(self.provider_id(), named!(self, sku_id));
+        let found: Option<Vec<Subscription>> = Box::pin(load(ctx, key)).await?;
         Ok(found
             .unwrap_or_default()
             .into_iter()
@@ -288,13 +350,15 @@ impl LicenseSku {
         before: Option<String>,
     ) -> Result<UserConnection> {
         let mut filter = filter.unwrap_or_default().into_domain()?;
-        filter.license_sku = Some(self.0.id);
+        filter.license_sku = Some(self.row_id());
         let args = PageArgs {
             first,
             after,
             last,
             before,
         };
-        user_connection(ctx, filter, order_by, args).await
+        // Boxed: a page's future is large, and this field's future is the size of the largest
+        // field of the type, which every field of every SKU of a page of users would pay.
+        Box::pin(user_connection(ctx, filter, order_by, args)).await
     }
 }

@@ -3,11 +3,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::connection::{Connection, ConnectionNameType, Edge, EdgeNameType, EmptyFields};
-use async_graphql::{Context, Enum, ID, InputObject, Object, OutputType, Result};
+use async_graphql::{Context, Enum, ID, InputObject, Lookahead, Object, OutputType, Result};
 use chrono::{DateTime, Utc};
+use sea_orm::DatabaseConnection;
 use tokio::sync::OnceCell;
 
-use super::license::LicenseSource;
+use super::license::{LicenseSource, NAME_FIELDS};
 use super::{LicenseEvent, LicenseSku, Provider, event_page};
 use crate::api::context::{database, row_id};
 use crate::api::cursor;
@@ -142,7 +143,8 @@ impl DirectoryUser {
             user_id: Some(self.user_id()),
             ..EventFilter::default()
         };
-        event_page(ctx, filter, first, after).await
+        // Boxed, as `licenses` is: every field of every user on a page would pay its size.
+        Box::pin(event_page(ctx, filter, first, after)).await
     }
 
     /// The Graph object id.
@@ -243,7 +245,7 @@ pub struct LicenseAssignment {
     /// its selection asks for one of [`DETAIL_FIELDS`]; without it those fields ask the loader.
     details: Option<Assignment>,
     /// The SKU when the page read it ahead; without it the `sku` field asks the loader.
-    sku: Option<Arc<DomainSku>>,
+    sku: Option<LicenseSku>,
 }
 
 /// The fields of a license that need more than its user and SKU.
@@ -299,7 +301,7 @@ impl LicenseAssignment {
 impl LicenseAssignment {
     async fn sku(&self, ctx: &Context<'_>) -> Result<LicenseSku> {
         if let Some(read_ahead) = &self.sku {
-            return Ok(LicenseSku::from(Arc::clone(read_ahead)));
+            return Ok(read_ahead.clone());
         }
         let sku: Option<DomainSku> = Box::pin(load(ctx, self.held.license_sku_id)).await?;
         sku.map(LicenseSku::from)
@@ -596,16 +598,26 @@ fn rows<T: Into<DirectoryUser>>(users: Vec<T>) -> Vec<DirectoryUser> {
 /// followed) is one a [`users::UserSummary`] answers.
 fn summary_suffices(ctx: &Context<'_>) -> bool {
     let lookahead = ctx.look_ahead();
-    [
-        lookahead.field("edges").field("node"),
-        lookahead.field("nodes"),
-    ]
-    .iter()
-    .flat_map(|node| node.selection_fields())
-    .all(|node| {
-        node.selection_set()
-            .all(|field| SUMMARY_FIELDS.contains(&field.name()))
-    })
+    only_asks(
+        &[
+            lookahead.field("edges").field("node"),
+            lookahead.field("nodes"),
+        ],
+        &SUMMARY_FIELDS,
+    )
+}
+
+/// Whether every field selected under each of `selections` (fragments followed) is one of
+/// `fields`.
+fn only_asks(selections: &[Lookahead<'_>], fields: &[&str]) -> bool {
+    selections
+        .iter()
+        .flat_map(|selection| selection.selection_fields())
+        .all(|selection| {
+            selection
+                .selection_set()
+                .all(|field| fields.contains(&field.name()))
+        })
 }
 
 /// Reads what the selection asks of every user of a page (licenses, their SKUs, providers) in
@@ -624,9 +636,10 @@ async fn read_ahead(ctx: &Context<'_>, page: Vec<DirectoryUser>) -> Result<Vec<D
         lookahead.field("nodes"),
     ];
     let selected = |name: &str| nodes.iter().any(|node| node.field(name).exists());
-    let skus_selected = nodes
-        .iter()
-        .any(|node| node.field("licenses").field("sku").exists());
+    let skus = nodes
+        .each_ref()
+        .map(|node| node.field("licenses").field("sku"));
+    let skus_selected = skus.iter().any(Lookahead::exists);
     let details_selected = nodes.iter().any(|node| {
         let licenses = node.field("licenses");
         DETAIL_FIELDS
@@ -650,12 +663,9 @@ async fn read_ahead(ctx: &Context<'_>, page: Vec<DirectoryUser>) -> Result<Vec<D
     } else {
         as_licenses(licenses::licenses_held_by(db, &ids).await.api()?)
     };
-    let skus: HashMap<i64, Arc<DomainSku>> = if skus_selected {
+    let skus = if skus_selected {
         let sku_ids = unique(held.values().flatten().map(|l| l.held.license_sku_id));
-        let skus = licenses::skus_by_ids(db, &sku_ids).await.api()?;
-        skus.into_iter()
-            .map(|(id, sku)| (id, Arc::new(sku)))
-            .collect()
+        read_skus(db, &sku_ids, only_asks(&skus, &NAME_FIELDS)).await?
     } else {
         HashMap::new()
     };
@@ -673,6 +683,29 @@ async fn read_ahead(ctx: &Context<'_>, page: Vec<DirectoryUser>) -> Result<Vec<D
             }
         })
         .collect())
+}
+
+/// The SKUs of a page's licenses: only their names when `names_suffice`.
+async fn read_skus(
+    db: &DatabaseConnection,
+    ids: &[i64],
+    names_suffice: bool,
+) -> Result<HashMap<i64, LicenseSku>> {
+    Ok(if names_suffice {
+        shared(licenses::sku_names_by_ids(db, ids).await.api()?)
+    } else {
+        shared(licenses::skus_by_ids(db, ids).await.api()?)
+    })
+}
+
+/// Each SKU once, however many licenses of the page show it.
+fn shared<T>(skus: HashMap<i64, T>) -> HashMap<i64, LicenseSku>
+where
+    LicenseSku: From<Arc<T>>,
+{
+    skus.into_iter()
+        .map(|(id, sku)| (id, LicenseSku::from(Arc::new(sku))))
+        .collect()
 }
 
 fn as_licenses<T: Into<LicenseAssignment>>(
