@@ -474,21 +474,36 @@ async fn undo_says_when_the_seat_went_to_someone_else(engine: Engine) {
     app.finish().await;
 }
 
+/// Faults that answer this share of license writes 429.
+fn throttled_writes(rate: f64) -> FaultOptions {
+    FaultOptions {
+        write_throttle_rate: rate,
+        ..FaultOptions::default()
+    }
+}
+
 /// With 15 % of writes throttled, every seat is still freed exactly once.
 async fn throttled_writes_still_end_exact(engine: Engine) {
     let sim = sim_with(
         Permissions::default().with_license_writes(),
-        FaultOptions {
-            write_throttle_rate: 0.15,
-            ..FaultOptions::default()
-        },
+        FaultOptions::default(),
     )
     .await;
     let (app, provider) = synced_app(engine, &sim, 1).await;
     let plan = approved_plan(&app, &provider).await;
     let id = plan["id"].clone();
     let seats_before = consumed(&sim);
+    // At 15 % a short plan may pass untouched (the writes run concurrently, so the seeded draws
+    // fall on them in no fixed order): every write is throttled until one has been.
+    sim.set_faults(throttled_writes(1.0));
     execute(&app, &id).await;
+    for _ in 0..600 {
+        if sim.stats().throttled > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    sim.set_faults(throttled_writes(0.15));
     let done = executed(&app, &id).await;
     assert_eq!(done["execution"]["status"], "SUCCEEDED", "{done}");
     let removed: Vec<Value> = removals(&done)
