@@ -126,7 +126,8 @@ fn check_columns<A: ActiveModelTrait>(
     row: &A,
     columns: &[<A::Entity as EntityTrait>::Column],
 ) -> Result<(), DbErr> {
-    let set = <A::Entity as EntityTrait>::Column::iter().filter(|column| row.get(*column).is_set());
+    // `is_not_set`, not `get`: `get` returns a copy of the value.
+    let set = <A::Entity as EntityTrait>::Column::iter().filter(|column| !row.is_not_set(*column));
     if set
         .map(|column| column.as_str())
         .eq(columns.iter().map(|column| column.as_str()))
@@ -189,6 +190,14 @@ fn document<A: ActiveModelTrait>(
     rows: impl Iterator<Item = A>,
     columns: &[<A::Entity as EntityTrait>::Column],
 ) -> Result<String, DbErr> {
+    // Each record's keys, written (and escaped) once for every row.
+    let mut keys = Vec::with_capacity(columns.len());
+    for column in columns {
+        let mut key = Vec::new();
+        write(&mut key, column.as_str(), column.as_str())?;
+        key.push(b':');
+        keys.push(key);
+    }
     let mut out = Vec::new();
     out.push(b'[');
     for (index, mut row) in rows.enumerate() {
@@ -197,12 +206,11 @@ fn document<A: ActiveModelTrait>(
             out.push(b',');
         }
         out.push(b'{');
-        for (position, column) in columns.iter().enumerate() {
+        for (position, (column, key)) in columns.iter().zip(&keys).enumerate() {
             if position > 0 {
                 out.push(b',');
             }
-            write(&mut out, column.as_str(), column.as_str())?;
-            out.push(b':');
+            out.extend_from_slice(key);
             write_value(&mut out, &taken(&mut row, *column)?, column.as_str())?;
         }
         out.push(b'}');
