@@ -2,8 +2,7 @@
 
 use std::collections::HashMap;
 
-use sea_orm::sea_query::Query;
-use sea_orm::{ActiveModelTrait, ConnectionTrait, DbBackend, EntityTrait, QueryResult, QueryTrait};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DbBackend, EntityTrait, QueryResult};
 
 use crate::error::Result;
 use crate::sync::bulk_insert;
@@ -36,6 +35,17 @@ pub(super) fn batches<T>(backend: DbBackend, rows: &[T]) -> impl Iterator<Item =
     })
 }
 
+/// `rows` split as `batches` splits them, each batch owning its rows: a statement built from
+/// them takes their values rather than copies.
+pub(super) fn owned_batches<T>(backend: DbBackend, rows: Vec<T>) -> Vec<Vec<T>> {
+    let sizes: Vec<usize> = batches(backend, &rows).map(<[T]>::len).collect();
+    let mut rows = rows.into_iter();
+    sizes
+        .into_iter()
+        .map(|size| rows.by_ref().take(size).collect())
+        .collect()
+}
+
 /// The last entry per key, in first-seen order.
 pub(super) fn dedupe_by<T>(items: Vec<T>, key: impl Fn(&T) -> &str) -> Vec<T> {
     let mut position: HashMap<String, usize> = HashMap::new();
@@ -53,27 +63,19 @@ pub(super) fn dedupe_by<T>(items: Vec<T>, key: impl Fn(&T) -> &str) -> Vec<T> {
 }
 
 /// Inserts new rows the fastest way each engine has, returning the `returning` columns of each:
-/// on PostgreSQL one JSON document per statement (`bulk_insert`), on SQLite multi-row VALUES.
+/// on PostgreSQL one JSON document per statement, on SQLite multi-row VALUES (`bulk_insert`).
 pub(super) async fn insert_new<A>(
     db: &impl ConnectionTrait,
-    rows: &[A],
+    rows: Vec<A>,
     returning: &[<A::Entity as EntityTrait>::Column],
 ) -> Result<Vec<QueryResult>>
 where
-    A: ActiveModelTrait + Clone,
+    A: ActiveModelTrait,
 {
-    if db.get_database_backend() == DbBackend::Postgres {
-        return Ok(bulk_insert::insert(db, rows, returning).await?);
-    }
-    let mut inserted = Vec::new();
-    for chunk in batches(DbBackend::Sqlite, rows) {
-        let mut insert = A::Entity::insert_many(chunk.to_vec()).into_query();
-        if !returning.is_empty() {
-            insert.returning(Query::returning().columns(returning.iter().copied()));
-        }
-        inserted.extend(db.query_all(&insert).await?);
-    }
-    Ok(inserted)
+    Ok(match db.get_database_backend() {
+        DbBackend::Postgres => bulk_insert::insert(db, rows, returning).await?,
+        _ => bulk_insert::insert_values(db, rows, MAX_ROWS_PER_STATEMENT, returning).await?,
+    })
 }
 
 #[cfg(test)]

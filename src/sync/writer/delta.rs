@@ -78,7 +78,7 @@ pub async fn apply_changes(
     let stored_ids: Vec<i64> = stored.values().map(|row| row.id).collect();
     let holdings = stored_holdings(&transaction, &stored_ids).await?;
 
-    let mut writes = UserWrites::new(provider_id, observer.run_id, &stored, now);
+    let mut writes = UserWrites::new(provider_id, observer, &stored, now);
     let mut removed = Vec::new();
     let mut patches_with_licenses = Vec::new();
     for change in &changes {

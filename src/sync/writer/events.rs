@@ -240,6 +240,11 @@ fn license(held: &HeldLicense) -> Value {
     })
 }
 
+/// Whether `record` keeps what `observer` sees: a baseline's changes are not news.
+pub(super) fn logged(observer: Observer) -> bool {
+    !observer.baseline
+}
+
 /// Inserts `events`, observed by `observer` at `now`; nothing for a baseline.
 pub async fn record(
     db: &impl ConnectionTrait,
@@ -248,7 +253,7 @@ pub async fn record(
     now: DateTime<Utc>,
     events: Vec<Event>,
 ) -> Result<()> {
-    if observer.baseline || events.is_empty() {
+    if !logged(observer) || events.is_empty() {
         return Ok(());
     }
     let rows: Vec<license_events::ActiveModel> = events
@@ -266,7 +271,7 @@ pub async fn record(
             ..Default::default()
         })
         .collect();
-    insert_new(db, &rows, &[]).await?;
+    insert_new(db, rows, &[]).await?;
     Ok(())
 }
 

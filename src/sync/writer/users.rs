@@ -262,6 +262,9 @@ pub(super) struct UserWrites<'a> {
     pub(super) provider_id: i64,
     /// The run whose stamp the rows get; None leaves the stamps as they are.
     run: Option<i64>,
+    /// Whether the change log wants what changed: a baseline records nothing, so its users are
+    /// not compared for it (a first sync would build an event per user only to drop it).
+    logged: bool,
     pub(super) stored: &'a HashMap<String, users::Model>,
     pub(super) now: DateTime<Utc>,
     pub(super) inserts: Vec<users::ActiveModel>,
@@ -281,13 +284,14 @@ pub(super) struct SavedUsers {
 impl<'a> UserWrites<'a> {
     pub(super) fn new(
         provider_id: i64,
-        run: Option<i64>,
+        observer: Observer,
         stored: &'a HashMap<String, users::Model>,
         now: DateTime<Utc>,
     ) -> Self {
         Self {
             provider_id,
-            run,
+            run: observer.run_id,
+            logged: events::logged(observer),
             stored,
             now,
             inserts: Vec::new(),
@@ -298,8 +302,10 @@ impl<'a> UserWrites<'a> {
 
     pub(super) fn add(&mut self, external_id: &str, fields: UserFields) {
         let stored = self.stored.get(external_id);
-        self.events
-            .extend(user_changes(external_id, stored, &fields));
+        if self.logged {
+            self.events
+                .extend(user_changes(external_id, stored, &fields));
+        }
         match stored {
             None => {
                 let listed = (self.run, self.stamp(None, Counted::Created));
@@ -382,12 +388,12 @@ pub(super) async fn save_users(
     let mut ids = HashMap::new();
     // Only the keys come back: returning whole rows sent every inserted value back again.
     let keys = [users::Column::Id, users::Column::ExternalId];
-    for row in insert_new(db, &inserts, &keys).await? {
+    for row in insert_new(db, inserts, &keys).await? {
         let id: i64 = row.try_get("", users::Column::Id.as_str())?;
         ids.insert(row.try_get("", users::Column::ExternalId.as_str())?, id);
     }
-    for chunk in batches(db.get_database_backend(), &updates) {
-        users::Entity::insert_many(chunk.to_vec())
+    for chunk in owned_batches(db.get_database_backend(), updates) {
+        users::Entity::insert_many(chunk)
             .on_conflict(
                 OnConflict::column(users::Column::Id)
                     .update_columns([
@@ -416,13 +422,14 @@ pub(super) async fn save_users(
 }
 
 /// Replaces the licenses of the users whose holdings differ from what is stored; returns those
-/// users' ids, and what changed for the change log.
+/// users' ids, and what changed for the change log when `logged`.
 pub(super) async fn save_holdings(
     db: &impl ConnectionTrait,
     provider_id: i64,
     wanted: HashMap<i64, Vec<HeldLicense>>,
     stored: &HashMap<i64, Vec<HeldLicense>>,
     now: DateTime<Utc>,
+    logged: bool,
 ) -> Result<(HashSet<i64>, Vec<Event>)> {
     let mut changed = HashSet::new();
     let mut events = Vec::new();
@@ -434,7 +441,9 @@ pub(super) async fn save_holdings(
         if before == holdings.as_slice() {
             continue;
         }
-        events.extend(license_changes(user_id, before, &holdings));
+        if logged {
+            events.extend(license_changes(user_id, before, &holdings));
+        }
         changed.insert(user_id);
         rows.extend(
             holdings
@@ -458,7 +467,7 @@ pub(super) async fn save_holdings(
             .exec(db)
             .await?;
     }
-    insert_new(db, &rows, &[]).await?;
+    insert_new(db, rows, &[]).await?;
     Ok((changed, events))
 }
 
@@ -481,7 +490,7 @@ pub async fn write_user_page(
     )
     .await?;
 
-    let mut writes = UserWrites::new(provider_id, observer.run_id, &stored, now);
+    let mut writes = UserWrites::new(provider_id, observer, &stored, now);
     for record in &records {
         let stored_sign_in = stored
             .get(&record.external_id)
@@ -547,8 +556,15 @@ pub(super) async fn finish_page(
         held,
         removed,
     } = page;
-    let (relicensed, mut events) =
-        save_holdings(&transaction, provider_id, wanted, held, now).await?;
+    let (relicensed, mut events) = save_holdings(
+        &transaction,
+        provider_id,
+        wanted,
+        held,
+        now,
+        events::logged(observer),
+    )
+    .await?;
     let run = observer.run_id;
     let changes =
         stamps::stamp_page(&transaction, run, stored, &saved, &relicensed, removed).await?;
