@@ -20,7 +20,7 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
-use sea_orm::{ActiveModelTrait, DatabaseConnection, DbBackend, EntityTrait, IntoActiveModel, Set};
+use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, IntoActiveModel, Set};
 use tokio_util::sync::CancellationToken;
 
 use super::clock::Clock;
@@ -251,9 +251,7 @@ struct WrittenPage {
     users: HashSet<String>,
 }
 
-/// Page writes in flight. On PostgreSQL two run at once: each runs in a database backend of its
-/// own, and one backend inserting a 100,000-user listing kept one core busy while the other sat
-/// partly idle, so the writer fell behind the provider. SQLite has a single writer: one at a time.
+/// Page writes in flight, at most `PAGE_WRITES_AT_ONCE`; the next pages are fetched meanwhile.
 struct PageWrites<'a> {
     db: &'a DatabaseConnection,
     /// Who the change log names as having seen the pages' changes.
@@ -264,13 +262,13 @@ struct PageWrites<'a> {
     limit: usize,
 }
 
-/// How many page writes the engine runs at once.
-fn page_writes_at_once(backend: DbBackend) -> usize {
-    match backend {
-        DbBackend::Postgres => 2,
-        _ => 1,
-    }
-}
+/// Page writes a listing runs at once, on either engine. SQLite has a single writer. PostgreSQL
+/// could run two, each in a backend of its own, and did while writing a page cost the server
+/// nearly twice what it does now; two backends writing at once then took both cores of a 2-core
+/// host in bursts, and the API's readers waited behind them: Q1's p99 at 32 clients during a
+/// 100,000-user sync was 95–188 ms with two, 28–73 ms with one; the sync alone stayed within
+/// 1.15 × its fetch-only floor in four runs of five (docs/performance.md, issue 26).
+const PAGE_WRITES_AT_ONCE: usize = 1;
 
 impl<'a> PageWrites<'a> {
     fn new(db: &'a DatabaseConnection, limit: usize, observer: Observer) -> Self {
@@ -489,12 +487,11 @@ impl Run<'_> {
         skus: &mut Arc<SkuIndex>,
         now: DateTime<Utc>,
     ) -> Result<(), Halt> {
-        let limit = page_writes_at_once(self.writes.get_database_backend());
         let mut listing = Listing {
             provider_id,
             now,
             pages,
-            writes: PageWrites::new(self.writes, limit, self.observer),
+            writes: PageWrites::new(self.writes, PAGE_WRITES_AT_ONCE, self.observer),
             analyze_at: Some(1),
         };
         let listed = self.write_listing(&mut listing, skus).await;
